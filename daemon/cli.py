@@ -1,0 +1,250 @@
+"""The `replyd` command line. The only place that turns errors into exit codes.
+
+Exit codes: 0 done, 1 runtime failure, 2 bad usage or configuration, 3 engine dead (restart me),
+130 forced stop.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import logging
+import os
+import signal
+import sys
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any, get_args
+
+from pydantic import ValidationError
+
+from daemon.settings import Settings, load_settings
+from models.errors import ConfigurationError, EngineDeadError, ReplydError
+
+log = logging.getLogger("replyd")
+EXIT_OK, EXIT_FAILURE, EXIT_USAGE, EXIT_ENGINE_DEAD, EXIT_FORCED = 0, 1, 2, 3, 130
+# Short flags kept from the first CLI; every setting also has its own --field-name flag.
+ALIASES = {"bootstrap_servers": ["--bootstrap"], "group_id": ["--group"]}
+
+
+def _add_settings_flags(parser: argparse.ArgumentParser, only: Sequence[str] | None = None) -> None:
+    """One flag per settings field (``--max-batch-size`` ↔ ``max_batch_size``), help from the
+    field's description and default, so ``--help`` documents every setting."""
+    group = parser.add_argument_group("settings (also REPLYD_<NAME> env vars or --config TOML)")
+    group.add_argument("--config", type=Path, help="TOML file with settings (lowest precedence).")
+    for name, field in Settings.model_fields.items():
+        if only is not None and name not in only:
+            continue
+        flags = [f"--{name.replace('_', '-')}", *ALIASES.get(name, [])]
+        choices = _choices(field.annotation)
+        default = field.default if not callable(field.default) else None
+        help_text = f"{field.description or ''} [default: {default}]".strip()
+        group.add_argument(*flags, dest=f"setting_{name}", metavar=name.upper(), choices=choices,
+                           help=help_text)
+
+
+def _choices(annotation: Any) -> list[str] | None:
+    args = get_args(annotation)
+    if args and all(isinstance(a, str) for a in args):
+        return list(args)
+    return None
+
+
+def _settings_from(args: argparse.Namespace, **forced: Any) -> Settings:
+    overrides: dict[str, Any] = {}
+    for key, value in vars(args).items():
+        if key.startswith("setting_") and value is not None:
+            name = key.removeprefix("setting_")
+            overrides[name] = _parse_value(name, value)
+    overrides.update({k: v for k, v in forced.items() if v is not None})
+    return load_settings(getattr(args, "config", None), **overrides)
+
+
+def _parse_value(name: str, value: str) -> Any:
+    """Tuples are given comma-separated on the command line (``--tasks sentiment,reply``)."""
+    annotation = Settings.model_fields[name].annotation
+    if getattr(annotation, "__origin__", None) is tuple:
+        return tuple(part.strip() for part in value.split(",") if part.strip())
+    return value
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="replyd",
+        description="Turns a Kafka stream of customer emails into reply drafts.",
+    )
+    parser.add_argument("--plain-logs", action="store_true", help="Human logs instead of JSON.")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    p = sub.add_parser("run", help="Run the daemon (consume, draft, publish, commit).")
+    _add_settings_flags(p)
+    p.set_defaults(func=cmd_run)
+
+    p = sub.add_parser("demo", help="Broker + synthetic emails + daemon, end to end, then stop.")
+    p.add_argument("--emails", type=int, default=20, help="Emails to send [default: 20].")
+    p.add_argument("--seed", type=int, default=7, help="Synthetic generator seed [default: 7].")
+    p.add_argument("--out", type=Path, default=Path("demo-out"), help="Output folder.")
+    _add_settings_flags(p)
+    p.set_defaults(func=cmd_demo)
+
+    p = sub.add_parser("broker", help="Run the embedded Tansu broker on 127.0.0.1 until stopped.")
+    p.add_argument("--port", type=int, default=9092, help="Port [default: 9092].")
+    p.set_defaults(func=cmd_broker)
+
+    p = sub.add_parser("produce", help="Publish emails to a topic.")
+    source = p.add_mutually_exclusive_group(required=True)
+    source.add_argument("--file", type=Path, help="JSONL of IncomingEmail objects (validated).")
+    source.add_argument("--synthetic", type=int, metavar="N", help="N synthetic customer emails.")
+    source.add_argument("--raw", type=Path, help="Send each line's bytes unchanged (bad-input tests).")
+    p.add_argument("--seed", type=int, default=0, help="Synthetic generator seed [default: 0].")
+    p.add_argument("--topic", help="Topic [default: the input topic setting].")
+    _add_settings_flags(p, only=["bootstrap_servers", "client_id", "security_protocol",
+                                 "sasl_mechanism", "sasl_username", "sasl_password", "ssl_cafile",
+                                 "input_topic"])
+    p.set_defaults(func=cmd_produce)
+
+    p = sub.add_parser("schemas", help="Export the wire contracts' JSON Schemas.")
+    p.add_argument("--out", type=Path, default=Path("docs/schemas"), help="Folder.")
+    p.set_defaults(func=cmd_schemas)
+
+    p = sub.add_parser("model", help="Provision (convert + verify) the base model; print its path.")
+    _add_settings_flags(p, only=["base_model_path", "model_cache_dir"])
+    p.set_defaults(func=cmd_model)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    from daemon import logs
+
+    logs.configure(os.environ.get("REPLYD_LOG_LEVEL", "INFO"), json_logs=not args.plain_logs)
+    func: Callable[[argparse.Namespace], int] = args.func
+    try:
+        return func(args)
+    except (ConfigurationError, ValidationError) as exc:
+        print(f"replyd: configuration error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    except EngineDeadError as exc:
+        log.error("engine dead; exiting without committing", extra={"error": str(exc)})
+        return EXIT_ENGINE_DEAD
+    except ReplydError as exc:
+        print(f"replyd: {exc}", file=sys.stderr)
+        return EXIT_FAILURE
+    except KeyboardInterrupt:
+        return EXIT_FORCED
+
+
+def _serve(coro_factory: Callable[[], Any], on_first_signal: Callable[[], None],
+           shutdown_timeout_s: float) -> int:
+    """Run a coroutine with signal handling: first SIGTERM/SIGINT asks to stop and arms the
+    shutdown timeout; the second cancels; the third exits at once."""
+
+    async def runner() -> int:
+        loop = asyncio.get_running_loop()
+        task = asyncio.current_task()
+        assert task is not None
+        received = 0
+
+        def on_signal() -> None:
+            nonlocal received
+            received += 1
+            if received == 1:
+                log.info("stopping: finishing the batch in flight")
+                on_first_signal()
+                loop.call_later(shutdown_timeout_s, task.cancel)
+            elif received == 2:
+                log.warning("second signal: forcing exit")
+                task.cancel()
+            else:
+                os._exit(EXIT_FORCED)
+
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(sig, on_signal)
+        try:
+            await coro_factory()
+        except asyncio.CancelledError:
+            return EXIT_FORCED if received >= 2 else EXIT_FAILURE
+        return EXIT_OK
+
+    return asyncio.run(runner())
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    from daemon.engines import build_engine, build_pipeline_config
+    from daemon.loop import Daemon
+
+    settings = _settings_from(args)
+    logging.getLogger().setLevel(settings.log_level)
+    daemon = Daemon(settings, build_engine(settings), build_pipeline_config(settings))
+    return _serve(daemon.run, daemon.request_stop, settings.shutdown_timeout_s)
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    from daemon.demo import render_table, run_demo
+
+    if args.emails < 1:
+        raise ConfigurationError("--emails must be at least 1")
+    configured = args.setting_bootstrap_servers is not None or "REPLYD_BOOTSTRAP_SERVERS" in os.environ
+    settings = _settings_from(args)
+    summary = asyncio.run(
+        run_demo(settings, args.emails, args.seed, args.out, embedded_broker=not configured)
+    )
+    print(render_table(summary))
+    print(f"drafts written to {args.out / 'drafts.jsonl'} ({summary.seconds:.1f}s)")
+    print(summary.line())
+    return EXIT_OK
+
+
+def cmd_broker(args: argparse.Namespace) -> int:
+    from daemon.broker import EmbeddedBroker
+
+    broker = EmbeddedBroker(port=args.port)
+    stop = asyncio.Event()
+
+    async def serve() -> None:
+        async with broker:
+            print(f"broker: Kafka on {broker.bootstrap} (Ctrl-C to stop)", flush=True)
+            await stop.wait()
+
+    return _serve(serve, stop.set, shutdown_timeout_s=10)
+
+
+def cmd_produce(args: argparse.Namespace) -> int:
+    from daemon import produce
+
+    settings = _settings_from(args)
+    topic = args.topic or settings.input_topic
+    if args.file is not None:
+        messages = produce.from_jsonl(args.file)
+    elif args.raw is not None:
+        messages = produce.from_raw(args.raw)
+    else:
+        if args.synthetic < 1:
+            raise ConfigurationError("--synthetic needs N >= 1")
+        messages = produce.synthetic(args.synthetic, args.seed)
+    acknowledged = asyncio.run(produce.produce(settings, topic, messages))
+    print(f"produced {len(acknowledged)} messages to {topic}")
+    return EXIT_OK
+
+
+def cmd_schemas(args: argparse.Namespace) -> int:
+    from daemon.contracts import export_schemas
+
+    for path in export_schemas(args.out):
+        print(path)
+    return EXIT_OK
+
+
+def cmd_model(args: argparse.Namespace) -> int:
+    from models.base_model import resolve_base_model
+
+    settings = _settings_from(args)
+    print(resolve_base_model(settings.base_model_path, settings.model_cache_dir))
+    return EXIT_OK
+
+
+if __name__ == "__main__":
+    with contextlib.suppress(KeyboardInterrupt):
+        sys.exit(main())

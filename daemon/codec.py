@@ -1,0 +1,91 @@
+"""Bytes ↔ wire models at the Kafka edge: decoding with reason codes, drafts and dead letters out."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from pydantic import ValidationError
+
+from daemon.contracts import (
+    AdapterUse,
+    DeadLetter,
+    DeadLetterReason,
+    Draft,
+    Entities,
+    IncomingEmail,
+    SourceCoordinates,
+    TokenCounts,
+)
+from handlers.types import DraftText, EmailText
+
+IDEMPOTENCY_HEADER = "replyd-idempotency-key"
+
+
+@dataclass(frozen=True, slots=True)
+class Rejected:
+    """Why a record could not even be parsed."""
+
+    reason: DeadLetterReason
+    error: str
+
+
+def decode(value: bytes | None, max_body_bytes: int) -> IncomingEmail | Rejected:
+    """Parse one record value. Size is checked first, so nothing large is ever parsed."""
+    if value is None:
+        return Rejected("invalid_json", "record has no value (tombstone)")
+    if len(value) > max_body_bytes:
+        return Rejected("too_large", f"record is {len(value)} bytes; the limit is {max_body_bytes}")
+    try:
+        return IncomingEmail.model_validate_json(value)
+    except ValidationError as exc:
+        errors = exc.errors(include_url=False, include_input=False)
+        if any(error["type"] == "json_invalid" for error in errors):
+            return Rejected("invalid_json", f"not UTF-8 JSON: {errors[0]['msg']}")
+        # Field locations and messages only: never the input values, which are email content.
+        described = "; ".join(
+            f"{'.'.join(str(p) for p in error['loc']) or '<root>'}: {error['msg']}"
+            for error in errors[:5]
+        )
+        return Rejected("schema", f"not an IncomingEmail: {described}")
+
+
+def email_text(email: IncomingEmail) -> EmailText:
+    return EmailText(message_id=email.message_id, subject=email.subject, body=email.body)
+
+
+def draft_for(email: IncomingEmail, draft: DraftText, base_model: str) -> Draft:
+    subject = email.subject if email.subject.lower().startswith("re:") else f"Re: {email.subject}"
+    return Draft(
+        in_reply_to=email.message_id,
+        to=email.from_,
+        subject=subject.strip(),
+        body=draft.body,
+        sentiment=draft.sentiment,
+        entities=Entities(**draft.entities.as_dict()),
+        persona=draft.persona,
+        needs_review=draft.needs_review,
+        adapters=[AdapterUse(task=task, customization_id=cid) for task, cid in draft.adapters.items()],
+        base_model=base_model,
+        timings_ms=draft.timings_ms,
+        tokens=TokenCounts(prompt=draft.usage.prompt_tokens, completion=draft.usage.completion_tokens),
+        created_at=datetime.now(UTC),
+    )
+
+
+def dead_letter(
+    reason: DeadLetterReason,
+    error: str,
+    topic: str,
+    partition: int,
+    offset: int,
+    original: bytes | None,
+    max_original_bytes: int,
+) -> DeadLetter:
+    return DeadLetter.build(
+        reason=reason,
+        error=error,
+        source=SourceCoordinates(topic=topic, partition=partition, offset=offset),
+        original=original or b"",
+        max_original_bytes=max_original_bytes,
+    )

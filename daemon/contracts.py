@@ -1,0 +1,158 @@
+"""Wire contracts: the JSON that crosses Kafka. They exist only at the edge of the daemon.
+
+``IncomingEmail`` arrives on the input topic, ``Draft`` leaves on the drafts topic and
+``DeadLetter`` on the dead-letter topic. ``export_schemas`` writes their JSON Schemas to
+``docs/schemas/``; a test keeps those files equal to the models.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import json
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+
+Sentiment = Literal["positive", "negative", "neutral"]
+DeadLetterReason = Literal[
+    "invalid_json",  # the bytes are not UTF-8 JSON
+    "schema",  # JSON, but not an IncomingEmail
+    "too_large",  # over max_body_bytes, rejected before inference
+    "engine_output",  # the model's output for this email was unusable
+    "engine_error",  # the engine kept failing on this email until the retry deadline
+]
+# A deliberately loose address check: mail systems own address validation; we only refuse junk.
+Address = Annotated[str, StringConstraints(pattern=r"^[^@\s]+@[^@\s]+$", max_length=320)]
+NonEmpty = Annotated[str, StringConstraints(min_length=1, max_length=998)]
+
+
+class _Wire(BaseModel):
+    model_config = ConfigDict(frozen=True, populate_by_name=True, extra="forbid")
+
+
+class IncomingEmail(_Wire):
+    """One customer email as published by a mail system."""
+
+    message_id: NonEmpty = Field(description="The email's Message-ID; drafts are keyed by it.")
+    from_: Address = Field(alias="from", description="The customer's address.")
+    to: Address = Field(description="The support address it was sent to.")
+    subject: Annotated[str, StringConstraints(max_length=998)] = ""
+    body: str = Field(description="Plain-text body.")
+    received_at: datetime = Field(description="When the mail system received it (ISO 8601).")
+    thread_id: str | None = None
+    headers: dict[str, str] = Field(default_factory=dict)
+
+
+class Entities(_Wire):
+    """Spans found in the email: the customer's name, the products and the places mentioned."""
+
+    name: list[str] = Field(default_factory=list)
+    product: list[str] = Field(default_factory=list)
+    location: list[str] = Field(default_factory=list)
+
+
+class AdapterUse(_Wire):
+    """Which adapter served a task (``customization_id`` is None for the bare base model)."""
+
+    task: str
+    customization_id: str | None
+
+
+class TokenCounts(_Wire):
+    prompt: int = Field(ge=0)
+    completion: int = Field(ge=0)
+
+
+class Draft(_Wire):
+    """A reply draft for one email. replyd never sends it: a mail system or a person does."""
+
+    in_reply_to: NonEmpty = Field(description="The message_id of the email it answers.")
+    to: Address
+    subject: str
+    body: Annotated[str, StringConstraints(min_length=1)]
+    sentiment: Sentiment
+    entities: Entities
+    persona: str | None = Field(description="Company voice the body is written in, if rewritten.")
+    needs_review: bool = Field(
+        False, description="Set when the email looked like it tried to steer the model."
+    )
+    adapters: list[AdapterUse]
+    base_model: str
+    timings_ms: dict[str, float] = Field(description="Per-stage time of the batch, milliseconds.")
+    tokens: TokenCounts
+    created_at: datetime
+
+
+class SourceCoordinates(_Wire):
+    topic: str
+    partition: int = Field(ge=0)
+    offset: int = Field(ge=0)
+
+
+class DeadLetter(_Wire):
+    """A message replyd could not turn into a draft, with enough to replay or inspect it."""
+
+    reason: DeadLetterReason
+    error: str = Field(description="What went wrong, for a human.")
+    source: SourceCoordinates
+    original_b64: str = Field(
+        description="The original bytes, base64; only a prefix when original_truncated."
+    )
+    original_size: int = Field(ge=0, description="Length of the whole original, bytes.")
+    original_sha256: str = Field(description="sha256 of the whole original, hex.")
+    original_truncated: bool
+    failed_at: datetime
+
+    @classmethod
+    def build(
+        cls,
+        reason: DeadLetterReason,
+        error: str,
+        source: SourceCoordinates,
+        original: bytes,
+        max_original_bytes: int,
+    ) -> DeadLetter:
+        truncated = len(original) > max_original_bytes
+        kept = original[:max_original_bytes] if truncated else original
+        return cls(
+            reason=reason,
+            error=error,
+            source=source,
+            original_b64=base64.b64encode(kept).decode("ascii"),
+            original_size=len(original),
+            original_sha256=hashlib.sha256(original).hexdigest(),
+            original_truncated=truncated,
+            failed_at=datetime.now(UTC),
+        )
+
+
+WIRE_MODELS: dict[str, type[BaseModel]] = {
+    "IncomingEmail": IncomingEmail,
+    "Draft": Draft,
+    "DeadLetter": DeadLetter,
+}
+
+
+def schema_documents() -> dict[str, str]:
+    """File name → JSON Schema text for every wire model (what ``docs/schemas/`` must hold)."""
+    return {
+        f"{name}.schema.json": json.dumps(
+            model.model_json_schema(by_alias=True), indent=2, sort_keys=True
+        )
+        + "\n"
+        for name, model in WIRE_MODELS.items()
+    }
+
+
+def export_schemas(folder: Path) -> list[Path]:
+    """Write every wire model's JSON Schema into ``folder``; returns the files written."""
+    folder.mkdir(parents=True, exist_ok=True)
+    written = []
+    for file_name, text in schema_documents().items():
+        path = folder / file_name
+        path.write_text(text, encoding="utf-8")
+        written.append(path)
+    return written

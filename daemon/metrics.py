@@ -1,0 +1,85 @@
+"""Every Prometheus series replyd exports, in one place.
+
+Naming follows the Prometheus guide: prefix ``replyd_``, base units, ``_total`` for counters, no
+colons, and no label whose values come from email content or ids. Other code calls the small
+recording methods below; nothing else creates series. ``docs/METRICS.md`` documents each one.
+"""
+
+from __future__ import annotations
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, Info
+
+from daemon import __version__
+
+STAGES = ("parse", "sentiment", "entities", "reply", "persona", "publish")
+BATCH_BUCKETS = (1, 2, 4, 8, 16, 32, 64, 128, 256)
+LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300)
+
+
+class Metrics:
+    """The catalogue, bound to one registry (one per daemon; tests make their own)."""
+
+    def __init__(self, registry: CollectorRegistry | None = None) -> None:
+        self.registry = registry or CollectorRegistry()
+        r = self.registry
+        self.emails_consumed = Counter(
+            "replyd_emails_consumed_total", "Messages fetched from the input topic.", registry=r
+        )
+        self.drafts_published = Counter(
+            "replyd_drafts_published_total", "Drafts acknowledged by the broker.", registry=r
+        )
+        self.dead_letters = Counter(
+            "replyd_dead_letters_total",
+            "Dead letters acknowledged by the broker, by reason code.",
+            ["reason"],
+            registry=r,
+        )
+        self.batch_size = Histogram(
+            "replyd_batch_size",
+            "Emails per pipeline batch.",
+            buckets=BATCH_BUCKETS,
+            registry=r,
+        )
+        self.stage_latency = Histogram(
+            "replyd_stage_latency_seconds",
+            "Time one batch spent in a stage.",
+            ["stage"],
+            buckets=LATENCY_BUCKETS,
+            registry=r,
+        )
+        self.email_latency = Histogram(
+            "replyd_email_latency_seconds",
+            "From the input record's timestamp to its draft or dead letter being acknowledged.",
+            buckets=LATENCY_BUCKETS,
+            registry=r,
+        )
+        self.inflight = Gauge(
+            "replyd_inflight_emails", "Emails fetched but not yet committed.", registry=r
+        )
+        self.consumer_lag = Gauge(
+            "replyd_consumer_lag",
+            "Records behind the fetch high watermark, per assigned partition.",
+            ["topic", "partition"],
+            registry=r,
+        )
+        self.inference_tokens = Counter(
+            "replyd_inference_tokens_total",
+            "Tokens processed by the engine, by adapter (customization ID or 'base') and kind "
+            "(prompt or completion).",
+            ["adapter", "kind"],
+            registry=r,
+        )
+        self.adapter_requests = Counter(
+            "replyd_adapter_requests_total",
+            "Engine requests by adapter (customization ID or 'base').",
+            ["adapter"],
+            registry=r,
+        )
+        self.engine_up = Gauge("replyd_engine_up", "1 while the engine is healthy.", registry=r)
+        self.build_info = Info(
+            "replyd_build", "Version, engine and base model of this process.", registry=r
+        )
+        self.build_info.info({"version": __version__, "engine": "", "base_model": ""})
+
+    def set_build(self, engine: str, base_model: str) -> None:
+        self.build_info.info({"version": __version__, "engine": engine, "base_model": base_model})

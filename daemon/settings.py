@@ -1,0 +1,169 @@
+"""replyd's one settings model.
+
+Precedence, highest first: explicit overrides (CLI flags), environment variables with the
+``REPLYD_`` prefix, the TOML file given by ``--config``, then the defaults below. Units are in the
+field names. The model is frozen: components receive it and never change it.
+"""
+
+from __future__ import annotations
+
+import tomllib
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import Field, field_validator
+from pydantic_settings import (
+    BaseSettings,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+)
+
+from models.errors import ConfigurationError
+
+EngineName = Literal["vllm", "peft", "echo"]
+Task = Literal["sentiment", "entities", "reply", "persona"]
+DEFAULT_MODEL_CACHE = Path("~/.cache/replyd/models").expanduser()
+
+
+class Settings(BaseSettings):
+    """Everything replyd can be told. Environment: ``REPLYD_<FIELD>`` (e.g. ``REPLYD_GROUP_ID``)."""
+
+    model_config = SettingsConfigDict(env_prefix="REPLYD_", frozen=True, extra="forbid")
+
+    # --- Kafka -------------------------------------------------------------------------------
+    bootstrap_servers: str = Field(
+        "127.0.0.1:9092", description="Kafka bootstrap servers, comma-separated HOST:PORT."
+    )
+    input_topic: str = Field("emails.incoming", description="Topic the incoming emails arrive on.")
+    drafts_topic: str = Field("emails.drafts", description="Topic the reply drafts go to.")
+    deadletter_topic: str = Field(
+        "emails.deadletter", description="Topic for messages that could not be processed."
+    )
+    group_id: str = Field("replyd", description="Kafka consumer group; replicas share partitions.")
+    client_id: str = Field("replyd", description="Kafka client id (shows in broker logs/metrics).")
+    session_timeout_ms: int = Field(
+        10_000, ge=1, description="Consumer group session timeout (real Kafka needs >= 6000)."
+    )
+    heartbeat_interval_ms: int = Field(3_000, ge=1, description="Consumer heartbeat interval.")
+    max_poll_interval_ms: int = Field(
+        300_000, ge=1, description="Longest gap between fetches before the group evicts us."
+    )
+    security_protocol: Literal["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"] = Field(
+        "PLAINTEXT", description="Kafka security protocol, passed to aiokafka."
+    )
+    sasl_mechanism: Literal["PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512"] | None = Field(
+        None, description="SASL mechanism when security_protocol is SASL_*."
+    )
+    sasl_username: str | None = Field(None, description="SASL user name.")
+    sasl_password: str | None = Field(None, description="SASL password (prefer the env var).")
+    ssl_cafile: Path | None = Field(None, description="CA bundle to verify the brokers with.")
+
+    # --- batching and limits -----------------------------------------------------------------
+    max_batch_size: int = Field(32, ge=1, description="Most emails sent to the pipeline at once.")
+    max_wait_ms: int = Field(
+        50, ge=0, description="Longest wait for a batch to fill before running it anyway."
+    )
+    max_body_bytes: int = Field(
+        1_048_576, ge=1, description="Messages larger than this are dead-lettered before inference."
+    )
+    deadletter_max_original_bytes: int = Field(
+        262_144,
+        ge=0,
+        description="Originals up to this size are kept whole in a dead letter; larger ones as "
+        "a prefix of this size plus the sha256 of the whole.",
+    )
+    shutdown_timeout_s: float = Field(
+        30.0, gt=0, description="Time in-flight batches get to finish on SIGTERM."
+    )
+
+    # --- engine and model --------------------------------------------------------------------
+    engine: EngineName = Field("vllm", description="Inference engine: vllm, peft or echo (tests).")
+    base_model_path: Path | None = Field(
+        None,
+        description="A local HF-format model directory; unset = the provisioned default "
+        "SmolLM2-135M-Instruct.",
+    )
+    model_cache_dir: Path = Field(
+        DEFAULT_MODEL_CACHE, description="Where the default base model is converted and kept."
+    )
+    dtype: Literal["bfloat16", "float32", "auto"] = Field(
+        "bfloat16", description="Weights/activations dtype for the engine."
+    )
+    max_model_len: int = Field(2048, ge=256, description="Context length the engine reserves.")
+    engine_max_num_seqs: int = Field(64, ge=1, description="Sequences the engine runs at once.")
+    vllm_kv_cache_gib: int = Field(2, ge=1, description="KV cache size on vLLM-CPU, in GiB.")
+    torch_threads: int | None = Field(None, ge=1, description="Torch threads (peft); unset = auto.")
+
+    # --- pipeline ----------------------------------------------------------------------------
+    tasks: tuple[Task, ...] = Field(
+        ("sentiment", "entities", "reply"), description="Stages the pipeline runs, in order."
+    )
+    persona: str = Field("support", description="Company voice named in drafts.")
+    reply_max_tokens: int = Field(96, ge=8, description="Token bound of a reply draft.")
+
+    # --- service -----------------------------------------------------------------------------
+    metrics_host: str = Field("127.0.0.1", description="Address of /healthz, /readyz, /metrics.")
+    metrics_port: int = Field(9464, ge=0, le=65535, description="Port of the health/metrics HTTP.")
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field("INFO")
+
+    @field_validator("bootstrap_servers")
+    @classmethod
+    def _check_bootstrap(cls, value: str) -> str:
+        for server in value.split(","):
+            host, sep, port = server.strip().rpartition(":")
+            if not sep or not host or not port.isdigit():
+                raise ValueError(f"bootstrap server {server!r} is not HOST:PORT")
+        return value
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        # The TOML file is merged in by load_settings below as the lowest-priority input.
+        return (init_settings, env_settings)
+
+    def kafka_common(self) -> dict[str, Any]:
+        """Connection keyword arguments shared by every aiokafka client."""
+        args: dict[str, Any] = {
+            "bootstrap_servers": self.bootstrap_servers,
+            "client_id": self.client_id,
+            "security_protocol": self.security_protocol,
+        }
+        if self.sasl_mechanism is not None:
+            args.update(
+                sasl_mechanism=self.sasl_mechanism,
+                sasl_plain_username=self.sasl_username,
+                sasl_plain_password=self.sasl_password,
+            )
+        if self.security_protocol in ("SSL", "SASL_SSL"):
+            from aiokafka.helpers import create_ssl_context
+
+            args["ssl_context"] = create_ssl_context(
+                cafile=str(self.ssl_cafile) if self.ssl_cafile else None
+            )
+        return args
+
+
+def load_settings(config: Path | None = None, **overrides: Any) -> Settings:
+    """Build the settings: ``overrides`` > ``REPLYD_*`` environment > TOML ``config`` > defaults.
+
+    ``None`` overrides are ignored, so CLI flags that were not given fall through.
+    """
+    file_values: dict[str, Any] = {}
+    if config is not None:
+        try:
+            with open(config, "rb") as handle:
+                file_values = tomllib.load(handle)
+        except FileNotFoundError as exc:
+            raise ConfigurationError(f"config file {config} does not exist") from exc
+        except tomllib.TOMLDecodeError as exc:
+            raise ConfigurationError(f"config file {config} is not valid TOML: {exc}") from exc
+    given = {key: value for key, value in overrides.items() if value is not None}
+    # Values only the environment set (defaults excluded), so the TOML file can fill the rest.
+    env_values = Settings().model_dump(exclude_unset=True)
+    return Settings(**{**file_values, **env_values, **given})

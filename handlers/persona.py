@@ -1,0 +1,29 @@
+"""Persona: rewrites a reply draft in the configured company voice, keeping every fact."""
+
+from __future__ import annotations
+
+from handlers.prompting import quote_text
+from handlers.reply import finish_text
+from models.engine import GenerateRequest, GenerateResult, Message, SamplingParams
+
+TASK = "persona"
+
+
+def messages(draft: str, persona: str) -> tuple[Message, ...]:
+    system = (
+        f"Rewrite the reply between <email> tags in the voice of the {persona} persona. Keep every "
+        "name, product and fact exactly; add no new promises."
+    )
+    return (Message("system", system), Message("user", f"{quote_text(draft)}\nRewrite:"))
+
+
+def build_request(draft: str, persona: str, adapter: str | None, max_tokens: int) -> GenerateRequest:
+    return GenerateRequest(
+        messages=messages(draft, persona),
+        adapter=adapter,
+        sampling=SamplingParams(max_tokens=max_tokens, temperature=0.0),
+    )
+
+
+def parse(result: GenerateResult) -> str:
+    return finish_text(result, "persona")

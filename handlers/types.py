@@ -1,0 +1,69 @@
+"""The frozen values handlers work with. Wire formats (pydantic) stay in ``daemon``."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Literal
+
+Sentiment = Literal["positive", "negative", "neutral"]
+SENTIMENTS: tuple[Sentiment, ...] = ("positive", "negative", "neutral")
+ENTITY_FIELDS: tuple[str, ...] = ("name", "product", "location")
+
+
+@dataclass(frozen=True, slots=True)
+class EmailText:
+    """What the handlers see of an email: its text fields, nothing about Kafka."""
+
+    message_id: str
+    subject: str
+    body: str
+
+
+@dataclass(frozen=True, slots=True)
+class Entities:
+    name: tuple[str, ...] = ()
+    product: tuple[str, ...] = ()
+    location: tuple[str, ...] = ()
+
+    def as_dict(self) -> dict[str, list[str]]:
+        return {"name": list(self.name), "product": list(self.product), "location": list(self.location)}
+
+
+@dataclass(frozen=True, slots=True)
+class Usage:
+    """Tokens one email cost across the stages it went through."""
+
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+
+    def __add__(self, other: Usage) -> Usage:
+        return Usage(
+            self.prompt_tokens + other.prompt_tokens,
+            self.completion_tokens + other.completion_tokens,
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class DraftText:
+    """The pipeline's result for one email."""
+
+    body: str
+    sentiment: Sentiment
+    entities: Entities
+    persona: str | None
+    needs_review: bool
+    adapters: dict[str, str | None]
+    usage: Usage
+    timings_ms: dict[str, float] = field(default_factory=dict)
+
+
+FailureReason = Literal["engine_output", "engine_error"]
+
+
+@dataclass(frozen=True, slots=True)
+class TaskFailure:
+    """The pipeline could not draft this email; it becomes a dead letter."""
+
+    reason: FailureReason
+    task: str
+    error: str

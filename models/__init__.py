@@ -1,0 +1,1 @@
+"""Inference and customization: engines, adapter registry, training, synthetic data, base model."""

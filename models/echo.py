@@ -1,0 +1,88 @@
+"""The echo engine: instant, schema-valid outputs with no model at all.
+
+For transport tests and the Kafka-ceiling benchmark only: it exercises everything around
+inference. Choices are picked by a stable hash of the prompt; JSON constraints get the smallest
+instance of their schema; free text echoes the first line of the
+last message.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from models.engine import AdapterInfo, Engine, GenerateRequest, GenerateResult
+from models.errors import EngineDeadError
+
+
+class EchoEngine(Engine):
+    name = "echo"
+
+    def __init__(self, adapters: Mapping[str, AdapterInfo] | None = None) -> None:
+        self._adapters = dict(adapters or {})
+        self._running = False
+
+    @property
+    def base_model(self) -> str:
+        return "echo"
+
+    async def start(self) -> None:
+        self._running = True
+
+    async def stop(self) -> None:
+        self._running = False
+
+    def healthy(self) -> bool:
+        return self._running
+
+    def adapters(self) -> Mapping[str, AdapterInfo]:
+        return self._adapters
+
+    async def generate(self, requests: Sequence[GenerateRequest]) -> list[GenerateResult]:
+        if not self._running:
+            raise EngineDeadError("the echo engine is not started")
+        for request in requests:
+            self.check_adapter(request.adapter)
+        return [self._one(request) for request in requests]
+
+    @staticmethod
+    def _one(request: GenerateRequest) -> GenerateResult:
+        if request.prompt is not None:
+            prompt = last = request.prompt
+        else:
+            assert request.messages is not None
+            prompt = "\n".join(message.content for message in request.messages)
+            last = request.messages[-1].content
+        constraint = request.constraint
+        if constraint is not None and constraint.choices is not None:
+            digest = hashlib.blake2b(prompt.encode(), digest_size=4).digest()
+            text = constraint.choices[int.from_bytes(digest) % len(constraint.choices)]
+        elif constraint is not None and constraint.json_schema is not None:
+            text = json.dumps(minimal_instance(constraint.json_schema))
+        else:
+            lines = [line for line in last.splitlines() if line.strip()]
+            words = (lines[0] if lines else "echo").split()
+            text = " ".join(words[: request.sampling.max_tokens])
+        completion_tokens = min(len(text.split()), request.sampling.max_tokens)
+        return GenerateResult(text, "stop", len(prompt.split()), completion_tokens)
+
+
+def minimal_instance(schema: Mapping[str, Any]) -> Any:
+    """The smallest value valid against a (simple) JSON schema."""
+    if "enum" in schema:
+        return schema["enum"][0]
+    kind = schema.get("type")
+    if kind == "object":
+        properties = schema.get("properties", {})
+        return {key: minimal_instance(properties[key]) for key in schema.get("required", [])}
+    if kind == "array":
+        return []
+    if kind == "string":
+        return ""
+    if kind in ("integer", "number"):
+        return schema.get("minimum", 0)
+    if kind == "boolean":
+        return False
+    return None

@@ -1,0 +1,152 @@
+"""The one inference-engine interface every handler talks to.
+
+A request names its adapter (a customization ID, or ``None`` for the bare base model), carries
+either a ready prompt or chat messages, its sampling parameters and optionally a structured-output
+constraint. ``generate`` takes a whole stage's requests at once and returns results in the same
+order; engines batch internally (continuous batching on vLLM, padded batches on peft).
+"""
+
+from __future__ import annotations
+
+import abc
+import json
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+from models.errors import ConfigurationError
+
+Role = Literal["system", "user", "assistant"]
+
+
+@dataclass(frozen=True, slots=True)
+class Message:
+    """One chat message; engines render a conversation with the base model's chat template."""
+
+    role: Role
+    content: str
+
+
+@dataclass(frozen=True, slots=True)
+class SamplingParams:
+    """Decoding settings. ``temperature == 0`` means greedy; ``top_k == 0`` disables top-k."""
+
+    max_tokens: int = 64
+    temperature: float = 0.0
+    top_p: float = 1.0
+    top_k: int = 0
+    stop: tuple[str, ...] = ()
+    seed: int | None = None
+
+    def __post_init__(self) -> None:
+        if self.max_tokens < 1:
+            raise ConfigurationError(f"max_tokens must be >= 1, got {self.max_tokens}")
+        if self.temperature < 0:
+            raise ConfigurationError(f"temperature must be >= 0, got {self.temperature}")
+        if not 0 < self.top_p <= 1:
+            raise ConfigurationError(f"top_p must be in (0, 1], got {self.top_p}")
+
+
+@dataclass(frozen=True, slots=True)
+class Constraint:
+    """Structured output: exactly one of a JSON schema or a closed list of choices."""
+
+    json_schema: Mapping[str, Any] | None = None
+    choices: tuple[str, ...] | None = None
+
+    def __post_init__(self) -> None:
+        if (self.json_schema is None) == (self.choices is None):
+            raise ConfigurationError("a Constraint takes exactly one of json_schema or choices")
+        if self.choices is not None and not self.choices:
+            raise ConfigurationError("a choices Constraint needs at least one choice")
+
+    def schema_text(self) -> str:
+        """The JSON schema as canonical text (engines that take a string)."""
+        return json.dumps(self.json_schema, sort_keys=True, separators=(",", ":"))
+
+
+@dataclass(frozen=True, slots=True)
+class GenerateRequest:
+    """One generation. Exactly one of ``prompt`` (already rendered) or ``messages``."""
+
+    prompt: str | None = None
+    messages: tuple[Message, ...] | None = None
+    adapter: str | None = None
+    sampling: SamplingParams = field(default_factory=SamplingParams)
+    constraint: Constraint | None = None
+
+    def __post_init__(self) -> None:
+        if (self.prompt is None) == (self.messages is None):
+            raise ConfigurationError("a GenerateRequest takes exactly one of prompt or messages")
+
+
+@dataclass(frozen=True, slots=True)
+class GenerateResult:
+    """What one request produced."""
+
+    text: str
+    finish_reason: str
+    prompt_tokens: int
+    completion_tokens: int
+
+
+@dataclass(frozen=True, slots=True)
+class AdapterInfo:
+    """An adapter an engine can serve, addressed by its customization ID."""
+
+    customization_id: str
+    task: str
+    method: str
+    path: str
+
+
+class Engine(abc.ABC):
+    """Inference behind one interface: start/stop, health, adapters, order-preserving generate.
+
+    Engines are async context managers; ``stop`` is idempotent.
+    """
+
+    name: str = "engine"
+
+    @property
+    @abc.abstractmethod
+    def base_model(self) -> str:
+        """A short identifier of the base model (its name, not a path)."""
+
+    @abc.abstractmethod
+    async def start(self) -> None:
+        """Load the model and adapters. Raises ``EngineDeadError`` if the engine cannot start."""
+
+    @abc.abstractmethod
+    async def stop(self) -> None:
+        """Release the model. Safe to call twice and before ``start``."""
+
+    @abc.abstractmethod
+    def healthy(self) -> bool:
+        """True while the engine can serve requests."""
+
+    @abc.abstractmethod
+    def adapters(self) -> Mapping[str, AdapterInfo]:
+        """The adapters this engine serves, by customization ID."""
+
+    @abc.abstractmethod
+    async def generate(self, requests: Sequence[GenerateRequest]) -> list[GenerateResult]:
+        """Run every request (concurrently where the engine can) and return results in order.
+
+        Raises ``EngineError`` (retriable) for a transient failure of the whole call and
+        ``EngineDeadError`` when the engine is gone.
+        """
+
+    async def __aenter__(self) -> Engine:
+        await self.start()
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        await self.stop()
+
+    def check_adapter(self, adapter: str | None) -> None:
+        """Refuse a request for an adapter this engine was not started with."""
+        if adapter is not None and adapter not in self.adapters():
+            from models.errors import AdapterError
+
+            raise AdapterError(f"adapter {adapter!r} is not loaded in the {self.name} engine")

@@ -1,0 +1,51 @@
+"""Shared fixtures: one real broker process per test session, unique topics per test."""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from daemon.broker import EmbeddedBroker
+from daemon.settings import Settings
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture(scope="session")
+def broker() -> Iterator[EmbeddedBroker]:
+    with EmbeddedBroker(port=0) as running:
+        yield running
+
+
+@pytest.fixture
+def topics() -> dict[str, str]:
+    run = uuid.uuid4().hex[:10]
+    return {
+        "input_topic": f"in-{run}",
+        "drafts_topic": f"drafts-{run}",
+        "deadletter_topic": f"dead-{run}",
+        "group_id": f"group-{run}",
+    }
+
+
+@pytest.fixture
+def settings(broker: EmbeddedBroker, topics: dict[str, str]) -> Settings:
+    """Settings for a daemon on the session broker with this test's own topics and group."""
+    return Settings(
+        bootstrap_servers=broker.bootstrap,
+        engine="echo",
+        metrics_port=0,
+        session_timeout_ms=2000,
+        heartbeat_interval_ms=500,
+        max_wait_ms=20,
+        **topics,
+    )
+
+
+@pytest.fixture(scope="session")
+def model_cache_dir() -> Path:
+    return Path(os.environ.get("REPLYD_MODEL_CACHE_DIR", "~/.cache/replyd/models")).expanduser()

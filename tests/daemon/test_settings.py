@@ -1,0 +1,50 @@
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from pydantic import ValidationError
+
+from daemon.settings import Settings, load_settings
+from models.errors import ConfigurationError
+
+
+def test_defaults_name_the_three_topics() -> None:
+    settings = Settings()
+    assert (settings.input_topic, settings.drafts_topic, settings.deadletter_topic) == (
+        "emails.incoming",
+        "emails.drafts",
+        "emails.deadletter",
+    )
+
+
+def test_precedence_is_overrides_then_env_then_toml(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    config = tmp_path / "replyd.toml"
+    config.write_text('group_id = "from-toml"\nmax_batch_size = 7\nengine = "echo"\n')
+    monkeypatch.setenv("REPLYD_GROUP_ID", "from-env")
+    settings = load_settings(config)
+    assert settings.group_id == "from-env"
+    assert settings.max_batch_size == 7
+    settings = load_settings(config, group_id="from-flag", engine=None)
+    assert settings.group_id == "from-flag"
+    assert settings.engine == "echo"
+
+
+def test_settings_are_frozen_and_validated(tmp_path: Path) -> None:
+    settings = Settings()
+    with pytest.raises(ValidationError):
+        settings.group_id = "other"  # type: ignore[misc]
+    with pytest.raises(ValidationError):
+        Settings(bootstrap_servers="no-port")
+    with pytest.raises(ValidationError):
+        Settings(engine="gpt")  # type: ignore[arg-type]
+    with pytest.raises(ValidationError):
+        Settings(unknown_setting=1)  # type: ignore[call-arg]
+    with pytest.raises(ConfigurationError, match="does not exist"):
+        load_settings(tmp_path / "missing.toml")
+    bad = tmp_path / "bad.toml"
+    bad.write_text("group_id = ")
+    with pytest.raises(ConfigurationError, match="not valid TOML"):
+        load_settings(bad)
