@@ -293,9 +293,8 @@ def _convert_into(gguf: Path, out_dir: Path) -> None:
             quantization_config=GgufConfig(dequantize=True),
             local_files_only=True,
         )
-        tokenizer = AutoTokenizer.from_pretrained(
-            source_dir, gguf_file=file_name, local_files_only=True
-        )
+        # No local_files_only here: tokenizers save their init kwargs into tokenizer_config.json.
+        tokenizer = AutoTokenizer.from_pretrained(source_dir, gguf_file=file_name)
         if not tokenizer.chat_template:
             raise ModelProvisioningError(f"the tokenizer in {gguf} has no chat template")
         config = loaded.config
@@ -310,7 +309,7 @@ def _convert_into(gguf: Path, out_dir: Path) -> None:
         plain.generation_config = generation_config
         plain.save_pretrained(out_dir)
         tokenizer.save_pretrained(out_dir)
-        reloaded = AutoTokenizer.from_pretrained(out_dir, local_files_only=True)
+        reloaded = AutoTokenizer.from_pretrained(out_dir)
         if reloaded.chat_template != tokenizer.chat_template:
             raise ModelProvisioningError("the saved tokenizer lost its chat template")
     finally:

@@ -50,7 +50,13 @@ _TRANSLIT = str.maketrans({"ø": "o", "Ø": "O", "æ": "ae", "ß": "ss", "ł": "
 
 @dataclass(frozen=True, slots=True)
 class SyntheticEmail:
-    """One generated customer email and its ground-truth labels."""
+    """One generated customer email and its ground-truth labels.
+
+    ``message_id`` is unique per (seed, split, index); ``from_addr`` is derived from the
+    customer's name on an RFC 2606 domain even when the body is unsigned. ``entities`` has exactly
+    the keys "name", "product" and "location", each listing the exact substrings of ``body`` in
+    order of first appearance. ``issue`` is one of the keys of ``synth_lists.ISSUES``.
+    """
 
     message_id: str
     from_addr: str
@@ -233,8 +239,8 @@ def _join(items: Sequence[str]) -> str:
 
 
 def _in_body_order(body: str, values: Sequence[str]) -> list[str]:
-    present = {v for v in values if v in body}
-    return sorted(present, key=body.index)
+    # body.index raises for a value the body lost: a wrong label must fail loudly, not vanish.
+    return sorted(set(values), key=body.index)
 
 
 def _slug(text: str) -> str:

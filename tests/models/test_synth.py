@@ -100,9 +100,11 @@ def test_same_seed_gives_identical_emails() -> None:
 
 
 def test_different_seed_or_split_gives_different_emails() -> None:
-    a = [e.body for e in generate_emails(60, seed=3)]
-    assert a != [e.body for e in generate_emails(60, seed=4)]
-    assert a != [e.body for e in generate_emails(60, seed=3, split="eval")]
+    a, b = generate_emails(60, seed=3), generate_emails(60, seed=4)
+    assert [e.body for e in a] != [e.body for e in b]
+    # Not just a reshuffle of sentiments: the customers themselves change.
+    assert len({e.from_addr for e in a} & {e.from_addr for e in b}) < 10
+    assert [e.body for e in a] != [e.body for e in generate_emails(60, seed=3, split="eval")]
 
 
 def test_global_random_state_is_neither_used_nor_touched() -> None:
@@ -186,7 +188,8 @@ def test_styles_are_mixed(emails: list[SyntheticEmail]) -> None:
     assert any(re.search(r"^> ", b, re.MULTILINE) for b in bodies)
     assert any(re.search(r"^On .* wrote:$", b, re.MULTILINE) for b in bodies)
     assert any("!!" in b or "TODAY" in b for b in bodies)
-    assert any(b.startswith(("Hi", "Hello", "Dear", "Good")) for b in bodies)
+    greeted = sum(b.split("\n\n")[0] in synth_lists.GREETINGS for b in bodies)
+    assert 0 < greeted < len(bodies)
     assert any(not e.entities["name"] for e in emails)
     assert any(not e.entities["product"] for e in emails)
     assert any(len(e.entities["product"]) >= 2 for e in emails)
