@@ -1,8 +1,18 @@
 """The daemon loop: consume → decode → batch → pipeline → publish → commit.
 
-At-least-once: a batch's offsets are committed only after every draft and dead letter it produced
-is acknowledged by the broker. A crash before the commit replays the batch (a duplicate draft is
-possible, identified downstream by its idempotency header; a lost email is not).
+Three tasks share the work so that fetching, inference and acknowledgements overlap:
+
+* the **fetcher** polls Kafka, forms micro-batches (``max_batch_size`` / ``max_wait_ms``) and
+  pauses the assigned partitions while more than ``max_inflight_emails`` are uncommitted, so the
+  consumer keeps polling (and heartbeating) instead of blocking;
+* the **worker** runs one batch at a time through the pipeline and sends its outputs;
+* the **committer** (at-least-once) waits for every acknowledgement of a batch, then commits its
+  offsets, in batch order. In exactly-once mode the worker instead puts the outputs and the offsets
+  in one Kafka transaction.
+
+No offset is ever committed before what its record produced is acknowledged, so a crash replays
+work (duplicates carry the same idempotency key) but never loses an email. Records of partitions
+revoked in a rebalance are abandoned uncommitted after ``rebalance_drain_timeout_s``.
 """
 
 from __future__ import annotations
@@ -11,15 +21,25 @@ import asyncio
 import contextlib
 import logging
 import random
+import socket
 import time
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections import defaultdict
+from collections.abc import Awaitable, Sequence
+from dataclasses import dataclass, field
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord, TopicPartition
-from aiokafka.errors import KafkaConnectionError, KafkaError
+from aiokafka.abc import ConsumerRebalanceListener
+from aiokafka.errors import (
+    CommitFailedError,
+    IllegalStateError,
+    KafkaConnectionError,
+    KafkaError,
+    ProducerFenced,
+)
+from aiokafka.structs import RecordMetadata
 
 from daemon import codec
-from daemon.contracts import DeadLetter, Draft, IncomingEmail
+from daemon.contracts import IncomingEmail
 from daemon.health import HealthServer
 from daemon.metrics import Metrics
 from daemon.settings import Settings
@@ -29,12 +49,17 @@ from models.engine import Engine
 from models.errors import EngineDeadError, EngineError, ReplydError
 
 log = logging.getLogger(__name__)
+Record = ConsumerRecord[bytes, bytes]
 
 
 class BrokerUnavailableError(ReplydError):
     """The broker could not be reached before the daemon was told to stop."""
 
     retriable = True
+
+
+class FencedError(ReplydError):
+    """Another instance took over our transactional id; this one must stop."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -44,6 +69,34 @@ class _Output:
     value: bytes
     headers: list[tuple[str, bytes]]
     kind: str  # "draft" or a dead-letter reason
+
+
+@dataclass(slots=True)
+class _Batch:
+    """Fetched records and the assignment epoch of each partition when they were fetched."""
+
+    records: list[Record]
+    epochs: dict[TopicPartition, int]
+    outputs: list[_Output] = field(default_factory=list)
+    futures: list[Awaitable[RecordMetadata]] = field(default_factory=list)
+
+    def offsets(self) -> dict[TopicPartition, int]:
+        offsets: dict[TopicPartition, int] = {}
+        for record in self.records:
+            tp = TopicPartition(record.topic, record.partition)
+            offsets[tp] = max(offsets.get(tp, -1), record.offset + 1)
+        return offsets
+
+
+class _Rebalance(ConsumerRebalanceListener):
+    def __init__(self, daemon: Daemon) -> None:
+        self._daemon = daemon
+
+    async def on_partitions_revoked(self, revoked: set[TopicPartition]) -> None:
+        await self._daemon._on_revoked(revoked)
+
+    async def on_partitions_assigned(self, assigned: set[TopicPartition]) -> None:
+        self._daemon._on_assigned(assigned)
 
 
 class Daemon:
@@ -61,21 +114,29 @@ class Daemon:
         self.pipeline = Pipeline(engine, pipeline_config)
         self.metrics = metrics or Metrics()
         self.should_exit = False
-        self.force_exit = False
+        self.health: HealthServer | None = None
+        self._exactly_once = settings.processing_guarantee == "exactly_once"
         self._consumer: AIOKafkaConsumer | None = None
         self._producer: AIOKafkaProducer | None = None
         self._broker_connected = False
         self._last_progress = time.monotonic()
-        self.health: HealthServer | None = None
+        self._batches: asyncio.Queue[_Batch | None] = asyncio.Queue()
+        self._sent: asyncio.Queue[_Batch | None] = asyncio.Queue()
+        self._inflight = 0
+        self._drained = asyncio.Event()
+        self._drained.set()
+        self._paused = False
+        self._epochs: defaultdict[TopicPartition, int] = defaultdict(int)
+        self._txn_lock = asyncio.Lock()
 
     # --- lifecycle ---------------------------------------------------------------------------
     def request_stop(self) -> None:
-        """Stop fetching; the batch in flight finishes (bounded by ``shutdown_timeout_s``)."""
+        """Stop fetching; fetched batches finish and commit (bounded by ``shutdown_timeout_s``)."""
         self.should_exit = True
 
     async def run(self) -> None:
-        """Run until ``request_stop``. Raises ``EngineDeadError`` without committing the batch in
-        flight when the engine dies, so the orchestrator restarts the process."""
+        """Run until ``request_stop``. Raises ``EngineDeadError`` (without committing the work in
+        flight) when the engine dies, so the orchestrator restarts the process."""
         s = self.settings
         async with contextlib.AsyncExitStack() as stack:
             self.health = HealthServer(
@@ -86,32 +147,61 @@ class Daemon:
             self.metrics.engine_up.set(1)
             self.metrics.set_build(self.engine.name, self.engine.base_model)
             stack.callback(self.metrics.engine_up.set, 0)
-            self._producer = AIOKafkaProducer(
-                **s.kafka_common(), acks="all", linger_ms=5, enable_idempotence=False
-            )
+            self._producer = self._make_producer()
+            await self._start_with_backoff(self._producer)
+            stack.push_async_callback(self._producer.stop)
             self._consumer = AIOKafkaConsumer(
-                s.input_topic,
                 **s.kafka_common(),
                 group_id=s.group_id,
                 enable_auto_commit=False,
                 auto_offset_reset="earliest",
+                isolation_level="read_committed" if self._exactly_once else "read_uncommitted",
                 max_poll_records=s.max_batch_size,
                 session_timeout_ms=s.session_timeout_ms,
                 heartbeat_interval_ms=s.heartbeat_interval_ms,
                 max_poll_interval_ms=s.max_poll_interval_ms,
                 max_partition_fetch_bytes=max(1_048_576, s.max_body_bytes + 65_536),
             )
-            await self._start_with_backoff(self._producer)
-            stack.push_async_callback(self._producer.stop)
+            self._consumer.subscribe([s.input_topic], listener=_Rebalance(self))
             await self._start_with_backoff(self._consumer)
             stack.push_async_callback(self._consumer.stop)
             self._broker_connected = True
             log.info(
                 "daemon started",
-                extra={"engine": self.engine.name, "group": s.group_id, "topic": s.input_topic},
+                extra={"engine": self.engine.name, "group": s.group_id, "topic": s.input_topic,
+                       "guarantee": s.processing_guarantee},
             )
-            await self._consume_loop()
+            await self._run_tasks()
         log.info("daemon stopped")
+
+    def _make_producer(self) -> AIOKafkaProducer:
+        s = self.settings
+        common = dict(s.kafka_common(), acks="all", linger_ms=5)
+        if self._exactly_once:
+            transactional_id = s.transactional_id or f"replyd-{s.group_id}-{socket.gethostname()}"
+            return AIOKafkaProducer(**common, transactional_id=transactional_id)
+        # Idempotence is off because the embedded test broker cannot do it; duplicates from
+        # retries are covered by the idempotency key like any at-least-once duplicate.
+        return AIOKafkaProducer(**common, enable_idempotence=False)
+
+    async def _run_tasks(self) -> None:
+        """Fetcher → worker → committer; the first failure stops all three."""
+        tasks = [
+            asyncio.create_task(self._fetch_loop(), name="replyd-fetch"),
+            asyncio.create_task(self._work_loop(), name="replyd-work"),
+            asyncio.create_task(self._commit_loop(), name="replyd-commit"),
+        ]
+        try:
+            pending = set(tasks)
+            while pending:
+                done, pending = await asyncio.wait(pending, return_when=asyncio.FIRST_EXCEPTION)
+                for task in done:
+                    if task.exception() is not None:
+                        raise task.exception()  # type: ignore[misc]
+        finally:
+            for task in tasks:
+                task.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
 
     async def _start_with_backoff(self, client: AIOKafkaConsumer | AIOKafkaProducer) -> None:
         backoff = 0.5
@@ -128,24 +218,24 @@ class Daemon:
                 await asyncio.sleep(backoff * (0.5 + random.random()))
                 backoff = min(backoff * 2, 30.0)
 
-    # --- the loop ----------------------------------------------------------------------------
-    async def _consume_loop(self) -> None:
-        assert self._consumer is not None
+    # --- fetching and backpressure -----------------------------------------------------------
+    async def _fetch_loop(self) -> None:
         while not self.should_exit:
             records = await self._fetch_batch()
             self._last_progress = time.monotonic()
-            if not records:
-                continue
-            # Cancellation (shutdown timeout, forced exit) abandons the batch before its commit,
-            # so it is replayed by whoever owns the partition next: nothing is lost.
-            await self._process(records)
+            if records:
+                self._hold(len(records))
+                partitions = {TopicPartition(r.topic, r.partition) for r in records}
+                epochs = {tp: self._epochs[tp] for tp in partitions}
+                self._batches.put_nowait(_Batch(records, epochs))
+        await self._batches.put(None)
 
-    async def _fetch_batch(self) -> list[ConsumerRecord[bytes, bytes]]:
+    async def _fetch_batch(self) -> list[Record]:
         """Up to ``max_batch_size`` records: wait for the first, then at most ``max_wait_ms``."""
         consumer = self._consumer
         assert consumer is not None
         s = self.settings
-        records: list[ConsumerRecord[bytes, bytes]] = []
+        records: list[Record] = []
         batch_deadline: float | None = None
         while len(records) < s.max_batch_size and not self.should_exit:
             if batch_deadline is None:
@@ -173,48 +263,112 @@ class Daemon:
             lag = max(0, highwater - last_offset - 1)
             self.metrics.consumer_lag.labels(tp.topic, str(tp.partition)).set(lag)
 
-    async def _process(self, records: Sequence[ConsumerRecord[bytes, bytes]]) -> None:
+    def _hold(self, n: int) -> None:
+        """Count fetched records; pause every partition when too many are uncommitted."""
+        self._inflight += n
+        self._drained.clear()
+        self.metrics.inflight.set(self._inflight)
+        if not self._paused and self._inflight >= self.settings.max_inflight_emails:
+            assert self._consumer is not None
+            self._consumer.pause(*self._consumer.assignment())
+            self._paused = True
+            log.info("backpressure: partitions paused", extra={"inflight": self._inflight})
+
+    def _release(self, n: int) -> None:
+        self._inflight -= n
+        self.metrics.inflight.set(self._inflight)
+        if self._paused and self._inflight <= self.settings.max_inflight_emails // 2:
+            assert self._consumer is not None
+            self._consumer.resume(*self._consumer.assignment())
+            self._paused = False
+            log.info("backpressure: partitions resumed", extra={"inflight": self._inflight})
+        if self._inflight == 0:
+            self._drained.set()
+
+    # --- rebalances --------------------------------------------------------------------------
+    async def _on_revoked(self, revoked: set[TopicPartition]) -> None:
+        """Let in-flight work finish and commit for a while; abandon the rest uncommitted."""
+        if not revoked:
+            return
+        try:
+            await asyncio.wait_for(self._drained.wait(), self.settings.rebalance_drain_timeout_s)
+        except TimeoutError:
+            log.warning(
+                "rebalance: abandoning uncommitted work of revoked partitions",
+                extra={"inflight": self._inflight},
+            )
+        for tp in revoked:
+            self._epochs[tp] += 1  # outputs of records fetched before now are not published
+            with contextlib.suppress(KeyError):  # never fetched from: no series to remove
+                self.metrics.consumer_lag.remove(tp.topic, str(tp.partition))
+        # A transaction already under way completes before the partitions change hands.
+        async with self._txn_lock:
+            pass
+
+    def _on_assigned(self, assigned: set[TopicPartition]) -> None:
+        if self._paused and assigned and self._consumer is not None:
+            self._consumer.pause(*assigned)
+        log.info("partitions assigned", extra={"partitions": sorted(tp.partition for tp in assigned)})
+
+    def _current(self, batch: _Batch) -> _Batch:
+        """The batch without records whose partition was revoked since they were fetched."""
+        keep = [
+            r
+            for r in batch.records
+            if self._epochs[TopicPartition(r.topic, r.partition)]
+            == batch.epochs[TopicPartition(r.topic, r.partition)]
+        ]
+        if len(keep) == len(batch.records):
+            return batch
+        self._release(len(batch.records) - len(keep))
+        kept = {id(r) for r in keep}
+        outputs = [o for r, o in zip(batch.records, batch.outputs, strict=True) if id(r) in kept]
+        return _Batch(keep, batch.epochs, outputs)
+
+    # --- inference and publishing ------------------------------------------------------------
+    async def _work_loop(self) -> None:
+        while (batch := await self._batches.get()) is not None:
+            batch.outputs = await self._outputs(batch.records)
+            self._last_progress = time.monotonic()
+            if self._exactly_once:
+                await self._publish_transaction(batch)
+            else:
+                batch = self._current(batch)
+                batch.futures = await self._send(batch.outputs)
+                self._sent.put_nowait(batch)
+        await self._sent.put(None)
+
+    async def _outputs(self, records: Sequence[Record]) -> list[_Output]:
+        """A draft or a dead letter for every record, in order."""
         s = self.settings
         m = self.metrics
         m.emails_consumed.inc(len(records))
-        m.inflight.inc(len(records))
-        try:
-            started = time.perf_counter()
-            outputs: list[_Output | None] = [None] * len(records)
-            valid: list[tuple[int, IncomingEmail]] = []
-            for i, record in enumerate(records):
-                decoded = codec.decode(record.value, s.max_body_bytes)
-                if isinstance(decoded, codec.Rejected):
-                    outputs[i] = self._dead(record, decoded.reason, decoded.error)
-                else:
-                    valid.append((i, decoded))
-            m.stage_latency.labels("parse").observe(time.perf_counter() - started)
-
-            if valid:
-                m.batch_size.observe(len(valid))
-                await self._infer(records, valid, outputs)
-            self._last_progress = time.monotonic()
-
-            started = time.perf_counter()
-            await self._publish([o for o in outputs if o is not None])
-            m.stage_latency.labels("publish").observe(time.perf_counter() - started)
-            await self._commit(records)
-            now = time.time()
-            for record in records:
-                m.email_latency.observe(max(0.0, now - record.timestamp / 1000))
-        finally:
-            m.inflight.dec(len(records))
-        self._last_progress = time.monotonic()
+        started = time.perf_counter()
+        outputs: list[_Output | None] = [None] * len(records)
+        valid: list[tuple[int, IncomingEmail]] = []
+        for i, record in enumerate(records):
+            decoded = codec.decode(record.value, s.max_body_bytes)
+            if isinstance(decoded, codec.Rejected):
+                outputs[i] = self._dead(record, decoded.reason, decoded.error)
+            else:
+                valid.append((i, decoded))
+        m.stage_latency.labels("parse").observe(time.perf_counter() - started)
+        if valid:
+            m.batch_size.observe(len(valid))
+            await self._infer(records, valid, outputs)
+        assert all(o is not None for o in outputs)
+        return outputs  # type: ignore[return-value]
 
     async def _infer(
         self,
-        records: Sequence[ConsumerRecord[bytes, bytes]],
+        records: Sequence[Record],
         valid: list[tuple[int, IncomingEmail]],
         outputs: list[_Output | None],
     ) -> None:
         try:
             result = await self.pipeline.run([codec.email_text(email) for _, email in valid])
         except EngineDeadError:
+            self.metrics.engine_up.set(0)
             raise
         except EngineError as exc:
             log.error("engine kept failing; dead-lettering the batch", extra={"error": str(exc)})
@@ -233,27 +387,20 @@ class Daemon:
             self.metrics.adapter_requests.labels(config.adapter(task) or "base").inc(len(valid))
         for (i, email), outcome in zip(valid, result.outcomes, strict=True):
             if isinstance(outcome, TaskFailure):
-                outputs[i] = self._dead(
-                    records[i], outcome.reason, f"{outcome.task}: {outcome.error}"
-                )
+                outputs[i] = self._dead(records[i], outcome.reason, f"{outcome.task}: {outcome.error}")
             else:
                 draft = codec.draft_for(email, outcome, self.engine.base_model)
-                outputs[i] = self._draft(email, draft)
+                key = email.message_id.encode()
+                outputs[i] = _Output(
+                    self.settings.drafts_topic,
+                    key,
+                    draft.model_dump_json(by_alias=True).encode(),
+                    [(codec.IDEMPOTENCY_HEADER, key)],
+                    "draft",
+                )
 
-    def _draft(self, email: IncomingEmail, draft: Draft) -> _Output:
-        key = email.message_id.encode()
-        return _Output(
-            topic=self.settings.drafts_topic,
-            key=key,
-            value=draft.model_dump_json(by_alias=True).encode(),
-            headers=[(codec.IDEMPOTENCY_HEADER, key)],
-            kind="draft",
-        )
-
-    def _dead(
-        self, record: ConsumerRecord[bytes, bytes], reason: str, error: str
-    ) -> _Output:
-        letter: DeadLetter = codec.dead_letter(
+    def _dead(self, record: Record, reason: str, error: str) -> _Output:
+        letter = codec.dead_letter(
             reason,  # type: ignore[arg-type]
             error,
             record.topic,
@@ -262,41 +409,117 @@ class Daemon:
             record.value,
             self.settings.deadletter_max_original_bytes,
         )
-        coordinates = f"{record.topic}/{record.partition}/{record.offset}".encode()
         log.warning(
             "dead letter",
             extra={"reason": reason, "topic": record.topic, "partition": record.partition,
                    "offset": record.offset},
         )
+        coordinates = f"{record.topic}/{record.partition}/{record.offset}".encode()
         return _Output(
-            topic=self.settings.deadletter_topic,
-            key=record.key,
-            value=letter.model_dump_json().encode(),
-            headers=[(codec.IDEMPOTENCY_HEADER, coordinates)],
-            kind=reason,
+            self.settings.deadletter_topic,
+            record.key,
+            letter.model_dump_json().encode(),
+            [(codec.IDEMPOTENCY_HEADER, coordinates)],
+            reason,
         )
 
-    async def _publish(self, outputs: list[_Output]) -> None:
-        """Send everything, then wait for every acknowledgement (raises if any send failed)."""
+    async def _send(self, outputs: Sequence[_Output]) -> list[Awaitable[RecordMetadata]]:
         producer = self._producer
         assert producer is not None
-        pending = [
-            await producer.send(o.topic, o.value, key=o.key, headers=o.headers) for o in outputs
-        ]
-        await asyncio.gather(*pending)
-        for output in outputs:
+        return [await producer.send(o.topic, o.value, key=o.key, headers=o.headers) for o in outputs]
+
+    async def _commit_loop(self) -> None:
+        """At-least-once: acknowledgements of a batch, then its offsets, in batch order."""
+        while (batch := await self._sent.get()) is not None:
+            started = time.perf_counter()
+            await self._until_acknowledged(batch)
+            self.metrics.stage_latency.labels("publish").observe(time.perf_counter() - started)
+            batch = self._current(batch)
+            await self._commit(batch.offsets())
+            self._published(batch)
+
+    async def _until_acknowledged(self, batch: _Batch) -> None:
+        """Wait for every send; on failure, resend the batch with backoff until it goes through.
+        Nothing is committed meanwhile, so giving up (a stop) loses nothing."""
+        backoff = 0.5
+        while True:
+            try:
+                await asyncio.wait_for(
+                    asyncio.gather(*batch.futures), self.settings.publish_timeout_s
+                )
+                self._broker_connected = True
+                return
+            except (KafkaError, TimeoutError) as exc:
+                self._broker_connected = False
+                log.warning("publish failed; resending", extra={"error": repr(exc)})
+                await asyncio.sleep(backoff * (0.5 + random.random()))
+                backoff = min(backoff * 2, 30.0)
+                batch.futures = await self._send(batch.outputs)
+
+    async def _commit(self, offsets: dict[TopicPartition, int]) -> None:
+        consumer = self._consumer
+        assert consumer is not None
+        if not offsets:
+            return
+        backoff = 0.5
+        while True:
+            try:
+                await consumer.commit(offsets)
+                return
+            except (CommitFailedError, IllegalStateError) as exc:
+                # The group moved on (rebalance): the new owner replays these records.
+                log.warning("commit refused after rebalance", extra={"error": repr(exc)})
+                return
+            except KafkaError as exc:
+                self._broker_connected = False
+                log.warning("commit failed; retrying", extra={"error": repr(exc)})
+                await asyncio.sleep(backoff * (0.5 + random.random()))
+                backoff = min(backoff * 2, 30.0)
+
+    async def _publish_transaction(self, batch: _Batch) -> None:
+        """Exactly-once: outputs and input offsets in one transaction, retried until it commits."""
+        producer = self._producer
+        assert producer is not None
+        backoff = 0.5
+        async with self._txn_lock:
+            batch = self._current(batch)
+            if not batch.records:
+                return
+            started = time.perf_counter()
+            while True:
+                try:
+                    await producer.begin_transaction()
+                    futures = await self._send(batch.outputs)
+                    await asyncio.gather(*futures)
+                    await producer.send_offsets_to_transaction(
+                        batch.offsets(), self.settings.group_id
+                    )
+                    await producer.commit_transaction()
+                    self._broker_connected = True
+                    break
+                except ProducerFenced as exc:
+                    raise FencedError(f"transactional id taken over by another instance: {exc}") from exc
+                except KafkaError as exc:
+                    self._broker_connected = False
+                    log.warning("transaction failed; retrying", extra={"error": repr(exc)})
+                    with contextlib.suppress(KafkaError, IllegalStateError):
+                        await producer.abort_transaction()
+                    await asyncio.sleep(backoff * (0.5 + random.random()))
+                    backoff = min(backoff * 2, 30.0)
+            self.metrics.stage_latency.labels("publish").observe(time.perf_counter() - started)
+        self._published(batch)
+
+    def _published(self, batch: _Batch) -> None:
+        now = time.time()
+        for output in batch.outputs:
             if output.kind == "draft":
                 self.metrics.drafts_published.inc()
             else:
                 self.metrics.dead_letters.labels(output.kind).inc()
-
-    async def _commit(self, records: Sequence[ConsumerRecord[bytes, bytes]]) -> None:
-        assert self._consumer is not None
-        offsets: dict[TopicPartition, int] = {}
-        for record in records:
-            tp = TopicPartition(record.topic, record.partition)
-            offsets[tp] = max(offsets.get(tp, -1), record.offset + 1)
-        await self._consumer.commit(offsets)
+        for record in batch.records:
+            self.metrics.email_latency.observe(max(0.0, now - record.timestamp / 1000))
+        self._release(len(batch.records))
+        self._last_progress = time.monotonic()
 
     # --- probes ------------------------------------------------------------------------------
     def _live_checks(self) -> dict[str, bool]:
@@ -304,7 +527,4 @@ class Daemon:
         return {"loop": time.monotonic() - self._last_progress < stuck_after}
 
     def _ready_checks(self) -> dict[str, bool]:
-        return {
-            "broker": self._broker_connected,
-            "engine": self.engine.healthy(),
-        }
+        return {"broker": self._broker_connected, "engine": self.engine.healthy()}

@@ -58,8 +58,36 @@ class Settings(BaseSettings):
     sasl_password: str | None = Field(None, description="SASL password (prefer the env var).")
     ssl_cafile: Path | None = Field(None, description="CA bundle to verify the brokers with.")
 
+    # --- delivery ------------------------------------------------------------------------------
+    processing_guarantee: Literal["at_least_once", "exactly_once"] = Field(
+        "at_least_once",
+        description="at_least_once: commit after drafts are acknowledged (duplicates possible on "
+        "a crash). exactly_once: drafts, dead letters and offsets in one Kafka transaction "
+        "(needs a broker with transactions; consumers of drafts must read_committed).",
+    )
+    transactional_id: str | None = Field(
+        None,
+        description="Transactional id in exactly_once mode; must be stable per instance (e.g. the "
+        "StatefulSet pod name). Unset = replyd-<group_id>-<hostname>.",
+    )
+    rebalance_drain_timeout_s: float = Field(
+        10.0,
+        ge=0,
+        description="On partition revocation, time in-flight batches get to finish and commit; "
+        "what is not done by then is abandoned uncommitted (the new owner replays it).",
+    )
+    publish_timeout_s: float = Field(
+        30.0, gt=0, description="Longest wait for the broker to acknowledge a batch's outputs."
+    )
+
     # --- batching and limits -----------------------------------------------------------------
     max_batch_size: int = Field(32, ge=1, description="Most emails sent to the pipeline at once.")
+    max_inflight_emails: int = Field(
+        128,
+        ge=1,
+        description="Emails fetched but not yet committed; above it the partitions are paused "
+        "(heartbeats go on) until the backlog halves.",
+    )
     max_wait_ms: int = Field(
         50, ge=0, description="Longest wait for a batch to fill before running it anyway."
     )
