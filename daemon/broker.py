@@ -18,7 +18,7 @@ import subprocess
 import tempfile
 import time
 from pathlib import Path
-from typing import IO
+from typing import IO, Literal
 
 from models.errors import ConfigurationError, ReplydError
 
@@ -37,6 +37,20 @@ def tansu_binary() -> Path:
     binary = Path(next(iter(spec.submodule_search_locations))) / "bin" / "tansu"
     if not binary.is_file():
         raise BrokerError(f"no Tansu binary at {binary}")
+    if not os.access(binary, os.X_OK):
+        binary.chmod(binary.stat().st_mode | 0o111)
+    return binary
+
+
+def noida_binary() -> Path:
+    """Path of the noida-db binary (a broker with working Kafka transactions, used by the
+    exactly-once tests; Tansu's transactions do not isolate aborted records)."""
+    spec = importlib.util.find_spec("noida_db")
+    if spec is None or not spec.submodule_search_locations:
+        raise BrokerError("noida-db is not installed; `pip install noida-db==0.2.3`")
+    binary = Path(next(iter(spec.submodule_search_locations))) / "noida-db"
+    if not binary.is_file():
+        raise BrokerError(f"no noida-db binary at {binary}")
     if not os.access(binary, os.X_OK):
         binary.chmod(binary.stat().st_mode | 0o111)
     return binary
@@ -76,15 +90,25 @@ def _recv_exactly(sock: socket.socket, n: int) -> bytes:
 
 
 class EmbeddedBroker:
-    """A Tansu process on 127.0.0.1:``port`` (0 = pick a free port).
+    """A Tansu (or noida-db) process on 127.0.0.1:``port`` (0 = pick a free port).
 
     ``start`` returns once the broker answers Kafka requests; ``stop`` is idempotent and sends
     SIGTERM, then SIGKILL after ``stop_timeout_s``.
     """
 
-    def __init__(self, port: int = 9092, start_timeout_s: float = 20.0) -> None:
+    def __init__(
+        self,
+        port: int = 9092,
+        start_timeout_s: float = 20.0,
+        kind: Literal["tansu", "noida"] = "tansu",
+        data_dir: Path | None = None,
+    ) -> None:
         if not 0 <= port <= 65535:
             raise ConfigurationError(f"port {port} is out of range")
+        if kind == "noida" and data_dir is None:
+            raise ConfigurationError("the noida broker needs a data_dir")
+        self.kind = kind
+        self._data_dir = data_dir
         self.port = port or free_port()
         self.host = "127.0.0.1"
         self._start_timeout_s = start_timeout_s
@@ -101,16 +125,30 @@ class EmbeddedBroker:
         if kafka_answers(self.host, self.port, timeout_s=0.2):
             raise BrokerError(f"something already answers Kafka on {self.bootstrap}")
         url = f"tcp://{self.host}:{self.port}"
-        command = [
-            str(tansu_binary()),
-            "broker",
-            "--listener-url",
-            url,
-            "--advertised-listener-url",
-            url,
-            "--storage-engine",
-            "memory://tansu/",
-        ]
+        if self.kind == "tansu":
+            command = [
+                str(tansu_binary()),
+                "broker",
+                "--listener-url",
+                url,
+                "--advertised-listener-url",
+                url,
+                "--storage-engine",
+                "memory://tansu/",
+            ]
+        else:
+            command = [
+                str(noida_binary()),
+                "start",
+                "--only",
+                "kafka",
+                "--host",
+                self.host,
+                "--kafka-port",
+                str(self.port),
+                "--data-dir",
+                str(self._data_dir),
+            ]
         env = {**os.environ, "RUST_LOG": os.environ.get("REPLYD_BROKER_LOG", "warn")}
         # stderr goes to a file, not a pipe nobody drains (a full pipe would block the broker).
         self._log = tempfile.TemporaryFile()

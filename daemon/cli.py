@@ -114,7 +114,18 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+class _Terminated(Exception):
+    """SIGTERM arrived before the event loop took over signal handling (during start-up)."""
+
+
+def _terminate_early(signum: int, frame: object) -> None:
+    raise _Terminated
+
+
 def main(argv: Sequence[str] | None = None) -> int:
+    # Until a command installs its own handlers, SIGTERM means "stop now, cleanly": nothing is
+    # in flight yet, so exiting 0 is right (the default action would kill with -15).
+    signal.signal(signal.SIGTERM, _terminate_early)
     parser = build_parser()
     args = parser.parse_args(argv)
     from daemon import logs
@@ -134,6 +145,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_FAILURE
     except KeyboardInterrupt:
         return EXIT_FORCED
+    except _Terminated:
+        return EXIT_OK
 
 
 def _serve(coro_factory: Callable[[], Any], on_first_signal: Callable[[], None],

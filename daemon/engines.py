@@ -13,7 +13,7 @@ def build_engine(settings: Settings) -> Engine:
     if settings.engine == "echo":
         from models.echo import EchoEngine
 
-        return EchoEngine()
+        return EchoEngine(delay_ms=settings.echo_delay_ms)
     from models.base_model import resolve_base_model
 
     model_path = resolve_base_model(settings.base_model_path, settings.model_cache_dir)

@@ -52,10 +52,8 @@ log = logging.getLogger(__name__)
 Record = ConsumerRecord[bytes, bytes]
 
 
-class BrokerUnavailableError(ReplydError):
-    """The broker could not be reached before the daemon was told to stop."""
-
-    retriable = True
+class _StoppedDuringStart(Exception):
+    """A stop was requested while a Kafka client was still starting (joining the group)."""
 
 
 class FencedError(ReplydError):
@@ -114,6 +112,7 @@ class Daemon:
         self.pipeline = Pipeline(engine, pipeline_config)
         self.metrics = metrics or Metrics()
         self.should_exit = False
+        self._stop_requested = asyncio.Event()
         self.health: HealthServer | None = None
         self._exactly_once = settings.processing_guarantee == "exactly_once"
         self._consumer: AIOKafkaConsumer | None = None
@@ -133,6 +132,7 @@ class Daemon:
     def request_stop(self) -> None:
         """Stop fetching; fetched batches finish and commit (bounded by ``shutdown_timeout_s``)."""
         self.should_exit = True
+        self._stop_requested.set()
 
     async def run(self) -> None:
         """Run until ``request_stop``. Raises ``EngineDeadError`` (without committing the work in
@@ -148,7 +148,6 @@ class Daemon:
             self.metrics.set_build(self.engine.name, self.engine.base_model)
             stack.callback(self.metrics.engine_up.set, 0)
             self._producer = self._make_producer()
-            await self._start_with_backoff(self._producer)
             stack.push_async_callback(self._producer.stop)
             self._consumer = AIOKafkaConsumer(
                 **s.kafka_common(),
@@ -163,8 +162,13 @@ class Daemon:
                 max_partition_fetch_bytes=max(1_048_576, s.max_body_bytes + 65_536),
             )
             self._consumer.subscribe([s.input_topic], listener=_Rebalance(self))
-            await self._start_with_backoff(self._consumer)
             stack.push_async_callback(self._consumer.stop)
+            try:
+                await self._start_with_backoff(self._producer)
+                await self._start_with_backoff(self._consumer)
+            except _StoppedDuringStart:
+                log.info("stopped before the first fetch")
+                return
             self._broker_connected = True
             log.info(
                 "daemon started",
@@ -204,18 +208,31 @@ class Daemon:
             await asyncio.gather(*tasks, return_exceptions=True)
 
     async def _start_with_backoff(self, client: AIOKafkaConsumer | AIOKafkaProducer) -> None:
+        """Start a client, retrying while the broker is unreachable; a stop request wins."""
         backoff = 0.5
         while True:
+            starting = asyncio.ensure_future(client.start())
+            stopping = asyncio.ensure_future(self._stop_requested.wait())
+            await asyncio.wait({starting, stopping}, return_when=asyncio.FIRST_COMPLETED)
+            stopping.cancel()
+            if not starting.done():
+                starting.cancel()
+                with contextlib.suppress(asyncio.CancelledError, KafkaError):
+                    await starting
+                raise _StoppedDuringStart
             try:
-                await client.start()
+                starting.result()
                 return
             except KafkaConnectionError as exc:
                 with contextlib.suppress(KafkaError):
                     await client.stop()
                 if self.should_exit:
-                    raise BrokerUnavailableError(f"broker unreachable: {exc}") from exc
+                    raise _StoppedDuringStart from exc
                 log.warning("broker unreachable, retrying", extra={"retry_in_s": round(backoff, 2)})
-                await asyncio.sleep(backoff * (0.5 + random.random()))
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(
+                        self._stop_requested.wait(), backoff * (0.5 + random.random())
+                    )
                 backoff = min(backoff * 2, 30.0)
 
     # --- fetching and backpressure -----------------------------------------------------------

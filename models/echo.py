@@ -8,6 +8,7 @@ last message.
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import json
 from collections.abc import Mapping, Sequence
@@ -20,8 +21,11 @@ from models.errors import EngineDeadError
 class EchoEngine(Engine):
     name = "echo"
 
-    def __init__(self, adapters: Mapping[str, AdapterInfo] | None = None) -> None:
+    def __init__(
+        self, adapters: Mapping[str, AdapterInfo] | None = None, delay_ms: float = 0.0
+    ) -> None:
         self._adapters = dict(adapters or {})
+        self._delay_s = delay_ms / 1000
         self._running = False
 
     @property
@@ -45,6 +49,9 @@ class EchoEngine(Engine):
             raise EngineDeadError("the echo engine is not started")
         for request in requests:
             self.check_adapter(request.adapter)
+        if self._delay_s:
+            # Stands in for inference time in transport and chaos tests.
+            await asyncio.sleep(self._delay_s)
         return [self._one(request) for request in requests]
 
     @staticmethod

@@ -32,13 +32,14 @@ from __future__ import annotations
 
 import asyncio
 import gc
+import json
 import os
 import threading
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from types import MappingProxyType
-from typing import Any
+from typing import Any, cast
 
 import torch
 from transformers import (
@@ -54,7 +55,14 @@ from transformers import (
 )
 
 from models.base_model import model_id
-from models.engine import AdapterInfo, Constraint, Engine, GenerateRequest, GenerateResult, SamplingParams
+from models.engine import (
+    AdapterInfo,
+    Constraint,
+    Engine,
+    GenerateRequest,
+    GenerateResult,
+    SamplingParams,
+)
 from models.errors import (
     AdapterError,
     ConfigurationError,
@@ -67,6 +75,7 @@ from models.errors import (
 BASE_ADAPTER_NAME = "__base__"
 ADAPTER_WEIGHTS_FILE = "adapter_model.safetensors"
 
+_GRAMMAR_CACHE_SIZE = 256
 _DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}
 
 
@@ -105,7 +114,8 @@ class PeftEngine(Engine):
         for key, info in adapters.items():
             if key != info.customization_id:
                 raise ConfigurationError(
-                    f"adapter key {key!r} differs from its customization_id {info.customization_id!r}"
+                    f"adapter key {key!r} differs from its customization_id "
+                    f"{info.customization_id!r}"
                 )
             if key == BASE_ADAPTER_NAME:
                 raise ConfigurationError(f"{BASE_ADAPTER_NAME!r} is reserved for the base model")
@@ -120,6 +130,7 @@ class PeftEngine(Engine):
         self._eos_ids: frozenset[int] = frozenset()
         self._pad_id = 0
         self._vocab_size = 0
+        self._max_len = 0
         self._xgr: Any = None
         self._compiler: Any = None
         self._grammars: dict[tuple[str, Any], Any] = {}
@@ -182,10 +193,8 @@ class PeftEngine(Engine):
                 batch, await asyncio.to_thread(self._locked, self._run_batch, batch), strict=True
             ):
                 results[row.index] = result
-        missing = [i for i, result in enumerate(results) if result is None]
-        if missing:
-            raise EngineError(f"the peft engine lost results for requests {missing}")
-        return [result for result in results if result is not None]
+        # Every row belongs to exactly one batch, so every slot is filled.
+        return cast(list[GenerateResult], results)
 
     # -- worker-thread side -------------------------------------------------------------------
 
@@ -223,7 +232,9 @@ class PeftEngine(Engine):
         pad = tokenizer.pad_token_id
         self._pad_id = pad if pad is not None else min(eos_ids)
         self._eos_ids = frozenset(eos_ids)
-        self._vocab_size = model.config.get_text_config().vocab_size
+        text_config = model.config.get_text_config()
+        self._vocab_size = text_config.vocab_size
+        self._max_len = text_config.max_position_embeddings
         self._init_grammar(tokenizer)
         with self._lock:
             self._tokenizer, self._model = tokenizer, model
@@ -264,6 +275,12 @@ class PeftEngine(Engine):
             if not ids:
                 raise UnsupportedRequestError(f"request {index} has an empty prompt")
             sampling = request.sampling
+            if len(ids) + sampling.max_tokens > self._max_len:
+                # Refused rather than failing inside torch: a retried batch would fail again.
+                raise UnsupportedRequestError(
+                    f"request {index}: {len(ids)} prompt tokens + max_tokens "
+                    f"{sampling.max_tokens} exceed the model's {self._max_len} positions"
+                )
             grammar, max_new, stops = None, sampling.max_tokens, sampling.stop
             constraint = request.constraint
             if constraint is not None:
@@ -271,17 +288,8 @@ class PeftEngine(Engine):
                 if constraint.choices is not None:
                     longest = max(len(choice.encode("utf-8")) for choice in constraint.choices)
                     max_new, stops = max(max_new, longest + 1), ()
-            rows.append(
-                _Row(
-                    index=index,
-                    ids=ids,
-                    adapter=request.adapter or BASE_ADAPTER_NAME,
-                    sampling=sampling,
-                    grammar=grammar,
-                    max_new=max_new,
-                    stops=stops,
-                )
-            )
+            adapter = request.adapter or BASE_ADAPTER_NAME
+            rows.append(_Row(index, ids, adapter, sampling, grammar, max_new, stops))
         return rows
 
     def _compile(self, constraint: Constraint) -> Any:
@@ -290,7 +298,12 @@ class PeftEngine(Engine):
                 "structured output on the peft engine needs the xgrammar package"
             )
         choices = constraint.choices
-        key = ("choices", choices) if choices is not None else ("json", constraint.schema_text())
+        # Not the sorted schema_text(): xgrammar emits properties in schema order.
+        key = (
+            ("choices", choices)
+            if choices is not None
+            else ("json", json.dumps(constraint.json_schema))
+        )
         grammar = self._grammars.get(key)
         if grammar is None:
             try:
@@ -305,6 +318,8 @@ class PeftEngine(Engine):
                 raise UnsupportedRequestError(
                     f"cannot compile the {key[0]} constraint: {error}"
                 ) from error
+            if len(self._grammars) >= _GRAMMAR_CACHE_SIZE:
+                self._grammars.clear()
             self._grammars[key] = grammar
         return grammar
 
@@ -329,7 +344,9 @@ class PeftEngine(Engine):
         sampling = batch[0].sampling
         processors = LogitsProcessorList()
         if any(row.grammar is not None for row in batch):
-            processors.append(_GrammarMask(self._xgr, [row.grammar for row in batch], self._vocab_size))
+            processors.append(
+                _GrammarMask(self._xgr, [row.grammar for row in batch], self._vocab_size)
+            )
         do_sample = sampling.temperature > 0
         if do_sample:
             processors.append(TemperatureLogitsWarper(sampling.temperature))
@@ -340,7 +357,9 @@ class PeftEngine(Engine):
             if sampling.seed is not None:
                 torch.manual_seed(sampling.seed)
         stops = _RowStops(self._tokenizer, width, batch, self._eos_ids)
-        config_args: dict[str, Any] = {"temperature": 1.0, "top_k": 0, "top_p": 1.0} if do_sample else {}
+        config_args: dict[str, Any] = (
+            {"temperature": 1.0, "top_k": 0, "top_p": 1.0} if do_sample else {}
+        )
         config = GenerationConfig(
             max_new_tokens=max(row.max_new for row in batch),
             do_sample=do_sample,
@@ -386,9 +405,8 @@ class _GrammarMask:
         if not self._first:
             last = input_ids[:, -1].tolist()
             for i, matcher in enumerate(self._matchers):
-                # A row that stopped on its own limit is fed padding the grammar rejects:
-                # it is finished, so stop constraining it.
-                # A row whose matcher accepted EOS is finished too.
+                # A row that ended on EOS, or on its own limit (then fed padding the grammar
+                # rejects), is finished: stop constraining it.
                 if matcher is not None and (
                     not matcher.accept_token(last[i]) or matcher.is_terminated()
                 ):

