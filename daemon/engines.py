@@ -6,14 +6,33 @@ from __future__ import annotations
 from daemon.settings import Settings
 from handlers.pipeline import PipelineConfig
 from models.engine import Engine
+from models.registry import Registry
+
+
+def task_adapters(settings: Settings) -> dict[str, str]:
+    """Task → customization ID for the tasks the pipeline runs (settings, else the registry's
+    defaults). Unknown IDs fail here, at start, not on the first email."""
+    registry = _registry(settings)
+    mapping = settings.adapters if settings.adapters is not None else registry.defaults()
+    chosen = {task: cid for task, cid in mapping.items() if task in settings.tasks}
+    for cid in chosen.values():
+        registry.path(cid)  # raises AdapterError for an unknown or unsafe adapter
+    return chosen
+
+
+def _registry(settings: Settings) -> Registry:
+    return Registry(settings.registry_dir) if settings.registry_dir else Registry()
 
 
 def build_engine(settings: Settings) -> Engine:
-    """The engine ``settings.engine`` names, on the configured (or default) base model."""
+    """The engine ``settings.engine`` names, on the configured (or default) base model, with the
+    adapters the pipeline uses."""
+    registry = _registry(settings)
+    adapters = {cid: registry.adapter_info(cid) for cid in task_adapters(settings).values()}
     if settings.engine == "echo":
         from models.echo import EchoEngine
 
-        return EchoEngine(delay_ms=settings.echo_delay_ms)
+        return EchoEngine(adapters, delay_ms=settings.echo_delay_ms)
     from models.base_model import resolve_base_model
 
     model_path = resolve_base_model(settings.base_model_path, settings.model_cache_dir)
@@ -22,6 +41,7 @@ def build_engine(settings: Settings) -> Engine:
 
         return VllmEngine(
             model_path,
+            adapters,
             dtype=settings.dtype,
             max_model_len=settings.max_model_len,
             max_num_seqs=settings.engine_max_num_seqs,
@@ -31,6 +51,7 @@ def build_engine(settings: Settings) -> Engine:
 
     return PeftEngine(
         model_path,
+        adapters,
         dtype="float32" if settings.dtype == "auto" else settings.dtype,
         max_batch_size=settings.max_batch_size,
         torch_threads=settings.torch_threads,
@@ -38,9 +59,10 @@ def build_engine(settings: Settings) -> Engine:
 
 
 def build_pipeline_config(settings: Settings) -> PipelineConfig:
-    """The pipeline the settings describe (adapters come with the registry; none yet)."""
+    """The pipeline the settings describe, each task on its adapter (or the base model)."""
     return PipelineConfig(
         tasks=settings.tasks,
+        adapters=task_adapters(settings),
         persona=settings.persona if "persona" in settings.tasks else None,
         reply_max_tokens=settings.reply_max_tokens,
     )

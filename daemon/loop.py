@@ -144,9 +144,8 @@ class Daemon:
             )
             await stack.enter_async_context(self.health)
             await stack.enter_async_context(self.engine)
-            self.metrics.engine_up.set(1)
+            self.metrics.watch_engine(self.engine.healthy)
             self.metrics.set_build(self.engine.name, self.engine.base_model)
-            stack.callback(self.metrics.engine_up.set, 0)
             self._producer = self._make_producer()
             stack.push_async_callback(self._producer.stop)
             self._consumer = AIOKafkaConsumer(
@@ -307,6 +306,7 @@ class Daemon:
         """Let in-flight work finish and commit for a while; abandon the rest uncommitted."""
         if not revoked:
             return
+        self.metrics.rebalances.inc()
         try:
             await asyncio.wait_for(self._drained.wait(), self.settings.rebalance_drain_timeout_s)
         except TimeoutError:
@@ -337,6 +337,7 @@ class Daemon:
         ]
         if len(keep) == len(batch.records):
             return batch
+        self.metrics.abandoned.inc(len(batch.records) - len(keep))
         self._release(len(batch.records) - len(keep))
         kept = {id(r) for r in keep}
         outputs = [o for r, o in zip(batch.records, batch.outputs, strict=True) if id(r) in kept]
@@ -385,7 +386,6 @@ class Daemon:
         try:
             result = await self.pipeline.run([codec.email_text(email) for _, email in valid])
         except EngineDeadError:
-            self.metrics.engine_up.set(0)
             raise
         except EngineError as exc:
             log.error("engine kept failing; dead-lettering the batch", extra={"error": str(exc)})
@@ -469,6 +469,7 @@ class Daemon:
             except (KafkaError, TimeoutError) as exc:
                 self._broker_connected = False
                 log.warning("publish failed; resending", extra={"error": repr(exc)})
+                self.metrics.publish_retries.inc()
                 await asyncio.sleep(backoff * (0.5 + random.random()))
                 backoff = min(backoff * 2, 30.0)
                 batch.futures = await self._send(batch.outputs)
@@ -482,6 +483,7 @@ class Daemon:
         while True:
             try:
                 await consumer.commit(offsets)
+                self.metrics.last_commit.set_to_current_time()
                 return
             except (CommitFailedError, IllegalStateError) as exc:
                 # The group moved on (rebalance): the new owner replays these records.
@@ -512,6 +514,7 @@ class Daemon:
                         batch.offsets(), self.settings.group_id
                     )
                     await producer.commit_transaction()
+                    self.metrics.last_commit.set_to_current_time()
                     self._broker_connected = True
                     break
                 except ProducerFenced as exc:
@@ -519,6 +522,7 @@ class Daemon:
                 except KafkaError as exc:
                     self._broker_connected = False
                     log.warning("transaction failed; retrying", extra={"error": repr(exc)})
+                    self.metrics.publish_retries.inc()
                     with contextlib.suppress(KafkaError, IllegalStateError):
                         await producer.abort_transaction()
                     await asyncio.sleep(backoff * (0.5 + random.random()))

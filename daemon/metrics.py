@@ -7,7 +7,16 @@ recording methods below; nothing else creates series. ``docs/METRICS.md`` docume
 
 from __future__ import annotations
 
-from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, Info
+from prometheus_client import (
+    CollectorRegistry,
+    Counter,
+    Gauge,
+    Histogram,
+    Info,
+    ProcessCollector,
+)
+
+from collections.abc import Callable
 
 from daemon import __version__
 
@@ -76,10 +85,34 @@ class Metrics:
             registry=r,
         )
         self.engine_up = Gauge("replyd_engine_up", "1 while the engine is healthy.", registry=r)
+        self.last_commit = Gauge(
+            "replyd_last_commit_timestamp_seconds",
+            "Unix time of the last successful offset commit (or committed transaction).",
+            registry=r,
+        )
+        self.rebalances = Counter(
+            "replyd_rebalances_total", "Partition revocations seen by this instance.", registry=r
+        )
+        self.abandoned = Counter(
+            "replyd_abandoned_emails_total",
+            "Fetched emails left uncommitted because their partition was revoked (replayed by "
+            "the new owner).",
+            registry=r,
+        )
+        self.publish_retries = Counter(
+            "replyd_publish_retries_total",
+            "Batches resent (or transactions retried) after a failed acknowledgement.",
+            registry=r,
+        )
+        ProcessCollector(registry=r)
         self.build_info = Info(
             "replyd_build", "Version, engine and base model of this process.", registry=r
         )
         self.build_info.info({"version": __version__, "engine": "", "base_model": ""})
+
+    def watch_engine(self, healthy: Callable[[], bool]) -> None:
+        """``replyd_engine_up`` reads the engine's health at every scrape."""
+        self.engine_up.set_function(lambda: 1.0 if healthy() else 0.0)
 
     def set_build(self, engine: str, base_model: str) -> None:
         self.build_info.info({"version": __version__, "engine": engine, "base_model": base_model})

@@ -125,6 +125,18 @@ class Settings(BaseSettings):
     )
     torch_threads: int | None = Field(None, ge=1, description="Torch threads (peft); unset = auto.")
 
+    # --- adapters ----------------------------------------------------------------------------
+    registry_dir: Path | None = Field(
+        None,
+        description="Adapter registry root; unset = the registry shipped with replyd "
+        "(models/adapters).",
+    )
+    adapters: dict[str, str] | None = Field(
+        None,
+        description="Task → customization ID, as JSON (e.g. '{\"sentiment\": \"sentiment-lora-...\"}'); "
+        "unset = the registry's defaults; '{}' = the bare base model for every task.",
+    )
+
     # --- pipeline ----------------------------------------------------------------------------
     tasks: tuple[Task, ...] = Field(
         ("sentiment", "entities", "reply"), description="Stages the pipeline runs, in order."

@@ -15,8 +15,9 @@ from models.engine import Constraint, GenerateRequest, GenerateResult, Message, 
 from models.errors import OutputError
 
 TASK = "entities"
-MAX_ITEMS = 5
-MAX_VALUE_CHARS = 80
+# Tight bounds keep the worst-case JSON inside the token budget, so output is never cut mid-way.
+MAX_ITEMS = 3
+MAX_VALUE_CHARS = 40
 SCHEMA: dict[str, object] = {
     "type": "object",
     "properties": {
@@ -37,7 +38,7 @@ SYSTEM = (
     '"location": [places mentioned]}. Copy the words exactly as written; use [] when absent.'
 )
 CONSTRAINT = Constraint(json_schema=SCHEMA)
-SAMPLING = SamplingParams(max_tokens=96, temperature=0.0)
+SAMPLING = SamplingParams(max_tokens=160, temperature=0.0)
 _STRIP = string.punctuation + string.whitespace
 
 
