@@ -238,7 +238,10 @@ class Daemon:
     async def _fetch_loop(self) -> None:
         while not self.should_exit:
             records = await self._fetch_batch()
-            self._last_progress = time.monotonic()
+            if self._inflight == 0:
+                # Idle and polling is progress; with work in flight only finished work counts,
+                # so a batch stuck in the engine turns /healthz red even though polls go on.
+                self._last_progress = time.monotonic()
             if records:
                 self._hold(len(records))
                 partitions = {TopicPartition(r.topic, r.partition) for r in records}

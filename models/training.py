@@ -25,7 +25,6 @@ from __future__ import annotations
 import hashlib
 import json
 import math
-import os
 import random
 import tempfile
 import time
@@ -322,7 +321,6 @@ def train_and_register(
 def _seed_everything(seed: int) -> None:
     random.seed(seed)
     torch.manual_seed(seed)
-    os.environ.setdefault("PYTHONHASHSEED", str(seed))
 
 
 def _peft_config(config: TrainConfig) -> Any:

@@ -64,6 +64,8 @@ PROMTOOL_MISSING = (
 METRIC_TOKEN = re.compile(r"(?<![\w:])replyd_[a-z0-9_]+(?![\w:])")
 # A recorded series, level:metric:operations.
 RECORDED_TOKEN = re.compile(r"(?<![\w:])[a-z_]+:[a-z0-9_]+:[a-z0-9_]+(?![\w:])")
+# prometheus_client's ProcessCollector (Linux only): not replyd's own families, checked apart.
+PROCESS_SERIES_SHOWN = {"process_resident_memory_bytes", "process_cpu_seconds_total"}
 
 
 # --- helpers -------------------------------------------------------------------------------------
@@ -108,8 +110,19 @@ def exported_names() -> set[str]:
     return names
 
 
+def own_families() -> list[Any]:
+    """Every family of the catalogue but the ProcessCollector's ``process_*`` (not replyd's own)."""
+    return [f for f in Metrics().registry.collect() if not f.name.startswith("process_")]
+
+
+def process_series() -> set[str]:
+    """The ``process_*`` series the registry exports here (none where /proc is missing)."""
+    return {sample.name for family in Metrics().registry.collect()
+            if family.name.startswith("process_") for sample in family.samples}
+
+
 def family_names() -> set[str]:
-    return {family.name for family in Metrics().registry.collect()}
+    return {family.name for family in own_families()}
 
 
 def rule_groups() -> list[dict[str, Any]]:
@@ -557,7 +570,7 @@ def test_dockerfile() -> None:
 # --- docs/METRICS.md ---------------------------------------------------------------------------
 def test_metrics_doc_covers_every_series_and_names_only_real_ones() -> None:
     doc = METRICS_DOC.read_text()
-    for family in Metrics().registry.collect():
+    for family in own_families():
         shown = f"{family.name}_info" if family.type == "info" else (
             f"{family.name}_total" if family.type == "counter" else family.name)
         assert re.search(rf"^### `{shown}`", doc, re.MULTILINE), f"no section for {shown}"
@@ -566,6 +579,15 @@ def test_metrics_doc_covers_every_series_and_names_only_real_ones() -> None:
     assert not unknown, f"METRICS.md names series that do not exist: {sorted(unknown)}"
     for path in ("/healthz", "/readyz", "/metrics"):
         assert f"`{path}`" in doc
+
+
+def test_process_series_are_documented_and_on_the_dashboard() -> None:
+    doc = METRICS_DOC.read_text()
+    for name in process_series():
+        assert f"`{name}`" in doc, f"METRICS.md does not name {name}"
+    exprs = " ".join(dashboard_exprs())
+    for name in PROCESS_SERIES_SHOWN:
+        assert re.search(rf"\b{name}\{{", exprs), f"no panel shows {name}"
 
 
 def test_metrics_doc_promql_examples_parse(tmp_path: Path) -> None:
