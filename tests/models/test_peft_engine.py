@@ -8,6 +8,7 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import pytest
@@ -27,6 +28,9 @@ from models.peft_engine import PeftEngine
 pytestmark = pytest.mark.peft
 
 ADAPTER = "acme-sentiment"
+# One thread: these tests share 2 cores with other jobs, and oversubscribed torch threads spin
+# (measured: a 32-row batch took 41 s with 2 threads and 12 s with 1 while another job ran).
+THREADS = 1
 GREEDY = SamplingParams(max_tokens=8)
 PROMPTS = (
     "What is the capital of France?",
@@ -55,6 +59,16 @@ def model_path() -> Path:
     return ensure_base_model(cache.expanduser())
 
 
+@pytest.fixture(scope="module", autouse=True)
+def _restore_torch_threads() -> Iterator[None]:
+    """The engine sets torch's process-wide thread count; give the next module the old one."""
+    import torch
+
+    threads = torch.get_num_threads()
+    yield
+    torch.set_num_threads(threads)
+
+
 @pytest.fixture(scope="module")
 def adapter_dir(model_path: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A tiny random LoRA (non-zero B, so it changes the output) saved as safetensors."""
@@ -73,17 +87,17 @@ def adapter_dir(model_path: Path, tmp_path_factory: pytest.TempPathFactory) -> P
 
 
 @pytest.fixture(scope="module")
-async def engine(model_path: Path) -> PeftEngine:
-    running = PeftEngine(model_path, dtype="float32", max_batch_size=8, torch_threads=2)
+async def engine(model_path: Path) -> AsyncIterator[PeftEngine]:
+    running = PeftEngine(model_path, dtype="float32", max_batch_size=8, torch_threads=THREADS)
     await running.start()
     yield running
     await running.stop()
 
 
 @pytest.fixture(scope="module")
-async def adapter_engine(model_path: Path, adapter_dir: Path) -> PeftEngine:
+async def adapter_engine(model_path: Path, adapter_dir: Path) -> AsyncIterator[PeftEngine]:
     info = AdapterInfo(ADAPTER, task="sentiment", method="lora", path=str(adapter_dir))
-    running = PeftEngine(model_path, {ADAPTER: info}, dtype="float32", torch_threads=2)
+    running = PeftEngine(model_path, {ADAPTER: info}, dtype="float32", torch_threads=THREADS)
     await running.start()
     yield running
     await running.stop()
@@ -96,7 +110,7 @@ async def singles(engine: PeftEngine) -> list[GenerateResult]:
 
 
 async def test_lifecycle(model_path: Path) -> None:
-    fresh = PeftEngine(model_path, torch_threads=2)
+    fresh = PeftEngine(model_path, torch_threads=THREADS)
     await fresh.stop()  # before start: a no-op
     assert not fresh.healthy()
     async with fresh:
@@ -226,6 +240,14 @@ async def test_adapter_without_safetensors_is_refused(model_path: Path, tmp_path
     info = AdapterInfo("pickled", task="sentiment", method="lora", path=str(tmp_path))
     with pytest.raises(AdapterError, match="safetensors"):
         await PeftEngine(model_path, {"pickled": info}).start()
+
+
+async def test_unloadable_model_is_a_dead_engine(tmp_path: Path) -> None:
+    (tmp_path / "config.json").write_text("{}")
+    broken = PeftEngine(tmp_path, torch_threads=THREADS)
+    with pytest.raises(EngineDeadError, match="could not load"):
+        await broken.start()
+    assert not broken.healthy()
 
 
 def test_bad_settings_are_refused(model_path: Path) -> None:
