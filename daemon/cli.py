@@ -111,6 +111,21 @@ def build_parser() -> argparse.ArgumentParser:
                                  "input_topic"])
     p.set_defaults(func=cmd_produce)
 
+    p = sub.add_parser("eval", help="Score a task on labelled JSONL data (last line: JSON).")
+    p.add_argument("--task", required=True, choices=["sentiment", "entities", "reply", "persona"])
+    p.add_argument("--data", required=True, type=Path, help="JSONL examples.")
+    mode = p.add_mutually_exclusive_group()
+    mode.add_argument("--adapter", help="Customization ID [default: the registry's default].")
+    mode.add_argument("--zero-shot", action="store_true", help="The bare base model.")
+    mode.add_argument("--few-shot", type=int, default=0, metavar="K",
+                      help="The bare base model with K solved examples in the prompt.")
+    p.add_argument("--predictions", type=Path, help="Write one JSON line per example.")
+    p.add_argument("--batch", type=int, default=32, help="Examples per engine call.")
+    _add_settings_flags(p, only=["engine", "base_model_path", "model_cache_dir", "registry_dir",
+                                 "dtype", "max_model_len", "engine_max_num_seqs",
+                                 "vllm_kv_cache_gib", "torch_threads", "reply_max_tokens"])
+    p.set_defaults(func=cmd_eval)
+
     p = sub.add_parser("schemas", help="Export the wire contracts' JSON Schemas.")
     p.add_argument("--out", type=Path, default=Path("docs/schemas"), help="Folder.")
     p.set_defaults(func=cmd_schemas)
@@ -246,6 +261,25 @@ def cmd_produce(args: argparse.Namespace) -> int:
         messages = produce.synthetic(args.synthetic, args.seed)
     acknowledged = asyncio.run(produce.produce(settings, topic, messages))
     print(f"produced {len(acknowledged)} messages to {topic}")
+    return EXIT_OK
+
+
+def cmd_eval(args: argparse.Namespace) -> int:
+    from daemon.evaluate import EvalOptions, run_eval
+
+    settings = _settings_from(args)
+    options = EvalOptions(
+        task=args.task,
+        data=args.data,
+        adapter=args.adapter,
+        zero_shot=args.zero_shot,
+        few_shot=args.few_shot,
+        predictions=args.predictions,
+        batch_size=args.batch,
+        progress=sys.stderr.isatty(),
+    )
+    report = asyncio.run(run_eval(settings, options))
+    print(json.dumps(report))
     return EXIT_OK
 
 

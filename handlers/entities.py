@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import string
+from collections.abc import Sequence
 
 from handlers.prompting import quote_email
 from handlers.types import ENTITY_FIELDS, EmailText, Entities
@@ -52,13 +53,25 @@ def _words(text: str) -> str:
     return " " + " ".join(w for w in (w.strip(_STRIP) for w in text.casefold().split()) if w) + " "
 
 
-def messages(email: EmailText) -> tuple[Message, ...]:
-    return (Message("system", SYSTEM), Message("user", f"{quote_email(email)}\nJSON:"))
+def messages(email: EmailText, shots: Sequence[tuple[EmailText, str]] = ()) -> tuple[Message, ...]:
+    """The chat prompt for one email; ``shots`` pair example emails with their JSON answers."""
+    turns = [Message("system", SYSTEM)]
+    for example, answer in shots:
+        turns += [Message("user", f"{quote_email(example)}\nJSON:"), Message("assistant", answer)]
+    turns.append(Message("user", f"{quote_email(email)}\nJSON:"))
+    return tuple(turns)
 
 
-def build_request(email: EmailText, adapter: str | None) -> GenerateRequest:
+def answer(found: dict[str, list[str]]) -> str:
+    """The JSON answer for known entities, as the model is trained to write it."""
+    return json.dumps({field: list(found.get(field, [])) for field in ENTITY_FIELDS})
+
+
+def build_request(
+    email: EmailText, adapter: str | None, shots: Sequence[tuple[EmailText, str]] = ()
+) -> GenerateRequest:
     return GenerateRequest(
-        messages=messages(email), adapter=adapter, sampling=SAMPLING, constraint=CONSTRAINT
+        messages=messages(email, shots), adapter=adapter, sampling=SAMPLING, constraint=CONSTRAINT
     )
 
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from handlers.prompting import quote_email
 from handlers.types import SENTIMENTS, EmailText, Sentiment
 from models.engine import Constraint, GenerateRequest, GenerateResult, Message, SamplingParams
@@ -16,17 +18,21 @@ CONSTRAINT = Constraint(choices=SENTIMENTS)
 SAMPLING = SamplingParams(max_tokens=4, temperature=0.0)
 
 
-def messages(email: EmailText) -> tuple[Message, ...]:
-    """The chat prompt for one email (shared by serving and training)."""
-    return (
-        Message("system", SYSTEM),
-        Message("user", f"{quote_email(email)}\nSentiment:"),
-    )
+def messages(email: EmailText, shots: Sequence[tuple[EmailText, str]] = ()) -> tuple[Message, ...]:
+    """The chat prompt for one email (shared by serving and training); ``shots`` are solved
+    examples for few-shot prompting without an adapter."""
+    turns = [Message("system", SYSTEM)]
+    for example, label in shots:
+        turns += [Message("user", f"{quote_email(example)}\nSentiment:"), Message("assistant", label)]
+    turns.append(Message("user", f"{quote_email(email)}\nSentiment:"))
+    return tuple(turns)
 
 
-def build_request(email: EmailText, adapter: str | None) -> GenerateRequest:
+def build_request(
+    email: EmailText, adapter: str | None, shots: Sequence[tuple[EmailText, str]] = ()
+) -> GenerateRequest:
     return GenerateRequest(
-        messages=messages(email), adapter=adapter, sampling=SAMPLING, constraint=CONSTRAINT
+        messages=messages(email, shots), adapter=adapter, sampling=SAMPLING, constraint=CONSTRAINT
     )
 
 

@@ -1,0 +1,192 @@
+"""`replyd eval`: how well a task does on the user's own labelled data, with an adapter, zero-shot
+or few-shot, on any engine. The last line printed is one JSON object (see handlers.scoring)."""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from tqdm import tqdm
+
+from daemon.engines import build_engine, task_adapters
+from daemon.settings import Settings
+from handlers import entities, persona, reply, scoring, sentiment
+from handlers.types import ENTITY_FIELDS, SENTIMENTS, EmailText, Entities
+from models.engine import Engine, GenerateRequest, GenerateResult
+from models.errors import ConfigurationError, OutputError
+
+TASKS = ("sentiment", "entities", "reply", "persona")
+
+
+@dataclass(frozen=True, slots=True)
+class EvalOptions:
+    task: str
+    data: Path
+    adapter: str | None = None  # a customization ID; None with neither flag = the default one
+    zero_shot: bool = False
+    few_shot: int = 0
+    predictions: Path | None = None
+    batch_size: int = 32
+    progress: bool = True
+
+
+def load_examples(task: str, path: Path) -> list[dict[str, Any]]:
+    """Read and check every line up front, so a bad file fails before the engine starts."""
+    required = {
+        "sentiment": ("text", "label"),
+        "entities": ("text", "entities"),
+        "reply": ("text",),
+        "persona": ("text",),
+    }[task]
+    examples = []
+    with path.open(encoding="utf-8") as handle:
+        for number, line in enumerate(handle, start=1):
+            if not line.strip():
+                continue
+            try:
+                example = json.loads(line)
+            except json.JSONDecodeError as exc:
+                raise ConfigurationError(f"{path}:{number}: not JSON ({exc.msg})") from exc
+            missing = [k for k in required if not isinstance(example, dict) or k not in example]
+            if missing:
+                raise ConfigurationError(f"{path}:{number}: missing {missing}")
+            if task == "sentiment" and example["label"] not in SENTIMENTS:
+                raise ConfigurationError(f"{path}:{number}: label must be one of {SENTIMENTS}")
+            if task == "entities" and not isinstance(example["entities"], dict):
+                raise ConfigurationError(f"{path}:{number}: entities must be an object")
+            examples.append(example)
+    if not examples:
+        raise ConfigurationError(f"{path} holds no examples")
+    return examples
+
+
+def few_shot_examples(task: str, k: int) -> list[tuple[EmailText, str]]:
+    """K solved examples from the project's own generator (train split), for prompting."""
+    from models.synth import entity_examples, sentiment_examples
+
+    if task == "sentiment":
+        return [(_email(e["text"]), e["label"]) for e in sentiment_examples(k, seed=0)]
+    if task == "entities":
+        return [(_email(e["text"]), entities.answer(e["entities"])) for e in entity_examples(k, seed=0)]
+    raise ConfigurationError("--few-shot applies to sentiment and entities")
+
+
+def _email(text: str) -> EmailText:
+    return EmailText(message_id="eval", subject="", body=text)
+
+
+async def run_eval(settings: Settings, options: EvalOptions) -> dict[str, Any]:
+    task = options.task
+    if task not in TASKS:
+        raise ConfigurationError(f"--task must be one of {TASKS}")
+    examples = load_examples(task, options.data)
+    if options.zero_shot or options.few_shot:
+        adapter, mode = None, f"few-shot-{options.few_shot}" if options.few_shot else "zero-shot"
+    else:
+        defaults = task_adapters(settings.model_copy(update={"tasks": (task,), "adapters": None}))
+        adapter = options.adapter or defaults.get(task)
+        mode = "adapter" if adapter else "zero-shot"
+    shots = few_shot_examples(task, options.few_shot) if options.few_shot else []
+    scoped = settings.model_copy(update={"adapters": {task: adapter} if adapter else {},
+                                         "tasks": ("sentiment", "reply", task)})
+    build, parse, score = _task_functions(task, adapter, shots, settings.reply_max_tokens)
+    predictions: list[Any] = []
+    prompt_tokens = completion_tokens = 0
+    started = time.perf_counter()
+    engine: Engine = build_engine(scoped)
+    async with engine:
+        bar = tqdm(total=len(examples), desc=f"eval {task}", disable=not options.progress,
+                   unit="ex")
+        for start in range(0, len(examples), options.batch_size):
+            chunk = examples[start : start + options.batch_size]
+            results = await engine.generate([build(example) for example in chunk])
+            for example, result in zip(chunk, results, strict=True):
+                prompt_tokens += result.prompt_tokens
+                completion_tokens += result.completion_tokens
+                predictions.append(parse(example, result))
+            bar.update(len(chunk))
+        bar.close()
+    seconds = time.perf_counter() - started
+    report = score(examples, predictions)
+    report.update(
+        engine=engine.name,
+        mode=mode,
+        adapter=adapter,
+        seconds=round(seconds, 2),
+        prompt_tokens_per_example=round(prompt_tokens / len(examples), 1),
+        completion_tokens_per_example=round(completion_tokens / len(examples), 1),
+    )
+    if options.predictions is not None:
+        with options.predictions.open("w", encoding="utf-8") as handle:
+            for example, prediction in zip(examples, predictions, strict=True):
+                handle.write(json.dumps({**example, "prediction": prediction}) + "\n")
+    return report
+
+
+Build = Callable[[dict[str, Any]], GenerateRequest]
+Parse = Callable[[dict[str, Any], GenerateResult], Any]
+Score = Callable[[Sequence[dict[str, Any]], Sequence[Any]], dict[str, Any]]
+
+
+def _task_functions(
+    task: str, adapter: str | None, shots: list[tuple[EmailText, str]], max_tokens: int
+) -> tuple[Build, Parse, Score]:
+    def guarded(parse: Callable[[dict[str, Any], GenerateResult], Any]) -> Parse:
+        def run(example: dict[str, Any], result: GenerateResult) -> Any:
+            try:
+                return parse(example, result)
+            except OutputError:
+                return None  # unusable output counts as wrong
+
+        return run
+
+    if task == "sentiment":
+        return (
+            lambda e: sentiment.build_request(_email(e["text"]), adapter, shots),
+            guarded(lambda e, r: sentiment.parse(r)),
+            lambda ex, pr: scoring.sentiment_report([e["label"] for e in ex], pr),
+        )
+    if task == "entities":
+        return (
+            lambda e: entities.build_request(_email(e["text"]), adapter, shots),
+            guarded(lambda e, r: entities.parse(r, _email(e["text"])).as_dict()),
+            lambda ex, pr: scoring.entities_report([e["entities"] for e in ex], pr),
+        )
+    if task == "reply":
+        def build_reply(e: dict[str, Any]) -> GenerateRequest:
+            found = e.get("entities", {})
+            known = Entities(**{f: tuple(found.get(f, [])) for f in ENTITY_FIELDS})
+            return reply.build_request(
+                _email(e["text"]), e.get("sentiment", "neutral"), known, adapter, max_tokens
+            )
+
+        return (
+            build_reply,
+            guarded(lambda e, r: reply.parse(r)),
+            lambda ex, pr: scoring.rubric_report("reply", [
+                scoring.rubric(_case(e), p) for e, p in zip(ex, pr, strict=True)
+            ]),
+        )
+    return (
+        lambda e: persona.build_request(e["text"], e.get("persona", "pirate"), adapter, max_tokens),
+        guarded(lambda e, r: persona.parse(r)),
+        lambda ex, pr: scoring.rubric_report("persona", [
+            scoring.rubric(_case(e, e.get("persona", "pirate")), p)
+            for e, p in zip(ex, pr, strict=True)
+        ]),
+    )
+
+
+def _case(example: dict[str, Any], persona_name: str | None = None) -> scoring.RubricCase:
+    found = example.get("entities", {})
+    return scoring.RubricCase(
+        source_text=example["text"],
+        names=found.get("name", []),
+        products=found.get("product", []),
+        sentiment=example.get("sentiment"),
+        persona=persona_name,
+    )
