@@ -189,7 +189,7 @@ def render_examples(task: str, rows: Sequence[Mapping[str, Any]], path: Path) ->
             messages, completion = render_row(task, row)
         except (KeyError, TypeError, ValueError, AttributeError) as error:
             raise ConfigurationError(
-                f"{path}: row {number} is not a {task} row: {error!r}"
+                f"{path}: row {number} is not a valid {task} row: {error!r}"
             ) from error
         examples.append(Example(messages=messages, completion=completion))
     return examples
@@ -239,7 +239,9 @@ def score(task: str, rows: Sequence[Mapping[str, Any]],
                              for v in found[f]}
             except OutputError:
                 predicted = set()
-            tp, fp, fn = tp + len(gold & predicted), fp + len(predicted - gold), fn + len(gold - predicted)
+            tp += len(gold & predicted)
+            fp += len(predicted - gold)
+            fn += len(gold - predicted)
             exact += predicted == gold
         precision = tp / (tp + fp) if tp + fp else 0.0
         recall = tp / (tp + fn) if tp + fn else 0.0

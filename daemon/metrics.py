@@ -14,11 +14,15 @@ from prometheus_client import (
     Histogram,
     Info,
     ProcessCollector,
+    disable_created_metrics,
 )
 
 from collections.abc import Callable
 
 from daemon import __version__
+
+# The *_created series double the exposition for no use on dashboards or alerts.
+disable_created_metrics()
 
 STAGES = ("parse", "sentiment", "entities", "reply", "persona", "publish")
 BATCH_BUCKETS = (1, 2, 4, 8, 16, 32, 64, 128, 256)

@@ -454,8 +454,8 @@ def _plot(losses: list[float], before: float | None, after: float | None, path: 
     axes.plot(steps, losses, linewidth=0.8, alpha=0.5, label="train loss (step)")
     window = max(1, len(losses) // 20)
     if window > 1:
-        smooth = [sum(losses[max(0, i - window + 1) : i + 1]) / len(losses[max(0, i - window + 1) : i + 1])
-                  for i in range(len(losses))]
+        tails = [losses[max(0, i - window + 1) : i + 1] for i in range(len(losses))]
+        smooth = [sum(tail) / len(tail) for tail in tails]
         axes.plot(steps, smooth, linewidth=1.5, label=f"train loss (mean of {window})")
     if before is not None:
         axes.scatter([0], [before], marker="o", color="tab:red", label="held-out loss, before")

@@ -1,0 +1,74 @@
+"""The metrics catalogue: names, types and label sets are an interface SREs build on."""
+
+from __future__ import annotations
+
+from prometheus_client import generate_latest
+
+from daemon.metrics import Metrics
+
+EXPECTED = {
+    "replyd_emails_consumed": ("counter", set()),
+    "replyd_drafts_published": ("counter", set()),
+    "replyd_dead_letters": ("counter", {"reason"}),
+    "replyd_batch_size": ("histogram", set()),
+    "replyd_stage_latency_seconds": ("histogram", {"stage"}),
+    "replyd_email_latency_seconds": ("histogram", set()),
+    "replyd_inflight_emails": ("gauge", set()),
+    "replyd_consumer_lag": ("gauge", {"topic", "partition"}),
+    "replyd_inference_tokens": ("counter", {"adapter", "kind"}),
+    "replyd_adapter_requests": ("counter", {"adapter"}),
+    "replyd_engine_up": ("gauge", set()),
+    "replyd_build": ("info", {"version", "engine", "base_model"}),
+    "replyd_last_commit_timestamp_seconds": ("gauge", set()),
+    "replyd_rebalances": ("counter", set()),
+    "replyd_abandoned_emails": ("counter", set()),
+    "replyd_publish_retries": ("counter", set()),
+}
+# Labels whose values could come from email content or ids are never allowed.
+FORBIDDEN_LABELS = {"message_id", "email", "from", "to", "subject", "customer", "name", "address"}
+
+
+def test_catalogue_names_types_and_labels() -> None:
+    metrics = Metrics()
+    metrics.dead_letters.labels("schema").inc()
+    metrics.stage_latency.labels("reply").observe(0.1)
+    metrics.consumer_lag.labels("t", "0").set(3)
+    metrics.inference_tokens.labels("base", "prompt").inc(5)
+    metrics.adapter_requests.labels("base").inc()
+    families = {
+        family.name: family
+        for family in metrics.registry.collect()
+        if family.name.startswith("replyd_")
+    }
+    assert set(families) == set(EXPECTED)
+    for name, (kind, labels) in EXPECTED.items():
+        family = families[name]
+        assert family.type == kind, name
+        seen = set().union(*(set(s.labels) for s in family.samples)) - {"le"}
+        assert seen == labels, (name, seen)
+        assert not seen & FORBIDDEN_LABELS
+        assert family.documentation, f"{name} has no help text"
+
+
+def test_naming_rules() -> None:
+    metrics = Metrics()
+    metrics.dead_letters.labels("schema").inc()
+    metrics.inference_tokens.labels("base", "prompt").inc(5)
+    metrics.adapter_requests.labels("base").inc()
+    text = generate_latest(metrics.registry).decode()
+    kinds = {}
+    for line in text.splitlines():
+        if line.startswith("# TYPE replyd_"):
+            _, _, name, kind = line.split()
+            kinds[name.removesuffix("_total")] = kind
+            assert ":" not in name
+    samples = {line.split("{")[0].split()[0] for line in text.splitlines()
+               if line.startswith("replyd_")}
+    for name, kind in kinds.items():
+        if kind == "counter":
+            assert f"{name}_total" in samples, name
+            assert not {s for s in samples if s.startswith(name) and s != f"{name}_total"
+                        and not s.startswith(f"{name}_created")}, name
+        if "latency" in name or "timestamp" in name:
+            assert name.endswith("_seconds"), name
+    assert "replyd_build_info" in samples
