@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
@@ -20,6 +21,12 @@ from daemon.contracts import (
 from handlers.types import DraftText, EmailText
 
 IDEMPOTENCY_HEADER = "replyd-idempotency-key"
+TRACE_HEADER = "replyd-trace-id"
+
+
+def trace_id(topic: str, partition: int, offset: int) -> str:
+    """A per-email id for logs and headers that reveals nothing of the email itself."""
+    return hashlib.blake2b(f"{topic}/{partition}/{offset}".encode(), digest_size=8).hexdigest()
 
 
 @dataclass(frozen=True, slots=True)

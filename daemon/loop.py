@@ -411,11 +411,15 @@ class Daemon:
             else:
                 draft = codec.draft_for(email, outcome, self.engine.base_model)
                 key = email.message_id.encode()
+                record = records[i]
+                trace = codec.trace_id(record.topic, record.partition, record.offset)
+                log.debug("drafted", extra={"trace_id": trace, "sentiment": outcome.sentiment,
+                                            "needs_review": outcome.needs_review})
                 outputs[i] = _Output(
                     self.settings.drafts_topic,
                     key,
                     draft.model_dump_json(by_alias=True).encode(),
-                    [(codec.IDEMPOTENCY_HEADER, key)],
+                    [(codec.IDEMPOTENCY_HEADER, key), (codec.TRACE_HEADER, trace.encode())],
                     "draft",
                 )
 
@@ -429,17 +433,18 @@ class Daemon:
             record.value,
             self.settings.deadletter_max_original_bytes,
         )
+        trace = codec.trace_id(record.topic, record.partition, record.offset)
         log.warning(
             "dead letter",
-            extra={"reason": reason, "topic": record.topic, "partition": record.partition,
-                   "offset": record.offset},
+            extra={"reason": reason, "trace_id": trace, "topic": record.topic,
+                   "partition": record.partition, "offset": record.offset},
         )
         coordinates = f"{record.topic}/{record.partition}/{record.offset}".encode()
         return _Output(
             self.settings.deadletter_topic,
             record.key,
             letter.model_dump_json().encode(),
-            [(codec.IDEMPOTENCY_HEADER, coordinates)],
+            [(codec.IDEMPOTENCY_HEADER, coordinates), (codec.TRACE_HEADER, trace.encode())],
             reason,
         )
 
