@@ -126,6 +126,17 @@ def build_parser() -> argparse.ArgumentParser:
                                  "vllm_kv_cache_gib", "torch_threads", "reply_max_tokens"])
     p.set_defaults(func=cmd_eval)
 
+    p = sub.add_parser("bench", help="Benchmark daemon vs engine, batching, adapters, latency.")
+    p.add_argument("--emails", type=int, default=64, help="Emails per measurement [64].")
+    p.add_argument("--out", type=Path, help="Markdown file to update (e.g. docs/BENCHMARKS.md).")
+    p.add_argument("--load-seconds", type=float, default=8.0,
+                   help="Duration of each steady-load latency run [8].")
+    _add_settings_flags(p, only=["engine", "base_model_path", "model_cache_dir", "registry_dir",
+                                 "adapters", "dtype", "max_model_len", "engine_max_num_seqs",
+                                 "vllm_kv_cache_gib", "torch_threads", "reply_max_tokens",
+                                 "tasks", "echo_delay_ms"])
+    p.set_defaults(func=cmd_bench)
+
     p = sub.add_parser("schemas", help="Export the wire contracts' JSON Schemas.")
     p.add_argument("--out", type=Path, default=Path("docs/schemas"), help="Folder.")
     p.set_defaults(func=cmd_schemas)
@@ -281,6 +292,46 @@ def cmd_eval(args: argparse.Namespace) -> int:
     report = asyncio.run(run_eval(settings, options))
     print(json.dumps(report))
     return EXIT_OK
+
+
+def cmd_bench(args: argparse.Namespace) -> int:
+    from daemon.bench import render_markdown, run_bench, write_plot
+
+    if args.emails < 4:
+        raise ConfigurationError("--emails must be at least 4")
+    settings = _settings_from(args)
+    result = asyncio.run(run_bench(settings, args.emails, load_seconds=args.load_seconds))
+    command = "replyd " + " ".join(sys.argv[1:]) if argv_is_cli() else "replyd bench"
+    plot = None
+    if args.out is not None:
+        plot = args.out.with_name(f"bench-{result.engine}.png")
+        write_plot(result, plot)
+    section = render_markdown(result, command, plot)
+    if args.out is not None:
+        _replace_section(args.out, result.engine, section)
+    print(section)
+    print(json.dumps({"engine": result.engine, "emails": result.emails,
+                      **{k: round(v, 4) if isinstance(v, float) else v
+                         for k, v in result.figures.items()}}))
+    return EXIT_OK
+
+
+def argv_is_cli() -> bool:
+    return bool(sys.argv) and sys.argv[0].endswith(("replyd", "cli.py"))
+
+
+def _replace_section(path: Path, engine: str, section: str) -> None:
+    """Each engine's results live between markers, so runs for other engines are kept."""
+    start, end = f"<!-- bench:{engine} -->", f"<!-- /bench:{engine} -->"
+    text = path.read_text(encoding="utf-8") if path.exists() else "# Benchmarks\n\n"
+    block = f"{start}\n{section}\n{end}"
+    if start in text and end in text:
+        head, rest = text.split(start, 1)
+        text = head + block + rest.split(end, 1)[1]
+    else:
+        text = text.rstrip("\n") + "\n\n" + block + "\n"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(text, encoding="utf-8")
 
 
 def cmd_schemas(args: argparse.Namespace) -> int:

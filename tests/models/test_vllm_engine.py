@@ -28,10 +28,9 @@ from models.vllm_engine import VllmEngine
 
 pytestmark = [
     pytest.mark.vllm,
-    # vllm/triton_utils/dispatcher.py touches torch.distributed.reduce_op while importing.
-    pytest.mark.filterwarnings(
-        "ignore:`torch.distributed.reduce_op` is deprecated:FutureWarning"
-    ),
+    # Importing vllm imports torch._inductor, whose torch/utils/mkldnn.py still uses
+    # torch.jit.script_method (deprecated in torch 2.13).
+    pytest.mark.filterwarnings("ignore:`torch.jit.script_method` is deprecated:DeprecationWarning"),
 ]
 
 ADAPTER = "acme-random"
