@@ -139,8 +139,11 @@ class VllmEngine(Engine):
                 enforce_eager=True,
                 disable_log_stats=True,
                 # Compact JSON: a small model under a JSON grammar that allows any whitespace
-                # can spend its whole token budget on newlines and spaces.
-                structured_outputs_config=StructuredOutputsConfig(disable_any_whitespace=True),
+                # can spend its whole token budget on newlines and spaces. Only the xgrammar
+                # and guidance backends take the flag, so name one instead of "auto".
+                structured_outputs_config=StructuredOutputsConfig(
+                    backend="xgrammar", disable_any_whitespace=True
+                ),
                 **lora_args,
             )
             # from_engine_args blocks until the engine core has loaded the model and sized
