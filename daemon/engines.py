@@ -5,7 +5,8 @@ from __future__ import annotations
 
 from daemon.settings import Settings
 from handlers.pipeline import PipelineConfig
-from models.engine import Engine
+from models.engine import AdapterInfo, Engine
+from models.errors import ConfigurationError
 from models.registry import Registry
 
 
@@ -33,6 +34,8 @@ def build_engine(settings: Settings) -> Engine:
         from models.echo import EchoEngine
 
         return EchoEngine(adapters, delay_ms=settings.echo_delay_ms)
+    if settings.engine == "openai":
+        return _openai_engine(settings, adapters)
     from models.base_model import resolve_base_model
 
     model_path = resolve_base_model(settings.base_model_path, settings.model_cache_dir)
@@ -55,6 +58,28 @@ def build_engine(settings: Settings) -> Engine:
         dtype="float32" if settings.dtype == "auto" else settings.dtype,
         max_batch_size=settings.max_batch_size,
         torch_threads=settings.torch_threads,
+        device=settings.peft_device,
+    )
+
+
+def _openai_engine(settings: Settings, adapters: dict[str, AdapterInfo]) -> Engine:
+    """A client of remote vLLM servers: no local model, adapters addressed by customization ID."""
+    from models.base_model import DEFAULT_MODEL_NAME
+    from models.openai_engine import OpenAIEngine
+
+    if not settings.engine_url:
+        raise ConfigurationError(
+            "engine 'openai' needs engine_url (--engine-url, REPLYD_ENGINE_URL)"
+        )
+    served = settings.served_model_name or (
+        settings.base_model_path.name if settings.base_model_path else DEFAULT_MODEL_NAME
+    )
+    return OpenAIEngine(
+        settings.engine_url.split(","),
+        base_model=served,
+        adapters=adapters,
+        max_concurrency=settings.engine_max_concurrency,
+        timeout_s=settings.engine_timeout_s,
     )
 
 

