@@ -177,7 +177,14 @@ class OpenAIEngine(Engine):
 
     async def generate(self, requests: Sequence[GenerateRequest]) -> list[GenerateResult]:
         """Send every request concurrently (at most ``max_concurrency`` in flight) and return the
-        results in request order. The first failure cancels the rest of the call."""
+        results in request order. The first failure cancels the rest of the call.
+
+        Raises ``AdapterError`` for an adapter this engine was not built with or the server does
+        not serve, ``UnsupportedRequestError`` for a request the server rejects (4xx, e.g. a
+        prompt over ``--max-model-len``), ``EngineError`` (retriable) when the servers stay
+        unreachable or overloaded through the retries or a request times out, and
+        ``EngineDeadError`` before ``start`` or when the servers refuse our credentials.
+        """
         client = self._client
         if client is None:
             raise EngineDeadError("the openai engine is not started")

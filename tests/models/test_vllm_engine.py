@@ -1,7 +1,8 @@
-"""The in-process vLLM engine on the real default model (no fakes).
+"""The in-process vLLM engine on the real default model.
 
-One engine (with one tiny random LoRA adapter) serves the whole module: starting vLLM costs
-30-60 s on 2 cores. Generations are kept to a few tokens.
+One engine (float32, one tiny random LoRA adapter) serves the module, because starting vLLM costs
+30-60 s on 2 cores; a second one is started only to have its engine-core process killed.
+Generations are kept to a few tokens. Only the error-mapping test swaps a vLLM method.
 """
 
 from __future__ import annotations
