@@ -193,13 +193,18 @@ def _serve(coro_factory: Callable[[], Any], on_first_signal: Callable[[], None],
         assert task is not None
         received = 0
 
+        def timed_out() -> None:
+            log.error("shutdown timeout reached; abandoning uncommitted work (it will be replayed)",
+                      extra={"shutdown_timeout_s": shutdown_timeout_s})
+            task.cancel()
+
         def on_signal() -> None:
             nonlocal received
             received += 1
             if received == 1:
                 log.info("stopping: finishing the batch in flight")
                 on_first_signal()
-                loop.call_later(shutdown_timeout_s, task.cancel)
+                loop.call_later(shutdown_timeout_s, timed_out)
             elif received == 2:
                 log.warning("second signal: forcing exit")
                 task.cancel()

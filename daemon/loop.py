@@ -398,15 +398,32 @@ class Daemon:
         valid: list[tuple[int, IncomingEmail]],
         outputs: list[_Output | None],
     ) -> None:
-        try:
-            result = await self.pipeline.run([codec.email_text(email) for _, email in valid])
-        except EngineDeadError:
-            raise
-        except EngineError as exc:
-            log.error("engine kept failing; dead-lettering the batch", extra={"error": str(exc)})
-            for i, _ in valid:
-                outputs[i] = self._dead(records[i], "engine_error", f"engine error: {exc}")
-            return
+        texts = [codec.email_text(email) for _, email in valid]
+        backoff = 1.0
+        while True:
+            try:
+                result = await self.pipeline.run(texts)
+                break
+            except EngineDeadError:
+                raise
+            except EngineError as exc:
+                if self.engine.healthy():
+                    # The engine answers but keeps failing on this batch: it is the batch.
+                    log.error("engine kept failing; dead-lettering the batch",
+                              extra={"error": str(exc)})
+                    for i, _ in valid:
+                        outputs[i] = self._dead(records[i], "engine_error", f"engine error: {exc}")
+                    return
+                # The engine is unreachable (e.g. a server fleet mid-rollout): wait for it
+                # instead of dead-lettering good emails. Partitions stay paused by backpressure
+                # and /readyz reports the engine down meanwhile.
+                if self.should_exit:
+                    raise EngineDeadError(f"engine unavailable at shutdown: {exc}") from exc
+                log.warning("engine unavailable; retrying the batch",
+                            extra={"retry_in_s": round(backoff, 1)})
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._stop_requested.wait(), backoff)
+                backoff = min(backoff * 2, 30.0)
         for stage, seconds in result.stage_seconds.items():
             for name in stage.split("+"):
                 self.metrics.stage_latency.labels(name).observe(seconds)

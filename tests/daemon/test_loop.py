@@ -128,3 +128,25 @@ async def test_health_and_metrics_endpoints(settings: Settings) -> None:
     finally:
         daemon.request_stop()
         await asyncio.wait_for(task, 30)
+
+
+class _Outage(ScriptedEngine):
+    """Unreachable (unhealthy, failing) for its first calls, then back."""
+
+    def __init__(self, failing_calls: int) -> None:
+        super().__init__(lambda r: result("neutral") if r.constraint is None or
+                         r.constraint.choices else result('{"name":[],"product":[],"location":[]}'),
+                         failures=[EngineError("connection refused")] * failing_calls)
+
+    def healthy(self) -> bool:
+        return not self._failures
+
+
+async def test_an_unreachable_engine_is_waited_for_not_dead_lettered(settings: Settings) -> None:
+    await send(settings, [email_bytes(1), email_bytes(2)])
+    engine = _Outage(failing_calls=6)
+    daemon = daemon_for(settings, engine, retry_deadline_s=0.05, retry_initial_backoff_s=0.01)
+    drafts, dead = await run_until(daemon, settings, drafts=2, dead=0)
+    assert len(drafts) == 2 and not dead
+    records = await read(settings, settings.deadletter_topic, 0, timeout_s=1)
+    assert records == []

@@ -11,16 +11,21 @@ import json
 import re
 import shutil
 import subprocess
+import sys
 import tomllib
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import pytest
 import yaml
 
+from daemon.engines import build_engine
 from daemon.metrics import Metrics
 from daemon.settings import Settings
+from models.base_model import DEFAULT_MODEL_NAME
+from models.openai_engine import OpenAIEngine
 
 REPO = Path(__file__).resolve().parents[2]
 DEPLOY = REPO / "deploy"
@@ -92,6 +97,51 @@ def container(deployment: dict[str, Any], name: str) -> dict[str, Any]:
 
 def configmap_data() -> dict[str, str]:
     return k8s_one("ConfigMap", "replyd-config")["data"]
+
+
+def flag_values(argv: list[str], flag: str) -> list[str]:
+    """The values of ``flag`` in an argument list, as ``--flag=value`` or ``--flag value ...``
+    (every value up to the next ``--option``)."""
+    values: list[str] = []
+    for i, arg in enumerate(argv):
+        if arg.startswith(flag + "="):
+            values.append(arg.split("=", 1)[1])
+        elif arg == flag:
+            for value in argv[i + 1:]:
+                if value.startswith("--"):
+                    break
+                values.append(value)
+    return values
+
+
+def one_flag(argv: list[str], flag: str) -> str:
+    values = flag_values(argv, flag)
+    assert len(values) == 1, f"{flag}: expected one value, found {values}"
+    return values[0]
+
+
+def lora_modules(argv: list[str]) -> dict[str, str]:
+    """``--lora-modules name=path ...`` as name → path."""
+    modules = dict(module.partition("=")[::2] for module in flag_values(argv, "--lora-modules"))
+    assert modules and all(modules) and all(modules.values()), "--lora-modules needs name=path"
+    return modules
+
+
+def daemon_engine(env: dict[str, str], args: list[str],
+                  monkeypatch: pytest.MonkeyPatch) -> OpenAIEngine:
+    """The engine ``replyd run`` builds from these REPLYD_* variables and CLI args (only
+    ``--engine`` is read from the args): what the daemon will ask the servers for."""
+    fields = {f"REPLYD_{name.upper()}" for name in Settings.model_fields}
+    with monkeypatch.context() as patch:
+        for key in fields:
+            patch.delenv(key, raising=False)
+        for key, value in env.items():
+            patch.setenv(key, value)
+        patch.setenv("REPLYD_ENGINE", args[args.index("--engine") + 1])
+        settings = Settings()
+    engine = build_engine(settings)  # no network: the servers are only contacted by start()
+    assert isinstance(engine, OpenAIEngine)
+    return engine
 
 
 def exported_names() -> set[str]:
@@ -240,7 +290,7 @@ def test_daemon_deployment_probes_grace_security_and_cache() -> None:
 
     assert "replicas" not in deployment["spec"], "KEDA owns the replica count"
     assert daemon["args"][:1] == ["run"] and "--engine" in daemon["args"]
-    assert daemon["args"][daemon["args"].index("--engine") + 1] == "vllm"
+    assert daemon["args"][daemon["args"].index("--engine") + 1] == "openai"
 
     ports = {p["name"]: p["containerPort"] for p in daemon["ports"]}
     assert ports["metrics"] == 9464
@@ -380,20 +430,104 @@ def test_vllm_server_has_a_gpu_lora_modules_and_health_probe() -> None:
     argv = [*server.get("command", []), *server.get("args", [])]
     assert argv[:2] == ["vllm", "serve"]
     assert "--enable-lora" in argv
-    modules = argv[argv.index("--lora-modules") + 1:]
-    modules = modules[: next((i for i, a in enumerate(modules) if a.startswith("--")), None)]
-    assert modules, "--lora-modules needs name=path pairs"
     adapters_mount = next(m for m in server["volumeMounts"] if m["name"] == "adapters")
-    for module in modules:
-        name, _, path = module.partition("=")
-        assert name and path.startswith(adapters_mount["mountPath"] + "/"), module
-    volumes = {v["name"]: v for v in deployment["spec"]["template"]["spec"]["volumes"]}
-    claim = volumes["adapters"]["persistentVolumeClaim"]["claimName"]
-    k8s_one("PersistentVolumeClaim", claim)
+    for name, path in lora_modules(argv).items():
+        # The folder the `adapters` init container writes for that customization ID.
+        assert path == f"{adapters_mount['mountPath']}/{name}", (name, path)
 
     ports = {p["name"] for p in server["ports"]}
     probe = server["readinessProbe"]["httpGet"]
     assert probe["path"] == "/health" and probe["port"] in ports
+
+
+def test_daemon_uses_the_openai_engine_on_the_vllm_service() -> None:
+    daemon = container(k8s_one("Deployment", "replyd"), "replyd")
+    assert daemon["args"][daemon["args"].index("--engine") + 1] == "openai"
+    urls = configmap_data()["REPLYD_ENGINE_URL"].split(",")
+    assert urls == ["http://replyd-vllm:8000"]
+
+    service = k8s_one("Service", "replyd-vllm")
+    server = container(k8s_one("Deployment", "replyd-vllm"), "vllm")
+    server_argv = [*server["command"], *server["args"]]
+    container_ports = {p["name"]: p["containerPort"] for p in server["ports"]}
+    for url in urls:
+        parts = urlsplit(url)
+        assert parts.scheme == "http" and parts.path in ("", "/", "/v1"), url
+        # A bare Service name (same namespace) and one of its ports...
+        assert parts.hostname == service["metadata"]["name"], url
+        (port,) = [p for p in service["spec"]["ports"] if p["port"] == parts.port]
+        # ...whose target is the port the server listens on.
+        target = port["targetPort"]
+        target = container_ports[target] if isinstance(target, str) else target
+        assert target == int(one_flag(server_argv, "--port")), url
+    assert one_flag(server_argv, "--host") == "0.0.0.0"
+
+
+def test_vllm_server_serves_what_the_daemon_asks_for(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The names the daemon checks in /v1/models at start (its engine, built by the daemon's own
+    code from the ConfigMap) are the server's --served-model-name and --lora-modules."""
+    daemon = container(k8s_one("Deployment", "replyd"), "replyd")
+    engine = daemon_engine(configmap_data(), daemon["args"], monkeypatch)
+    assert engine.base_urls == tuple(configmap_data()["REPLYD_ENGINE_URL"].split(","))
+
+    deployment = k8s_one("Deployment", "replyd-vllm")
+    server = container(deployment, "vllm")
+    argv = [*server["command"], *server["args"]]
+    assert "--enable-lora" in argv
+    assert one_flag(argv, "--served-model-name") == engine.base_model == DEFAULT_MODEL_NAME
+    modules = lora_modules(argv)
+    assert engine.adapters(), "the default pipeline uses at least one adapter"
+    missing = set(engine.adapters()) - set(modules)
+    assert not missing, f"the daemon would not start: the server lacks {sorted(missing)}"
+
+    # The base model folder the `base-model` init container writes, served under that name.
+    init = {c["name"]: c for c in deployment["spec"]["template"]["spec"]["initContainers"]}
+    models_dir = init["base-model"]["args"][init["base-model"]["args"].index(
+        "--model-cache-dir") + 1]
+    models_mount = next(m for m in server["volumeMounts"] if m["name"] == "models")
+    assert models_mount["mountPath"] == models_dir
+    assert server["args"][0] == f"{models_dir}/{DEFAULT_MODEL_NAME}"
+
+    # vLLM refuses an adapter whose rank exceeds --max-lora-rank.
+    max_rank = int(one_flag(argv, "--max-lora-rank"))
+    for cid, info in engine.adapters().items():
+        config = json.loads((Path(info.path) / "adapter_config.json").read_text())
+        ranks = [config["r"], *config.get("rank_pattern", {}).values()]
+        assert max(ranks) <= max_rank, f"{cid}: rank {max(ranks)} > --max-lora-rank {max_rank}"
+
+
+def test_vllm_adapters_volume_is_filled_from_the_daemon_image(tmp_path: Path) -> None:
+    """The `adapters` init container copies the registry shipped in the daemon's image onto the
+    server's adapters volume; its script, run here against the repository's registry, yields a
+    loadable folder for every --lora-modules entry."""
+    deployment = k8s_one("Deployment", "replyd-vllm")
+    pod = deployment["spec"]["template"]["spec"]
+    server = container(deployment, "vllm")
+    volumes = {v["name"]: v for v in pod["volumes"]}
+    assert "emptyDir" in volumes["adapters"]
+    server_mount = next(m for m in server["volumeMounts"] if m["name"] == "adapters")
+    assert server_mount.get("readOnly") is True
+
+    init = next(c for c in pod["initContainers"] if c["name"] == "adapters")
+    daemon = container(k8s_one("Deployment", "replyd"), "replyd")
+    assert init["image"] == daemon["image"], "the daemon's registry and the server's adapters " \
+        "must come from the same image"
+    init_mount = next(m for m in init["volumeMounts"] if m["name"] == "adapters")
+    assert not init_mount.get("readOnly")
+    assert init["command"] == ["python", "-c"]
+    script, destination = init["args"]
+    assert destination == init_mount["mountPath"]
+
+    out = tmp_path / "adapters"
+    out.mkdir()
+    result = subprocess.run([sys.executable, "-c", script, str(out)], cwd=REPO,
+                            capture_output=True, text=True, timeout=120, check=False)
+    assert result.returncode == 0, result.stderr
+    argv = [*server["command"], *server["args"]]
+    for name, path in lora_modules(argv).items():
+        folder = out / Path(path).relative_to(server_mount["mountPath"])
+        assert (folder / "adapter_config.json").is_file(), f"{name}: no adapter at {path}"
+        assert (folder / "adapter_model.safetensors").is_file(), f"{name}: no weights at {path}"
 
 
 @pytest.mark.skipif(shutil.which("kubectl") is None, reason="kubectl not installed")
@@ -533,6 +667,48 @@ def test_compose_stack() -> None:
     assert "./prometheus:/etc/prometheus:ro" in services["prometheus"]["volumes"]
     gpu = services["vllm"]["deploy"]["resources"]["reservations"]["devices"][0]
     assert gpu["capabilities"] == ["gpu"]
+
+
+def test_compose_daemon_uses_the_vllm_service(monkeypatch: pytest.MonkeyPatch) -> None:
+    services = load_docs(COMPOSE)[0]["services"]
+    replyd, vllm = services["replyd"], services["vllm"]
+    assert replyd["command"][:1] == ["run"]
+    assert replyd["command"][replyd["command"].index("--engine") + 1] == "openai"
+    assert replyd["depends_on"]["vllm"]["condition"] == "service_healthy"
+    # The daemon depends on it, so it cannot sit in a profile (Compose refuses that model).
+    assert "profiles" not in vllm
+
+    env = {k: str(v) for k, v in replyd["environment"].items()}
+    engine = daemon_engine(env, replyd["command"], monkeypatch)
+    argv = [*vllm["entrypoint"], *vllm["command"]]
+    assert argv[:2] == ["vllm", "serve"]
+    (url,) = engine.base_urls
+    parts = urlsplit(url)
+    assert (parts.scheme, parts.hostname) == ("http", "vllm")
+    assert parts.port == int(one_flag(argv, "--port"))
+
+    assert "--enable-lora" in argv
+    assert one_flag(argv, "--served-model-name") == engine.base_model == DEFAULT_MODEL_NAME
+    modules = lora_modules(argv)
+    missing = set(engine.adapters()) - set(modules)
+    assert not missing, f"the daemon would not start: vllm lacks {sorted(missing)}"
+
+    # vllm-adapters fills the volume vllm reads its adapters from, with the k8s init script
+    # (which test_vllm_adapters_volume_is_filled_from_the_daemon_image runs).
+    mounts = {v.split(":")[1]: v.split(":")[0] for v in vllm["volumes"]}
+    filler = services["vllm-adapters"]
+    script, destination = filler["command"]
+    assert filler["entrypoint"] == ["python", "-c"]
+    assert f"{mounts['/adapters']}:{destination}" in filler["volumes"]
+    for name, path in modules.items():
+        assert path == f"/adapters/{name}", (name, path)
+    pod = k8s_one("Deployment", "replyd-vllm")["spec"]["template"]["spec"]
+    k8s_init = next(c for c in pod["initContainers"] if c["name"] == "adapters")
+    assert script == k8s_init["args"][0]
+    assert vllm["depends_on"]["vllm-adapters"]["condition"] == "service_completed_successfully"
+    assert vllm["depends_on"]["vllm-model"]["condition"] == "service_completed_successfully"
+    assert argv[2] == f"/models/{DEFAULT_MODEL_NAME}" and mounts["/models"] == "vllm-models"
+    assert "vllm-models:/cache" in services["vllm-model"]["volumes"]
 
 
 def test_dockerfile() -> None:
