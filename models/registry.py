@@ -16,6 +16,7 @@ The shipped registry is ``models/adapters/`` (in git, and package data).
 
 from __future__ import annotations
 
+import builtins
 import json
 import os
 import re
@@ -235,7 +236,7 @@ class Registry:
 
     def set_default(self, task: str, customization_id: str) -> None:
         """Make ``customization_id`` the adapter the daemon uses for ``task`` out of the box."""
-        _check_task_method(task, METHODS[0])
+        _check_task(task)
         manifest = self.get(customization_id)
         if manifest.task != task:
             raise AdapterError(
@@ -306,7 +307,7 @@ class Registry:
             )
         return manifest
 
-    def list(self) -> list[Manifest]:
+    def list(self) -> builtins.list[Manifest]:
         """Every registered adapter, by ID. Folders that fail to load are left to ``verify``."""
         manifests = []
         for cid in self._ids():
@@ -341,7 +342,7 @@ class Registry:
             raise AdapterError(f"{path} must map task names to customization IDs")
         return data
 
-    def verify(self, customization_id: str | None = None) -> list[str]:
+    def verify(self, customization_id: str | None = None) -> builtins.list[str]:
         """Check adapters against their manifests; return the problems found (empty = all good).
 
         For each adapter (or only ``customization_id``): the folder is safe to load, the manifest
@@ -349,7 +350,7 @@ class Registry:
         file sits beside them. With no ID, ``defaults.json`` is checked too.
         """
         ids = [customization_id] if customization_id is not None else self._ids()
-        problems: list[str] = []
+        problems: builtins.list[str] = []
         for cid in ids:
             problems.extend(self._verify_one(cid))
         if customization_id is None:
@@ -358,7 +359,7 @@ class Registry:
 
     # -- helpers ------------------------------------------------------------------------------
 
-    def _ids(self) -> list[str]:
+    def _ids(self) -> builtins.list[str]:
         if not self.root.is_dir():
             return []
         return sorted(
@@ -367,7 +368,7 @@ class Registry:
             if not entry.name.startswith(".") and (entry.is_dir() or entry.is_symlink())
         )
 
-    def _verify_one(self, cid: str) -> list[str]:
+    def _verify_one(self, cid: str) -> builtins.list[str]:
         try:
             manifest = self.get(cid)
         except AdapterError as error:
@@ -386,7 +387,7 @@ class Registry:
                 problems.append(f"{cid}: {entry.name} is not in the manifest")
         return problems
 
-    def _verify_defaults(self) -> list[str]:
+    def _verify_defaults(self) -> builtins.list[str]:
         try:
             defaults = self.defaults()
         except AdapterError as error:
@@ -406,9 +407,13 @@ class Registry:
         return problems
 
 
-def _check_task_method(task: str, method: str) -> None:
+def _check_task(task: str) -> None:
     if task not in TASKS:
         raise AdapterError(f"unknown task {task!r}; expected one of {TASKS}")
+
+
+def _check_task_method(task: str, method: str) -> None:
+    _check_task(task)
     if method not in METHODS:
         raise AdapterError(f"unknown method {method!r}; expected one of {METHODS}")
 
