@@ -31,10 +31,12 @@ same batch composition only.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import gc
 import json
 import os
 import threading
+import warnings
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -128,6 +130,7 @@ class PeftEngine(Engine):
         self._device = torch.device(device)
         self._lock = threading.Lock()
         self._model: Any = None
+        self._mixed_batches = True
         self._tokenizer: Any = None
         self._eos_ids: frozenset[int] = frozenset()
         self._pad_id = 0
@@ -224,6 +227,8 @@ class PeftEngine(Engine):
             )
             for info in infos[1:]:
                 model.load_adapter(info.path, adapter_name=info.customization_id)
+        # Mixed-adapter batches (adapter_names) work for LoRA only; p-tuning batches per adapter.
+        self._mixed_batches = all(info.method == "lora" for info in infos)
         model.to(self._device)
         model.eval()
         eos = model.generation_config.eos_token_id
@@ -329,7 +334,10 @@ class PeftEngine(Engine):
     def _batches(self, rows: list[_Row]) -> list[list[_Row]]:
         groups: dict[tuple[Any, ...], list[_Row]] = {}
         for row in rows:
-            groups.setdefault(_sampling_key(row.sampling), []).append(row)
+            key = _sampling_key(row.sampling)
+            if not self._mixed_batches:
+                key = (*key, row.adapter)  # p-tuning: one adapter per batch
+            groups.setdefault(key, []).append(row)
         batches = []
         for group in groups.values():
             group.sort(key=lambda row: len(row.ids), reverse=True)
@@ -371,9 +379,20 @@ class PeftEngine(Engine):
             **config_args,
         )
         kwargs: dict[str, Any] = {}
-        if self._adapters:
+        switch: Any = contextlib.nullcontext()
+        if self._adapters and self._mixed_batches:
             kwargs["adapter_names"] = [row.adapter for row in batch]
-        with torch.inference_mode():
+        elif self._adapters:
+            # Prompt-learning adapters cannot mix in one batch (peft has no adapter_names for
+            # them): the batch holds one adapter, activated here, or none.
+            if batch[0].adapter == BASE_ADAPTER_NAME:
+                switch = self._model.disable_adapter()
+            else:
+                self._model.set_adapter(batch[0].adapter)
+        with torch.inference_mode(), switch, warnings.catch_warnings():
+            # peft warns on every prompt-learning generate that it drops position ids; it is
+            # how virtual tokens work, not a problem.
+            warnings.filterwarnings("ignore", "Position ids are not supported", UserWarning)
             output = self._model.generate(
                 input_ids=input_ids.to(self._device),
                 attention_mask=attention_mask.to(self._device),

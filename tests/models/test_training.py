@@ -183,11 +183,6 @@ def test_ptuning_trains_and_loads_in_the_peft_engine(model_dir: Path, ptuning_ru
     assert output.shape[1] > inputs["input_ids"].shape[1]
 
 
-@pytest.mark.xfail(
-    strict=True, raises=EngineError,
-    reason="PeftEngine always passes adapter_names to generate, which peft's prompt-learning "
-    "generate forwards to transformers, which rejects it (models/peft_engine.py)",
-)
 def test_peft_engine_generates_with_a_ptuning_adapter(model_dir: Path, ptuning_run) -> None:  # type: ignore[no-untyped-def]
     registry, manifest, _ = ptuning_run
     request = GenerateRequest(messages=EVAL[0].messages, adapter=manifest.id,
