@@ -137,6 +137,10 @@ def build_parser() -> argparse.ArgumentParser:
                                  "tasks", "echo_delay_ms"])
     p.set_defaults(func=cmd_bench)
 
+    from daemon import customize
+
+    customize.add_commands(sub)  # synth, train, adapters
+
     p = sub.add_parser("schemas", help="Export the wire contracts' JSON Schemas.")
     p.add_argument("--out", type=Path, default=Path("docs/schemas"), help="Folder.")
     p.set_defaults(func=cmd_schemas)
