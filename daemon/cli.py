@@ -137,6 +137,20 @@ def build_parser() -> argparse.ArgumentParser:
                                  "tasks", "echo_delay_ms"])
     p.set_defaults(func=cmd_bench)
 
+    p = sub.add_parser("replay-dead-letters",
+                       help="Republish dead letters' original bytes to the input topic.")
+    p.add_argument("--reason", action="append", metavar="R",
+                   choices=["invalid_json", "schema", "too_large", "engine_output", "engine_error"],
+                   help="Only dead letters with this reason (repeatable) [default: all].")
+    p.add_argument("--since", metavar="ISO8601",
+                   help="Only dead letters that failed at or after this time (UTC if no offset).")
+    p.add_argument("--dry-run", action="store_true",
+                   help="Print what would be replayed; send nothing.")
+    _add_settings_flags(p, only=["bootstrap_servers", "client_id", "security_protocol",
+                                 "sasl_mechanism", "sasl_username", "sasl_password", "ssl_cafile",
+                                 "input_topic", "deadletter_topic"])
+    p.set_defaults(func=cmd_replay_dead_letters)
+
     from daemon import customize
 
     customize.add_commands(sub)  # synth, train, adapters
@@ -281,6 +295,21 @@ def cmd_produce(args: argparse.Namespace) -> int:
         messages = produce.synthetic(args.synthetic, args.seed)
     acknowledged = asyncio.run(produce.produce(settings, topic, messages))
     print(f"produced {len(acknowledged)} messages to {topic}")
+    return EXIT_OK
+
+
+def cmd_replay_dead_letters(args: argparse.Namespace) -> int:
+    from daemon.replay import parse_since, replay_dead_letters
+
+    settings = _settings_from(args)
+    try:
+        since = parse_since(args.since) if args.since else None
+    except ValueError as exc:
+        raise ConfigurationError(f"--since takes an ISO 8601 time: {exc}") from exc
+    summary = asyncio.run(
+        replay_dead_letters(settings, reasons=args.reason, since=since, dry_run=args.dry_run)
+    )
+    print(summary.line())
     return EXIT_OK
 
 

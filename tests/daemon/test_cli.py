@@ -69,9 +69,11 @@ def test_produce_then_run_then_sigterm(broker: EmbeddedBroker, settings: Setting
     assert {Draft.model_validate_json(r.value).in_reply_to for r in drafts} == {
         f"<test-{i}@example.com>" for i in (0, 1, 2, 9)
     }
-    assert sorted(DeadLetter.model_validate_json(r.value).reason for r in dead) == [
-        "invalid_json", "invalid_json"
-    ]
+    # At-least-once: a rebalance on a loaded machine may replay a batch, so duplicates of a dead
+    # letter (same source offset) are allowed; a missing or wrong one is not.
+    letters = {(DeadLetter.model_validate_json(r.value).source.offset,
+                DeadLetter.model_validate_json(r.value).reason) for r in dead}
+    assert letters == {(3, "invalid_json"), (4, "invalid_json")}
     # Logs are JSON lines and never carry email bodies or addresses.
     for line in stderr.strip().splitlines():
         entry = json.loads(line)
