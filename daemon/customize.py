@@ -35,6 +35,10 @@ EXIT_OK, EXIT_FAILURE, EXIT_USAGE = 0, 1, 2
 META_SUFFIX = ".meta.json"
 _CANDIDATE = "candidate"  # the engine's name for an adapter that has no customization ID yet
 _REWRITE_MAX_TOKENS = 192
+# The entities completion must be the JSON the engines' schema grammar lets the model write. The
+# peft engine's grammar writes ", " and ": " (json.dumps' default); vLLM's (disable_any_whitespace)
+# writes "," and ":". One of them differs from training until both engines agree; then set this.
+ENTITY_JSON_SEPARATORS = (", ", ": ")
 
 
 def add_commands(sub: argparse._SubParsersAction) -> None:
@@ -145,8 +149,9 @@ def render_row(task: str, row: Mapping[str, Any]) -> tuple[Any, str]:
         return sentiment_handler.messages(_email(row["text"])), row["label"]
     if task == "entities":
         found = row["entities"]
+        # ensure_ascii=False: the model copies "Wójcik" from the email, not "W\u00f3jcik".
         completion = json.dumps({name: list(found.get(name, [])) for name in ENTITY_FIELDS},
-                                ensure_ascii=False)
+                                ensure_ascii=False, separators=ENTITY_JSON_SEPARATORS)
         return entities_handler.messages(_email(row["text"])), completion
     if task == "reply":
         messages = reply_handler.messages(_email(row["text"]), row["sentiment"],

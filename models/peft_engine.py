@@ -319,8 +319,10 @@ class PeftEngine(Engine):
                     ebnf = "root ::= " + " | ".join(_ebnf_literal(choice) for choice in choices)
                     grammar = self._compiler.compile_grammar(self._xgr.Grammar.from_ebnf(ebnf))
                 else:
+                    # Compact JSON, exactly what vLLM's structured output emits, so both
+                    # engines give the same text for the same adapter.
                     grammar = self._compiler.compile_json_schema(
-                        key[1], any_whitespace=False, strict_mode=True
+                        key[1], any_whitespace=False, separators=(",", ":"), strict_mode=True
                     )
             except (RuntimeError, ValueError) as error:
                 raise UnsupportedRequestError(

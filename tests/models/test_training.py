@@ -16,7 +16,7 @@ import pytest
 
 from models.base_model import ensure_base_model
 from models.engine import Constraint, GenerateRequest, GenerateResult, Message, SamplingParams
-from models.errors import ConfigurationError, EngineError
+from models.errors import ConfigurationError
 from models.peft_engine import PeftEngine
 from models.registry import WEIGHTS_FILE, Registry
 from models.training import (
