@@ -70,6 +70,12 @@ class VllmEngine(Engine):
                     f"adapter key {key!r} differs from its customization_id "
                     f"{info.customization_id!r}"
                 )
+        for info in adapters.values():
+            if info.method != "lora":
+                raise UnsupportedRequestError(
+                    f"adapter {info.customization_id} is a {info.method} adapter; vLLM serves "
+                    "only LoRA adapters: use the peft engine for it"
+                )
         if max_lora_rank not in _LORA_RANKS:
             raise ConfigurationError(f"max_lora_rank must be one of {_LORA_RANKS}")
         if min(max_model_len, max_num_seqs, kv_cache_gib) < 1:

@@ -58,3 +58,13 @@ def test_rows_without_an_adapter_get_nothing() -> None:
     fast.bgmv_shrink(x, a, out, indices)
     assert torch.all(out[::2] == 0)
     assert torch.all(out[1::2] != 0)
+
+
+def test_vllm_engine_refuses_ptuning_adapters(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    from models.engine import AdapterInfo
+    from models.errors import UnsupportedRequestError
+    from models.vllm_engine import VllmEngine
+
+    info = AdapterInfo("persona-ptuning-x", "persona", "ptuning", str(tmp_path))
+    with pytest.raises(UnsupportedRequestError, match="peft engine"):
+        VllmEngine(tmp_path, {"persona-ptuning-x": info})
