@@ -152,7 +152,7 @@ class EmbeddedBroker:
         env = {**os.environ, "RUST_LOG": os.environ.get("REPLYD_BROKER_LOG", "warn")}
         # stderr goes to a file, not a pipe nobody drains (a full pipe would block the broker).
         self._log = tempfile.TemporaryFile()
-        self._process = subprocess.Popen(  # noqa: S603 - fixed argv, no shell
+        self._process = subprocess.Popen(
             command, stdout=subprocess.DEVNULL, stderr=self._log, env=env
         )
         deadline = time.monotonic() + self._start_timeout_s

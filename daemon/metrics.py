@@ -7,6 +7,8 @@ recording methods below; nothing else creates series. ``docs/METRICS.md`` docume
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from prometheus_client import (
     CollectorRegistry,
     Counter,
@@ -16,8 +18,6 @@ from prometheus_client import (
     ProcessCollector,
     disable_created_metrics,
 )
-
-from collections.abc import Callable
 
 from daemon import __version__
 

@@ -179,7 +179,7 @@ BAD_CORPUS: list[bytes] = [
                 "received_at": "yesterday"}).encode(),
     json.dumps({"message_id": ["x"], "from": "a@b", "to": "c@d", "body": "x",
                 "received_at": "2026-01-01T00:00:00Z"}).encode(),
-    "{\"message_id\": \"\\ud800\"}".encode(),
+    b"{\"message_id\": \"\\ud800\"}",
     b'{"message_id": "<x@y>", "from": "a@b", "to": "c@d", "body": "' + b"y" * 3_000_000 + b'"}',
 ]
 
@@ -249,7 +249,7 @@ async def test_broker_missing_at_start_means_not_ready_then_recovers(
 
 def _status(port: int, path: str) -> int | None:
     try:
-        with urllib.request.urlopen(f"http://127.0.0.1:{port}{path}", timeout=2) as response:  # noqa: S310
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}{path}", timeout=2) as response:
             return int(response.status)
     except urllib.error.HTTPError as exc:
         return int(exc.code)

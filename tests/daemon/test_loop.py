@@ -108,7 +108,7 @@ async def test_health_and_metrics_endpoints(settings: Settings) -> None:
         base = f"http://127.0.0.1:{daemon.health.port}"
 
         def get(path: str) -> tuple[int, str]:
-            with urllib.request.urlopen(base + path, timeout=5) as response:  # noqa: S310
+            with urllib.request.urlopen(base + path, timeout=5) as response:
                 return response.status, response.read().decode()
 
         status, body = await asyncio.to_thread(get, "/healthz")
