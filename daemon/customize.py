@@ -38,7 +38,7 @@ _REWRITE_MAX_TOKENS = 192
 # The entities completion must be the JSON the engines' schema grammar lets the model write. The
 # peft engine's grammar writes ", " and ": " (json.dumps' default); vLLM's (disable_any_whitespace)
 # writes "," and ":". One of them differs from training until both engines agree; then set this.
-ENTITY_JSON_SEPARATORS = (", ", ": ")
+ENTITY_JSON_SEPARATORS = (",", ":")
 
 
 def add_commands(sub: argparse._SubParsersAction) -> None:
