@@ -35,9 +35,9 @@ EXIT_OK, EXIT_FAILURE, EXIT_USAGE = 0, 1, 2
 META_SUFFIX = ".meta.json"
 _CANDIDATE = "candidate"  # the engine's name for an adapter that has no customization ID yet
 _REWRITE_MAX_TOKENS = 192
-# The entities completion must be the JSON the engines' schema grammar lets the model write. The
-# peft engine's grammar writes ", " and ": " (json.dumps' default); vLLM's (disable_any_whitespace)
-# writes "," and ":". One of them differs from training until both engines agree; then set this.
+# The entities completion must be the JSON the engines' schema grammar lets the model write: both
+# engines emit compact JSON ("," and ":"), vLLM because its grammar forbids free whitespace and
+# the peft engine to match it.
 ENTITY_JSON_SEPARATORS = (",", ":")
 
 
