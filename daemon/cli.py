@@ -339,7 +339,7 @@ def cmd_bench(args: argparse.Namespace) -> int:
         raise ConfigurationError("--emails must be at least 4")
     settings = _settings_from(args)
     result = asyncio.run(run_bench(settings, args.emails, load_seconds=args.load_seconds))
-    command = "replyd " + " ".join(sys.argv[1:]) if argv_is_cli() else "replyd bench"
+    command = "replyd " + " ".join(sys.argv[1:])
     plot = None
     if args.out is not None:
         plot = args.out.with_name(f"bench-{result.engine}.png")
@@ -352,10 +352,6 @@ def cmd_bench(args: argparse.Namespace) -> int:
                       **{k: round(v, 4) if isinstance(v, float) else v
                          for k, v in result.figures.items()}}))
     return EXIT_OK
-
-
-def argv_is_cli() -> bool:
-    return bool(sys.argv) and sys.argv[0].endswith(("replyd", "cli.py"))
 
 
 def _replace_section(path: Path, engine: str, section: str) -> None:
