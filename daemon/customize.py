@@ -50,6 +50,13 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--split", choices=("train", "eval"), default="train",
                    help="Vocabulary split; eval entities never occur in train [default: train].")
     p.add_argument("--out", type=Path, required=True, help="JSONL file (a .meta.json beside it).")
+    p.add_argument("--teacher-url", help="OpenAI-compatible server (e.g. vLLM) whose model "
+                   "rewrites each example in its own words; labels are kept and checked "
+                   "(sentiment, entities and reply only) [default: templates only].")
+    p.add_argument("--teacher-model", help="Served model name [default: the server's first].")
+    p.add_argument("--teacher-fraction", type=float, default=1.0,
+                   help="Share of rows sent to the teacher [default: 1.0].")
+    p.add_argument("--teacher-api-key", help="Bearer token for the teacher, if it needs one.")
     p.set_defaults(func=cmd_synth)
 
     p = sub.add_parser("train", help="Train an adapter and register it under a new ID.")
@@ -99,15 +106,61 @@ def cmd_synth(args: argparse.Namespace) -> int:
 
     if args.n < 1:
         raise ConfigurationError("--n must be at least 1")
+    if args.teacher_url and args.task not in ("sentiment", "entities", "reply"):
+        raise ConfigurationError(
+            f"--teacher-url rewrites customer messages; task {args.task!r} has none to rewrite"
+        )
+    if not 0.0 <= args.teacher_fraction <= 1.0:
+        raise ConfigurationError("--teacher-fraction must be within [0, 1]")
     try:
         count = write_dataset(args.task, args.n, args.seed, args.split, args.out)
     except ValueError as error:
         raise ConfigurationError(str(error)) from error
-    meta = {"generator": "models.synth", "task": args.task, "n": args.n, "seed": args.seed,
-            "split": args.split, "sha256": sha256_file(args.out)}
+    meta: dict[str, Any] = {"generator": "models.synth", "task": args.task, "n": args.n,
+                            "seed": args.seed, "split": args.split}
+    if args.teacher_url:
+        meta["teacher"] = asyncio.run(_teach(args))
+    meta["sha256"] = sha256_file(args.out)
     _meta_path(args.out).write_text(json.dumps(meta, indent=2) + "\n", encoding="utf-8")
     print(f"wrote {count} {args.task} rows ({args.split}, seed {args.seed}) to {args.out}")
     return EXIT_OK
+
+
+async def _teach(args: argparse.Namespace) -> dict[str, Any]:
+    """Rewrite the rows just written through the teacher; returns the generator record part."""
+    from models import teacher
+    from models.openai_engine import OpenAIEngine
+
+    model = args.teacher_model or await _first_served_model(args.teacher_url, args.teacher_api_key)
+    rows = [json.loads(line) for line in args.out.read_text(encoding="utf-8").splitlines()]
+    engine = OpenAIEngine([args.teacher_url], model, api_key=args.teacher_api_key,
+                          max_concurrency=16, timeout_s=120)
+    async with engine:
+        rewritten, stats = await teacher.rewrite(rows, engine, fraction=args.teacher_fraction,
+                                                 seed=args.seed)
+    with args.out.open("w", encoding="utf-8") as handle:
+        for row in rewritten:
+            handle.write(json.dumps(row, ensure_ascii=False) + "\n")
+    summary = stats.as_dict()
+    print(f"teacher {model}: {json.dumps(summary)}")
+    return {"url": args.teacher_url, "model": model, "fraction": args.teacher_fraction, **summary}
+
+
+async def _first_served_model(url: str, api_key: str | None) -> str:
+    import httpx
+
+    headers = {"Authorization": f"Bearer {api_key}"} if api_key else {}
+    base = url.rstrip("/").removesuffix("/v1")
+    try:
+        async with httpx.AsyncClient(timeout=30) as client:
+            response = await client.get(f"{base}/v1/models", headers=headers)
+            response.raise_for_status()
+            models = [m["id"] for m in response.json()["data"]]
+    except (httpx.HTTPError, KeyError, TypeError, ValueError) as error:
+        raise ConfigurationError(f"cannot list the teacher's models at {base}: {error}") from error
+    if not models:
+        raise ConfigurationError(f"the teacher at {base} serves no model")
+    return models[0]
 
 
 def _meta_path(data: Path) -> Path:
@@ -127,7 +180,7 @@ def _provenance(data: Path) -> dict[str, Any] | None:
         raise ConfigurationError(
             f"{data} changed since {meta_path} was written; regenerate it or delete the .meta.json"
         )
-    return {key: meta[key] for key in ("generator", "seed", "split", "n") if key in meta}
+    return {key: meta[key] for key in ("generator", "seed", "split", "n", "teacher") if key in meta}
 
 
 # -- rendering training rows --------------------------------------------------------------------

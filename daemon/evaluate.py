@@ -4,6 +4,7 @@ or few-shot, on any engine. The last line printed is one JSON object (see handle
 from __future__ import annotations
 
 import json
+import string
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -20,6 +21,8 @@ from models.engine import Engine, GenerateRequest, GenerateResult
 from models.errors import ConfigurationError, OutputError
 
 TASKS = ("sentiment", "entities", "reply", "persona")
+# Reference baselines that need no engine: the task each one scores.
+BASELINES = {"lexicon": "sentiment", "capitalised": "entities"}
 
 
 @dataclass(frozen=True, slots=True)
@@ -32,6 +35,7 @@ class EvalOptions:
     predictions: Path | None = None
     batch_size: int = 32
     progress: bool = True
+    baseline: str | None = None  # one of BASELINES: score without a model (no engine starts)
 
 
 def load_examples(task: str, path: Path) -> list[dict[str, Any]]:
@@ -83,6 +87,8 @@ async def run_eval(settings: Settings, options: EvalOptions) -> dict[str, Any]:
     task = options.task
     if task not in TASKS:
         raise ConfigurationError(f"--task must be one of {TASKS}")
+    if options.baseline is not None:
+        return run_baseline(options)
     examples = load_examples(task, options.data)
     if options.zero_shot or options.few_shot:
         adapter, mode = None, f"few-shot-{options.few_shot}" if options.few_shot else "zero-shot"
@@ -189,4 +195,113 @@ def _case(example: dict[str, Any], persona_name: str | None = None) -> scoring.R
         products=found.get("product", []),
         sentiment=example.get("sentiment"),
         persona=persona_name,
+    )
+
+
+# -- baselines: reference figures on the same data, with no model ------------------------------
+
+VADER_POSITIVE_AT_LEAST = 0.05  # the thresholds VADER's authors recommend on "compound"
+VADER_NEGATIVE_AT_MOST = -0.05
+# Capitalised words that are not names often enough to leave out of the naive entity baseline.
+CAPITALISED_STOP = frozenset(
+    "I The RT Hi Hello Hey Dear Thanks Thank Please Yes No Ok OK A An My We You It This That "
+    "What When Where Why How Happy Good".split()
+)
+_EDGE = string.punctuation + "\u2018\u2019\u201c\u201d\u2026"
+_SENTENCE_END = (".", "!", "?", "\u2026")
+_CLOSING = "\"')]\u2019\u201d"
+
+
+def run_baseline(options: EvalOptions) -> dict[str, Any]:
+    """Score ``options.data`` with a reference baseline (no engine): ``lexicon`` is VADER
+    (vaderSentiment 3.3.2) for sentiment, ``capitalised`` the naive rule of
+    ``capitalised_names`` for entities. The report has the same shape as a model's."""
+    baseline, task = options.baseline, options.task
+    if baseline not in BASELINES:
+        raise ConfigurationError(f"--baseline must be one of {tuple(BASELINES)}")
+    if BASELINES[baseline] != task:
+        raise ConfigurationError(f"--baseline {baseline} applies to --task {BASELINES[baseline]}")
+    examples = load_examples(task, options.data)
+    started = time.perf_counter()
+    if baseline == "lexicon":
+        predict = vader_predictor()
+        predictions: list[Any] = [predict(e["text"]) for e in examples]
+        report = scoring.sentiment_report([e["label"] for e in examples], predictions)
+    else:
+        predictions = [capitalised_names(e["text"]) for e in examples]
+        report = scoring.entities_report([e["entities"] for e in examples], predictions)
+    report.update(
+        engine=None,
+        mode=f"baseline-{baseline}",
+        adapter=None,
+        seconds=round(time.perf_counter() - started, 2),
+        prompt_tokens_per_example=0.0,
+        completion_tokens_per_example=0.0,
+    )
+    if options.predictions is not None:
+        with options.predictions.open("w", encoding="utf-8") as handle:
+            for example, prediction in zip(examples, predictions, strict=True):
+                handle.write(json.dumps({**example, "prediction": prediction}) + "\n")
+    return report
+
+
+def vader_predictor() -> Callable[[str], str]:
+    """VADER's compound score mapped to a label: >= 0.05 positive, <= -0.05 negative, else
+    neutral."""
+    try:
+        from vaderSentiment.vaderSentiment import SentimentIntensityAnalyzer
+    except ImportError as exc:
+        raise ConfigurationError(
+            "--baseline lexicon needs vaderSentiment: pip install vaderSentiment==3.3.2"
+        ) from exc
+    analyzer = SentimentIntensityAnalyzer()
+
+    def predict(text: str) -> str:
+        compound = analyzer.polarity_scores(text)["compound"]
+        if compound >= VADER_POSITIVE_AT_LEAST:
+            return "positive"
+        if compound <= VADER_NEGATIVE_AT_MOST:
+            return "negative"
+        return "neutral"
+
+    return predict
+
+
+def capitalised_names(text: str) -> dict[str, list[str]]:
+    """A deliberately naive reference, not a model: every maximal run of Capitalised words is a
+    ``name``. A word (split on whitespace, edge punctuation ignored) is Capitalised when it is an
+    upper-case letter followed by at least one lower-case one; the first word of a sentence,
+    the words of ``CAPITALISED_STOP`` and @mentions, #hashtags and links never are. A word
+    ending in punctuation ends its run. Products and locations are never predicted."""
+    names: list[str] = []
+    run: list[str] = []
+
+    def close() -> None:
+        if run and " ".join(run) not in names:
+            names.append(" ".join(run))
+        run.clear()
+
+    sentence_start = True
+    for raw in text.split():
+        word = raw.strip(_EDGE)
+        if not sentence_start and _capitalised(raw, word):
+            run.append(word)
+        else:
+            close()
+        if raw[-1] in _EDGE:
+            close()
+        ends = raw.rstrip(_CLOSING).endswith(_SENTENCE_END)
+        # A token of punctuation alone (a closing quote after the full stop) keeps the state.
+        sentence_start = ends or (sentence_start and not word)
+    close()
+    return {"name": names, "product": [], "location": []}
+
+
+def _capitalised(raw: str, word: str) -> bool:
+    return (
+        len(word) > 1
+        and word[0].isupper()
+        and any(c.islower() for c in word[1:])
+        and word not in CAPITALISED_STOP
+        and not raw.startswith(("@", "#", "http"))
     )

@@ -29,6 +29,7 @@ from datetime import date, datetime, timedelta
 from typing import Any, Literal, get_args
 
 from models import synth_lists as L
+from models import synth_short
 
 Sentiment = Literal["positive", "negative", "neutral"]
 Split = Literal["train", "eval"]
@@ -362,13 +363,33 @@ def _shielded_sub(text: str, keep: Sequence[str], rewrite: Callable[[str], str])
 
 
 def sentiment_examples(n: int, seed: int = 0, split: Split = "train") -> list[dict[str, Any]]:
-    """Sentiment classification rows: ``{"text": body, "label": sentiment}``."""
-    return [{"text": e.body, "label": e.sentiment} for e in generate_emails(n, seed, split)]
+    """Sentiment classification rows ``{"text", "label"}``: emails and review snippets
+    alternately (:mod:`models.synth_short`), so the adapter learns sentiment, not the email
+    register. Both halves are balanced, so the whole is too."""
+    emails = [{"text": e.body, "label": e.sentiment}
+              for e in generate_emails((n + 1) // 2, seed, split)]
+    reviews = synth_short.examples("sentiment", synth_short.generate_reviews(n // 2, seed, split))
+    return _alternate(emails, reviews)
 
 
 def entity_examples(n: int, seed: int = 0, split: Split = "train") -> list[dict[str, Any]]:
-    """Entity extraction rows: ``{"text": body, "entities": {"name", "product", "location"}}``."""
-    return [{"text": e.body, "entities": e.entities} for e in generate_emails(n, seed, split)]
+    """Entity extraction rows ``{"text", "entities": {"name", "product", "location"}}``: emails
+    and social posts alternately. In an email ``name`` is the customer's; in a post, the people
+    it names."""
+    emails = [{"text": e.body, "entities": e.entities}
+              for e in generate_emails((n + 1) // 2, seed, split)]
+    posts = synth_short.examples("entities", synth_short.generate_posts(n // 2, seed, split))
+    return _alternate(emails, posts)
+
+
+def _alternate(first: list[dict[str, Any]], second: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """first[0], second[0], first[1], ...: a prefix of the result is a result for a smaller n."""
+    rows: list[dict[str, Any]] = []
+    for i, row in enumerate(first):
+        rows.append(row)
+        if i < len(second):
+            rows.append(second[i])
+    return rows
 
 
 def reply_examples(n: int, seed: int = 0, split: Split = "train") -> list[dict[str, Any]]:

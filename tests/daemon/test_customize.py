@@ -105,6 +105,21 @@ def test_synth_writes_rows_and_provenance(tmp_path: Path,
         parse("synth", "--task", "summary", "--n", "1", "--out", str(out))
 
 
+def test_synth_teacher_refuses_tasks_without_a_message_and_bad_servers(tmp_path: Path) -> None:
+    out = tmp_path / "rows.jsonl"
+    with pytest.raises(ConfigurationError, match="none to rewrite"):
+        run("synth", "--task", "persona", "--n", "3", "--out", str(out),
+            "--teacher-url", "http://127.0.0.1:9")
+    assert not out.exists()  # refused before writing anything
+    with pytest.raises(ConfigurationError, match="teacher-fraction"):
+        run("synth", "--task", "sentiment", "--n", "3", "--out", str(out),
+            "--teacher-url", "http://127.0.0.1:9", "--teacher-fraction", "2")
+    # Port 9 (discard) is closed on loopback: a clear error, not a traceback.
+    with pytest.raises(ConfigurationError, match="cannot list the teacher's models"):
+        run("synth", "--task", "sentiment", "--n", "3", "--out", str(out),
+            "--teacher-url", "http://127.0.0.1:9")
+
+
 def email(text: str) -> EmailText:
     return EmailText(message_id="train", subject="", body=text)
 

@@ -1,0 +1,238 @@
+"""Word lists and templates for short customer messages: review snippets and social posts.
+
+Emails are not the only text customers write. Product reviews are a sentence or two, often
+lower-case, with the opinion carried by a handful of evaluative words; social posts are terse,
+tokenised, full of handles, hashtags and links, and name people, places and products that are
+not the author. :mod:`models.synth_short` composes both from these lists so an adapter sees
+those registers too. Nothing here is taken from a corpus: every phrase was written for replyd.
+
+Named entities in posts come from :mod:`models.synth_lists` (names, locations) and from
+``BRANDED_PRODUCTS`` below, all split into train and eval parts by hash like the email lists.
+``COMPANIES`` and ``EVENTS`` are capitalised distractors that must never be labelled.
+"""
+
+from __future__ import annotations
+
+# --- review snippets (sentiment) ---------------------------------------------------------------
+
+NOUNS: tuple[str, ...] = (
+    "blender", "headphones", "camera", "printer", "vacuum", "kettle", "phone case", "charger",
+    "keyboard", "mouse", "router", "speaker", "lamp", "mattress", "backpack", "watch", "tablet",
+    "monitor", "tv", "dvd player", "coffee maker", "toaster", "drill", "jacket", "boots",
+    "stroller", "car seat", "tent", "grill", "microwave", "hair dryer", "toothbrush", "scale",
+    "fan", "heater", "remote", "cable", "memory card", "hard drive", "e-reader", "game", "book",
+    "album", "software", "app", "sofa", "desk chair", "frying pan", "knife set", "water bottle",
+    "player", "unit", "product", "thing", "radio", "gps", "mp3 player", "receiver",
+)
+
+ASPECTS: tuple[str, ...] = (
+    "sound quality", "picture quality", "battery life", "build quality", "customer service",
+    "price", "instructions", "setup", "design", "fit", "screen", "performance", "delivery",
+    "packaging", "noise level", "comfort", "finish", "size", "display", "software", "menu",
+    "remote", "cord", "lid", "handle", "straps", "reception", "interface", "warranty", "zoom",
+)
+
+POSITIVE_WORDS: tuple[str, ...] = (
+    "excellent", "great", "superb", "fantastic", "amazing", "outstanding", "terrific",
+    "wonderful", "brilliant", "top-notch", "first-rate", "impressive", "perfect", "solid",
+    "really good", "very good", "exceptional", "fabulous", "awesome", "lovely", "stellar",
+    "spot on", "crisp and clear", "a real pleasure", "better than expected", "just right",
+)
+
+NEGATIVE_WORDS: tuple[str, ...] = (
+    "terrible", "awful", "poor", "horrible", "useless", "disappointing", "pathetic", "dreadful",
+    "lousy", "atrocious", "abysmal", "shoddy", "subpar", "flimsy", "very bad", "really bad",
+    "unacceptable", "a joke", "frustrating", "annoying", "a nightmare", "worse than my old one",
+    "garbage", "mediocre at best", "painfully slow", "cheap and nasty",
+)
+
+# {noun}, {Noun}, {aspect}, {aspect2}, {pos}, {pos2}, {neg}, {neg2}, {duration}, {relative}
+POSITIVE_CLAUSES: tuple[str, ...] = (
+    "I love this {noun}.", "I absolutely love it.", "Highly recommended.",
+    "I would recommend it to anyone.", "Worth every penny.", "Best {noun} I have ever owned.",
+    "It works perfectly.", "Works like a charm.", "It does exactly what it promises.",
+    "Very happy with this purchase.", "Five stars.", "You can't beat it for the price.",
+    "I'm really impressed with the {aspect}.", "The {aspect} is {pos}.",
+    "The {aspect} is {pos} and the {aspect2} is {pos2}.",
+    "It was easy to set up and has worked flawlessly ever since.", "My {relative} loves it.",
+    "A great value.", "This {noun} exceeded my expectations.", "So glad I bought it.",
+    "Couldn't be happier.", "It's a joy to use.", "Not a single problem in {duration}.",
+    "Not bad at all, actually very good.", "I'd buy it again in a heartbeat.",
+    "{Pos} {noun}, {pos2} price.", "Does the job beautifully.", "Love the {aspect}!",
+    "The {aspect} alone makes it worth buying.", "Thrilled with it.",
+    "Easily the best purchase I made this year.", "It has made my mornings so much easier.",
+    "Quality is {pos} for the money.", "No complaints whatsoever.", "A solid {noun}, well made.",
+    "Can't say enough good things about it.", "It just works, every single time.",
+)
+
+NEGATIVE_CLAUSES: tuple[str, ...] = (
+    "Total waste of money.", "Don't buy this {noun}.", "I'm sending it back.",
+    "Very disappointed.", "It stopped working after {duration}.", "It broke after {duration}.",
+    "The {aspect} is {neg}.", "Worst {noun} I've ever bought.", "It feels cheap and flimsy.",
+    "Avoid this one.", "Save your money.", "It doesn't work as advertised.",
+    "I regret buying it.", "Customer service was no help at all.", "What a letdown.",
+    "It died after {duration} and the warranty was useless.",
+    "The {aspect} is {neg} and the {aspect2} is even worse.", "Returned it the next day.",
+    "Not worth the money.", "Not great, to be honest.", "I hate this {noun}.", "Complete junk.",
+    "Never again.", "It keeps crashing.", "It overheats constantly.",
+    "Zero stars if I could.", "The {aspect} is {neg}, period.", "Such a disappointment.",
+    "I want my money back.", "It fell apart within {duration}.", "Honestly a rip-off.",
+    "The {noun} is {neg}.", "Nothing but problems since day one.",
+    "It makes a horrible grinding noise.", "Useless unless you enjoy wasting time.",
+    "Sadly it's {neg}.", "I gave up on it after {duration}.",
+)
+
+# {noun}, {Noun}, {aspect}, {when}, {acc}, {acc2}, {color}, {color2}, {usage}, {num}, {power},
+# {compat}, {relative}, {duration}, {day}, {price}
+NEUTRAL_CLAUSES: tuple[str, ...] = (
+    "I bought this {noun} {when}.", "It comes with {acc} and {acc2}.", "The box contains {acc}.",
+    "I ordered the {color} one.", "I use it mostly {usage}.", "It is about {num} inches wide.",
+    "It runs on {power}.", "The manual is {num} pages long.", "Does it work with {compat}?",
+    "Is there a newer model of this {noun}?", "My {relative} uses it {usage}.",
+    "It replaced my old {noun}.", "I have had it for {duration}.", "The {noun} arrived on {day}.",
+    "I paid {price} for it.", "It is the same size as the previous model.",
+    "The {aspect} is similar to my old one.", "The cord is {num} feet long.",
+    "It has {num} speed settings.", "You need an app to change the settings.",
+    "It takes {num} AA batteries.", "I'm writing this after {duration} of use.",
+    "Update: the replacement part arrived {when}.", "It weighs about {num} pounds.",
+    "Here are the specs for anyone comparing models.",
+    "The instructions are in English and Spanish.", "Repost with a clearer title.",
+    "It's available in {color} and {color2}.", "Which version should I get for a small kitchen?",
+    "The {noun} uses a standard USB-C cable.", "I bought it as a gift for my {relative}.",
+    "It's my second {noun} from this brand.", "The {aspect} can be changed in the menu.",
+    "It switches off by itself after {num} minutes.", "The {noun} has a {num}-year warranty.",
+    "I compared it with two other models before ordering.",
+    "It came in a plain brown box.", "There is a setting for {usage}.",
+    "Some reviewers mention the {aspect}; here is what I found.",
+    "It sits on the counter next to the sink.", "The {noun} ships without {acc}.",
+    "How do you reset it to factory settings?", "I read the manual before plugging it in.",
+)
+
+ACCESSORIES: tuple[str, ...] = (
+    "a USB cable", "a carrying case", "two spare filters", "a wall mount", "a quick start guide",
+    "a remote", "an extra battery", "a cleaning brush", "a power adapter", "three attachments",
+    "a set of ear tips", "a storage bag",
+)
+COLORS: tuple[str, ...] = ("black", "white", "silver", "red", "blue", "grey", "green", "beige")
+USAGES: tuple[str, ...] = (
+    "in the mornings", "at work", "on weekends", "for travel", "in the garage", "for the kids",
+    "in the kitchen", "at the gym", "in the car", "for video calls", "while camping",
+)
+POWER: tuple[str, ...] = ("batteries", "mains power", "USB power", "a rechargeable pack")
+COMPAT: tuple[str, ...] = (
+    "older laptops", "a 12V socket", "both phones we have", "the previous version's parts",
+    "wireless charging pads", "voice assistants",
+)
+RELATIVES: tuple[str, ...] = (
+    "wife", "husband", "son", "daughter", "mum", "dad", "partner", "grandmother", "roommate",
+    "brother", "sister",
+)
+DURATIONS: tuple[str, ...] = (
+    "two weeks", "a month", "three days", "six months", "a year", "two uses", "a week",
+    "ten minutes", "one weekend",
+)
+DAYS: tuple[str, ...] = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday")
+PRICES: tuple[str, ...] = ("$25", "$40", "$89", "$120", "about fifty dollars", "$15 on sale")
+WHENS: tuple[str, ...] = ("last month", "in March", "two weeks ago", "before Christmas",
+                          "last year", "on Tuesday")
+
+# --- social posts (entities) -------------------------------------------------------------------
+
+# Invented product names in the terse style posts use: phones, games, apps, drinks, gadgets.
+BRANDED_PRODUCTS: tuple[str, ...] = (
+    "Zentrix 5", "PixelPal", "Glimmer Cola", "Vortexa Pro", "Quasar Pad", "Lumina Z3",
+    "Nebula Racer", "Fizzo Lime", "Orbix Watch", "TapTune", "Krona Phone 8", "Starling Tab",
+    "Dune Raiders", "Mellow Brew", "SnapDeck", "Vireo Buds", "Helix Slim", "Cirrus Note",
+    "Blocky Kingdoms", "Froth Energy", "Waveform One", "Tessera Mini", "Pocketwise",
+    "Lumen Reader", "Echo Valley Online", "Trekmate GPS", "Zapp Soda", "Corvid Pro 2",
+    "Ivy Home Hub", "Rapid Runner 3", "Glowbar", "MinaCam", "Stormcraft", "Nimble Notes",
+    "Boltwave X", "Citrus Spark", "Polyphone 4", "Kudo Stick", "Arcadia Legends",
+    "Sable Slate", "Ferro Pan Pro", "Yonder Maps", "Crumb Bar", "Quill Mini", "Tidewater Tea",
+    "Zephyr Lite", "Opaline 7", "Strive Band", "Hollow Knightfall", "Pipit Speaker",
+    "Marble Run Deluxe", "Gizmo Drive", "Velvet Roast", "Skyforge", "Lark Earphones",
+    "Ostara Pad", "BrightCast", "Fable Quest", "Ripcord Rally", "Nova Chat",
+)
+
+# Capitalised names that are not a person, product or place: never labelled.
+COMPANIES: tuple[str, ...] = (
+    "Brightwell Foods", "Tandem Airlines", "Kestrel Bank", "Northgate Telecom",
+    "Halcyon Insurance", "Bluefin Logistics", "Oakridge Motors", "Maple Street Bakery",
+    "Copperline Media", "Silverpine Energy", "Foxglove Studios", "Redwood Pharmacy",
+)
+EVENTS: tuple[str, ...] = (
+    "Open Mic Night", "Summer Jam", "Game Night", "Taco Tuesday", "Happy Hour", "Black Friday",
+    "Music Monday", "Throwback Thursday", "Book Club", "Trivia Night", "Fun Run",
+    "Film Festival", "Science Fair", "Farmers Market", "Career Day",
+)
+HASHTAGS: tuple[str, ...] = (
+    "#travel", "#fail", "#blessed", "#tbt", "#music", "#win", "#mondaymotivation", "#foodie",
+    "#nowplaying", "#fml", "#tech", "#weekend", "#love", "#news", "#jobs", "#gameday",
+)
+EMOTICONS: tuple[str, ...] = (":)", ":D", "<3", ";)", ":(", "lol", "haha", "xD", ":P", "!!")
+TITLES: tuple[str, ...] = ("Mr", "Mrs", "Ms", "Dr", "Coach", "Uncle", "Aunt")
+
+# {person}, {person2}, {titled}, {place}, {product}, {company}, {event}, {handle}, {url}, {tag},
+# {emo}. A template's entities are exactly the slots {person}, {person2}, {titled}, {place}
+# and {product}.
+POSTS_WITH_ENTITIES: tuple[str, ...] = (
+    "had a great day with {person} in {place} {emo}",
+    "{person} just got the new {product} and won't stop talking about it {emo}",
+    "Anyone know if the {product} works with {company} chargers ?",
+    "Live from {place} ! {event} starts in 10 mins {tag}",
+    "RT @{handle} : {person} says the {product} update is out now {url}",
+    "Good morning {place} ! Coffee and {product} time",
+    "New Post : {person} reviews the {product} {url}",
+    "watching {event} with {person} , so good {emo}",
+    "Flight to {place} delayed again ... {tag}",
+    "my {product} died right before the show smh",
+    "Happy birthday {person} !!! see you in {place} next week",
+    "{company} customer service in {place} is the worst {tag}",
+    "Just landed in {place} . Who's around ?",
+    "I liked a YouTube video -- {person} on the {product} {url}",
+    "@{handle} ask {person} , she knows everything about the {product}",
+    "Thinking about moving to {place} , anyone have tips ?",
+    "Finally upgraded to the {product} ! {emo}",
+    "{person} and {person2} killed it tonight at {event} in {place}",
+    "Can't believe {person} is coming to {place} ! {tag}",
+    "Is the {product} worth it or should I wait ?",
+    "Hiring : Sales Associate - {place} {url}",
+    "Weather in {place} today : sunny , 24C",
+    "{titled} gave us so much homework today ugh",
+    "shoutout to {person} for fixing my {product} {emo}",
+    "@{handle} I'm in {place} till Sunday , text me",
+    "{person} 's new video is up ! {url}",
+    "playing {product} with {person} all night {tag}",
+    "Road trip : {place} -> {place2} {emo}",
+    "{titled} is the best teacher ever",
+    "who else is at the {event} in {place} ?",
+    "RT @{handle} : Big sale on the {product} at {company} today only {url}",
+    "lunch with {person} then back to {place} {emo}",
+    "{person} , {person2} and me at {event} {url}",
+    "the {product} is sold out everywhere in {place} {tag}",
+    "Missing {place} so much right now",
+    "my {relative} bought me a {product} {emo}",
+)
+POSTS_WITHOUT_ENTITIES: tuple[str, ...] = (
+    "Good morning ! Happy Friday everyone {emo}",
+    "New Post : Top 10 Ways To Save Money {url}",
+    "lol that was the best {event} ever",
+    "Can't sleep . Again . {tag}",
+    "RT @{handle} : Life is too short for bad coffee",
+    "Breaking News : Stocks Close Higher {url}",
+    "So Excited For The Weekend !!!",
+    "@{handle} haha yes ! same here",
+    "{event} tonight , who's in ?",
+    "OMG This Song Is Everything {tag}",
+    "{company} is hiring again {url}",
+    "Free Shipping On All Orders This Week Only {url}",
+    "Just Finished My First Marathon !!! {emo}",
+    "@{handle} @{handle2} see you guys tomorrow",
+    "Monday again ... need more coffee {tag}",
+    "Check out my latest blog post {url}",
+    "Thank You All For The Birthday Wishes {emo}",
+    "{company} just announced record profits {url}",
+    "Anyone else think {event} should be every week ?",
+    "Can't Stop Listening To This {tag}",
+    "Best. Day. Ever. {emo}",
+    "Watching the game with the family {tag}",
+)
