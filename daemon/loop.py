@@ -40,6 +40,7 @@ from aiokafka.structs import RecordMetadata
 
 from daemon import codec
 from daemon.contracts import IncomingEmail
+from daemon.engine_metrics import MeteredEngine
 from daemon.health import HealthServer
 from daemon.metrics import Metrics
 from daemon.settings import Settings
@@ -118,8 +119,9 @@ class Daemon:
     ) -> None:
         self.settings = settings
         self.engine = engine
-        self.pipeline = Pipeline(engine, pipeline_config)
         self.metrics = metrics or Metrics()
+        # Every engine call of the pipeline is recorded (batch size, timings, queue depth).
+        self.pipeline = Pipeline(MeteredEngine(engine, self.metrics), pipeline_config)
         self.should_exit = False
         self.stats = LoopStats()
         self._stop_requested = asyncio.Event()

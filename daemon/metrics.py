@@ -7,7 +7,7 @@ recording methods below; nothing else creates series. ``docs/METRICS.md`` docume
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
 from prometheus_client import (
     CollectorRegistry,
@@ -20,6 +20,7 @@ from prometheus_client import (
 )
 
 from daemon import __version__
+from models.engine import GenerateRequest, GenerateResult
 
 # The *_created series double the exposition for no use on dashboards or alerts.
 disable_created_metrics()
@@ -27,6 +28,8 @@ disable_created_metrics()
 STAGES = ("parse", "sentiment", "entities", "reply", "persona", "publish")
 BATCH_BUCKETS = (1, 2, 4, 8, 16, 32, 64, 128, 256)
 LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300)
+# Requests per engine call: the pipeline sends up to 2 per email (sentiment + entities).
+ENGINE_BATCH_BUCKETS = (1, 2, 4, 8, 16, 32, 64, 128, 256, 512)
 
 
 class Metrics:
@@ -89,6 +92,41 @@ class Metrics:
             registry=r,
         )
         self.engine_up = Gauge("replyd_engine_up", "1 while the engine is healthy.", registry=r)
+        self.engine_batch_size = Histogram(
+            "replyd_engine_batch_size",
+            "Requests per engine generate call.",
+            buckets=ENGINE_BATCH_BUCKETS,
+            registry=r,
+        )
+        self.engine_queue_depth = Gauge(
+            "replyd_engine_queue_depth",
+            "Requests submitted to the engine and not finished.",
+            registry=r,
+        )
+        self.engine_queue = Histogram(
+            "replyd_engine_queue_seconds",
+            "From a request's submission to the engine until the engine started on it, by "
+            "adapter (customization ID or 'base').",
+            ["adapter"],
+            buckets=LATENCY_BUCKETS,
+            registry=r,
+        )
+        self.engine_ttft = Histogram(
+            "replyd_engine_time_to_first_token_seconds",
+            "From a request's submission to the engine until its first generated token, by "
+            "adapter (customization ID or 'base').",
+            ["adapter"],
+            buckets=LATENCY_BUCKETS,
+            registry=r,
+        )
+        self.engine_generation = Histogram(
+            "replyd_engine_generation_seconds",
+            "From a request's submission to the engine until its last token, by adapter "
+            "(customization ID or 'base').",
+            ["adapter"],
+            buckets=LATENCY_BUCKETS,
+            registry=r,
+        )
         self.last_commit = Gauge(
             "replyd_last_commit_timestamp_seconds",
             "Unix time of the last successful offset commit (or committed transaction).",
@@ -117,6 +155,28 @@ class Metrics:
     def watch_engine(self, healthy: Callable[[], bool]) -> None:
         """``replyd_engine_up`` reads the engine's health at every scrape."""
         self.engine_up.set_function(lambda: 1.0 if healthy() else 0.0)
+
+    def watch_queue_depth(self, depth: Callable[[], int]) -> None:
+        """``replyd_engine_queue_depth`` reads the engine's queue depth at every scrape."""
+        self.engine_queue_depth.set_function(lambda: float(depth()))
+
+    def observe_engine_call(
+        self, requests: Sequence[GenerateRequest], results: Sequence[GenerateResult]
+    ) -> None:
+        """One completed engine call: its size, and the timing of each request that has one."""
+        if not requests:
+            return
+        self.engine_batch_size.observe(len(requests))
+        for request, result in zip(requests, results, strict=True):
+            timing = result.timing
+            if timing is None:
+                continue
+            adapter = request.adapter or "base"
+            if timing.queue_s is not None:
+                self.engine_queue.labels(adapter).observe(timing.queue_s)
+            if timing.ttft_s is not None:
+                self.engine_ttft.labels(adapter).observe(timing.ttft_s)
+            self.engine_generation.labels(adapter).observe(timing.total_s)
 
     def set_build(self, engine: str, base_model: str) -> None:
         self.build_info.info({"version": __version__, "engine": engine, "base_model": base_model})

