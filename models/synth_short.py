@@ -67,9 +67,14 @@ def _review(i: int, seed: int, split: str) -> ShortText:
     if sentiment == "neutral":
         clauses = [_fill(c, rng, noun) for c in rng.sample(S.NEUTRAL_CLAUSES, k=rng.randint(1, 3))]
     else:
-        pool = S.POSITIVE_CLAUSES if sentiment == "positive" else S.NEGATIVE_CLAUSES
+        if sentiment == "positive":
+            explicit, implicit = S.POSITIVE_CLAUSES, S.IMPLICIT_POSITIVE_CLAUSES
+        else:
+            explicit, implicit = S.NEGATIVE_CLAUSES, S.IMPLICIT_NEGATIVE_CLAUSES
+        pool = implicit if rng.random() < 0.4 else explicit
         opinions = [_fill(c, rng, noun) for c in rng.sample(pool, k=rng.randint(1, 2))]
-        facts = [_fill(c, rng, noun) for c in rng.sample(S.NEUTRAL_CLAUSES, k=rng.randint(0, 2))]
+        facts = [_fill(c, rng, noun)
+                 for c in rng.sample(S.NEUTRAL_CLAUSES, k=rng.choice((0, 0, 1, 1, 2)))]
         clauses = opinions + facts
         rng.shuffle(clauses)
         if rng.random() < 0.6 and opinions[0] in clauses:  # opinion usually leads
@@ -99,7 +104,11 @@ def _fill(template: str, rng: random.Random, noun: str) -> str:
         "acc2": accs[1], "color": colors[0], "color2": colors[1], "usage": rng.choice(S.USAGES),
         "num": str(rng.choice((2, 3, 4, 5, 6, 8, 10, 12, 15, 20, 30))),
         "power": rng.choice(S.POWER), "compat": rng.choice(S.COMPAT), "day": rng.choice(S.DAYS),
-        "price": rng.choice(S.PRICES),
+        "price": rng.choice(S.PRICES), "task": rng.choice(S.TASKS),
+        "benefit": rng.choice(S.BENEFITS), "long_time": rng.choice(S.LONG_TIMES),
+        "function": rng.choice(S.FUNCTIONS), "part": rng.choice(S.PARTS),
+        "thing": rng.choice(S.THINGS), "feature": rng.choice(S.FEATURES),
+        "usage_ing": rng.choice(S.USAGES_ING),
     }
     return template.format(**values)
 
@@ -117,7 +126,7 @@ def generate_posts(n: int, seed: int = 0, split: str = "train") -> list[ShortTex
 
 def _post(i: int, seed: int, split: str, vocab: dict[str, tuple[str, ...]]) -> ShortText:
     rng = random.Random(f"replyd-synth-post/{seed}/{split}/{i}")
-    with_entities = rng.random() < 0.67
+    with_entities = rng.random() < 0.7
     template = rng.choice(S.POSTS_WITH_ENTITIES if with_entities else S.POSTS_WITHOUT_ENTITIES)
     people = [_person(rng, vocab) for _ in range(2)]
     while people[1].casefold() == people[0].casefold():
@@ -132,7 +141,8 @@ def _post(i: int, seed: int, split: str, vocab: dict[str, tuple[str, ...]]) -> S
         "company": rng.choice(S.COMPANIES), "event": rng.choice(S.EVENTS),
         "handle": handles[0], "handle2": handles[1], "url": _url(rng),
         "tag": rng.choice(S.HASHTAGS), "emo": rng.choice(S.EMOTICONS),
-        "relative": rng.choice(S.RELATIVES),
+        "relative": rng.choice(S.RELATIVES), "show": rng.choice(S.SHOWS),
+        "team": rng.choice(S.TEAMS), "band": rng.choice(S.BANDS),
     }
     slots = _SLOT.findall(template)
     if "place" in slots and rng.random() < 0.15:  # places are often hashtags in posts

@@ -82,6 +82,35 @@ NEGATIVE_CLAUSES: tuple[str, ...] = (
     "Sadly it's {neg}.", "I gave up on it after {duration}.",
 )
 
+# Opinions stated as facts: a failure report is a complaint and an approving description of a
+# feature is praise, though neither uses an evaluative adjective.
+IMPLICIT_POSITIVE_CLAUSES: tuple[str, ...] = (
+    "It is very simple to {task}.", "The {aspect} is easy to use, even for {relative}.",
+    "The battery lasts {long_time} on one charge.", "I dropped it and it still works fine.",
+    "It does everything I need and more.", "No buyer's remorse here.",
+    "A much better buy than the big-name brands.", "I can finally {benefit}.",
+    "Everyone I know who has one likes it.",
+    "It has so many features I haven't even tried them all yet.",
+    "With one button you can {task}.", "It paid for itself within {duration}.",
+    "We've had it {duration} and never had a single issue.",
+    "Now I can {benefit} without any fuss.", "It was up and running in five minutes.",
+    "It handles everything I throw at it.", "Give it a try, you won't be sorry.",
+    "It is twice as fast as my old one.", "The {aspect} is exactly as advertised.",
+)
+IMPLICIT_NEGATIVE_CLAUSES: tuple[str, ...] = (
+    "It worked for {duration}.", "It lasted about {duration}.", "Quit after {duration}.",
+    "It stops {function} at random times.", "After an hour of use there is audible static.",
+    "The {part} pops off if you drop it even a few inches.",
+    "It won't recognise my {thing} half the time.", "It takes forever to {task}.",
+    "The {aspect} is unpredictable.", "I cancelled the order.", "Big minus.",
+    "Fair warning: do not buy.", "Buy a better-known brand.",
+    "They say the damage is my fault, so the warranty won't cover it.",
+    "I had to reset it {num} times in the first week.", "It has no {feature}, none at all.",
+    "The {part} came loose after {duration}.", "Support kept me on hold for {num} hours.",
+    "Don't hold your breath waiting for the delivery they promise.",
+    "It randomly shuts off in the middle of {usage_ing}.",
+)
+
 # {noun}, {Noun}, {aspect}, {when}, {acc}, {acc2}, {color}, {color2}, {usage}, {num}, {power},
 # {compat}, {relative}, {duration}, {day}, {price}
 NEUTRAL_CLAUSES: tuple[str, ...] = (
@@ -102,11 +131,27 @@ NEUTRAL_CLAUSES: tuple[str, ...] = (
     "It's my second {noun} from this brand.", "The {aspect} can be changed in the menu.",
     "It switches off by itself after {num} minutes.", "The {noun} has a {num}-year warranty.",
     "I compared it with two other models before ordering.",
-    "It came in a plain brown box.", "There is a setting for {usage}.",
+    "It came in a plain brown box.", "It has a mode meant for use {usage}.",
     "Some reviewers mention the {aspect}; here is what I found.",
     "It sits on the counter next to the sink.", "The {noun} ships without {acc}.",
     "How do you reset it to factory settings?", "I read the manual before plugging it in.",
 )
+
+TASKS: tuple[str, ...] = (
+    "import photos", "switch modes", "change the settings", "pair it with a phone",
+    "clean it", "set a timer", "move files over", "swap the attachments",
+)
+BENEFITS: tuple[str, ...] = (
+    "make calls from my basement", "listen in the car", "read in bed without a lamp",
+    "get coffee before work", "carry everything in one bag", "back up every photo",
+)
+LONG_TIMES: tuple[str, ...] = ("a full week", "three days", "all day", "over 20 hours")
+FUNCTIONS: tuple[str, ...] = ("reading discs", "charging", "connecting", "saving settings",
+                              "playing music")
+PARTS: tuple[str, ...] = ("faceplate", "battery cover", "lid", "handle", "knob", "strap")
+THINGS: tuple[str, ...] = ("memory card", "laptop", "discs", "phone", "headphones")
+FEATURES: tuple[str, ...] = ("radio", "backlight", "timer", "auto shut-off", "volume limit")
+USAGES_ING: tuple[str, ...] = ("a movie", "a call", "a song", "cooking", "a download")
 
 ACCESSORIES: tuple[str, ...] = (
     "a USB cable", "a carrying case", "two spare filters", "a wall mount", "a quick start guide",
@@ -128,7 +173,7 @@ RELATIVES: tuple[str, ...] = (
     "brother", "sister",
 )
 DURATIONS: tuple[str, ...] = (
-    "two weeks", "a month", "three days", "six months", "a year", "two uses", "a week",
+    "two weeks", "a month", "three days", "six months", "a year", "two days", "a week",
     "ten minutes", "one weekend",
 )
 DAYS: tuple[str, ...] = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday")
@@ -153,7 +198,8 @@ BRANDED_PRODUCTS: tuple[str, ...] = (
     "Ostara Pad", "BrightCast", "Fable Quest", "Ripcord Rally", "Nova Chat",
 )
 
-# Capitalised names that are not a person, product or place: never labelled.
+# Capitalised names that are not a person, product or place: never labelled (nor are SHOWS,
+# TEAMS and BANDS below).
 COMPANIES: tuple[str, ...] = (
     "Brightwell Foods", "Tandem Airlines", "Kestrel Bank", "Northgate Telecom",
     "Halcyon Insurance", "Bluefin Logistics", "Oakridge Motors", "Maple Street Bakery",
@@ -164,6 +210,19 @@ EVENTS: tuple[str, ...] = (
     "Music Monday", "Throwback Thursday", "Book Club", "Trivia Night", "Fun Run",
     "Film Festival", "Science Fair", "Farmers Market", "Career Day",
 )
+# More capitalised names that are not people, products or places: shows, teams and bands.
+SHOWS: tuple[str, ...] = (
+    "Harbour Lights", "The Night Desk", "Kitchen Kings", "Lost in the Dunes", "Quarter Past",
+    "Brass Hearts", "Moonlit Court", "The Long Table",
+)
+TEAMS: tuple[str, ...] = (
+    "Riverside Hawks", "Northern Comets", "Red Valley Rovers", "Bay City Owls",
+    "Granite Bears", "Eastside Falcons",
+)
+BANDS: tuple[str, ...] = (
+    "The Paper Lanterns", "Velvet Static", "Dust and Daisies", "The Quiet Engines",
+    "Neon Orchard", "Salt Choir",
+)
 HASHTAGS: tuple[str, ...] = (
     "#travel", "#fail", "#blessed", "#tbt", "#music", "#win", "#mondaymotivation", "#foodie",
     "#nowplaying", "#fml", "#tech", "#weekend", "#love", "#news", "#jobs", "#gameday",
@@ -171,13 +230,12 @@ HASHTAGS: tuple[str, ...] = (
 EMOTICONS: tuple[str, ...] = (":)", ":D", "<3", ";)", ":(", "lol", "haha", "xD", ":P", "!!")
 TITLES: tuple[str, ...] = ("Mr", "Mrs", "Ms", "Dr", "Coach", "Uncle", "Aunt")
 
-# {person}, {person2}, {titled}, {place}, {product}, {company}, {event}, {handle}, {url}, {tag},
-# {emo}. A template's entities are exactly the slots {person}, {person2}, {titled}, {place}
-# and {product}.
+# {person}, {person2}, {titled}, {place}, {place2}, {product}, {company}, {event}, {show},
+# {team}, {band}, {handle}, {handle2}, {url}, {tag}, {emo}, {relative}. A template's entities
+# are exactly its {person}, {person2}, {titled}, {place}, {place2} and {product} slots.
 POSTS_WITH_ENTITIES: tuple[str, ...] = (
     "had a great day with {person} in {place} {emo}",
     "{person} just got the new {product} and won't stop talking about it {emo}",
-    "Anyone know if the {product} works with {company} chargers ?",
     "Live from {place} ! {event} starts in 10 mins {tag}",
     "RT @{handle} : {person} says the {product} update is out now {url}",
     "Good morning {place} ! Coffee and {product} time",
@@ -191,10 +249,8 @@ POSTS_WITH_ENTITIES: tuple[str, ...] = (
     "I liked a YouTube video -- {person} on the {product} {url}",
     "@{handle} ask {person} , she knows everything about the {product}",
     "Thinking about moving to {place} , anyone have tips ?",
-    "Finally upgraded to the {product} ! {emo}",
     "{person} and {person2} killed it tonight at {event} in {place}",
     "Can't believe {person} is coming to {place} ! {tag}",
-    "Is the {product} worth it or should I wait ?",
     "Hiring : Sales Associate - {place} {url}",
     "Weather in {place} today : sunny , 24C",
     "{titled} gave us so much homework today ugh",
@@ -211,6 +267,21 @@ POSTS_WITH_ENTITIES: tuple[str, ...] = (
     "the {product} is sold out everywhere in {place} {tag}",
     "Missing {place} so much right now",
     "my {relative} bought me a {product} {emo}",
+    "Back home in {place} after a week with {person} {emo}",
+    "{team} win again ! {place} is going crazy tonight",
+    "{band} live in {place} tonight , who's coming ?",
+    "just watched {show} with {person} lol",
+    "Snow day in {place} ... schools closed {tag}",
+    "{person} moved to {place} and I miss her already",
+    "Traffic on the bridge into {place} is insane right now",
+    "Meeting {person} for lunch in {place} , any tips for food ?",
+    "@{handle} yes ! {person} told me about it yesterday",
+    "Job : Warehouse Assistant - {place} , {place2} {url}",
+    "{person} 's dog is the cutest thing in {place}",
+    "Greetings from {place} ! {emo}",
+    "New episode of {show} tonight , {person} is in it !",
+    "{person} is the only reason I still watch {show}",
+    "Rainy morning in {place} , staying in with {person}",
 )
 POSTS_WITHOUT_ENTITIES: tuple[str, ...] = (
     "Good morning ! Happy Friday everyone {emo}",
@@ -235,4 +306,10 @@ POSTS_WITHOUT_ENTITIES: tuple[str, ...] = (
     "Can't Stop Listening To This {tag}",
     "Best. Day. Ever. {emo}",
     "Watching the game with the family {tag}",
+    "{team} lost again . unbelievable {tag}",
+    "{band} new album is out {url}",
+    "Who's watching {show} tonight ?",
+    "Go {team} !!! {emo}",
+    "RT @{handle} : {band} just announced a tour {url}",
+    "Happy Hour at {company} HQ ! {emo}",
 )
