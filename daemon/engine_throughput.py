@@ -113,7 +113,10 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--engine-url", help="openai: an already running server.")
     parser.add_argument("--serve", action="store_true", help="openai: start a local server.")
     args = parser.parse_args(argv)
-    overrides: dict[str, Any] = {"engine": args.engine, "max_batch_size": args.emails}
+    # A whole batch is submitted at once; on a CPU server the last of 2N requests waits minutes,
+    # which the daemon's default per-request timeout (sized for its smaller batches) rejects.
+    overrides: dict[str, Any] = {"engine": args.engine, "max_batch_size": args.emails,
+                                 "engine_timeout_s": 900.0}
     if args.engine == "openai" and not args.serve:
         overrides["engine_url"] = args.engine_url
     settings = Settings(**overrides)  # type: ignore[arg-type]
