@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import os
 import uuid
 from collections.abc import Iterator
@@ -49,3 +50,12 @@ def settings(broker: EmbeddedBroker, topics: dict[str, str]) -> Settings:
 @pytest.fixture(scope="session")
 def model_cache_dir() -> Path:
     return Path(os.environ.get("REPLYD_MODEL_CACHE_DIR", "~/.cache/replyd/models")).expanduser()
+
+
+@pytest.fixture(autouse=True, scope="module")
+def _collect_garbage_per_module() -> Iterator[None]:
+    """A full collection after each module: a socket or file a module leaks then fails that
+    module (ResourceWarning is an error here) instead of whichever later test happens to run
+    the next full collection."""
+    yield
+    gc.collect()

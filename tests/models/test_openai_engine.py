@@ -8,6 +8,7 @@ One server (base model + one tiny random LoRA adapter) serves the whole module: 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import os
 import signal
@@ -444,6 +445,7 @@ class Stub:
     max_active: int = 0
     server: asyncio.Server | None = None
     port: int = 0
+    handlers: set[asyncio.Task[None]] = field(default_factory=set)
 
     async def start(self, port: int = 0) -> str:
         self.server = await asyncio.start_server(self._handle, "127.0.0.1", port)
@@ -453,9 +455,31 @@ class Stub:
     async def close(self) -> None:
         if self.server is not None:
             self.server.close()
+            # Python 3.11's Server.close() leaves accepted connections open and wait_closed()
+            # does not wait for them: end the handlers still running (a request the client
+            # gave up on) so no socket outlives the stub.
+            for task in list(self.handlers):
+                task.cancel()
+            await asyncio.gather(*self.handlers, return_exceptions=True)
             await self.server.wait_closed()
 
     async def _handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        task = asyncio.current_task()
+        assert task is not None
+        self.handlers.add(task)
+        try:
+            await self._answer(reader, writer)
+        except (ConnectionError, asyncio.IncompleteReadError):
+            pass  # the client went away mid-request
+        except asyncio.CancelledError:
+            pass  # close() ended it; returning keeps asyncio's done-callback quiet
+        finally:
+            self.handlers.discard(task)
+            writer.close()
+            with contextlib.suppress(ConnectionError, asyncio.CancelledError):
+                await writer.wait_closed()
+
+    async def _answer(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         head = (await reader.readuntil(b"\r\n\r\n")).decode()
         length = 0
         for line in head.split("\r\n")[1:]:
@@ -484,7 +508,6 @@ class Stub:
             + data
         )
         await writer.drain()
-        writer.close()
 
 
 @pytest.fixture
