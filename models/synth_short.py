@@ -44,6 +44,7 @@ def _split_vocab(split: str) -> dict[str, tuple[str, ...]]:
 
     vocab = vocabulary(split)  # type: ignore[arg-type]  # checked by vocabulary
     vocab["branded"] = split_items(S.BRANDED_PRODUCTS, split)  # type: ignore[arg-type]
+    vocab["region"] = split_items(S.REGIONS, split)  # type: ignore[arg-type]
     return vocab
 
 
@@ -64,7 +65,16 @@ def _review(i: int, seed: int, split: str) -> ShortText:
     random.Random(f"replyd-synth-review/{seed}/{split}/block/{i // 3}").shuffle(block)
     sentiment = block[i % 3]
     noun = rng.choice(S.NOUNS)
-    if sentiment == "neutral":
+    if sentiment == "neutral" and rng.random() < 0.15:
+        # Mixed: one praise and one complaint weigh each other out, in either order.
+        praise = _fill(rng.choice(S.POSITIVE_CLAUSES), rng, noun)
+        complaint = _fill(rng.choice(S.NEGATIVE_CLAUSES), rng, noun)
+        first, second = (praise, complaint) if rng.random() < 0.5 else (complaint, praise)
+        joiner = rng.choice(S.MIXED_JOINERS)
+        if joiner.endswith(" "):  # a sentence-starting joiner: "... . But it ..."
+            second = second[0].lower() + second[1:] if not second.startswith("I ") else second
+        clauses = [first.rstrip(".!") + "." + joiner.rstrip() + " " + second]
+    elif sentiment == "neutral":
         clauses = [_fill(c, rng, noun) for c in rng.sample(S.NEUTRAL_CLAUSES, k=rng.randint(1, 3))]
     else:
         if sentiment == "positive":
@@ -131,9 +141,13 @@ def _post(i: int, seed: int, split: str, vocab: dict[str, tuple[str, ...]]) -> S
     people = [_person(rng, vocab) for _ in range(2)]
     while people[1].casefold() == people[0].casefold():
         people[1] = _person(rng, vocab)
-    places = rng.sample(vocab["location"], k=2)
+    places = [rng.choice(vocab["region"]) if rng.random() < 0.35 else city
+              for city in rng.sample(vocab["location"], k=2)]
+    while places[1].casefold() == places[0].casefold():
+        places[1] = rng.choice(vocab["location"])
     product = rng.choice(vocab["branded"] + vocab["device"][: len(vocab["branded"]) // 3])
     handles = [_handle(rng, vocab) for _ in range(2)]
+    teams = rng.sample(S.TEAMS, k=2)
     values = {
         "person": people[0], "person2": people[1],
         "titled": f"{rng.choice(S.TITLES)} {rng.choice(vocab['surname'])}",
@@ -142,7 +156,7 @@ def _post(i: int, seed: int, split: str, vocab: dict[str, tuple[str, ...]]) -> S
         "handle": handles[0], "handle2": handles[1], "url": _url(rng),
         "tag": rng.choice(S.HASHTAGS), "emo": rng.choice(S.EMOTICONS),
         "relative": rng.choice(S.RELATIVES), "show": rng.choice(S.SHOWS),
-        "team": rng.choice(S.TEAMS), "band": rng.choice(S.BANDS),
+        "team": teams[0], "team2": teams[1], "band": rng.choice(S.BANDS),
     }
     slots = _SLOT.findall(template)
     if "place" in slots and rng.random() < 0.15:  # places are often hashtags in posts
@@ -154,7 +168,7 @@ def _post(i: int, seed: int, split: str, vocab: dict[str, tuple[str, ...]]) -> S
     for slot in slots:
         if slot in fields and values[slot] not in entities[fields[slot]]:
             entities[fields[slot]].append(values[slot])
-    if rng.random() < 0.15:  # some people never use capitals
+    if rng.random() < 0.25:  # many people never use capitals
         text = text.lower()
         entities = {k: [v.lower() for v in vs] for k, vs in entities.items()}
     for values_ in entities.values():
@@ -171,10 +185,26 @@ def _person(rng: random.Random, vocab: dict[str, tuple[str, ...]]) -> str:
 
 def _handle(rng: random.Random, vocab: dict[str, tuple[str, ...]]) -> str:
     # Handles are unlabelled (they address an account, they don't name a person in the text),
-    # so they must not contain a labelled string verbatim: lower-cased, squashed, with digits.
-    word = rng.choice(("the", "its", "real", "mr", "just", "")) + re.sub(
-        r"[^a-z]", "", rng.choice(vocab["first_name"]).lower())
-    return word + rng.choice(("", "_", "x")) + str(rng.randint(1, 999))
+    # and many look like names squashed together: "danibuono", "vivianna_loves", "robo_rob".
+    first = re.sub(r"[^a-z]", "", rng.choice(vocab["first_name"]).lower())
+    last = re.sub(r"[^a-z]", "", rng.choice(vocab["surname"]).lower())
+    word = rng.choice(("the", "its", "real", "mr", "just", "team", "iam", "", "", ""))
+    shape = rng.randrange(4)
+    if shape == 0:
+        handle = word + first
+    elif shape == 1:
+        handle = first + rng.choice(("", "_", ".")) + last
+    elif shape == 2:
+        handle = first + "_" + rng.choice(("loves", "official", "tweets", "music", "xo", "fan"))
+    else:
+        handle = first + last[:2]
+    if rng.random() < 0.5:
+        handle += rng.choice(("", "_", "x")) + str(rng.randint(1, 999))
+    if rng.random() < 0.4:  # "@Vivianna_loves", "@MarciaForbes": capitals don't make a name
+        handle = handle[0].upper() + handle[1:]
+        if shape == 1 and handle.isalpha():
+            handle = handle[: len(first)] + handle[len(first):].capitalize()
+    return handle
 
 
 def _url(rng: random.Random) -> str:

@@ -137,6 +137,13 @@ NEUTRAL_CLAUSES: tuple[str, ...] = (
     "How do you reset it to factory settings?", "I read the manual before plugging it in.",
 )
 
+# A snippet that weighs one praise against one complaint is neutral overall (its ratings
+# average out): "{opinion}{joiner}{opinion}". The clauses come from the explicit lists above.
+MIXED_JOINERS: tuple[str, ...] = (
+    " But ", " However, ", " On the other hand, ", " Then again, ", " Still, ", " That said, ",
+    " Sadly though, ", " Mixed feelings: ", " Pros and cons: ",
+)
+
 TASKS: tuple[str, ...] = (
     "import photos", "switch modes", "change the settings", "pair it with a phone",
     "clean it", "set a timer", "move files over", "swap the attachments",
@@ -198,6 +205,18 @@ BRANDED_PRODUCTS: tuple[str, ...] = (
     "Ostara Pad", "BrightCast", "Fable Quest", "Ripcord Rally", "Nova Chat",
 )
 
+# Posts name regions and countries as often as cities, and often by a short form.
+REGIONS: tuple[str, ...] = (
+    "Texas", "TX", "Ohio", "Oregon", "Georgia", "Kentucky", "KY", "Maryland", "MD", "New Jersey",
+    "NJ", "Florida", "FL", "Hawaii", "Alabama", "Arizona", "AZ", "Michigan", "Nevada", "Vermont",
+    "Utah", "Iowa", "Maine", "Idaho", "Montana", "Kansas", "Ontario", "Manitoba", "Bavaria",
+    "Tuscany", "Scotland", "Wales", "Ireland", "UK", "USA", "Canada", "Mexico", "Brazil",
+    "Japan", "Spain", "Italy", "France", "Germany", "Sweden", "Norway", "Australia", "India",
+    "Kenya", "Chile", "Peru", "Portugal", "Poland", "Greece", "Egypt", "Cali", "SoCal",
+    "Virginia", "VA", "Colorado", "CO", "Tennessee", "Oklahoma", "Nebraska", "Wisconsin",
+    "Minnesota", "Louisiana", "Alaska", "Quebec", "Yorkshire", "Cornwall", "Andalusia",
+)
+
 # Capitalised names that are not a person, product or place: never labelled (nor are SHOWS,
 # TEAMS and BANDS below).
 COMPANIES: tuple[str, ...] = (
@@ -231,8 +250,8 @@ EMOTICONS: tuple[str, ...] = (":)", ":D", "<3", ";)", ":(", "lol", "haha", "xD",
 TITLES: tuple[str, ...] = ("Mr", "Mrs", "Ms", "Dr", "Coach", "Uncle", "Aunt")
 
 # {person}, {person2}, {titled}, {place}, {place2}, {product}, {company}, {event}, {show},
-# {team}, {band}, {handle}, {handle2}, {url}, {tag}, {emo}, {relative}. A template's entities
-# are exactly its {person}, {person2}, {titled}, {place}, {place2} and {product} slots.
+# {team}, {team2}, {band}, {handle}, {handle2}, {url}, {tag}, {emo}, {relative}. A template's
+# entities are exactly its {person}, {person2}, {titled}, {place}, {place2} and {product} slots.
 POSTS_WITH_ENTITIES: tuple[str, ...] = (
     "had a great day with {person} in {place} {emo}",
     "{person} just got the new {product} and won't stop talking about it {emo}",
@@ -282,6 +301,32 @@ POSTS_WITH_ENTITIES: tuple[str, ...] = (
     "New episode of {show} tonight , {person} is in it !",
     "{person} is the only reason I still watch {show}",
     "Rainy morning in {place} , staying in with {person}",
+    "listening to {person} on repeat {tag}",
+    "{person} 's new album is so good {emo}",
+    "{person} was robbed tonight , should have won {tag}",
+    "so is {person} dating {person2} now ??",
+    "{person} scored twice tonight , {team} win !",
+    "can't stop watching {person} interviews lol",
+    "{person} for president {emo}",
+    "RT @{handle} : {person} to play {place} in June {url}",
+    "omg {person} just followed me back !!!",
+    "{person} was amazing on {show} last night",
+    "new {person} song is out and it's everything {tag}",
+    "I love {person} so much it hurts {emo}",
+    "{person} and {band} live tonight !!",
+    "RT @{handle} : {person} out for the season with a knee injury {url}",
+    "who let {person} sing the anthem lol",
+    "{person} , {place} loves you !!!",
+    "@{handle} {person} is overrated , sorry not sorry",
+    "{person} interview on {show} tonight {tag}",
+    "dreamt about {person} again {emo}",
+    "Back in {place} for the holidays {emo}",
+    "@{handle} @{handle2} {place} this weekend ?",
+    "Lovely evening in {place} , {place2} tomorrow",
+    "Best tacos in {place} hands down {tag}",
+    "one more chance to win {person} tickets tonight !",
+    "@{handle} {person} and {person2} at the after party , holla",
+    "RT @{handle} : {person} on stage with {band} right now {url}",
 )
 POSTS_WITHOUT_ENTITIES: tuple[str, ...] = (
     "Good morning ! Happy Friday everyone {emo}",
@@ -312,4 +357,22 @@ POSTS_WITHOUT_ENTITIES: tuple[str, ...] = (
     "Go {team} !!! {emo}",
     "RT @{handle} : {band} just announced a tour {url}",
     "Happy Hour at {company} HQ ! {emo}",
+    "gross sushi for dinner again {emo}",
+    "finally finished my painting , took all week",
+    "new shoes !!! {emo}",
+    "my phone died and my charger is at work smh",
+    "Praying for everyone affected by the storm",
+    "@{handle} lmao no way , send pics",
+    "RT @{handle} : retweet if you love pizza",
+    "follow @{handle} , best account ever {emo}",
+    "@{handle} thanks for the follow !",
+    "coffee first , then the gym {tag}",
+    "the new update broke everything again lol",
+    "reading a book in the park , perfect day",
+    "{team} vs {team2} tonight , can't wait",
+    "Good night twitterland {emo}",
+    "private sneak peek of ' {show} ' tonight only {url}",
+    "one more chance to win {band} tickets tonight !",
+    "RT @{handle} : @{handle2} the ' {event} ' was epic {emo}",
+    "JV soccer leads 4-1 , less than 7 mins to play {tag}",
 )
