@@ -65,16 +65,7 @@ def _review(i: int, seed: int, split: str) -> ShortText:
     random.Random(f"replyd-synth-review/{seed}/{split}/block/{i // 3}").shuffle(block)
     sentiment = block[i % 3]
     noun = rng.choice(S.NOUNS)
-    if sentiment == "neutral" and rng.random() < 0.15:
-        # Mixed: one praise and one complaint weigh each other out, in either order.
-        praise = _fill(rng.choice(S.POSITIVE_CLAUSES), rng, noun)
-        complaint = _fill(rng.choice(S.NEGATIVE_CLAUSES), rng, noun)
-        first, second = (praise, complaint) if rng.random() < 0.5 else (complaint, praise)
-        joiner = rng.choice(S.MIXED_JOINERS)
-        if joiner.endswith(" "):  # a sentence-starting joiner: "... . But it ..."
-            second = second[0].lower() + second[1:] if not second.startswith("I ") else second
-        clauses = [first.rstrip(".!") + "." + joiner.rstrip() + " " + second]
-    elif sentiment == "neutral":
+    if sentiment == "neutral":
         clauses = [_fill(c, rng, noun) for c in rng.sample(S.NEUTRAL_CLAUSES, k=rng.randint(1, 3))]
     else:
         if sentiment == "positive":
@@ -186,6 +177,7 @@ def _person(rng: random.Random, vocab: dict[str, tuple[str, ...]]) -> str:
 def _handle(rng: random.Random, vocab: dict[str, tuple[str, ...]]) -> str:
     # Handles are unlabelled (they address an account, they don't name a person in the text),
     # and many look like names squashed together: "danibuono", "vivianna_loves", "robo_rob".
+    # Lower-case, so a handle never contains a capitalised label verbatim.
     first = re.sub(r"[^a-z]", "", rng.choice(vocab["first_name"]).lower())
     last = re.sub(r"[^a-z]", "", rng.choice(vocab["surname"]).lower())
     word = rng.choice(("the", "its", "real", "mr", "just", "team", "iam", "", "", ""))
@@ -200,10 +192,6 @@ def _handle(rng: random.Random, vocab: dict[str, tuple[str, ...]]) -> str:
         handle = first + last[:2]
     if rng.random() < 0.5:
         handle += rng.choice(("", "_", "x")) + str(rng.randint(1, 999))
-    if rng.random() < 0.4:  # "@Vivianna_loves", "@MarciaForbes": capitals don't make a name
-        handle = handle[0].upper() + handle[1:]
-        if shape == 1 and handle.isalpha():
-            handle = handle[: len(first)] + handle[len(first):].capitalize()
     return handle
 
 

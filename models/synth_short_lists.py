@@ -137,13 +137,6 @@ NEUTRAL_CLAUSES: tuple[str, ...] = (
     "How do you reset it to factory settings?", "I read the manual before plugging it in.",
 )
 
-# A snippet that weighs one praise against one complaint is neutral overall (its ratings
-# average out): "{opinion}{joiner}{opinion}". The clauses come from the explicit lists above.
-MIXED_JOINERS: tuple[str, ...] = (
-    " But ", " However, ", " On the other hand, ", " Then again, ", " Still, ", " That said, ",
-    " Sadly though, ", " Mixed feelings: ", " Pros and cons: ",
-)
-
 TASKS: tuple[str, ...] = (
     "import photos", "switch modes", "change the settings", "pair it with a phone",
     "clean it", "set a timer", "move files over", "swap the attachments",
@@ -324,9 +317,6 @@ POSTS_WITH_ENTITIES: tuple[str, ...] = (
     "@{handle} @{handle2} {place} this weekend ?",
     "Lovely evening in {place} , {place2} tomorrow",
     "Best tacos in {place} hands down {tag}",
-    "one more chance to win {person} tickets tonight !",
-    "@{handle} {person} and {person2} at the after party , holla",
-    "RT @{handle} : {person} on stage with {band} right now {url}",
 )
 POSTS_WITHOUT_ENTITIES: tuple[str, ...] = (
     "Good morning ! Happy Friday everyone {emo}",
@@ -371,8 +361,4 @@ POSTS_WITHOUT_ENTITIES: tuple[str, ...] = (
     "reading a book in the park , perfect day",
     "{team} vs {team2} tonight , can't wait",
     "Good night twitterland {emo}",
-    "private sneak peek of ' {show} ' tonight only {url}",
-    "one more chance to win {band} tickets tonight !",
-    "RT @{handle} : @{handle2} the ' {event} ' was epic {emo}",
-    "JV soccer leads 4-1 , less than 7 mins to play {tag}",
 )

@@ -318,3 +318,21 @@ def test_empty_and_negative_sizes() -> None:
     assert generate_emails(0) == []
     with pytest.raises(ValueError):
         generate_emails(-1)
+
+
+@pytest.mark.parametrize("task", ["sentiment", "entities", "persona"])
+def test_generator_reproduces_the_shipped_adapters_training_data(task: str, tmp_path: Path) -> None:
+    """Every default adapter records its data's generator arguments and sha256: the generator
+    in this tree must write those bytes again, or the shipped adapter cannot be retrained from
+    the documented command (change the generator, then retrain and ship a new ID)."""
+    from models.base_model import sha256_file
+    from models.registry import Registry
+
+    registry = Registry()
+    manifest = json.loads(
+        (registry.path(registry.defaults()[task]) / "manifest.json").read_text()
+    )
+    made = manifest["data"]["generator"]
+    out = tmp_path / "train.jsonl"
+    synth.write_dataset(task, made["n"], made["seed"], made["split"], out)  # type: ignore[arg-type]
+    assert sha256_file(out) == manifest["data_sha256"]
