@@ -54,8 +54,8 @@ def model_cache_dir() -> Path:
 
 @pytest.fixture(autouse=True, scope="module")
 def _collect_garbage_per_module() -> Iterator[None]:
-    """A full collection after each module: a socket or file a module leaks then fails that
-    module (ResourceWarning is an error here) instead of whichever later test happens to run
-    the next full collection."""
+    """A full collection after each module, so what a module leaks is reported against that
+    module instead of whichever later test runs the next full collection: a leaked socket as a
+    warning in the summary (see pyproject's filterwarnings), anything else as an error."""
     yield
     gc.collect()
