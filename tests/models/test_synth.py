@@ -329,10 +329,8 @@ def test_generator_reproduces_the_shipped_adapters_training_data(task: str, tmp_
     from models.registry import Registry
 
     registry = Registry()
-    manifest = json.loads(
-        (registry.path(registry.defaults()[task]) / "manifest.json").read_text()
-    )
-    made = manifest["data"]["generator"]
+    manifest = registry.get(registry.defaults()[task])
+    made = manifest.data["generator"]
     out = tmp_path / "train.jsonl"
     synth.write_dataset(task, made["n"], made["seed"], made["split"], out)  # type: ignore[arg-type]
-    assert sha256_file(out) == manifest["data_sha256"]
+    assert sha256_file(out) == manifest.data_sha256
