@@ -1,7 +1,9 @@
 """Entities: the people (in an email, the customer), products and places a message names.
 
 The model answers JSON constrained by ``SCHEMA``. The parser keeps only values that occur in the
-email (compared normalised), so an entity is a span of the email, never an invention.
+email (compared normalised) outside @handles, so an entity is a span of the email, never an
+invention, and never an account handle: "@dana_ross" addresses an account, it names no person,
+product or place as written.
 """
 
 from __future__ import annotations
@@ -48,9 +50,12 @@ def normalise(value: str) -> str:
     return " ".join(value.strip(_STRIP).casefold().split())
 
 
-def _words(text: str) -> str:
-    """Text as space-delimited words without edge punctuation, for whole-word span matching."""
-    return " " + " ".join(w for w in (w.strip(_STRIP) for w in text.casefold().split()) if w) + " "
+def _words(text: str, handles: bool = True) -> str:
+    """Text as space-delimited words without edge punctuation, for whole-word span matching;
+    ``handles=False`` leaves out words that start with "@"."""
+    words = text.casefold().split()
+    kept = (w.strip(_STRIP) for w in words if handles or not w.startswith("@"))
+    return " " + " ".join(w for w in kept if w) + " "
 
 
 def messages(email: EmailText, shots: Sequence[tuple[EmailText, str]] = ()) -> tuple[Message, ...]:
@@ -83,7 +88,7 @@ def parse(result: GenerateResult, email: EmailText) -> Entities:
         raise OutputError(f"entities output is not JSON ({exc.msg})") from exc
     if not isinstance(data, dict):
         raise OutputError("entities output is not a JSON object")
-    haystack = _words(f"{email.subject} {email.body}")
+    haystack = _words(f"{email.subject} {email.body}", handles=False)
     found: dict[str, tuple[str, ...]] = {}
     for field in ENTITY_FIELDS:
         values = data.get(field, [])

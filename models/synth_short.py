@@ -176,7 +176,7 @@ def _person(rng: random.Random, vocab: dict[str, tuple[str, ...]]) -> str:
 
 def _handle(rng: random.Random, vocab: dict[str, tuple[str, ...]]) -> str:
     # Handles are unlabelled (they address an account, they don't name a person in the text),
-    # and many look like names squashed together: "danibuono", "vivianna_loves", "robo_rob".
+    # and many look like names squashed together: "mayaross", "leo_loves", "robo_rob".
     # Lower-case, so a handle never contains a capitalised label verbatim.
     first = re.sub(r"[^a-z]", "", rng.choice(vocab["first_name"]).lower())
     last = re.sub(r"[^a-z]", "", rng.choice(vocab["surname"]).lower())

@@ -25,6 +25,16 @@ def test_entities_keep_only_spans_of_the_email() -> None:
     assert found == Entities(name=("Ana Lopez",), product=("aeroblend 500",), location=("Porto",))
 
 
+def test_entities_never_take_an_account_handle() -> None:
+    post = EmailText("<2@x>", "", "@dana_ross @Kai thanks Kai , see you in Porto with dana")
+    raw = (
+        '{"name": ["dana_ross", "Kai", "dana ross", "dana"], "product": [], "location": ["@Porto"]}'
+    )
+    found = entities.parse(result(raw), post)
+    # "dana_ross" occurs only as a handle; "Kai" and "dana" also occur as plain words.
+    assert found == Entities(name=("Kai", "dana"), product=(), location=("Porto",))
+
+
 @pytest.mark.parametrize("raw", ["not json", "[1]", '{"name": "Ana"}', '{"name": [1]}'])
 def test_entities_reject_unusable_output(raw: str) -> None:
     with pytest.raises(OutputError):
