@@ -9,14 +9,11 @@ from datetime import UTC, datetime
 from pydantic import ValidationError
 
 from daemon.contracts import (
-    AdapterUse,
     DeadLetter,
     DeadLetterReason,
     Draft,
-    Entities,
     IncomingEmail,
     SourceCoordinates,
-    TokenCounts,
 )
 from handlers.types import DraftText, EmailText
 
@@ -63,21 +60,25 @@ def email_text(email: IncomingEmail) -> EmailText:
 
 def draft_for(email: IncomingEmail, draft: DraftText, base_model: str) -> Draft:
     subject = email.subject if email.subject.lower().startswith("re:") else f"Re: {email.subject}"
-    return Draft(
-        in_reply_to=email.message_id,
-        to=email.from_,
-        subject=subject.strip(),
-        body=draft.body,
-        sentiment=draft.sentiment,
-        entities=Entities(**draft.entities.as_dict()),
-        persona=draft.persona,
-        needs_review=draft.needs_review,
-        adapters=[AdapterUse(task=task, customization_id=cid) for task, cid in draft.adapters.items()],
-        base_model=base_model,
-        timings_ms=draft.timings_ms,
-        tokens=TokenCounts(prompt=draft.usage.prompt_tokens, completion=draft.usage.completion_tokens),
-        created_at=datetime.now(UTC),
-    )
+    # One validation of the whole tree (nested plain data), not one per nested model: this runs
+    # for every email.
+    return Draft.model_validate({
+        "in_reply_to": email.message_id,
+        "to": email.from_,
+        "subject": subject.strip(),
+        "body": draft.body,
+        "sentiment": draft.sentiment,
+        "entities": draft.entities.as_dict(),
+        "persona": draft.persona,
+        "needs_review": draft.needs_review,
+        "adapters": [{"task": task, "customization_id": cid}
+                     for task, cid in draft.adapters.items()],
+        "base_model": base_model,
+        "timings_ms": draft.timings_ms,
+        "tokens": {"prompt": draft.usage.prompt_tokens,
+                   "completion": draft.usage.completion_tokens},
+        "created_at": datetime.now(UTC),
+    })
 
 
 def dead_letter(

@@ -23,7 +23,7 @@ import logging
 import random
 import socket
 import time
-from collections import defaultdict
+from collections import Counter, defaultdict
 from collections.abc import Awaitable, Sequence
 from dataclasses import dataclass, field
 
@@ -42,7 +42,7 @@ from daemon import codec
 from daemon.contracts import IncomingEmail
 from daemon.engine_metrics import MeteredEngine
 from daemon.health import HealthServer
-from daemon.metrics import Metrics
+from daemon.metrics import Metrics, observe_many
 from daemon.settings import Settings
 from handlers.pipeline import Pipeline, PipelineConfig
 from handlers.types import TaskFailure
@@ -436,6 +436,7 @@ class Daemon:
             self.metrics.inference_tokens.labels(adapter, "completion").inc(usage.completion_tokens)
         for task in config.tasks:
             self.metrics.adapter_requests.labels(config.adapter(task) or "base").inc(len(valid))
+        debug = log.isEnabledFor(logging.DEBUG)
         for (i, email), outcome in zip(valid, result.outcomes, strict=True):
             if isinstance(outcome, TaskFailure):
                 outputs[i] = self._dead(records[i], outcome.reason, f"{outcome.task}: {outcome.error}")
@@ -444,8 +445,9 @@ class Daemon:
                 key = email.message_id.encode()
                 record = records[i]
                 trace = codec.trace_id(record.topic, record.partition, record.offset)
-                log.debug("drafted", extra={"trace_id": trace, "sentiment": outcome.sentiment,
-                                            "needs_review": outcome.needs_review})
+                if debug:
+                    log.debug("drafted", extra={"trace_id": trace, "sentiment": outcome.sentiment,
+                                                "needs_review": outcome.needs_review})
                 outputs[i] = _Output(
                     self.settings.drafts_topic,
                     key,
@@ -571,13 +573,16 @@ class Daemon:
 
     def _published(self, batch: _Batch) -> None:
         now = time.time()
-        for output in batch.outputs:
-            if output.kind == "draft":
-                self.metrics.drafts_published.inc()
-            else:
-                self.metrics.dead_letters.labels(output.kind).inc()
-        for record in batch.records:
-            self.metrics.email_latency.observe(max(0.0, now - record.timestamp / 1000))
+        kinds = Counter(output.kind for output in batch.outputs)
+        drafts = kinds.pop("draft", 0)
+        if drafts:
+            self.metrics.drafts_published.inc(drafts)
+        for reason, count in kinds.items():
+            self.metrics.dead_letters.labels(reason).inc(count)
+        observe_many(
+            self.metrics.email_latency,
+            (max(0.0, now - record.timestamp / 1000) for record in batch.records),
+        )
         self._release(len(batch.records))
         self._last_progress = time.monotonic()
         self.stats.published += len(batch.records)

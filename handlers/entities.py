@@ -88,7 +88,7 @@ def parse(result: GenerateResult, email: EmailText) -> Entities:
         raise OutputError(f"entities output is not JSON ({exc.msg})") from exc
     if not isinstance(data, dict):
         raise OutputError("entities output is not a JSON object")
-    haystack = _words(f"{email.subject} {email.body}", handles=False)
+    haystack: str | None = None  # built on the first value: most outputs name few entities
     found: dict[str, tuple[str, ...]] = {}
     for field in ENTITY_FIELDS:
         values = data.get(field, [])
@@ -99,7 +99,11 @@ def parse(result: GenerateResult, email: EmailText) -> Entities:
             if not isinstance(value, str):
                 raise OutputError(f"entities field {field!r} holds a non-string")
             key = normalise(value)
-            if key and _words(key) in haystack and key not in kept:
+            if not key or key in kept:
+                continue
+            if haystack is None:
+                haystack = _words(f"{email.subject} {email.body}", handles=False)
+            if _words(key) in haystack:
                 kept[key] = value.strip(_STRIP)
         found[field] = tuple(kept.values())
     return Entities(**found)

@@ -16,6 +16,25 @@ _STEERING = re.compile(
 )
 
 
+# Every match of _STEERING contains one of these strings once the text is lower-cased and folded
+# like IGNORECASE folds it (below). Looking for them is a few C-speed scans; the regex, which
+# tries each alternative at every position, only runs on an email that has one.
+_NEEDLES = ("ignore", "disregard", "prompt", "you are now", "act as", "behave as")
+# IGNORECASE also matches dotless i (U+0131), long s (U+017F) and dotted capital I (U+0130) to
+# "i", "s" and "i"; lower() keeps the first two and turns U+0130 into "i" plus a combining dot.
+_FOLDS = (("\u0131", "i"), ("\u017f", "s"), ("\u0307", ""))
+_TAG = re.compile(r"</?\s*(system|assistant|email)\s*>", re.IGNORECASE)
+
+
 def looks_like_steering(text: str) -> bool:
     """True when the text contains a known prompt-injection pattern."""
-    return _STEERING.search(text) is not None
+    lowered = text.lower()
+    if not lowered.isascii():
+        for special, plain in _FOLDS:
+            if special in lowered:
+                lowered = lowered.replace(special, plain)
+    if any(needle in lowered for needle in _NEEDLES):
+        return _STEERING.search(text) is not None
+    # Quoted replies hold "<support@…>" in most emails: the tag pattern alone starts with "<",
+    # which the regex engine scans for directly.
+    return "<" in lowered and _TAG.search(text) is not None

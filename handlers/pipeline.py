@@ -80,9 +80,10 @@ class Pipeline:
         config = self._config
         n = len(emails)
         failures: dict[int, TaskFailure] = {}
-        usage = [Usage() for _ in range(n)]
+        # Token counts per email ([prompt, completion]) and per task, summed as plain ints.
+        usage = [[0, 0] for _ in range(n)]
         stage_seconds: dict[str, float] = {}
-        usage_by_task: dict[str, Usage] = {}
+        usage_by_task: dict[str, list[int]] = {}
 
         # Stage 1: sentiment and entities, one engine call for the whole batch.
         tasks = ["sentiment"] + (["entities"] if "entities" in config.tasks else [])
@@ -97,11 +98,14 @@ class Pipeline:
         per_email = len(tasks)
         sentiments: dict[int, Sentiment] = {}
         found: dict[int, Entities] = {}
+        for task, offset in zip(tasks, range(per_email), strict=True):
+            usage_by_task[task] = _total(results[offset::per_email])
         for i, email in enumerate(emails):
             row = results[i * per_email : (i + 1) * per_email]
-            for task, result in zip(tasks, row, strict=True):
-                usage[i] += _usage(result)
-                usage_by_task[task] = usage_by_task.get(task, Usage()) + _usage(result)
+            counts = usage[i]
+            for result in row:
+                counts[0] += result.prompt_tokens
+                counts[1] += result.completion_tokens
             try:
                 sentiments[i] = sentiment.parse(row[0])
             except OutputError as exc:
@@ -167,11 +171,12 @@ class Pipeline:
                     persona=persona_name,
                     needs_review=looks_like_steering(f"{email.subject}\n{email.body}"),
                     adapters=adapters,
-                    usage=usage[i],
+                    usage=Usage(*usage[i]),
                     timings_ms=timings_ms,
                 )
             )
-        return BatchResult(outcomes, stage_seconds, usage_by_task)
+        totals = {task: Usage(*counts) for task, counts in usage_by_task.items()}
+        return BatchResult(outcomes, stage_seconds, totals)
 
     async def _text_stage(
         self,
@@ -180,9 +185,9 @@ class Pipeline:
         requests: list[GenerateRequest],
         parse: Callable[[GenerateResult], str],
         failures: dict[int, TaskFailure],
-        usage: list[Usage],
+        usage: list[list[int]],
         stage_seconds: dict[str, float],
-        usage_by_task: dict[str, Usage],
+        usage_by_task: dict[str, list[int]],
     ) -> dict[int, str]:
         if not rows:
             return {}
@@ -190,9 +195,11 @@ class Pipeline:
         results = await self._generate(requests)
         stage_seconds[task] = self._clock() - started
         texts: dict[int, str] = {}
+        usage_by_task[task] = _total(results)
         for i, result in zip(rows, results, strict=True):
-            usage[i] += _usage(result)
-            usage_by_task[task] = usage_by_task.get(task, Usage()) + _usage(result)
+            counts = usage[i]
+            counts[0] += result.prompt_tokens
+            counts[1] += result.completion_tokens
             try:
                 texts[i] = parse(result)
             except OutputError as exc:
@@ -216,5 +223,5 @@ class Pipeline:
                 backoff *= 2
 
 
-def _usage(result: GenerateResult) -> Usage:
-    return Usage(result.prompt_tokens, result.completion_tokens)
+def _total(results: Sequence[GenerateResult]) -> list[int]:
+    return [sum(r.prompt_tokens for r in results), sum(r.completion_tokens for r in results)]

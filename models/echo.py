@@ -36,6 +36,7 @@ class EchoEngine(Engine):
         self._delay_s = delay_ms / 1000
         self._running = False
         self._pending = PendingRequests()
+        self._instances: dict[int, tuple[Mapping[str, Any], str]] = {}
 
     @property
     def base_model(self) -> str:
@@ -72,26 +73,41 @@ class EchoEngine(Engine):
             timing = RequestTiming(queue_s=0.0, ttft_s=total, total_s=total)
             return [self._one(request, timing) for request in requests]
 
-    @staticmethod
-    def _one(request: GenerateRequest, timing: RequestTiming) -> GenerateResult:
+    def _one(self, request: GenerateRequest, timing: RequestTiming) -> GenerateResult:
+        messages = request.messages
         if request.prompt is not None:
-            prompt = last = request.prompt
+            last = request.prompt
+            prompt_tokens = _word_count(last)
         else:
-            assert request.messages is not None
-            prompt = "\n".join(message.content for message in request.messages)
-            last = request.messages[-1].content
+            assert messages is not None
+            last = messages[-1].content
+            # A word count stands in for tokens (str.count: no list of words is built).
+            prompt_tokens = sum([_word_count(message.content) for message in messages])
         constraint = request.constraint
         if constraint is not None and constraint.choices is not None:
+            prompt = last if messages is None else "\n".join([m.content for m in messages])
             digest = hashlib.blake2b(prompt.encode(), digest_size=4).digest()
             text = constraint.choices[int.from_bytes(digest) % len(constraint.choices)]
         elif constraint is not None and constraint.json_schema is not None:
-            text = json.dumps(minimal_instance(constraint.json_schema))
+            text = self._instance_json(constraint.json_schema)
         else:
             lines = [line for line in last.splitlines() if line.strip()]
             words = (lines[0] if lines else "echo").split()
             text = " ".join(words[: request.sampling.max_tokens])
         completion_tokens = min(len(text.split()), request.sampling.max_tokens)
-        return GenerateResult(text, "stop", len(prompt.split()), completion_tokens, timing)
+        return GenerateResult(text, "stop", prompt_tokens, completion_tokens, timing)
+
+    def _instance_json(self, schema: Mapping[str, Any]) -> str:
+        # Schemas are module constants: keyed by identity, holding the schema so the id stays its.
+        cached = self._instances.get(id(schema))
+        if cached is None or cached[0] is not schema:
+            cached = self._instances[id(schema)] = (schema, json.dumps(minimal_instance(schema)))
+        return cached[1]
+
+
+def _word_count(text: str) -> int:
+    """Words separated by single spaces or newlines: ``len(text.split())`` for ordinary text."""
+    return text.count(" ") + text.count("\n") + 1 if text else 0
 
 
 def minimal_instance(schema: Mapping[str, Any]) -> Any:

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from prometheus_client import generate_latest
+import pytest
+from prometheus_client import CollectorRegistry, Histogram, generate_latest
 
-from daemon.metrics import Metrics
+from daemon.metrics import LATENCY_BUCKETS, Metrics, observe_many
 from models.engine import GenerateRequest, GenerateResult, RequestTiming
 
 EXPECTED = {
@@ -85,3 +86,20 @@ def test_naming_rules() -> None:
         if "latency" in name or "timestamp" in name:
             assert name.endswith("_seconds"), name
     assert "replyd_build_info" in samples
+
+
+def test_observe_many_equals_observe_value_by_value() -> None:
+    # Bounds themselves, values between them, above the last finite bound, zero, negative.
+    values = [0.0, -1.0, 0.005, 0.0051, 0.3, 1, 1.0000001, 299.9, 300, 301, 1e9, 0.25, 0.25]
+    one, many = CollectorRegistry(), CollectorRegistry()
+    by_one = Histogram("h", "h", ["adapter"], buckets=LATENCY_BUCKETS, registry=one)
+    by_many = Histogram("h", "h", ["adapter"], buckets=LATENCY_BUCKETS, registry=many)
+    for value in values:
+        by_one.labels("a").observe(value)
+    observe_many(by_many.labels("a"), values)
+    observe_many(by_many.labels("a"), [])
+    assert generate_latest(many) == generate_latest(one)
+    assert many.get_sample_value("h_count", {"adapter": "a"}) == len(values)
+    # A labelled parent has no series to update: the same error as observe.
+    with pytest.raises(ValueError, match="missing label values"):
+        observe_many(by_many, [1.0])
