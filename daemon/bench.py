@@ -220,8 +220,10 @@ async def _raw_kafka_rate(settings: Settings, messages: list[tuple[bytes | None,
         group_id=settings.group_id, enable_auto_commit=False, auto_offset_reset="earliest",
         max_poll_records=settings.max_batch_size,
     )
+    # The daemon's own producer settings, so the two loops differ only in what they do per email.
     producer = AIOKafkaProducer(bootstrap_servers=settings.bootstrap_servers, acks="all",
-                                linger_ms=5, enable_idempotence=False)
+                                linger_ms=5, enable_idempotence=False,
+                                max_batch_size=settings.producer_batch_bytes)
     await consumer.start()
     await producer.start()
     try:

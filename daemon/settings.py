@@ -79,6 +79,15 @@ class Settings(BaseSettings):
     publish_timeout_s: float = Field(
         30.0, gt=0, description="Longest wait for the broker to acknowledge a batch's outputs."
     )
+    producer_batch_bytes: int = Field(
+        262_144,
+        ge=1024,
+        le=1_000_000,
+        description="Most bytes the producer puts in one record batch per partition (aiokafka "
+        "max_batch_size; a larger single record still goes, alone). The producer keeps one "
+        "batch per partition open and waits for a request round trip when it fills, so "
+        "aiokafka's 16 KiB default (~19 drafts) caps publishing at a few thousand drafts/s.",
+    )
 
     # --- batching and limits -----------------------------------------------------------------
     max_batch_size: int = Field(32, ge=1, description="Most emails sent to the pipeline at once.")

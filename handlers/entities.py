@@ -40,6 +40,7 @@ SYSTEM = (
     '{"name": [people named], "product": [products mentioned], '
     '"location": [places mentioned]}. Copy the words exactly as written; use [] when absent.'
 )
+_SYSTEM_MESSAGE = Message("system", SYSTEM)
 CONSTRAINT = Constraint(json_schema=SCHEMA)
 SAMPLING = SamplingParams(max_tokens=160, temperature=0.0)
 _STRIP = string.punctuation + string.whitespace
@@ -60,7 +61,7 @@ def _words(text: str, handles: bool = True) -> str:
 
 def messages(email: EmailText, shots: Sequence[tuple[EmailText, str]] = ()) -> tuple[Message, ...]:
     """The chat prompt for one email; ``shots`` pair example emails with their JSON answers."""
-    turns = [Message("system", SYSTEM)]
+    turns = [_SYSTEM_MESSAGE]
     for example, answer in shots:
         turns += [Message("user", f"{quote_email(example)}\nJSON:"), Message("assistant", answer)]
     turns.append(Message("user", f"{quote_email(email)}\nJSON:"))

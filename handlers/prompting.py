@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import re
 
 from handlers.types import EmailText
@@ -13,6 +14,7 @@ _TAGS = re.compile(r"</?\s*email\s*>", re.IGNORECASE)
 MAX_PROMPT_CHARS = 6000
 
 
+@functools.lru_cache(maxsize=1024)  # each email is quoted for 2-3 stages
 def quote_email(email: EmailText, max_chars: int = MAX_PROMPT_CHARS) -> str:
     """The email's subject and body inside delimiters, cut to ``max_chars`` characters."""
     text = f"Subject: {email.subject}\n\n{email.body}" if email.subject else email.body

@@ -14,6 +14,7 @@ SYSTEM = (
     "known, address the products and the issue, apologise if the customer is unhappy, and never "
     "promise order numbers, refunds, amounts or dates. Keep it under 120 words."
 )
+_SYSTEM_MESSAGE = Message("system", SYSTEM)
 _SENTENCE_END = (".", "!", "?")
 
 
@@ -23,7 +24,7 @@ def messages(email: EmailText, sentiment: Sentiment, entities: Entities) -> tupl
         f"Products: {', '.join(entities.product) or 'none mentioned'}\n"
         f"Sentiment: {sentiment}"
     )
-    return (Message("system", SYSTEM), Message("user", f"{facts}\n{quote_email(email)}\nReply:"))
+    return (_SYSTEM_MESSAGE, Message("user", f"{facts}\n{quote_email(email)}\nReply:"))
 
 
 def build_request(

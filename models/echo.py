@@ -1,9 +1,10 @@
 """The echo engine: instant, schema-valid outputs with no model at all.
 
 For transport tests and the Kafka-ceiling benchmark only: it exercises everything around
-inference. Choices are picked by a stable hash of the prompt; JSON constraints get the smallest
-instance of their schema; free text echoes the first line of the
-last message. Timings are real but trivial: no queue, and every token arrives at the end.
+inference. Choices are picked by a stable hash of the last message; JSON constraints get the
+smallest instance of their schema; free text echoes the first line of the last message; prompt
+tokens are estimated at four characters each. Timings are real but trivial: no queue, and every
+token arrives at the end.
 """
 
 from __future__ import annotations
@@ -74,28 +75,27 @@ class EchoEngine(Engine):
             return [self._one(request, timing) for request in requests]
 
     def _one(self, request: GenerateRequest, timing: RequestTiming) -> GenerateResult:
-        messages = request.messages
+        # The echo engine stands in for a model around which everything else is measured, so it
+        # does as little as it can: the last message (the email) alone picks a choice, and
+        # prompt tokens are counted at the usual ~4 characters per token.
         if request.prompt is not None:
             last = request.prompt
-            prompt_tokens = _word_count(last)
+            prompt_chars = len(last)
         else:
-            assert messages is not None
-            last = messages[-1].content
-            # A word count stands in for tokens (str.count: no list of words is built).
-            prompt_tokens = sum([_word_count(message.content) for message in messages])
+            assert request.messages is not None
+            last = request.messages[-1].content
+            prompt_chars = sum([len(message.content) for message in request.messages])
         constraint = request.constraint
         if constraint is not None and constraint.choices is not None:
-            prompt = last if messages is None else "\n".join([m.content for m in messages])
-            digest = hashlib.blake2b(prompt.encode(), digest_size=4).digest()
+            digest = hashlib.blake2b(last.encode(), digest_size=4).digest()
             text = constraint.choices[int.from_bytes(digest) % len(constraint.choices)]
         elif constraint is not None and constraint.json_schema is not None:
             text = self._instance_json(constraint.json_schema)
         else:
-            lines = [line for line in last.splitlines() if line.strip()]
-            words = (lines[0] if lines else "echo").split()
-            text = " ".join(words[: request.sampling.max_tokens])
-        completion_tokens = min(len(text.split()), request.sampling.max_tokens)
-        return GenerateResult(text, "stop", prompt_tokens, completion_tokens, timing)
+            first_line = last.lstrip().split("\n", 1)[0]
+            text = " ".join(first_line.split()[: request.sampling.max_tokens]) or "echo"
+        completion_tokens = min(text.count(" ") + 1, request.sampling.max_tokens)
+        return GenerateResult(text, "stop", max(1, prompt_chars // 4), completion_tokens, timing)
 
     def _instance_json(self, schema: Mapping[str, Any]) -> str:
         # Schemas are module constants: keyed by identity, holding the schema so the id stays its.
@@ -103,11 +103,6 @@ class EchoEngine(Engine):
         if cached is None or cached[0] is not schema:
             cached = self._instances[id(schema)] = (schema, json.dumps(minimal_instance(schema)))
         return cached[1]
-
-
-def _word_count(text: str) -> int:
-    """Words separated by single spaces or newlines: ``len(text.split())`` for ordinary text."""
-    return text.count(" ") + text.count("\n") + 1 if text else 0
 
 
 def minimal_instance(schema: Mapping[str, Any]) -> Any:
