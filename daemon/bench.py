@@ -66,6 +66,8 @@ class BenchResult:
     figures: dict[str, Any] = field(default_factory=dict)
     batch_curve: list[tuple[int, float]] = field(default_factory=list)
     load_curve: list[tuple[float, float, float]] = field(default_factory=list)  # offered, p50, p99
+    # echo only: (max_batch_size, daemon emails/s, bare loop emails/s), same messages and broker
+    transport_curve: list[tuple[int, float, float]] = field(default_factory=list)
 
 
 def _emails(n: int, seed: int) -> tuple[list[EmailText], list[tuple[bytes | None, bytes]]]:
@@ -159,6 +161,21 @@ async def run_bench(
             figures["raw_kafka_emails_per_s"] = await _raw_kafka_rate(settings, messages)
             figures["daemon_vs_raw_kafka"] = (
                 figures["daemon_emails_per_s"] / figures["raw_kafka_emails_per_s"]
+            )
+            # Both loops again at smaller batch sizes (records per poll and per pipeline batch),
+            # down to the daemon's default of 32.
+            for size in sorted({32, 256} - {n}):
+                if size < n:
+                    sized = settings.model_copy(
+                        update={"max_batch_size": size, "max_inflight_emails": max(size * 4, 128)}
+                    )
+                    result.transport_curve.append((
+                        size,
+                        await _daemon_rate(sized, engine, config, messages),
+                        await _raw_kafka_rate(sized, messages),
+                    ))
+            result.transport_curve.append(
+                (n, figures["daemon_emails_per_s"], figures["raw_kafka_emails_per_s"])
             )
 
         for share in (0.25, 0.5, 0.75):
@@ -311,13 +328,22 @@ def render_markdown(result: BenchResult, command: str, plot: Path | None) -> str
     curve = "\n".join(f"| {size} | {rate:.2f} |" for size, rate in result.batch_curve)
     load = "\n".join(f"| {o:.2f} | {p50:.3f} | {p99:.3f} |" for o, p50, p99 in result.load_curve)
     image = f"\n![throughput and latency]({plot.name})\n" if plot else ""
+    transport = ""
+    if result.transport_curve:
+        lines = "\n".join(f"| {size} | {daemon:,.0f} | {raw:,.0f} | {daemon / raw:.2f} |"
+                          for size, daemon, raw in result.transport_curve)
+        transport = (
+            "Daemon against the bare aiokafka loop by batch size (records per poll and per "
+            "pipeline batch; emails/s):\n\n"
+            f"| batch | daemon | bare loop | ratio |\n|---|---|---|---|\n{lines}\n\n"
+        )
     return (
         f"### `{result.engine}` engine, {result.emails} emails\n\n"
         f"Command: `{command}`  \nMachine: {platform.machine()}, {_cores()} cores, "
         f"Python {platform.python_version()}, {_versions()}\n\n"
         f"| figure | value |\n|---|---|\n{rows}\n\n"
         f"Engine throughput by batch size (whole pipeline, emails/s):\n\n"
-        f"| batch | emails/s |\n|---|---|\n{curve}\n\n"
+        f"| batch | emails/s |\n|---|---|\n{curve}\n\n{transport}"
         f"Latency under steady offered load (seconds, input record → draft record):\n\n"
         f"| offered emails/s | p50 | p99 |\n|---|---|---|\n{load}\n{image}"
     )

@@ -33,4 +33,5 @@ def test_bench_echo_reports_every_figure_and_updates_the_markdown(tmp_path: Path
     assert figures["latency_p50_s"] <= figures["latency_p99_s"]
     text = out.read_text()
     assert "intro kept" in text and "<!-- bench:echo -->" in text
+    assert "| 16 |" in text.split("bare aiokafka loop by batch size")[1]
     assert (tmp_path / "bench-echo.png").stat().st_size > 1000
