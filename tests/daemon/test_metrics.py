@@ -98,6 +98,10 @@ def test_observe_many_equals_observe_value_by_value() -> None:
         by_one.labels("a").observe(value)
     observe_many(by_many.labels("a"), values)
     observe_many(by_many.labels("a"), [])
+    same_bucket = [0.3, 0.26, 0.5, 0.3]  # all in the 0.5 bucket: the one-bucket path
+    for value in same_bucket:
+        by_one.labels("b").observe(value)
+    observe_many(by_many.labels("b"), same_bucket)
     assert generate_latest(many) == generate_latest(one)
     assert many.get_sample_value("h_count", {"adapter": "a"}) == len(values)
     # A labelled parent has no series to update: the same error as observe.
