@@ -107,8 +107,7 @@ def _fill(template: str, rng: random.Random, noun: str) -> str:
         "power": rng.choice(S.POWER), "compat": rng.choice(S.COMPAT), "day": rng.choice(S.DAYS),
         "price": rng.choice(S.PRICES), "task": rng.choice(S.TASKS),
         "benefit": rng.choice(S.BENEFITS), "long_time": rng.choice(S.LONG_TIMES),
-        "function": rng.choice(S.FUNCTIONS), "part": rng.choice(S.PARTS),
-        "thing": rng.choice(S.THINGS), "feature": rng.choice(S.FEATURES),
+        "part": rng.choice(S.PARTS), "feature": rng.choice(S.FEATURES),
         "usage_ing": rng.choice(S.USAGES_ING),
     }
     return template.format(**values)

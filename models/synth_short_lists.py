@@ -62,7 +62,7 @@ POSITIVE_CLAUSES: tuple[str, ...] = (
     "The {aspect} alone makes it worth buying.", "Thrilled with it.",
     "Easily the best purchase I made this year.", "It has made my mornings so much easier.",
     "Quality is {pos} for the money.", "No complaints whatsoever.", "A solid {noun}, well made.",
-    "Can't say enough good things about it.", "It just works, every single time.",
+    "I tell everyone about it.", "It just works, every single time.",
 )
 
 NEGATIVE_CLAUSES: tuple[str, ...] = (
@@ -70,7 +70,7 @@ NEGATIVE_CLAUSES: tuple[str, ...] = (
     "Very disappointed.", "It stopped working after {duration}.", "It broke after {duration}.",
     "The {aspect} is {neg}.", "Worst {noun} I've ever bought.", "It feels cheap and flimsy.",
     "Avoid this one.", "Save your money.", "It doesn't work as advertised.",
-    "I regret buying it.", "Customer service was no help at all.", "What a letdown.",
+    "I regret buying it.", "Customer service kept passing me around.", "What a letdown.",
     "It died after {duration} and the warranty was useless.",
     "The {aspect} is {neg} and the {aspect2} is even worse.", "Returned it the next day.",
     "Not worth the money.", "Not great, to be honest.", "I hate this {noun}.", "Complete junk.",
@@ -83,32 +83,29 @@ NEGATIVE_CLAUSES: tuple[str, ...] = (
 )
 
 # Opinions stated as facts: a failure report is a complaint and an approving description of a
-# feature is praise, though neither uses an evaluative adjective.
+# feature is praise, though neither uses an evaluative adjective. Written from scratch for replyd
+# (an earlier version echoed sentences of the evaluation corpus and was replaced).
 IMPLICIT_POSITIVE_CLAUSES: tuple[str, ...] = (
-    "It is very simple to {task}.", "The {aspect} is easy to use, even for {relative}.",
-    "The battery lasts {long_time} on one charge.", "I dropped it and it still works fine.",
-    "It does everything I need and more.", "No buyer's remorse here.",
-    "A much better buy than the big-name brands.", "I can finally {benefit}.",
-    "Everyone I know who has one likes it.",
-    "It has so many features I haven't even tried them all yet.",
-    "With one button you can {task}.", "It paid for itself within {duration}.",
-    "We've had it {duration} and never had a single issue.",
-    "Now I can {benefit} without any fuss.", "It was up and running in five minutes.",
-    "It handles everything I throw at it.", "Give it a try, you won't be sorry.",
-    "It is twice as fast as my old one.", "The {aspect} is exactly as advertised.",
+    "Setting it up took me about two minutes.", "The {aspect} does what the box says.",
+    "The battery goes {long_time} between charges.", "I now {benefit} every day.",
+    "It survived a fall down the stairs.", "I've already ordered a second one for my {relative}.",
+    "My {relative} figured it out without the manual.", "It does the work of three gadgets.",
+    "We use it {usage} and it keeps going.", "I keep reaching for it over my other {noun}.",
+    "One press and it starts to {task}.", "It earned its price back in {duration}.",
+    "{duration} in and it runs like the first day.", "Friends keep asking where I got it.",
+    "It finished the job before the kettle boiled.", "I stopped looking at other models.",
+    "It cleans up in under a minute.", "Half the price of the one I almost bought.",
 )
 IMPLICIT_NEGATIVE_CLAUSES: tuple[str, ...] = (
-    "It worked for {duration}.", "It lasted about {duration}.", "Quit after {duration}.",
-    "It stops {function} at random times.", "After an hour of use there is audible static.",
-    "The {part} pops off if you drop it even a few inches.",
-    "It won't recognise my {thing} half the time.", "It takes forever to {task}.",
-    "The {aspect} is unpredictable.", "I cancelled the order.", "Big minus.",
-    "Fair warning: do not buy.", "Buy a better-known brand.",
-    "They say the damage is my fault, so the warranty won't cover it.",
-    "I had to reset it {num} times in the first week.", "It has no {feature}, none at all.",
-    "The {part} came loose after {duration}.", "Support kept me on hold for {num} hours.",
-    "Don't hold your breath waiting for the delivery they promise.",
-    "It randomly shuts off in the middle of {usage_ing}.",
+    "Mine gave out after {duration}.", "The replacement failed too.", "On day {num} it went dark.",
+    "It forgets its settings whenever it is unplugged.", "The {part} snapped off the first week.",
+    "It drops the connection every few minutes.", "Half the time it won't turn on.",
+    "It needs {num} tries to {task}.", "The {aspect} varies from one day to the next.",
+    "The seller stopped answering my emails.", "I'm back to using my old {noun}.",
+    "The refund took {duration} to arrive.", "There is a buzz from the speaker at any volume.",
+    "The {part} wobbles no matter how tight I screw it.", "I had to tape the {part} shut.",
+    "It shut off twice while {usage_ing}.", "Nobody at the help line could tell me why.",
+    "The {feature} is missing even though the listing shows it.",
 )
 
 # {noun}, {Noun}, {aspect}, {when}, {acc}, {acc2}, {color}, {color2}, {usage}, {num}, {power},
@@ -124,15 +121,13 @@ NEUTRAL_CLAUSES: tuple[str, ...] = (
     "It has {num} speed settings.", "You need an app to change the settings.",
     "It takes {num} AA batteries.", "I'm writing this after {duration} of use.",
     "Update: the replacement part arrived {when}.", "It weighs about {num} pounds.",
-    "Here are the specs for anyone comparing models.",
-    "The instructions are in English and Spanish.", "Repost with a clearer title.",
+    "The instructions are in English and Spanish.",
     "It's available in {color} and {color2}.", "Which version should I get for a small kitchen?",
     "The {noun} uses a standard USB-C cable.", "I bought it as a gift for my {relative}.",
     "It's my second {noun} from this brand.", "The {aspect} can be changed in the menu.",
     "It switches off by itself after {num} minutes.", "The {noun} has a {num}-year warranty.",
     "I compared it with two other models before ordering.",
     "It came in a plain brown box.", "It has a mode meant for use {usage}.",
-    "Some reviewers mention the {aspect}; here is what I found.",
     "It sits on the counter next to the sink.", "The {noun} ships without {acc}.",
     "How do you reset it to factory settings?", "I read the manual before plugging it in.",
 )
@@ -146,10 +141,7 @@ BENEFITS: tuple[str, ...] = (
     "get coffee before work", "carry everything in one bag", "back up every photo",
 )
 LONG_TIMES: tuple[str, ...] = ("a full week", "three days", "all day", "over 20 hours")
-FUNCTIONS: tuple[str, ...] = ("reading discs", "charging", "connecting", "saving settings",
-                              "playing music")
 PARTS: tuple[str, ...] = ("faceplate", "battery cover", "lid", "handle", "knob", "strap")
-THINGS: tuple[str, ...] = ("memory card", "laptop", "discs", "phone", "headphones")
 FEATURES: tuple[str, ...] = ("radio", "backlight", "timer", "auto shut-off", "volume limit")
 USAGES_ING: tuple[str, ...] = ("a movie", "a call", "a song", "cooking", "a download")
 
@@ -198,16 +190,31 @@ BRANDED_PRODUCTS: tuple[str, ...] = (
     "Ostara Pad", "BrightCast", "Fable Quest", "Ripcord Rally", "Nova Chat",
 )
 
-# Posts name regions and countries as often as cities, and often by a short form.
+# Posts name regions and countries as often as cities, and often by a short form. The list is
+# systematic, not picked: every US state and its postal code (except codes that are everyday
+# words: IN, ME, OR, OK, HI), every Canadian province and territory, the UK's four nations, and
+# the countries of the G20 and the EU, with "USA", "UK" and "UAE" as short forms.
 REGIONS: tuple[str, ...] = (
-    "Texas", "TX", "Ohio", "Oregon", "Georgia", "Kentucky", "KY", "Maryland", "MD", "New Jersey",
-    "NJ", "Florida", "FL", "Hawaii", "Alabama", "Arizona", "AZ", "Michigan", "Nevada", "Vermont",
-    "Utah", "Iowa", "Maine", "Idaho", "Montana", "Kansas", "Ontario", "Manitoba", "Bavaria",
-    "Tuscany", "Scotland", "Wales", "Ireland", "UK", "USA", "Canada", "Mexico", "Brazil",
-    "Japan", "Spain", "Italy", "France", "Germany", "Sweden", "Norway", "Australia", "India",
-    "Kenya", "Chile", "Peru", "Portugal", "Poland", "Greece", "Egypt", "Cali", "SoCal",
-    "Virginia", "VA", "Colorado", "CO", "Tennessee", "Oklahoma", "Nebraska", "Wisconsin",
-    "Minnesota", "Louisiana", "Alaska", "Quebec", "Yorkshire", "Cornwall", "Andalusia",
+    "Alabama", "AL", "Alaska", "AK", "Arizona", "AZ", "Arkansas", "AR", "California", "CA",
+    "Colorado", "CO", "Connecticut", "CT", "Delaware", "DE", "Florida", "FL", "Georgia", "GA",
+    "Hawaii", "Idaho", "ID", "Illinois", "IL", "Indiana", "Iowa", "IA", "Kansas", "KS", "Kentucky",
+    "KY", "Louisiana", "LA", "Maine", "Maryland", "MD", "Massachusetts", "MA", "Michigan", "MI",
+    "Minnesota", "MN", "Mississippi", "MS", "Missouri", "MO", "Montana", "MT", "Nebraska", "NE",
+    "Nevada", "NV", "New Hampshire", "NH", "New Jersey", "NJ", "New Mexico", "NM", "New York",
+    "NY", "North Carolina", "NC", "North Dakota", "ND", "Ohio", "OH", "Oklahoma", "Oregon",
+    "Pennsylvania", "PA", "Rhode Island", "RI", "South Carolina", "SC", "South Dakota", "SD",
+    "Tennessee", "TN", "Texas", "TX", "Utah", "UT", "Vermont", "VT", "Virginia", "VA",
+    "Washington", "WA", "West Virginia", "WV", "Wisconsin", "WI", "Wyoming", "WY", "Ontario",
+    "Quebec", "British Columbia", "Alberta", "Manitoba", "Saskatchewan", "Nova Scotia",
+    "New Brunswick", "Newfoundland and Labrador", "Prince Edward Island", "Yukon",
+    "Northwest Territories", "Nunavut", "England", "Scotland", "Wales", "Northern Ireland",
+    "Argentina", "Australia", "Brazil", "Canada", "China", "France", "Germany", "India",
+    "Indonesia", "Italy", "Japan", "Mexico", "Russia", "Saudi Arabia", "South Africa",
+    "South Korea", "Turkey", "United Kingdom", "United States", "Austria", "Belgium", "Bulgaria",
+    "Croatia", "Cyprus", "Czechia", "Denmark", "Estonia", "Finland", "Greece", "Hungary",
+    "Ireland", "Latvia", "Lithuania", "Luxembourg", "Malta", "Netherlands", "Poland", "Portugal",
+    "Romania", "Slovakia", "Slovenia", "Spain", "Sweden", "USA", "UK", "UAE",
+    "United Arab Emirates",
 )
 
 # Capitalised names that are not a person, product or place: never labelled (nor are SHOWS,
@@ -347,7 +354,7 @@ POSTS_WITHOUT_ENTITIES: tuple[str, ...] = (
     "Go {team} !!! {emo}",
     "RT @{handle} : {band} just announced a tour {url}",
     "Happy Hour at {company} HQ ! {emo}",
-    "gross sushi for dinner again {emo}",
+    "leftover curry for dinner again {emo}",
     "finally finished my painting , took all week",
     "new shoes !!! {emo}",
     "my phone died and my charger is at work smh",
