@@ -115,8 +115,8 @@ _MASK = 0xFFFFFFFF
 
 def murmur2(data: bytes) -> int:
     """Kafka's murmur2 (the Java client's ``Utils.murmur2``, as aiokafka's ``murmur2`` computes
-    it), a word at a time: aiokafka's byte-at-a-time version is ~20 us per key, a real share of
-    the per-draft cost. ``tests/daemon/test_codec.py`` checks both agree."""
+    it), a word at a time: ~4 us per message id here against ~7 us for aiokafka's
+    byte-at-a-time version. ``tests/daemon/test_codec.py`` checks both agree."""
     length = len(data)
     h = (0x9747B28C ^ length) & _MASK
     whole = length & ~3
