@@ -14,7 +14,9 @@ _TAGS = re.compile(r"</?\s*email\s*>", re.IGNORECASE)
 MAX_PROMPT_CHARS = 6000
 
 
-@functools.lru_cache(maxsize=1024)  # each email is quoted for 2-3 stages
+# The pipeline quotes an email for sentiment and then at once for entities: a cache of two is
+# enough for that, and holds at most two emails (bodies may be up to max_body_bytes each).
+@functools.lru_cache(maxsize=2)
 def quote_email(email: EmailText, max_chars: int = MAX_PROMPT_CHARS) -> str:
     """The email's subject and body inside delimiters, cut to ``max_chars`` characters."""
     text = f"Subject: {email.subject}\n\n{email.body}" if email.subject else email.body

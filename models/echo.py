@@ -101,6 +101,8 @@ class EchoEngine(Engine):
         # Schemas are module constants: keyed by identity, holding the schema so the id stays its.
         cached = self._instances.get(id(schema))
         if cached is None or cached[0] is not schema:
+            if len(self._instances) >= 64:  # schemas made per request must not pile up
+                self._instances.clear()
             cached = self._instances[id(schema)] = (schema, json.dumps(minimal_instance(schema)))
         return cached[1]
 
