@@ -503,14 +503,12 @@ class Daemon:
         for (topic, partition), run in by_partition.items():
             batch = producer.create_batch()
             for output in run:
-                if batch.append(
-                    timestamp=None, key=output.key, value=output.value, headers=output.headers
-                ) is None:  # full: send it and start the next (an empty batch takes any record)
+                record = {"timestamp": None, "key": output.key, "value": output.value,
+                          "headers": output.headers}
+                if batch.append(**record) is None:  # full: send it, start the next with this
                     futures.append(await producer.send_batch(batch, topic, partition=partition))
                     batch = producer.create_batch()
-                    batch.append(
-                        timestamp=None, key=output.key, value=output.value, headers=output.headers
-                    )
+                    batch.append(**record)  # an empty batch takes any one record
             batch.close()  # complete: no linger
             futures.append(await producer.send_batch(batch, topic, partition=partition))
         return futures

@@ -216,9 +216,9 @@ def observe_many(histogram: Histogram, values: Iterable[float]) -> None:
             histogram.observe(value)
         return
     total.inc(sum(values))
-    low, high = min(values), max(values)
-    if bisect_left(bounds, low) == bisect_left(bounds, high):  # one bucket (e.g. a batch's timing)
-        buckets[bisect_left(bounds, low)].inc(len(values))
+    first = bisect_left(bounds, min(values))
+    if first == bisect_left(bounds, max(values)):  # one bucket (e.g. a batch's shared timing)
+        buckets[first].inc(len(values))
         return
     for index, count in Tally(bisect_left(bounds, value) for value in values).items():
         buckets[index].inc(count)

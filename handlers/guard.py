@@ -5,12 +5,14 @@ from __future__ import annotations
 
 import re
 
+# The delimiter tags: one alternative of _STEERING, also searched alone (below).
+_TAG_PATTERN = r"</?\s*(system|assistant|email)\s*>"
 _STEERING = re.compile(
     r"ignore (all |any )?(the )?(previous|prior|above|earlier) (instructions|prompts?|rules)"
     r"|disregard (all |any )?(the )?(previous|prior|above|your) (instructions|rules)"
     r"|(reveal|print|show) (me )?(your|the) (system )?prompt"
     r"|you are now (a|an|the)\b"
-    r"|</?\s*(system|assistant|email)\s*>"
+    rf"|{_TAG_PATTERN}"
     r"|\b(act|behave) as (if you were|a|an)\b.*\b(without|no) (restrictions|rules)",
     re.IGNORECASE,
 )
@@ -23,7 +25,7 @@ _NEEDLES = ("ignore", "disregard", "prompt", "you are now", "act as", "behave as
 # IGNORECASE also matches dotless i (U+0131), long s (U+017F) and dotted capital I (U+0130) to
 # "i", "s" and "i"; lower() keeps the first two and turns U+0130 into "i" plus a combining dot.
 _FOLDS = (("\u0131", "i"), ("\u017f", "s"), ("\u0307", ""))
-_TAG = re.compile(r"</?\s*(system|assistant|email)\s*>", re.IGNORECASE)
+_TAG = re.compile(_TAG_PATTERN, re.IGNORECASE)
 
 
 def looks_like_steering(text: str) -> bool:

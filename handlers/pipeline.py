@@ -98,7 +98,7 @@ class Pipeline:
         per_email = len(tasks)
         sentiments: dict[int, Sentiment] = {}
         found: dict[int, Entities] = {}
-        for task, offset in zip(tasks, range(per_email), strict=True):
+        for offset, task in enumerate(tasks):
             usage_by_task[task] = _total(results[offset::per_email])
         for i, email in enumerate(emails):
             row = results[i * per_email : (i + 1) * per_email]
