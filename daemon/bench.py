@@ -25,6 +25,7 @@ from daemon.contracts import Draft
 from daemon.engines import build_engine, task_adapters
 from daemon.evaluate import few_shot_examples
 from daemon.loop import Daemon
+from daemon.loop import tune_gc as serving_gc
 from daemon.produce import produce, synthetic
 from daemon.settings import Settings
 from daemon.topics import ensure_topics
@@ -86,8 +87,12 @@ async def _rate(run: Any, count: int) -> float:
 
 
 async def run_bench(
-    settings: Settings, n: int = 64, seed: int = 5, load_seconds: float = 8.0
+    settings: Settings, n: int = 64, seed: int = 5, load_seconds: float = 8.0,
+    tune_gc: bool = False,
 ) -> BenchResult:
+    """``tune_gc``: the collector settings ``replyd run`` serves with (``daemon.loop.tune_gc``),
+    applied once the engine has started; every figure below, the bare loop's too, runs with
+    them."""
     result = BenchResult(settings.engine, n)
     figures = result.figures
     texts, messages = _emails(n, seed)
@@ -97,6 +102,8 @@ async def run_bench(
     )
     engine = build_engine(settings)
     async with engine, EmbeddedBroker(port=0) as broker:
+        if tune_gc:
+            serving_gc()
         settings = settings.model_copy(
             update={"bootstrap_servers": broker.bootstrap, "metrics_port": 0,
                     "max_batch_size": n, "max_inflight_emails": max(n * 2, 128)}

@@ -269,7 +269,7 @@ def cmd_run(args: argparse.Namespace) -> int:
 
     settings = _settings_from(args)
     logging.getLogger().setLevel(settings.log_level)
-    daemon = Daemon(settings, build_engine(settings), build_pipeline_config(settings))
+    daemon = Daemon(settings, build_engine(settings), build_pipeline_config(settings), tune_gc=True)
     return _serve(daemon.run, daemon.request_stop, settings.shutdown_timeout_s)
 
 
@@ -392,7 +392,9 @@ def cmd_bench(args: argparse.Namespace) -> int:
     if args.emails < 4:
         raise ConfigurationError("--emails must be at least 4")
     settings = _settings_from(args)
-    result = asyncio.run(run_bench(settings, args.emails, load_seconds=args.load_seconds))
+    result = asyncio.run(
+        run_bench(settings, args.emails, load_seconds=args.load_seconds, tune_gc=True)
+    )
     command = "replyd " + " ".join(sys.argv[1:])
     plot = None
     if args.out is not None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from handlers.prompting import quote_text
 from handlers.reply import finish_text
-from models.engine import GenerateRequest, GenerateResult, Message, SamplingParams
+from models.engine import GenerateRequest, GenerateResult, Message, greedy
 
 TASK = "persona"
 
@@ -21,7 +21,7 @@ def build_request(draft: str, persona: str, adapter: str | None, max_tokens: int
     return GenerateRequest(
         messages=messages(draft, persona),
         adapter=adapter,
-        sampling=SamplingParams(max_tokens=max_tokens, temperature=0.0),
+        sampling=greedy(max_tokens),
     )
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from handlers.prompting import quote_email
 from handlers.types import EmailText, Entities, Sentiment
-from models.engine import GenerateRequest, GenerateResult, Message, SamplingParams
+from models.engine import GenerateRequest, GenerateResult, Message, greedy
 from models.errors import OutputError
 
 TASK = "reply"
@@ -33,7 +33,7 @@ def build_request(
     return GenerateRequest(
         messages=messages(email, sentiment, entities),
         adapter=adapter,
-        sampling=SamplingParams(max_tokens=max_tokens, temperature=0.0),
+        sampling=greedy(max_tokens),
     )
 
 

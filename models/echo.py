@@ -1,7 +1,7 @@
 """The echo engine: instant, schema-valid outputs with no model at all.
 
 For transport tests and the Kafka-ceiling benchmark only: it exercises everything around
-inference. Choices are picked by a stable hash of the last message; JSON constraints get the
+inference. Choices are picked by the length of the last message; JSON constraints get the
 smallest instance of their schema; free text echoes the first line of the last message; prompt
 tokens are estimated at four characters each. Timings are real but trivial: no queue, and every
 token arrives at the end.
@@ -10,7 +10,6 @@ token arrives at the end.
 from __future__ import annotations
 
 import asyncio
-import hashlib
 import json
 import time
 from collections.abc import Mapping, Sequence
@@ -76,7 +75,7 @@ class EchoEngine(Engine):
 
     def _one(self, request: GenerateRequest, timing: RequestTiming) -> GenerateResult:
         # The echo engine stands in for a model around which everything else is measured, so it
-        # does as little as it can: the last message (the email) alone picks a choice, and
+        # does as little as it can: the last message's length (the email's) picks a choice, and
         # prompt tokens are counted at the usual ~4 characters per token.
         if request.prompt is not None:
             last = request.prompt
@@ -87,8 +86,7 @@ class EchoEngine(Engine):
             prompt_chars = sum([len(message.content) for message in request.messages])
         constraint = request.constraint
         if constraint is not None and constraint.choices is not None:
-            digest = hashlib.blake2b(last.encode(), digest_size=4).digest()
-            text = constraint.choices[int.from_bytes(digest) % len(constraint.choices)]
+            text = constraint.choices[len(last) % len(constraint.choices)]
         elif constraint is not None and constraint.json_schema is not None:
             text = self._instance_json(constraint.json_schema)
         else:

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import abc
 import contextlib
+import functools
 import json
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -49,6 +50,12 @@ class SamplingParams:
             raise ConfigurationError(f"temperature must be >= 0, got {self.temperature}")
         if not 0 < self.top_p <= 1:
             raise ConfigurationError(f"top_p must be in (0, 1], got {self.top_p}")
+
+
+@functools.lru_cache(maxsize=64)
+def greedy(max_tokens: int) -> SamplingParams:
+    """Greedy decoding up to ``max_tokens``: one shared instance per bound, not one per request."""
+    return SamplingParams(max_tokens=max_tokens, temperature=0.0)
 
 
 @dataclass(frozen=True, slots=True)
