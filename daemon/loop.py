@@ -82,7 +82,7 @@ class FencedError(ReplydError):
     """Another instance took over our transactional id; this one must stop."""
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)  # one per email: not frozen, which costs a setattr call per field
 class _Output:
     topic: str
     key: bytes | None

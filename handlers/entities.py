@@ -61,6 +61,8 @@ def _words(text: str, handles: bool = True) -> str:
 
 def messages(email: EmailText, shots: Sequence[tuple[EmailText, str]] = ()) -> tuple[Message, ...]:
     """The chat prompt for one email; ``shots`` pair example emails with their JSON answers."""
+    if not shots:
+        return (_SYSTEM_MESSAGE, Message("user", f"{quote_email(email)}\nJSON:"))
     turns = [_SYSTEM_MESSAGE]
     for example, answer in shots:
         turns += [Message("user", f"{quote_email(example)}\nJSON:"), Message("assistant", answer)]
@@ -81,8 +83,14 @@ def build_request(
     )
 
 
+# The answer when an email names nothing, exactly as trained (see ``answer``): no parsing needed.
+_NOTHING = json.dumps({field: [] for field in ENTITY_FIELDS})
+
+
 def parse(result: GenerateResult, email: EmailText) -> Entities:
     """Entities found in the email; ``OutputError`` when the output is not the schema's JSON."""
+    if result.text == _NOTHING:
+        return Entities()
     try:
         data = json.loads(result.text)
     except json.JSONDecodeError as exc:

@@ -22,6 +22,8 @@ SAMPLING = SamplingParams(max_tokens=4, temperature=0.0)
 def messages(email: EmailText, shots: Sequence[tuple[EmailText, str]] = ()) -> tuple[Message, ...]:
     """The chat prompt for one email (shared by serving and training); ``shots`` are solved
     examples for few-shot prompting without an adapter."""
+    if not shots:
+        return (_SYSTEM_MESSAGE, Message("user", f"{quote_email(email)}\nSentiment:"))
     turns = [_SYSTEM_MESSAGE]
     for example, label in shots:
         turns += [Message("user", f"{quote_email(example)}\nSentiment:"), Message("assistant", label)]

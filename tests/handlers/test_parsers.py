@@ -35,6 +35,14 @@ def test_entities_never_take_an_account_handle() -> None:
     assert found == Entities(name=("Kai", "dana"), product=(), location=("Porto",))
 
 
+def test_an_empty_answer_in_any_spelling_is_no_entities() -> None:
+    trained = entities.answer({})  # the spelling the adapter writes, taken without parsing
+    for raw in (trained, '{"name":[],"product":[],"location":[]}', ' {"location": []} '):
+        assert entities.parse(result(raw), EMAIL) == Entities()
+    with pytest.raises(OutputError):
+        entities.parse(result(trained[:-1]), EMAIL)
+
+
 @pytest.mark.parametrize("raw", ["not json", "[1]", '{"name": "Ana"}', '{"name": [1]}'])
 def test_entities_reject_unusable_output(raw: str) -> None:
     with pytest.raises(OutputError):
