@@ -150,3 +150,18 @@ async def test_an_unreachable_engine_is_waited_for_not_dead_lettered(settings: S
     assert len(drafts) == 2 and not dead
     records = await read(settings, settings.deadletter_topic, 0, timeout_s=1)
     assert records == []
+
+
+def test_serving_gc_settings_freeze_the_heap_and_raise_the_young_threshold() -> None:
+    import gc
+
+    from daemon.loop import GC_GEN0_THRESHOLD, tune_gc
+
+    before = gc.get_threshold()
+    try:
+        tune_gc()
+        assert gc.get_threshold() == (GC_GEN0_THRESHOLD, *before[1:])
+        assert gc.get_freeze_count() > 0
+    finally:
+        gc.unfreeze()
+        gc.set_threshold(*before)
