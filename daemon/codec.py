@@ -62,16 +62,21 @@ def email_text(email: IncomingEmail) -> EmailText:
     return EmailText(message_id=email.message_id, subject=email.subject, body=email.body)
 
 
+def reply_subject(subject: str) -> str:
+    """The draft's subject: the email's, with "Re: " in front unless it is already a reply."""
+    return (subject if subject.lower().startswith("re:") else f"Re: {subject}").strip()
+
+
 def draft_for(
     email: IncomingEmail, draft: DraftText, base_model: str, created_at: datetime | None = None
 ) -> Draft:
-    subject = email.subject if email.subject.lower().startswith("re:") else f"Re: {email.subject}"
+    subject = reply_subject(email.subject)
     # One validation of the whole tree (nested plain data), not one per nested model: this runs
     # for every email.
     return Draft.model_validate({
         "in_reply_to": email.message_id,
         "to": email.from_,
-        "subject": subject.strip(),
+        "subject": subject,
         "body": draft.body,
         "sentiment": draft.sentiment,
         "entities": draft.entities.as_dict(),
@@ -118,18 +123,14 @@ class DraftEncoder:
         self._tail = '},"created_at":' + _ENCODE(when) + "}"
 
     def encode(self, email: IncomingEmail, draft: DraftText) -> bytes:
-        if (draft.adapters is not self._adapters and draft.adapters != self._adapters) or (
-            draft.timings_ms is not self._timings_ms and draft.timings_ms != self._timings_ms
-        ) or not draft.body:
+        if (draft.adapters != self._adapters or draft.timings_ms != self._timings_ms
+                or not draft.body):
             return to_json(draft_for(email, draft, self._base_model, self._created_at))
-        subject = email.subject
-        if not subject.lower().startswith("re:"):
-            subject = f"Re: {subject}"
         entities = draft.entities
         head = _ENCODE({
             "in_reply_to": email.message_id,
             "to": email.from_,
-            "subject": subject.strip(),
+            "subject": reply_subject(email.subject),
             "body": draft.body,
             "sentiment": draft.sentiment,
             "entities": {"name": entities.name, "product": entities.product,
