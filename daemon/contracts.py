@@ -12,18 +12,12 @@ import hashlib
 import json
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Annotated, Literal
+from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
-Sentiment = Literal["positive", "negative", "neutral"]
-DeadLetterReason = Literal[
-    "invalid_json",  # the bytes are not UTF-8 JSON
-    "schema",  # JSON, but not an IncomingEmail
-    "too_large",  # over max_body_bytes, rejected before inference
-    "engine_output",  # the model's output for this email was unusable
-    "engine_error",  # the engine kept failing on this email until the retry deadline
-]
+from models.vocabulary import DeadLetterReason, Sentiment
+
 # A deliberately loose address check: mail systems own address validation; we only refuse junk.
 Address = Annotated[str, StringConstraints(pattern=r"^[^@\s]+@[^@\s]+$", max_length=320)]
 NonEmpty = Annotated[str, StringConstraints(min_length=1, max_length=998)]

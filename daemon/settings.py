@@ -19,9 +19,9 @@ from pydantic_settings import (
 )
 
 from models.errors import ConfigurationError
+from models.vocabulary import DEFAULT_TASKS, Task
 
 EngineName = Literal["vllm", "peft", "echo", "openai"]
-Task = Literal["sentiment", "entities", "reply", "persona"]
 DEFAULT_MODEL_CACHE = Path("~/.cache/replyd/models").expanduser()
 
 
@@ -176,7 +176,7 @@ class Settings(BaseSettings):
 
     # --- pipeline ----------------------------------------------------------------------------
     tasks: tuple[Task, ...] = Field(
-        ("sentiment", "entities", "reply"), description="Stages the pipeline runs, in order."
+        DEFAULT_TASKS, description="Stages the pipeline runs, in order."
     )
     persona: str = Field("support", description="Company voice named in drafts.")
     reply_max_tokens: int = Field(96, ge=8, description="Token bound of a reply draft.")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from handlers.prompting import quote_text
 from handlers.reply import finish_text
-from models.engine import GenerateRequest, GenerateResult, Message, greedy
+from models.engines.base import GenerateRequest, GenerateResult, Message, greedy
 
 TASK = "persona"
 

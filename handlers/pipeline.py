@@ -17,17 +17,16 @@ from dataclasses import dataclass, field
 from handlers import entities, persona, reply, sentiment
 from handlers.guard import looks_like_steering
 from handlers.types import DraftText, EmailText, Entities, Sentiment, TaskFailure, Usage
-from models.engine import Engine, GenerateRequest, GenerateResult
+from models.engines.base import Engine, GenerateRequest, GenerateResult
 from models.errors import ConfigurationError, EngineError, OutputError
-
-KNOWN_TASKS = ("sentiment", "entities", "reply", "persona")
+from models.vocabulary import DEFAULT_TASKS, TASKS
 
 
 @dataclass(frozen=True, slots=True)
 class PipelineConfig:
     """Which stages run and with which adapters (task → customization ID, None = base model)."""
 
-    tasks: tuple[str, ...] = ("sentiment", "entities", "reply")
+    tasks: tuple[str, ...] = DEFAULT_TASKS
     adapters: Mapping[str, str | None] = field(default_factory=dict)
     persona: str | None = None
     reply_max_tokens: int = 96
@@ -35,9 +34,9 @@ class PipelineConfig:
     retry_initial_backoff_s: float = 0.2
 
     def __post_init__(self) -> None:
-        unknown = set(self.tasks) - set(KNOWN_TASKS)
+        unknown = set(self.tasks) - set(TASKS)
         if unknown:
-            raise ConfigurationError(f"unknown tasks {sorted(unknown)}; known: {KNOWN_TASKS}")
+            raise ConfigurationError(f"unknown tasks {sorted(unknown)}; known: {TASKS}")
         for required in ("sentiment", "reply"):
             if required not in self.tasks:
                 raise ConfigurationError(f"the pipeline needs the {required!r} task")

@@ -6,8 +6,9 @@ import functools
 import re
 
 from handlers.types import EmailText
+from models.vocabulary import EMAIL_CLOSE as CLOSE
+from models.vocabulary import EMAIL_OPEN as OPEN
 
-OPEN, CLOSE = "<email>", "</email>"
 # A body that carries our own delimiters could close the data block early and smuggle text into
 # the instruction part of the prompt; such tags are neutralised before quoting.
 _TAGS = re.compile(r"</?\s*email\s*>", re.IGNORECASE)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from handlers.prompting import quote_email
 from handlers.types import EmailText, Entities, Sentiment
-from models.engine import GenerateRequest, GenerateResult, Message, greedy
+from models.engines.base import GenerateRequest, GenerateResult, Message, greedy
 from models.errors import OutputError
 
 TASK = "reply"

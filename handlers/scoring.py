@@ -14,10 +14,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from handlers.entities import normalise
-from handlers.types import ENTITY_FIELDS, SENTIMENTS
+from models.vocabulary import ENTITY_FIELDS, PERSONA_MARKERS, SENTIMENTS
 
 MAX_REPLY_WORDS = 120
-PIRATE_MARKERS = ("ahoy", "matey", "ye", "arr", "fair winds")
 # Facts a draft cannot know: order/ticket numbers, money amounts, calendar dates, refund promises.
 _INVENTED = re.compile(
     r"#\s?\d{3,}|\b(order|ticket|case|tracking)\s*(number|no\.?|id)?\s*[:#]?\s*[A-Z]*\d{4,}"
@@ -119,8 +118,9 @@ def rubric(case: RubricCase, output: str | None) -> dict[str, bool]:
     invented = [m.group(0) for m in _INVENTED.finditer(text) if m.group(0) not in case.source_text]
     checks["no_invented_facts"] = not invented
     checks["length_ok"] = 0 < len(text.split()) <= MAX_REPLY_WORDS
-    if case.persona == "pirate":
-        found = sum(bool(re.search(rf"\b{marker}\b", lowered)) for marker in PIRATE_MARKERS)
+    if case.persona in PERSONA_MARKERS:
+        markers = PERSONA_MARKERS[case.persona]
+        found = sum(bool(re.search(rf"\b{marker}\b", lowered)) for marker in markers)
         checks["persona_markers"] = found >= 2
     if not text.strip():
         return dict.fromkeys(checks, False)

@@ -6,7 +6,7 @@ from collections.abc import Sequence
 
 from handlers.prompting import quote_email
 from handlers.types import SENTIMENTS, EmailText, Sentiment
-from models.engine import Constraint, GenerateRequest, GenerateResult, Message, SamplingParams
+from models.engines.base import Constraint, GenerateRequest, GenerateResult, Message, SamplingParams
 from models.errors import OutputError
 
 TASK = "sentiment"

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Literal
 
-Sentiment = Literal["positive", "negative", "neutral"]
-SENTIMENTS: tuple[Sentiment, ...] = ("positive", "negative", "neutral")
-ENTITY_FIELDS: tuple[str, ...] = ("name", "product", "location")
+# The shared words, re-exported for the handlers' callers; defined in models.vocabulary.
+from models.vocabulary import ENTITY_FIELDS, SENTIMENTS, FailureReason, Sentiment
+
+__all__ = ["ENTITY_FIELDS", "SENTIMENTS", "DraftText", "EmailText", "Entities", "FailureReason",
+           "Sentiment", "TaskFailure", "Usage"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -55,9 +56,6 @@ class DraftText:
     adapters: dict[str, str | None]
     usage: Usage
     timings_ms: dict[str, float] = field(default_factory=dict)
-
-
-FailureReason = Literal["engine_output", "engine_error"]
 
 
 @dataclass(frozen=True, slots=True)

@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from daemon.broker import EmbeddedBroker
 from daemon.settings import Settings
+from daemon.tools.broker import EmbeddedBroker
 
 REPO = Path(__file__).resolve().parents[1]
 

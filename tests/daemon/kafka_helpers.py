@@ -11,7 +11,7 @@ from datetime import UTC, datetime
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord
 
 from daemon.settings import Settings
-from daemon.topics import ensure_topics
+from daemon.tools.topics import ensure_topics
 
 
 def email_bytes(i: int, body: str = "My AeroBlend 500 stopped working, please help.") -> bytes:

@@ -13,10 +13,10 @@ from pathlib import Path
 
 import pytest
 
-from daemon.broker import EmbeddedBroker
 from daemon.cli import build_parser
 from daemon.contracts import DeadLetter, Draft
 from daemon.settings import Settings
+from daemon.tools.broker import EmbeddedBroker
 from tests.daemon.kafka_helpers import email_bytes, read
 
 REPLYD = [sys.executable, "-m", "daemon.cli"]

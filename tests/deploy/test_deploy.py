@@ -21,11 +21,11 @@ from urllib.parse import urlsplit
 import pytest
 import yaml
 
-from daemon.engines import build_engine
-from daemon.metrics import Metrics
+from daemon.service.build import build_engine
+from daemon.service.metrics import Metrics
 from daemon.settings import Settings
 from models.base_model import DEFAULT_MODEL_NAME
-from models.openai_engine import OpenAIEngine
+from models.engines.openai_engine import OpenAIEngine
 
 REPO = Path(__file__).resolve().parents[2]
 DEPLOY = REPO / "deploy"

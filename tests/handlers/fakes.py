@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
 
-from models.engine import AdapterInfo, Engine, GenerateRequest, GenerateResult
+from models.engines.base import AdapterInfo, Engine, GenerateRequest, GenerateResult
 
 Script = Callable[[GenerateRequest], GenerateResult]
 

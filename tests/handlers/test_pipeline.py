@@ -6,7 +6,7 @@ import pytest
 
 from handlers.pipeline import Pipeline, PipelineConfig
 from handlers.types import DraftText, EmailText, TaskFailure
-from models.engine import GenerateRequest, GenerateResult
+from models.engines.base import GenerateRequest, GenerateResult
 from models.errors import ConfigurationError, EngineDeadError, EngineError
 from tests.handlers.fakes import ScriptedEngine, result
 

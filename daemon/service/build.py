@@ -1,0 +1,93 @@
+"""Settings → an engine instance. Engine modules are imported lazily: vLLM and torch are heavy,
+and the echo engine needs neither."""
+
+from __future__ import annotations
+
+from daemon.settings import Settings
+from handlers.pipeline import PipelineConfig
+from models.customize.registry import Registry
+from models.engines.base import AdapterInfo, Engine
+from models.errors import ConfigurationError
+
+
+def task_adapters(settings: Settings) -> dict[str, str]:
+    """Task → customization ID for the tasks the pipeline runs (settings, else the registry's
+    defaults). Unknown IDs fail here, at start, not on the first email."""
+    registry = _registry(settings)
+    mapping = settings.adapters if settings.adapters is not None else registry.defaults()
+    chosen = {task: cid for task, cid in mapping.items() if task in settings.tasks}
+    for cid in chosen.values():
+        registry.path(cid)  # raises AdapterError for an unknown or unsafe adapter
+    return chosen
+
+
+def _registry(settings: Settings) -> Registry:
+    return Registry(settings.registry_dir) if settings.registry_dir else Registry()
+
+
+def build_engine(settings: Settings) -> Engine:
+    """The engine ``settings.engine`` names, on the configured (or default) base model, with the
+    adapters the pipeline uses."""
+    registry = _registry(settings)
+    adapters = {cid: registry.adapter_info(cid) for cid in task_adapters(settings).values()}
+    if settings.engine == "echo":
+        from models.engines.echo import EchoEngine
+
+        return EchoEngine(adapters, delay_ms=settings.echo_delay_ms)
+    if settings.engine == "openai":
+        return _openai_engine(settings, adapters)
+    from models.base_model import resolve_base_model
+
+    model_path = resolve_base_model(settings.base_model_path, settings.model_cache_dir)
+    if settings.engine == "vllm":
+        from models.engines.vllm_engine import VllmEngine
+
+        return VllmEngine(
+            model_path,
+            adapters,
+            dtype=settings.dtype,
+            max_model_len=settings.max_model_len,
+            max_num_seqs=settings.engine_max_num_seqs,
+            kv_cache_gib=settings.vllm_kv_cache_gib,
+        )
+    from models.engines.peft_engine import PeftEngine
+
+    return PeftEngine(
+        model_path,
+        adapters,
+        dtype="float32" if settings.dtype == "auto" else settings.dtype,
+        max_batch_size=settings.max_batch_size,
+        torch_threads=settings.torch_threads,
+        device=settings.peft_device,
+    )
+
+
+def _openai_engine(settings: Settings, adapters: dict[str, AdapterInfo]) -> Engine:
+    """A client of remote vLLM servers: no local model, adapters addressed by customization ID."""
+    from models.base_model import DEFAULT_MODEL_NAME
+    from models.engines.openai_engine import OpenAIEngine
+
+    if not settings.engine_url:
+        raise ConfigurationError(
+            "engine 'openai' needs engine_url (--engine-url, REPLYD_ENGINE_URL)"
+        )
+    served = settings.served_model_name or (
+        settings.base_model_path.name if settings.base_model_path else DEFAULT_MODEL_NAME
+    )
+    return OpenAIEngine(
+        settings.engine_url.split(","),
+        base_model=served,
+        adapters=adapters,
+        max_concurrency=settings.engine_max_concurrency,
+        timeout_s=settings.engine_timeout_s,
+    )
+
+
+def build_pipeline_config(settings: Settings) -> PipelineConfig:
+    """The pipeline the settings describe, each task on its adapter (or the base model)."""
+    return PipelineConfig(
+        tasks=settings.tasks,
+        adapters=task_adapters(settings),
+        persona=settings.persona if "persona" in settings.tasks else None,
+        reply_max_tokens=settings.reply_max_tokens,
+    )

@@ -1,0 +1,225 @@
+"""Every Prometheus series replyd exports, in one place.
+
+Naming follows the Prometheus guide: prefix ``replyd_``, base units, ``_total`` for counters, no
+colons, and no label whose values come from email content or ids. Other code calls the small
+recording methods below; nothing else creates series. ``docs/METRICS.md`` documents each one.
+"""
+
+from __future__ import annotations
+
+from bisect import bisect_left
+from collections import Counter as Tally
+from collections import defaultdict
+from collections.abc import Callable, Iterable, Sequence
+
+from prometheus_client import (
+    CollectorRegistry,
+    Counter,
+    Gauge,
+    Histogram,
+    Info,
+    ProcessCollector,
+    disable_created_metrics,
+)
+
+from daemon import __version__
+from models.engines.base import GenerateRequest, GenerateResult
+from models.vocabulary import TASKS
+
+# The *_created series double the exposition for no use on dashboards or alerts.
+disable_created_metrics()
+
+STAGES = ("parse", *TASKS, "publish")
+BATCH_BUCKETS = (1, 2, 4, 8, 16, 32, 64, 128, 256)
+LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300)
+# Requests per engine call: the pipeline sends up to 2 per email (sentiment + entities).
+ENGINE_BATCH_BUCKETS = (1, 2, 4, 8, 16, 32, 64, 128, 256, 512)
+
+
+class Metrics:
+    """The catalogue, bound to one registry (one per daemon; tests make their own)."""
+
+    def __init__(self, registry: CollectorRegistry | None = None) -> None:
+        self.registry = registry or CollectorRegistry()
+        r = self.registry
+        self.emails_consumed = Counter(
+            "replyd_emails_consumed_total", "Messages fetched from the input topic.", registry=r
+        )
+        self.drafts_published = Counter(
+            "replyd_drafts_published_total", "Drafts acknowledged by the broker.", registry=r
+        )
+        self.dead_letters = Counter(
+            "replyd_dead_letters_total",
+            "Dead letters acknowledged by the broker, by reason code.",
+            ["reason"],
+            registry=r,
+        )
+        self.batch_size = Histogram(
+            "replyd_batch_size",
+            "Emails per pipeline batch.",
+            buckets=BATCH_BUCKETS,
+            registry=r,
+        )
+        self.stage_latency = Histogram(
+            "replyd_stage_latency_seconds",
+            "Time one batch spent in a stage.",
+            ["stage"],
+            buckets=LATENCY_BUCKETS,
+            registry=r,
+        )
+        self.email_latency = Histogram(
+            "replyd_email_latency_seconds",
+            "From the input record's timestamp to its draft or dead letter being acknowledged.",
+            buckets=LATENCY_BUCKETS,
+            registry=r,
+        )
+        self.inflight = Gauge(
+            "replyd_inflight_emails", "Emails fetched but not yet committed.", registry=r
+        )
+        self.consumer_lag = Gauge(
+            "replyd_consumer_lag",
+            "Records behind the fetch high watermark, per assigned partition.",
+            ["topic", "partition"],
+            registry=r,
+        )
+        self.inference_tokens = Counter(
+            "replyd_inference_tokens_total",
+            "Tokens processed by the engine, by adapter (customization ID or 'base') and kind "
+            "(prompt or completion).",
+            ["adapter", "kind"],
+            registry=r,
+        )
+        self.adapter_requests = Counter(
+            "replyd_adapter_requests_total",
+            "Engine requests by adapter (customization ID or 'base').",
+            ["adapter"],
+            registry=r,
+        )
+        self.engine_up = Gauge("replyd_engine_up", "1 while the engine is healthy.", registry=r)
+        self.engine_batch_size = Histogram(
+            "replyd_engine_batch_size",
+            "Requests per engine generate call.",
+            buckets=ENGINE_BATCH_BUCKETS,
+            registry=r,
+        )
+        self.engine_queue_depth = Gauge(
+            "replyd_engine_queue_depth",
+            "Requests submitted to the engine and not finished.",
+            registry=r,
+        )
+        self.engine_queue = Histogram(
+            "replyd_engine_queue_seconds",
+            "From a request's submission to the engine until the engine started on it, by "
+            "adapter (customization ID or 'base').",
+            ["adapter"],
+            buckets=LATENCY_BUCKETS,
+            registry=r,
+        )
+        self.engine_ttft = Histogram(
+            "replyd_engine_time_to_first_token_seconds",
+            "From a request's submission to the engine until its first generated token, by "
+            "adapter (customization ID or 'base').",
+            ["adapter"],
+            buckets=LATENCY_BUCKETS,
+            registry=r,
+        )
+        self.engine_generation = Histogram(
+            "replyd_engine_generation_seconds",
+            "From a request's submission to the engine until its last token, by adapter "
+            "(customization ID or 'base').",
+            ["adapter"],
+            buckets=LATENCY_BUCKETS,
+            registry=r,
+        )
+        self.last_commit = Gauge(
+            "replyd_last_commit_timestamp_seconds",
+            "Unix time of the last successful offset commit (or committed transaction).",
+            registry=r,
+        )
+        self.rebalances = Counter(
+            "replyd_rebalances_total", "Partition revocations seen by this instance.", registry=r
+        )
+        self.abandoned = Counter(
+            "replyd_abandoned_emails_total",
+            "Fetched emails left uncommitted because their partition was revoked (replayed by "
+            "the new owner).",
+            registry=r,
+        )
+        self.publish_retries = Counter(
+            "replyd_publish_retries_total",
+            "Batches resent (or transactions retried) after a failed acknowledgement.",
+            registry=r,
+        )
+        ProcessCollector(registry=r)
+        self.build_info = Info(
+            "replyd_build", "Version, engine and base model of this process.", registry=r
+        )
+        self.build_info.info({"version": __version__, "engine": "", "base_model": ""})
+
+    def watch_engine(self, healthy: Callable[[], bool]) -> None:
+        """``replyd_engine_up`` reads the engine's health at every scrape."""
+        self.engine_up.set_function(lambda: 1.0 if healthy() else 0.0)
+
+    def watch_queue_depth(self, depth: Callable[[], int]) -> None:
+        """``replyd_engine_queue_depth`` reads the engine's queue depth at every scrape."""
+        self.engine_queue_depth.set_function(lambda: float(depth()))
+
+    def observe_engine_call(
+        self, requests: Sequence[GenerateRequest], results: Sequence[GenerateResult]
+    ) -> None:
+        """One completed engine call: its size, and the timing of each request that has one."""
+        if not requests:
+            return
+        self.engine_batch_size.observe(len(requests))
+        # Grouped by adapter: one label lookup and one update per bucket per call, not per request.
+        queue: defaultdict[str, list[float]] = defaultdict(list)
+        ttft: defaultdict[str, list[float]] = defaultdict(list)
+        total: defaultdict[str, list[float]] = defaultdict(list)
+        for request, result in zip(requests, results, strict=True):
+            timing = result.timing
+            if timing is None:
+                continue
+            adapter = request.adapter or "base"
+            if timing.queue_s is not None:
+                queue[adapter].append(timing.queue_s)
+            if timing.ttft_s is not None:
+                ttft[adapter].append(timing.ttft_s)
+            total[adapter].append(timing.total_s)
+        for histogram, by_adapter in (
+            (self.engine_queue, queue), (self.engine_ttft, ttft), (self.engine_generation, total)
+        ):
+            for adapter, values in by_adapter.items():
+                observe_many(histogram.labels(adapter), values)
+
+    def set_build(self, engine: str, base_model: str) -> None:
+        self.build_info.info({"version": __version__, "engine": engine, "base_model": base_model})
+
+
+def observe_many(histogram: Histogram, values: Iterable[float]) -> None:
+    """``histogram.observe(v)`` for every value, in one update per bucket instead of one per value.
+
+    Per-email observations are the daemon's hot path (thousands per second with a fast engine);
+    ``Histogram.observe`` takes a lock and walks the buckets for each value. This reads the
+    histogram's bucket bounds and counters, which prometheus_client keeps as ``_upper_bounds``,
+    ``_buckets`` and ``_sum``; ``tests/daemon/test_metrics.py`` checks the result against
+    ``observe`` value by value, and without those attributes it falls back to ``observe``.
+    """
+    values = list(values)
+    if not values:
+        return
+    bounds = getattr(histogram, "_upper_bounds", None)
+    buckets = getattr(histogram, "_buckets", None)
+    total = getattr(histogram, "_sum", None)
+    if bounds is None or buckets is None or total is None or any(v != v for v in values):
+        # A labelled parent has no buckets (observe raises, as it should); NaN takes the
+        # library's own path too.
+        for value in values:
+            histogram.observe(value)
+        return
+    total.inc(sum(values))
+    first = bisect_left(bounds, min(values))
+    if first == bisect_left(bounds, max(values)):  # one bucket (e.g. a batch's shared timing)
+        buckets[first].inc(len(values))
+        return
+    for index, count in Tally(bisect_left(bounds, value) for value in values).items():
+        buckets[index].inc(count)

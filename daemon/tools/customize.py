@@ -1,0 +1,466 @@
+"""``replyd synth``, ``replyd train`` and ``replyd adapters``: making and inspecting adapters.
+
+Training data is rendered here, in the CLI layer, with the handlers' own ``messages()``
+functions, so an adapter is trained on exactly the prompt it is served with; ``models.customize.training``
+only sees chat messages and completions. The held-out task figures (sentiment accuracy, entity
+micro-F1, rewrite match) are measured through the peft engine and the handlers' parsers, i.e. the
+serving path, on the trained adapter before it is registered, and stored in its manifest.
+
+``python -m daemon.tools.customize ...`` runs these commands without the rest of the CLI.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import difflib
+import json
+import os
+import sys
+from collections.abc import Callable, Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+from handlers import entities as entities_handler
+from handlers import persona as persona_handler
+from handlers import reply as reply_handler
+from handlers import sentiment as sentiment_handler
+from handlers.types import ENTITY_FIELDS, SENTIMENTS, EmailText, Entities
+from models.base_model import sha256_file
+from models.customize.registry import DEFAULT_ROOT, METHODS, TASKS, WEIGHTS_FILE, Manifest, Registry
+from models.engines.base import AdapterInfo, GenerateRequest, GenerateResult
+from models.errors import ConfigurationError, OutputError, ReplydError
+
+EXIT_OK, EXIT_FAILURE, EXIT_USAGE = 0, 1, 2
+META_SUFFIX = ".meta.json"
+_CANDIDATE = "candidate"  # the engine's name for an adapter that has no customization ID yet
+_REWRITE_MAX_TOKENS = 192
+# The entities completion must be the JSON the engines' schema grammar lets the model write: both
+# engines emit compact JSON ("," and ":"), vLLM because its grammar forbids free whitespace and
+# the peft engine to match it.
+ENTITY_JSON_SEPARATORS = (",", ":")
+
+
+def add_commands(sub: argparse._SubParsersAction) -> None:
+    """Add ``synth``, ``train`` and ``adapters`` to the ``replyd`` subcommands."""
+    p = sub.add_parser("synth", help="Write a synthetic training or eval set as JSONL.")
+    p.add_argument("--task", required=True, choices=TASKS)
+    p.add_argument("--n", type=int, required=True, help="Rows to write.")
+    p.add_argument("--seed", type=int, default=0, help="Generator seed [default: 0].")
+    p.add_argument("--split", choices=("train", "eval"), default="train",
+                   help="Vocabulary split; eval entities never occur in train [default: train].")
+    p.add_argument("--out", type=Path, required=True, help="JSONL file (a .meta.json beside it).")
+    p.add_argument("--teacher-url", help="OpenAI-compatible server (e.g. vLLM) whose model "
+                   "rewrites each example in its own words; labels are kept and checked "
+                   "(sentiment, entities and reply only) [default: templates only].")
+    p.add_argument("--teacher-model", help="Served model name [default: the server's first].")
+    p.add_argument("--teacher-fraction", type=float, default=1.0,
+                   help="Share of rows sent to the teacher [default: 1.0].")
+    p.add_argument("--teacher-api-key", help="Bearer token for the teacher, if it needs one.")
+    p.set_defaults(func=cmd_synth)
+
+    p = sub.add_parser("train", help="Train an adapter and register it under a new ID.")
+    p.add_argument("--task", required=True, choices=TASKS)
+    p.add_argument("--data", type=Path, required=True, help="Training JSONL (from replyd synth).")
+    p.add_argument("--eval-data", type=Path, help="Held-out JSONL for loss and task figures.")
+    p.add_argument("--eval-limit", type=int, help="Use at most this many eval rows.")
+    p.add_argument("--method", choices=METHODS, default="lora", help="[default: lora]")
+    p.add_argument("--rank", type=int, default=8, help="LoRA rank [default: 8].")
+    p.add_argument("--alpha", type=int, help="LoRA alpha [default: 2 x rank].")
+    p.add_argument("--layers", type=int, help="LoRA on the last N layers only [default: all].")
+    p.add_argument("--virtual-tokens", type=int, default=16, help="p-tuning [default: 16].")
+    p.add_argument("--epochs", type=int, default=1, help="[default: 1]")
+    p.add_argument("--lr", type=float, help="[default: 5e-4 LoRA, 3e-3 p-tuning]")
+    p.add_argument("--batch-size", type=int, default=8, help="[default: 8]")
+    p.add_argument("--max-len", type=int, default=320, help="Longer examples are dropped.")
+    p.add_argument("--seed", type=int, default=0, help="Training seed [default: 0].")
+    p.add_argument("--torch-threads", type=int, default=1, help="[default: 1]")
+    p.add_argument("--registry", type=Path, help=f"Registry folder [default: {DEFAULT_ROOT}].")
+    p.add_argument("--set-default", action="store_true", help="Make it the task's default.")
+    p.add_argument("--base-model-path", type=Path, help="HF model folder [default: SmolLM2].")
+    p.add_argument("--model-cache-dir", type=Path, help="Where the default model is converted.")
+    p.add_argument("--quiet", action="store_true", help="No progress bar.")
+    p.set_defaults(func=cmd_train)
+
+    p = sub.add_parser("adapters", help="List, show or verify registered adapters.")
+    verbs = p.add_subparsers(dest="adapters_command", required=True)
+    v = verbs.add_parser("list", help="Registered adapters.")
+    v.add_argument("--json", action="store_true", help="A JSON array with every manifest field.")
+    v.set_defaults(func=cmd_adapters_list)
+    v = verbs.add_parser("show", help="One adapter's manifest.")
+    v.add_argument("id", help="Customization ID.")
+    v.set_defaults(func=cmd_adapters_show)
+    v = verbs.add_parser("verify", help="Check every file's sha256 against its manifest.")
+    v.add_argument("id", nargs="?", help="Only this adapter [default: all, and defaults.json].")
+    v.set_defaults(func=cmd_adapters_verify)
+    for verb in (verbs.choices["list"], verbs.choices["show"], verbs.choices["verify"]):
+        verb.add_argument("--registry", type=Path, help=f"[default: {DEFAULT_ROOT}]")
+
+
+# -- synth --------------------------------------------------------------------------------------
+
+
+def cmd_synth(args: argparse.Namespace) -> int:
+    """Write the dataset and a ``.meta.json`` recording how it was generated."""
+    from models.synth.emails import write_dataset
+
+    if args.n < 1:
+        raise ConfigurationError("--n must be at least 1")
+    if args.teacher_url and args.task not in ("sentiment", "entities", "reply"):
+        raise ConfigurationError(
+            f"--teacher-url rewrites customer messages; task {args.task!r} has none to rewrite"
+        )
+    if not 0.0 <= args.teacher_fraction <= 1.0:
+        raise ConfigurationError("--teacher-fraction must be within [0, 1]")
+    try:
+        count = write_dataset(args.task, args.n, args.seed, args.split, args.out)
+    except ValueError as error:
+        raise ConfigurationError(str(error)) from error
+    meta: dict[str, Any] = {"generator": "models.synth.emails", "task": args.task, "n": args.n,
+                            "seed": args.seed, "split": args.split}
+    if args.teacher_url:
+        meta["teacher"] = asyncio.run(_teach(args))
+    meta["sha256"] = sha256_file(args.out)
+    _meta_path(args.out).write_text(json.dumps(meta, indent=2) + "\n", encoding="utf-8")
+    print(f"wrote {count} {args.task} rows ({args.split}, seed {args.seed}) to {args.out}")
+    return EXIT_OK
+
+
+async def _teach(args: argparse.Namespace) -> dict[str, Any]:
+    """Rewrite the rows just written through the teacher; returns the generator record part."""
+    from models.customize import teacher
+    from models.engines.openai_engine import OpenAIEngine
+
+    model = args.teacher_model or await _first_served_model(args.teacher_url, args.teacher_api_key)
+    rows = [json.loads(line) for line in args.out.read_text(encoding="utf-8").splitlines()]
+    engine = OpenAIEngine([args.teacher_url], model, api_key=args.teacher_api_key,
+                          max_concurrency=16, timeout_s=120)
+    async with engine:
+        rewritten, stats = await teacher.rewrite(rows, engine, fraction=args.teacher_fraction,
+                                                 seed=args.seed)
+    with args.out.open("w", encoding="utf-8") as handle:
+        for row in rewritten:
+            handle.write(json.dumps(row, ensure_ascii=False) + "\n")
+    summary = stats.as_dict()
+    print(f"teacher {model}: {json.dumps(summary)}")
+    return {"url": args.teacher_url, "model": model, "fraction": args.teacher_fraction, **summary}
+
+
+async def _first_served_model(url: str, api_key: str | None) -> str:
+    import httpx
+
+    headers = {"Authorization": f"Bearer {api_key}"} if api_key else {}
+    base = url.rstrip("/").removesuffix("/v1")
+    try:
+        async with httpx.AsyncClient(timeout=30) as client:
+            response = await client.get(f"{base}/v1/models", headers=headers)
+            response.raise_for_status()
+            models = [m["id"] for m in response.json()["data"]]
+    except (httpx.HTTPError, KeyError, TypeError, ValueError) as error:
+        raise ConfigurationError(f"cannot list the teacher's models at {base}: {error}") from error
+    if not models:
+        raise ConfigurationError(f"the teacher at {base} serves no model")
+    return models[0]
+
+
+def _meta_path(data: Path) -> Path:
+    return data.with_name(data.name + META_SUFFIX)
+
+
+def _provenance(data: Path) -> dict[str, Any] | None:
+    """The generator record of a synth file, if it has one and the file is unchanged."""
+    meta_path = _meta_path(data)
+    if not meta_path.is_file():
+        return None
+    try:
+        meta = json.loads(meta_path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as error:
+        raise ConfigurationError(f"unreadable {meta_path}: {error}") from error
+    if meta.get("sha256") != sha256_file(data):
+        raise ConfigurationError(
+            f"{data} changed since {meta_path} was written; regenerate it or delete the .meta.json"
+        )
+    return {key: meta[key] for key in ("generator", "seed", "split", "n", "teacher") if key in meta}
+
+
+# -- rendering training rows --------------------------------------------------------------------
+
+
+def _email(text: str) -> EmailText:
+    return EmailText(message_id="train", subject="", body=text)
+
+
+def _entities(values: Mapping[str, Sequence[str]]) -> Entities:
+    return Entities(**{name: tuple(values.get(name, ())) for name in ENTITY_FIELDS})
+
+
+def render_row(task: str, row: Mapping[str, Any]) -> tuple[Any, str]:
+    """One JSONL row → (chat messages, completion), with the task handler's own prompt."""
+    if task == "sentiment":
+        if row["label"] not in SENTIMENTS:
+            raise ValueError(f"label {row['label']!r} is not one of {SENTIMENTS}")
+        return sentiment_handler.messages(_email(row["text"])), row["label"]
+    if task == "entities":
+        found = row["entities"]
+        # ensure_ascii=False: the model copies "Wójcik" from the email, not "W\u00f3jcik".
+        completion = json.dumps({name: list(found.get(name, [])) for name in ENTITY_FIELDS},
+                                ensure_ascii=False, separators=ENTITY_JSON_SEPARATORS)
+        return entities_handler.messages(_email(row["text"])), completion
+    if task == "reply":
+        messages = reply_handler.messages(_email(row["text"]), row["sentiment"],
+                                          _entities(row["entities"]))
+        return messages, row["reply"]
+    if task == "persona":
+        return persona_handler.messages(row["text"], row["persona"]), row["rewrite"]
+    raise ValueError(f"unknown task {task!r}")
+
+
+def load_rows(path: Path, limit: int | None = None) -> list[dict[str, Any]]:
+    """The JSON objects of a JSONL file; ``ConfigurationError`` naming the bad line."""
+    rows: list[dict[str, Any]] = []
+    try:
+        with path.open(encoding="utf-8") as handle:
+            for number, line in enumerate(handle, start=1):
+                if not line.strip():
+                    continue
+                try:
+                    row = json.loads(line)
+                except ValueError as error:
+                    raise ConfigurationError(f"{path}:{number}: not JSON: {error}") from error
+                if not isinstance(row, dict):
+                    raise ConfigurationError(f"{path}:{number}: not a JSON object")
+                rows.append(row)
+                if limit is not None and len(rows) >= limit:
+                    break
+    except OSError as error:
+        raise ConfigurationError(f"cannot read {path}: {error}") from error
+    return rows
+
+
+def render_examples(task: str, rows: Sequence[Mapping[str, Any]], path: Path) -> list[Any]:
+    """Every row as a ``models.customize.training.Example``; ``ConfigurationError`` names a bad row."""
+    from models.customize.training import Example
+
+    examples = []
+    for number, row in enumerate(rows, start=1):
+        try:
+            messages, completion = render_row(task, row)
+        except (KeyError, TypeError, ValueError, AttributeError) as error:
+            raise ConfigurationError(
+                f"{path}: row {number} is not a valid {task} row: {error!r}"
+            ) from error
+        examples.append(Example(messages=messages, completion=completion))
+    return examples
+
+
+# -- held-out task figures ----------------------------------------------------------------------
+
+
+def _requests(task: str, rows: Sequence[Mapping[str, Any]], adapter: str) -> list[GenerateRequest]:
+    if task == "sentiment":
+        return [sentiment_handler.build_request(_email(r["text"]), adapter) for r in rows]
+    if task == "entities":
+        return [entities_handler.build_request(_email(r["text"]), adapter) for r in rows]
+    if task == "persona":
+        return [persona_handler.build_request(r["text"], r["persona"], adapter,
+                                              _REWRITE_MAX_TOKENS) for r in rows]
+    return [reply_handler.build_request(_email(r["text"]), r["sentiment"],
+                                        _entities(r["entities"]), adapter, _REWRITE_MAX_TOKENS)
+            for r in rows]
+
+
+def score(task: str, rows: Sequence[Mapping[str, Any]],
+          results: Sequence[GenerateResult]) -> dict[str, Any]:
+    """Task figures of generated outputs against the rows' labels, via the handlers' parsers.
+
+    sentiment: accuracy (an unparseable output counts as wrong); entities: micro-F1 over
+    (field, normalised value) pairs and whole-answer exact match; persona/reply: exact match and
+    mean character similarity (difflib ratio) to the reference text.
+    """
+    n = len(rows)
+    if task == "sentiment":
+        correct = 0
+        for row, result in zip(rows, results, strict=True):
+            try:
+                correct += sentiment_handler.parse(result) == row["label"]
+            except OutputError:
+                continue  # counted as wrong: that is the figure's meaning
+        return {"accuracy": round(correct / n, 4), "accuracy_examples": n}
+    if task == "entities":
+        tp = fp = fn = exact = 0
+        for row, result in zip(rows, results, strict=True):
+            gold = {(f, entities_handler.normalise(v)) for f in ENTITY_FIELDS
+                    for v in row["entities"].get(f, [])}
+            try:
+                found = entities_handler.parse(result, _email(row["text"])).as_dict()
+                predicted = {(f, entities_handler.normalise(v)) for f in ENTITY_FIELDS
+                             for v in found[f]}
+            except OutputError:
+                predicted = set()
+            tp += len(gold & predicted)
+            fp += len(predicted - gold)
+            fn += len(gold - predicted)
+            exact += predicted == gold
+        precision = tp / (tp + fp) if tp + fp else 0.0
+        recall = tp / (tp + fn) if tp + fn else 0.0
+        f1 = 2 * precision * recall / (precision + recall) if precision + recall else 0.0
+        return {"micro_f1": round(f1, 4), "precision": round(precision, 4),
+                "recall": round(recall, 4), "exact_match": round(exact / n, 4),
+                "f1_examples": n}
+    key = "rewrite" if task == "persona" else "reply"
+    parse = persona_handler.parse if task == "persona" else reply_handler.parse
+    texts = []
+    for result in results:
+        try:
+            texts.append(parse(result))
+        except OutputError:
+            texts.append("")  # an empty output scores 0 on both figures
+    exact = sum(text == row[key].strip() for text, row in zip(texts, rows, strict=True))
+    ratio = sum(difflib.SequenceMatcher(None, text, row[key].strip()).ratio()
+                for text, row in zip(texts, rows, strict=True))
+    return {"exact_match": round(exact / n, 4), "similarity": round(ratio / n, 4),
+            "generation_examples": n}
+
+
+def evaluator(task: str, method: str, model_dir: Path, rows: Sequence[Mapping[str, Any]],
+              torch_threads: int) -> Callable[[Path], dict[str, Any]]:
+    """A callback that scores a saved adapter folder on ``rows`` through the peft engine."""
+
+    def evaluate(adapter_dir: Path) -> dict[str, Any]:
+        from models.engines.peft_engine import PeftEngine
+
+        info = AdapterInfo(_CANDIDATE, task, method, str(adapter_dir))
+        engine = PeftEngine(model_dir, {_CANDIDATE: info}, dtype="float32",
+                            max_batch_size=16, torch_threads=torch_threads)
+
+        async def run() -> list[GenerateResult]:
+            async with engine:
+                return await engine.generate(_requests(task, rows, _CANDIDATE))
+
+        return score(task, rows, asyncio.run(run()))
+
+    return evaluate
+
+
+# -- train --------------------------------------------------------------------------------------
+
+
+def cmd_train(args: argparse.Namespace) -> int:
+    """Render, train, score on the eval rows, register; print the new ID last."""
+    from daemon.settings import load_settings
+    from models.base_model import resolve_base_model
+    from models.customize.training import TrainConfig, train_and_register
+
+    if args.eval_limit is not None and args.eval_limit < 1:
+        raise ConfigurationError("--eval-limit must be at least 1")
+    rows = load_rows(args.data)
+    if not rows:
+        raise ConfigurationError(f"{args.data} has no rows")
+    examples = render_examples(args.task, rows, args.data)
+    eval_rows = load_rows(args.eval_data, args.eval_limit) if args.eval_data else []
+    eval_examples = render_examples(args.task, eval_rows, args.eval_data) if eval_rows else None
+    config = TrainConfig(
+        method=args.method, rank=args.rank,
+        alpha=args.alpha if args.alpha is not None else 2 * args.rank,
+        layers=args.layers, num_virtual_tokens=args.virtual_tokens, epochs=args.epochs,
+        lr=args.lr, batch_size=args.batch_size, max_len=args.max_len, seed=args.seed,
+        torch_threads=args.torch_threads,
+    )
+    settings = load_settings(None, base_model_path=args.base_model_path,
+                             model_cache_dir=args.model_cache_dir)
+    model_dir = resolve_base_model(settings.base_model_path, settings.model_cache_dir)
+    registry = Registry(args.registry or DEFAULT_ROOT)
+    data: dict[str, Any] = {"file_rows": len(rows), "generator": _provenance(args.data)}
+    if args.eval_data:
+        data.update(eval_data_sha256=sha256_file(args.eval_data), eval_rows=len(eval_rows),
+                    eval_generator=_provenance(args.eval_data))
+    evaluate = (evaluator(args.task, args.method, model_dir, eval_rows, args.torch_threads)
+                if eval_rows else None)
+    manifest, result = train_and_register(
+        registry, task=args.task, model_dir=model_dir, examples=examples, config=config,
+        data_sha256=sha256_file(args.data), data=data, eval_examples=eval_examples,
+        evaluate=evaluate, progress=not args.quiet,
+    )
+    if args.set_default:
+        registry.set_default(args.task, manifest.id)
+    folder = registry.path(manifest.id)
+    print(f"trained {manifest.task}/{manifest.method} on {result.train_examples} examples "
+          f"({result.steps} steps, {result.wall_s:.0f}s)")
+    print(f"held-out: {json.dumps(manifest.eval, sort_keys=True)}")
+    print(f"adapter: {folder} ({(folder / WEIGHTS_FILE).stat().st_size} bytes of weights)"
+          + (" [default]" if args.set_default else ""))
+    print(manifest.id)
+    return EXIT_OK
+
+
+# -- adapters -----------------------------------------------------------------------------------
+
+
+def _summary(registry: Registry, manifest: Manifest, defaults: Mapping[str, str]) -> dict[str, Any]:
+    folder = registry.path(manifest.id)
+    return {
+        **manifest.to_dict(),
+        "sha256": manifest.weights_sha256,
+        "size_bytes": (folder / WEIGHTS_FILE).stat().st_size,
+        "path": str(folder),
+        "default": defaults.get(manifest.task) == manifest.id,
+    }
+
+
+def cmd_adapters_list(args: argparse.Namespace) -> int:
+    """Every adapter: a table, or with ``--json`` a JSON array of full manifests."""
+    registry = Registry(args.registry or DEFAULT_ROOT)
+    defaults = registry.defaults()
+    rows = [_summary(registry, m, defaults) for m in registry.list()]
+    if args.json:
+        print(json.dumps(rows, indent=2, ensure_ascii=False))
+        return EXIT_OK
+    if not rows:
+        print(f"no adapters in {registry.root}")
+        return EXIT_OK
+    print(f"{'customization id':<40} {'task':<10} {'method':<8} {'bytes':>9}  default")
+    for row in rows:
+        print(f"{row['id']:<40} {row['task']:<10} {row['method']:<8} {row['size_bytes']:>9}  "
+              f"{'yes' if row['default'] else ''}")
+    return EXIT_OK
+
+
+def cmd_adapters_show(args: argparse.Namespace) -> int:
+    """One adapter's manifest, with its folder, weights hash and size."""
+    registry = Registry(args.registry or DEFAULT_ROOT)
+    row = _summary(registry, registry.get(args.id), registry.defaults())
+    print(json.dumps(row, indent=2, ensure_ascii=False))
+    return EXIT_OK
+
+
+def cmd_adapters_verify(args: argparse.Namespace) -> int:
+    """Exit 1 with every problem listed when any file differs from its manifest."""
+    registry = Registry(args.registry or DEFAULT_ROOT)
+    problems = registry.verify(args.id)
+    if problems:
+        for problem in problems:
+            print(f"FAIL {problem}")
+        return EXIT_FAILURE
+    count = 1 if args.id else len(registry.list())
+    print(f"ok: {count} adapter(s) in {registry.root} match their manifests")
+    return EXIT_OK
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """``python -m daemon.tools.customize synth|train|adapters ...`` (same commands as ``replyd``)."""
+    parser = argparse.ArgumentParser(prog="python -m daemon.tools.customize")
+    add_commands(parser.add_subparsers(dest="command", required=True))
+    args = parser.parse_args(argv)
+    try:
+        return int(args.func(args))
+    except ConfigurationError as error:
+        print(f"replyd: configuration error: {error}", file=sys.stderr)
+        return EXIT_USAGE
+    except ReplydError as error:
+        print(f"replyd: {error}", file=sys.stderr)
+        return EXIT_FAILURE
+
+
+if __name__ == "__main__":
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    sys.exit(main())

@@ -1,0 +1,2 @@
+"""The customization loop: the adapter registry (immutable customization IDs), LoRA / p-tuning
+training, and the teacher that rewrites synthetic examples."""

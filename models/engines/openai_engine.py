@@ -1,0 +1,388 @@
+"""A client engine for a fleet of OpenAI-compatible vLLM servers.
+
+The servers do the batching: this engine only sends every request of a ``generate`` call at once
+(bounded by a semaphore) over one pooled HTTP/1.1 keep-alive client, spread round-robin over the
+base URLs. A fleet behind a Kubernetes Service is usually one URL; several URLs also work.
+
+Adapters are addressed by their served model names, which are the customization IDs (servers run
+with ``--enable-lora --lora-modules <customization_id>=<path>``); rows without an adapter use the
+base model's served name (``--served-model-name``).
+
+Structured outputs, as vLLM 0.32's server honours them (``structured_outputs_from_response_format``
+in ``vllm/entrypoints/openai/generate/base/protocol.py``): a JSON schema goes in the standard
+``response_format={"type": "json_schema", "json_schema": {"name": ..., "schema": ...}}``; a closed
+list of choices has no OpenAI field and goes in vLLM's extra body field
+``structured_outputs={"choice": [...]}``. The old ``guided_choice``/``guided_json`` fields are
+accepted and silently ignored (only a server-side warning), so they must not be used.
+
+Timing: a request's ``queue_s`` is its wait for a concurrency slot (the semaphore) before its first
+attempt, ``total_s`` its whole round trip, retries and backoff included. Requests are not streamed,
+so ``ttft_s`` is ``None``: the servers export time to first token themselves, at their
+``/metrics`` (``vllm:time_to_first_token_seconds``), with their own queue and batch figures.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import logging
+import random
+import time
+from collections.abc import Mapping, Sequence
+from types import MappingProxyType
+from typing import Any
+
+import httpx
+
+from models.engines.base import (
+    AdapterInfo,
+    Engine,
+    GenerateRequest,
+    GenerateResult,
+    PendingRequests,
+    RequestTiming,
+)
+from models.errors import (
+    AdapterError,
+    ConfigurationError,
+    EngineDeadError,
+    EngineError,
+    UnsupportedRequestError,
+)
+
+log = logging.getLogger(__name__)
+
+_NO_ADAPTERS: Mapping[str, AdapterInfo] = MappingProxyType({})
+# Connection-level failures in a row (across all requests) after which healthy() turns false.
+_UNHEALTHY_AFTER = 3
+_MAX_BACKOFF_S = 10.0
+_SCHEMA_NAME = "replyd"
+
+
+class _Retriable(Exception):
+    """One attempt failed in a way another attempt (maybe on another URL) can fix."""
+
+    def __init__(self, message: str, retry_after_s: float | None = None) -> None:
+        super().__init__(message)
+        self.retry_after_s = retry_after_s
+
+
+class OpenAIEngine(Engine):
+    """Requests to OpenAI-compatible vLLM servers over HTTP (``/v1/chat/completions`` for
+    ``messages``, ``/v1/completions`` for ``prompt``).
+
+    Connect errors, 429 and 5xx are retried ``max_retries`` times with jittered exponential
+    backoff (on the next URL), then raise ``EngineError`` (retriable). Other 4xx raise
+    ``UnsupportedRequestError``, an unknown model name ``AdapterError``, 401/403
+    ``EngineDeadError`` (a wrong key would otherwise dead-letter every email).
+    """
+
+    name = "openai"
+
+    def __init__(
+        self,
+        base_urls: Sequence[str],
+        base_model: str,
+        adapters: Mapping[str, AdapterInfo] = _NO_ADAPTERS,
+        max_concurrency: int = 64,
+        timeout_s: float = 60,
+        max_retries: int = 3,
+        api_key: str | None = None,
+        *,
+        backoff_s: float = 0.25,
+    ) -> None:
+        urls = [_normalise_url(url) for url in base_urls if url.strip()]
+        if not urls:
+            raise ConfigurationError("the openai engine needs at least one base URL")
+        if not base_model:
+            raise ConfigurationError("the openai engine needs the served base model name")
+        for key, info in adapters.items():
+            if key != info.customization_id:
+                raise ConfigurationError(
+                    f"adapter key {key!r} differs from its customization_id "
+                    f"{info.customization_id!r}"
+                )
+        if max_concurrency < 1 or timeout_s <= 0 or max_retries < 0 or backoff_s < 0:
+            raise ConfigurationError(
+                "max_concurrency must be >= 1, timeout_s > 0, max_retries and backoff_s >= 0"
+            )
+        self._urls = tuple(urls)
+        self._base_model = base_model
+        self._adapters: Mapping[str, AdapterInfo] = MappingProxyType(dict(adapters))
+        self._max_concurrency = max_concurrency
+        self._timeout_s = timeout_s
+        self._max_retries = max_retries
+        self._api_key = api_key
+        self._backoff_s = backoff_s
+        self._next_url = itertools.cycle(self._urls)
+        self._client: httpx.AsyncClient | None = None
+        self._semaphore = asyncio.Semaphore(max_concurrency)  # replaced in start (its loop)
+        self._connect_failures = 0
+        self._pending = PendingRequests()
+
+    @property
+    def base_model(self) -> str:
+        """The base model's served name (``--served-model-name`` on the servers)."""
+        return self._base_model
+
+    @property
+    def base_urls(self) -> tuple[str, ...]:
+        """The servers' base URLs, without a trailing ``/v1``."""
+        return self._urls
+
+    def adapters(self) -> Mapping[str, AdapterInfo]:
+        """The adapters this engine expects the servers to serve, by customization ID."""
+        return self._adapters
+
+    def healthy(self) -> bool:
+        """True after a successful ``start`` until ``stop``, except while the servers have been
+        unreachable for several attempts in a row (the next successful request restores it)."""
+        return self._client is not None and self._connect_failures < _UNHEALTHY_AFTER
+
+    def queue_depth(self) -> int:
+        """Requests sent or waiting to be sent (for a slot or a retry) and not answered yet."""
+        return self._pending.count
+
+    async def start(self) -> None:
+        """Open the client and check, on every URL, that ``/v1/models`` lists the base model and
+        every adapter. Raises ``EngineDeadError`` naming what is missing or unreachable."""
+        if self._client is not None:
+            return
+        headers = {"Authorization": f"Bearer {self._api_key}"} if self._api_key else {}
+        # Connect fails fast; reads may wait for a full generation on a busy server.
+        timeout = httpx.Timeout(self._timeout_s, connect=min(10.0, self._timeout_s))
+        limits = httpx.Limits(
+            max_connections=self._max_concurrency, max_keepalive_connections=self._max_concurrency
+        )
+        self._client = httpx.AsyncClient(headers=headers, timeout=timeout, limits=limits)
+        self._semaphore = asyncio.Semaphore(self._max_concurrency)
+        self._connect_failures = 0
+        try:
+            served = await asyncio.gather(
+                *(self._list_models(url) for url in self._urls), return_exceptions=True
+            )
+        except BaseException:
+            await self.stop()
+            raise
+        wanted = [self._base_model, *sorted(self._adapters)]
+        problems: list[str] = []
+        for url, names in zip(self._urls, served, strict=True):
+            if isinstance(names, BaseException):
+                problems.append(f"{url} is unusable: {names}")
+            elif missing := [name for name in wanted if name not in names]:
+                problems.append(
+                    f"{url} lacks {', '.join(missing)} (serves {', '.join(sorted(names))})"
+                )
+        if problems:
+            await self.stop()
+            raise EngineDeadError(
+                "the openai engine cannot start: the vLLM servers must be reachable and serve "
+                f"{', '.join(wanted)} (--served-model-name, --lora-modules "
+                "<customization_id>=<path>): " + "; ".join(problems)
+            )
+        log.info(
+            "openai engine started: %d server URL(s), model %s, %d adapter(s)",
+            len(self._urls),
+            self._base_model,
+            len(self._adapters),
+        )
+
+    async def stop(self) -> None:
+        """Close the HTTP client (dropping its connections). Idempotent."""
+        client, self._client = self._client, None
+        if client is not None:
+            await client.aclose()
+
+    async def generate(self, requests: Sequence[GenerateRequest]) -> list[GenerateResult]:
+        """Send every request concurrently (at most ``max_concurrency`` in flight) and return the
+        results in request order. The first failure cancels the rest of the call.
+
+        Raises ``AdapterError`` for an adapter this engine was not built with or the server does
+        not serve, ``UnsupportedRequestError`` for a request the server rejects (4xx, e.g. a
+        prompt over ``--max-model-len``), ``EngineError`` (retriable) when the servers stay
+        unreachable or overloaded through the retries or a request times out, and
+        ``EngineDeadError`` before ``start`` or when the servers refuse our credentials.
+        """
+        client = self._client
+        if client is None:
+            raise EngineDeadError("the openai engine is not started")
+        if not requests:
+            return []
+        for request in requests:
+            self.check_adapter(request.adapter)
+        submitted = time.perf_counter()
+        with self._pending.hold(len(requests)) as done:
+            tasks = [
+                asyncio.create_task(self._generate_one(client, r, submitted)) for r in requests
+            ]
+            for task in tasks:
+                task.add_done_callback(lambda _: done(1))
+            try:
+                return list(await asyncio.gather(*tasks))
+            except BaseException:
+                # Closing a cancelled request's connection makes vLLM abort that generation.
+                for task in tasks:
+                    task.cancel()
+                await asyncio.wait(tasks)
+                raise
+
+    async def _generate_one(
+        self, client: httpx.AsyncClient, request: GenerateRequest, submitted: float
+    ) -> GenerateResult:
+        path, body = _request_body(request, request.adapter or self._base_model)
+        slots: list[float] = []
+        data = await self._call(client, "POST", path, body, slots=slots)
+        try:
+            choice = data["choices"][0]
+            usage = data["usage"]
+            text = choice["message"]["content"] if request.messages is not None else choice["text"]
+            return GenerateResult(
+                text=text or "",
+                finish_reason=choice.get("finish_reason") or "stop",
+                prompt_tokens=int(usage["prompt_tokens"]),
+                completion_tokens=int(usage["completion_tokens"]),
+                timing=RequestTiming(
+                    queue_s=slots[0] - submitted if slots else None,
+                    ttft_s=None,  # not streamed: the servers' own /metrics have it
+                    total_s=time.perf_counter() - submitted,
+                ),
+            )
+        except (KeyError, IndexError, TypeError, ValueError) as exc:
+            raise EngineError(f"malformed response from {path}: {exc!r}: {data!r:.300}") from exc
+
+    async def _list_models(self, url: str) -> set[str]:
+        """The model names one server serves (base and adapters)."""
+        assert self._client is not None
+        data = await self._call(self._client, "GET", "/v1/models", None, url=url)
+        try:
+            return {str(model["id"]) for model in data["data"]}
+        except (KeyError, TypeError) as exc:
+            raise EngineDeadError(f"{url}/v1/models gave no model list: {data!r:.300}") from exc
+
+    async def _call(
+        self,
+        client: httpx.AsyncClient,
+        method: str,
+        path: str,
+        body: dict[str, Any] | None,
+        url: str | None = None,
+        slots: list[float] | None = None,
+    ) -> Any:
+        """One HTTP call with retries; returns the decoded JSON body. ``url`` pins the server,
+        otherwise each attempt takes the next URL in turn. ``slots``, if given, gets the
+        ``perf_counter`` at which each attempt got its concurrency slot."""
+        for attempt in range(self._max_retries + 1):
+            base = url or next(self._next_url)
+            try:
+                # The semaphore bounds requests in flight, not ones waiting out a backoff.
+                async with self._semaphore:
+                    if slots is not None:
+                        slots.append(time.perf_counter())
+                    return await self._attempt(client, method, base + path, body)
+            except _Retriable as exc:
+                if attempt == self._max_retries:
+                    raise EngineError(
+                        f"{method} {path} failed after {attempt + 1} attempt(s): {exc}"
+                    ) from exc
+                delay = self._backoff_s * 2**attempt * (0.5 + random.random())
+                if exc.retry_after_s is not None:
+                    delay = max(delay, exc.retry_after_s)
+                log.warning("retrying %s %s in %.2f s: %s", method, path, delay, exc)
+                await asyncio.sleep(min(delay, _MAX_BACKOFF_S))
+        raise AssertionError("unreachable")
+
+    async def _attempt(
+        self, client: httpx.AsyncClient, method: str, url: str, body: dict[str, Any] | None
+    ) -> Any:
+        try:
+            response = await client.request(method, url, json=body)
+        except (httpx.ConnectError, httpx.ConnectTimeout) as exc:
+            self._connect_failures += 1
+            raise _Retriable(f"cannot connect to {url}: {exc!r}") from exc
+        except (httpx.ReadTimeout, httpx.WriteTimeout) as exc:
+            # The server got the work and may still be doing it: piling on a copy would make an
+            # overloaded server slower. The pipeline's own retry decides.
+            raise EngineError(f"{url} did not answer within {self._timeout_s} s") from exc
+        except httpx.TransportError as exc:
+            # E.g. a keep-alive connection the server closed just as we reused it.
+            raise _Retriable(f"{url}: {exc!r}") from exc
+        self._connect_failures = 0
+        status = response.status_code
+        if status == 429 or status >= 500:
+            raise _Retriable(
+                f"{url} answered {status}: {_error_message(response)}",
+                _retry_after(response) if status in (429, 503) else None,
+            )
+        if status in (401, 403):
+            raise EngineDeadError(
+                f"{url} refused our credentials ({status}): {_error_message(response)}"
+            )
+        if status == 404 and isinstance(body, dict) and "model" in body:
+            raise AdapterError(
+                f"the server does not serve model {body['model']!r}: {_error_message(response)}"
+            )
+        if status >= 400:
+            raise UnsupportedRequestError(
+                f"{url} rejected the request ({status}): {_error_message(response)}"
+            )
+        try:
+            return response.json()
+        except ValueError as exc:
+            raise EngineError(
+                f"{url} answered {status} with non-JSON: {response.text:.300}"
+            ) from exc
+
+
+def _normalise_url(url: str) -> str:
+    """``http://host:8000``, ``http://host:8000/`` and ``http://host:8000/v1`` are one server."""
+    url = url.strip().rstrip("/")
+    if not url.startswith(("http://", "https://")):
+        raise ConfigurationError(f"engine URL {url!r} must start with http:// or https://")
+    return url.removesuffix("/v1")
+
+
+def _request_body(request: GenerateRequest, model: str) -> tuple[str, dict[str, Any]]:
+    """The endpoint and JSON body for one request, with vLLM's extra sampling fields."""
+    s = request.sampling
+    body: dict[str, Any] = {"model": model, "temperature": s.temperature, "top_p": s.top_p}
+    if request.messages is not None:
+        path = "/v1/chat/completions"
+        body["messages"] = [{"role": m.role, "content": m.content} for m in request.messages]
+        # vLLM's chat endpoint marks max_tokens deprecated in favour of this one.
+        body["max_completion_tokens"] = s.max_tokens
+    else:
+        path = "/v1/completions"
+        body["prompt"] = request.prompt
+        body["max_tokens"] = s.max_tokens
+    if s.top_k > 0:  # a vLLM extension; left out when disabled so other servers accept it
+        body["top_k"] = s.top_k
+    if s.stop:
+        body["stop"] = list(s.stop)
+    if s.seed is not None:
+        body["seed"] = s.seed
+    constraint = request.constraint
+    if constraint is not None and constraint.choices is not None:
+        body["structured_outputs"] = {"choice": list(constraint.choices)}
+    elif constraint is not None:
+        body["response_format"] = {
+            "type": "json_schema",
+            "json_schema": {"name": _SCHEMA_NAME, "schema": dict(constraint.json_schema or {})},
+        }
+    return path, body
+
+
+def _error_message(response: httpx.Response) -> str:
+    """The server's error message (OpenAI error body), else the start of the body."""
+    try:
+        data = response.json()
+        return str(data["error"]["message"])
+    except (ValueError, KeyError, TypeError):
+        return response.text[:300] or response.reason_phrase
+
+
+def _retry_after(response: httpx.Response) -> float | None:
+    """A ``Retry-After`` given in seconds (the HTTP-date form is ignored)."""
+    try:
+        return max(0.0, float(response.headers.get("retry-after", "")))
+    except ValueError:
+        return None

@@ -1,0 +1,405 @@
+"""Synthetic customer-support emails, labelled by construction.
+
+Every email is composed from word lists (:mod:`models.synth.email_lists`) so its labels are known
+exactly: the sentiment it was written with, and the entities (customer name, products,
+locations) as the exact substrings that appear in the body. The training sets for the sentiment,
+entity, reply and persona adapters are built from it.
+
+The name, product and location lists are each split into disjoint train and eval parts by a
+stable hash of the item, so an eval example never contains an entity seen in training and an
+adapter cannot pass eval by memorising strings. Moods, issues and phrase templates are shared by
+both splits: they are the task, not the thing to memorise.
+
+Generation is deterministic for a given ``(n, seed, split)`` and independent of the global
+``random`` state; email ``i`` depends only on ``(seed, split, i)``, so a shorter dataset is a
+prefix of a longer one.
+"""
+
+from __future__ import annotations
+
+import json
+import pathlib
+import random
+import re
+import unicodedata
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from typing import Any
+
+from models.synth import email_lists as L
+from models.synth import short as synth_short
+from models.synth.splits import Split, check_split, vocabulary
+from models.vocabulary import PERSONAS, SENTIMENTS, Sentiment, Task
+
+SUPPORT_ADDRESS = "support@replyd.example"
+SIGN_OFF = "The replyd support team"
+
+_DOMAINS = ("example.com", "example.org", "example.net")  # RFC 2606: never a real mailbox
+_DAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
+_MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
+# Letters NFKD does not decompose to ASCII.
+_TRANSLIT = str.maketrans({"ø": "o", "Ø": "O", "æ": "ae", "ß": "ss", "ł": "l", "đ": "d"})
+
+
+@dataclass(frozen=True, slots=True)
+class SyntheticEmail:
+    """One generated customer email and its ground-truth labels.
+
+    ``message_id`` is unique per (seed, split, index); ``from_addr`` is derived from the
+    customer's name on an RFC 2606 domain even when the body is unsigned. ``entities`` has exactly
+    the keys "name", "product" and "location", each listing the exact substrings of ``body`` in
+    order of first appearance. ``issue`` is one of the keys of ``synth_lists.ISSUES``.
+    """
+
+    message_id: str
+    from_addr: str
+    to_addr: str
+    subject: str
+    body: str
+    sentiment: Sentiment
+    entities: dict[str, list[str]]
+    issue: str
+
+    def as_incoming(self, received_at: datetime) -> dict[str, Any]:
+        """The email as a JSON-ready incoming-message record, as the daemon consumes it."""
+        return {
+            "message_id": self.message_id,
+            "from": self.from_addr,
+            "to": self.to_addr,
+            "subject": self.subject,
+            "body": self.body,
+            "received_at": received_at.isoformat(),
+            "thread_id": None,
+            "headers": {},
+        }
+
+
+# --- composing one email -----------------------------------------------------------------------
+
+
+def generate_emails(n: int, seed: int = 0, split: Split = "train") -> list[SyntheticEmail]:
+    """``n`` labelled emails; the same ``(n, seed, split)`` always gives the same list.
+
+    Sentiments come in shuffled blocks of three, so any prefix is balanced to within one.
+    """
+    if n < 0:
+        raise ValueError(f"n must be >= 0, got {n}")
+    vocab = vocabulary(split)
+    return [_compose(i, seed, split, vocab) for i in range(n)]
+
+
+def _sentiment_for(i: int, seed: int, split: str) -> Sentiment:
+    block = list(SENTIMENTS)
+    random.Random(f"replyd-synth/{seed}/{split}/block/{i // 3}").shuffle(block)
+    return block[i % 3]
+
+
+def _compose(i: int, seed: int, split: str, vocab: dict[str, tuple[str, ...]]) -> SyntheticEmail:
+    rng = random.Random(f"replyd-synth/{seed}/{split}/{i}")
+    sentiment = _sentiment_for(i, seed, split)
+    issue = rng.choice([name for name, by_sentiment in L.CORE.items() if sentiment in by_sentiment])
+    kind, generic = L.ISSUES[issue]
+
+    first, last = rng.choice(vocab["first_name"]), rng.choice(vocab["surname"])
+    name = f"{first} {last}"
+    show_name = rng.random() < 0.75
+    pool = vocab["device"] + vocab["plan"] if kind == "any" else vocab[kind]
+    products = _pick_products(rng, pool, vocab["device"])
+    locations = [rng.choice(vocab["location"])] if rng.random() < 0.5 else []
+    long = rng.random() < 0.5
+    angry = sentiment == "negative" and rng.random() < 0.5
+    quoted = rng.random() < 0.25
+
+    if products:
+        item = f"{rng.choice(('the', 'my'))} {products[0]}"
+    else:
+        item = rng.choice(generic)
+    core = rng.choice(L.CORE[issue][sentiment]).format(
+        item=item, Item=item[0].upper() + item[1:], when=rng.choice(L.WHEN))
+
+    opening: list[str] = []
+    if quoted and rng.random() < 0.7:
+        opening.append(rng.choice(L.FOLLOW_UPS[sentiment]))
+    if show_name and rng.random() < 0.35:
+        opening.append(rng.choice(L.INTROS).format(name=name))
+    if long:
+        mood = rng.choice(L.MOODS[sentiment])
+        opening.append(rng.choice(L.MOOD_SENTENCES[sentiment]).format(mood=mood))
+    opening.append(core)
+    if long:
+        opening.extend(rng.sample(L.DETAILS[issue], k=rng.randint(1, 2)))
+
+    context: list[str] = []
+    if len(products) > 1:
+        extras = _join([f"the {p}" for p in products[1:]])
+        context.append(rng.choice(L.EXTRAS).format(extras=extras))
+    location_in_signature = bool(locations) and show_name and rng.random() < 0.3
+    if locations and not location_in_signature:
+        context.append(rng.choice(_location_sentences(issue, sentiment)).format(
+            location=locations[0]))
+    if angry:
+        context.extend(rng.sample(L.ANGRY_LINES, k=rng.randint(1, 2)))
+    elif sentiment == "negative" and long:
+        context.append(rng.choice(L.POLITE_LINES))
+    if long or rng.random() < 0.5:
+        context.append(rng.choice(L.CLOSERS[sentiment]))
+
+    paragraphs = [" ".join(opening), " ".join(context)] if long else [" ".join(opening + context)]
+    if rng.random() < (0.5 if angry else 0.85):
+        paragraphs.insert(0, rng.choice(L.GREETINGS))
+    if show_name:
+        signature = rng.choice(L.SIGNATURES_NAMED).format(name=name)
+        paragraphs.append(signature + (f"\n{locations[0]}" if location_in_signature else ""))
+    elif rng.random() < 0.6:
+        paragraphs.append(rng.choice(L.SIGNATURES_ANONYMOUS))
+    if quoted:
+        paragraphs.append(_quote(rng))
+    body = "\n\n".join(p for p in paragraphs if p)
+
+    shown = ([name] if show_name else []) + products + locations
+    if rng.random() < (0.5 if angry else 0.3):
+        body = _inject_typos(body, shown, rng, k=rng.randint(1, 3))
+
+    subject = rng.choice(L.SUBJECTS[issue])
+    return SyntheticEmail(
+        message_id=f"<synth-{seed}-{split}-{i}@replyd.example>",
+        from_addr=_address(first, last, rng),
+        to_addr=SUPPORT_ADDRESS,
+        subject=f"Re: {subject}" if quoted else subject,
+        body=body,
+        sentiment=sentiment,
+        entities={
+            "name": _in_body_order(body, [name] if show_name else []),
+            "product": _in_body_order(body, products),
+            "location": _in_body_order(body, locations),
+        },
+        issue=issue,
+    )
+
+
+def _pick_products(rng: random.Random, pool: Sequence[str], devices: Sequence[str]) -> list[str]:
+    # Extras are always devices: a plan "also ordered at the same time" reads wrong.
+    count = rng.choices((0, 1, 2, 3), weights=(2, 5, 2, 1))[0]
+    if count == 0 or not pool:
+        return []
+    main = rng.choice(pool)
+    return [main, *rng.sample([d for d in devices if d != main], k=count - 1)]
+
+
+def _location_sentences(issue: str, sentiment: str) -> tuple[str, ...]:
+    options = L.LOCATION_SENTENCES["general"]
+    if L.ISSUES[issue][0] == "device" and sentiment != "positive":
+        options += L.LOCATION_SENTENCES["delivery"]
+    if sentiment == "positive":
+        options += L.LOCATION_SENTENCES["positive"]
+    return options
+
+
+def _quote(rng: random.Random) -> str:
+    quoted = "\n".join(f"> {line}".rstrip() for line in rng.choice(L.QUOTED).split("\n"))
+    if rng.random() < 0.3:
+        return quoted
+    day = date(2024, 1, 1) + timedelta(days=rng.randrange(700))
+    stamp = (f"{_DAYS[day.weekday()]}, {day.day} {_MONTHS[day.month - 1]} {day.year} "
+             f"at {rng.randint(8, 18):02d}:{rng.randrange(60):02d}")
+    return f"On {stamp}, replyd support <{SUPPORT_ADDRESS}> wrote:\n{quoted}"
+
+
+def _join(items: Sequence[str]) -> str:
+    return items[0] if len(items) == 1 else f"{', '.join(items[:-1])} and {items[-1]}"
+
+
+def _in_body_order(body: str, values: Sequence[str]) -> list[str]:
+    # body.index raises for a value the body lost: a wrong label must fail loudly, not vanish.
+    return sorted(set(values), key=body.index)
+
+
+def _slug(text: str) -> str:
+    folded = unicodedata.normalize("NFKD", text.translate(_TRANSLIT))
+    return re.sub(r"[^a-z0-9]", "", folded.encode("ascii", "ignore").decode().lower())
+
+
+def _address(first: str, last: str, rng: random.Random) -> str:
+    f, s = _slug(first), _slug(last)
+    local = rng.choice((f"{f}.{s}", f"{f[0]}{s}", f"{f}_{s}", f"{f}{s}{rng.randint(1, 99)}",
+                        f"{s}.{f}"))
+    return f"{local}@{rng.choice(_DOMAINS)}"
+
+
+def _inject_typos(body: str, protected: Sequence[str], rng: random.Random, k: int) -> str:
+    """Misspell up to ``k`` lowercase words outside entity strings and quoted lines."""
+    shielded: list[tuple[int, int]] = []
+    for value in protected:
+        shielded += [(m.start(), m.end()) for m in re.finditer(re.escape(value), body)]
+    # Quoted mail was written by support, not by this customer.
+    for line in re.finditer(r"^(?:>|On ).*$", body, flags=re.MULTILINE):
+        shielded.append((line.start(), line.end()))
+    words = [m for m in re.finditer(r"\b[a-z]{4,}\b", body)
+             if not any(s < m.end() and m.start() < e for s, e in shielded)]
+    chosen = sorted(rng.sample(words, k=min(k, len(words))), key=lambda m: m.start(), reverse=True)
+    for match in chosen:  # right to left, so earlier offsets stay valid
+        body = body[:match.start()] + _misspell(match.group(), rng) + body[match.end():]
+    return body
+
+
+def _misspell(word: str, rng: random.Random) -> str:
+    if word in L.MISSPELLINGS:
+        return L.MISSPELLINGS[word]
+    j = rng.randrange(1, len(word) - 1)
+    slip = rng.randrange(3)
+    if slip == 0:
+        return word[:j] + word[j + 1] + word[j] + word[j + 2:]  # swapped neighbours
+    if slip == 1:
+        return word[:j] + word[j + 1:]  # dropped letter
+    return word[:j] + word[j] + word[j:]  # doubled letter
+
+
+# --- reply drafts ------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class _ReplyPlan:
+    """The content of a reply, rendered either plainly or in a persona's voice."""
+
+    first_name: str | None
+    neutral_greeting: str
+    paragraph: str
+    closing: str
+    sign_word: str
+    keep: tuple[str, ...]  # strings every rendering must keep verbatim
+
+
+def _plan_reply(email: SyntheticEmail) -> _ReplyPlan:
+    rng = random.Random(f"replyd-reply/{email.message_id}")
+    names, products = email.entities["name"], email.entities["product"]
+    locations = email.entities["location"]
+    first_name = names[0].split()[0] if names else None
+    # The first product named is the one the email is about; the rest are context.
+    items = f"your {products[0]}" if products else L.REPLY_GENERIC[email.issue]
+    sentences = [rng.choice(L.REPLY_OPENERS[email.sentiment]).format(items=items)]
+    if len(products) > 1:
+        sentences.append(L.REPLY_EXTRAS.format(extras=_join([f"the {p}" for p in products[1:]])))
+    sentences.append(rng.choice(L.REPLY_ACTIONS[email.issue]))
+    if locations and email.issue == "late_delivery":
+        sentences.append(L.REPLY_LOCATION.format(location=locations[0]))
+    return _ReplyPlan(
+        first_name=first_name,
+        neutral_greeting=rng.choice(L.NEUTRAL_REPLY_GREETINGS),
+        paragraph=" ".join(sentences),
+        closing=rng.choice(L.REPLY_CLOSINGS),
+        sign_word=rng.choice(L.REPLY_SIGN_WORDS),
+        keep=tuple(v for v in (first_name, *products, *locations) if v),
+    )
+
+
+def draft_reply(email: SyntheticEmail, persona: str | None = None) -> str:
+    """A good reply draft to ``email``: plain, or rewritten in ``persona``'s voice.
+
+    The plain draft greets the customer by first name when known, names every product, apologises
+    for a negative email and thanks for a positive one, promises nothing support cannot know (no
+    order numbers, amounts or dates) and signs as the replyd support team. A persona rewrite keeps
+    every name, product and location verbatim.
+    """
+    plan = _plan_reply(email)
+    if persona is None:
+        greeting = f"Hi {plan.first_name}," if plan.first_name else plan.neutral_greeting
+        return f"{greeting}\n\n{plan.paragraph}\n\n{plan.closing}\n\n{plan.sign_word}\n{SIGN_OFF}"
+    _check_persona(persona)
+    greeting = f"Ahoy {plan.first_name}, matey!" if plan.first_name else "Ahoy there, matey!"
+    paragraph = _shielded_sub(plan.paragraph, plan.keep, _piratise)
+    closing = _shielded_sub(plan.closing, plan.keep, _piratise)
+    return f"{greeting}\n\nArr! {paragraph}\n\n{closing}\n\nFair winds to ye,\n{SIGN_OFF}"
+
+
+_PIRATE_RE = re.compile(
+    r"\b(" + "|".join(sorted(map(re.escape, L.PIRATE_WORDS), key=len, reverse=True)) + r")\b")
+
+
+def _piratise(text: str) -> str:
+    return _PIRATE_RE.sub(lambda m: L.PIRATE_WORDS[m.group()], text)
+
+
+def _shielded_sub(text: str, keep: Sequence[str], rewrite: Callable[[str], str]) -> str:
+    """Apply ``rewrite`` to the parts of ``text`` outside the ``keep`` strings."""
+    if not keep:
+        return rewrite(text)
+    pattern = "(" + "|".join(sorted(map(re.escape, keep), key=len, reverse=True)) + ")"
+    # re.split with a group alternates outside / kept pieces.
+    pieces = re.split(pattern, text)
+    return "".join(piece if i % 2 else rewrite(piece) for i, piece in enumerate(pieces))
+
+
+# --- training sets -----------------------------------------------------------------------------
+
+
+def sentiment_examples(n: int, seed: int = 0, split: Split = "train") -> list[dict[str, Any]]:
+    """Sentiment classification rows ``{"text", "label"}``: emails and review snippets
+    alternately (:mod:`models.synth.short`), so the adapter learns sentiment, not the email
+    register. Both halves are balanced, so the whole is too."""
+    emails = [{"text": e.body, "label": e.sentiment}
+              for e in generate_emails((n + 1) // 2, seed, split)]
+    reviews = synth_short.examples("sentiment", synth_short.generate_reviews(n // 2, seed, split))
+    return _alternate(emails, reviews)
+
+
+def entity_examples(n: int, seed: int = 0, split: Split = "train") -> list[dict[str, Any]]:
+    """Entity extraction rows ``{"text", "entities": {"name", "product", "location"}}``: emails
+    and social posts alternately. In an email ``name`` is the customer's; in a post, the people
+    it names."""
+    emails = [{"text": e.body, "entities": e.entities}
+              for e in generate_emails((n + 1) // 2, seed, split)]
+    posts = synth_short.examples("entities", synth_short.generate_posts(n // 2, seed, split))
+    return _alternate(emails, posts)
+
+
+def _alternate(first: list[dict[str, Any]], second: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """first[0], second[0], first[1], ...: a prefix of the result is a result for a smaller n."""
+    rows: list[dict[str, Any]] = []
+    for i, row in enumerate(first):
+        rows.append(row)
+        if i < len(second):
+            rows.append(second[i])
+    return rows
+
+
+def reply_examples(n: int, seed: int = 0, split: Split = "train") -> list[dict[str, Any]]:
+    """Reply drafting rows: the body, its labels and a good plain reply draft."""
+    return [{"text": e.body, "sentiment": e.sentiment, "entities": e.entities,
+             "reply": draft_reply(e)} for e in generate_emails(n, seed, split)]
+
+
+def persona_examples(n: int, seed: int = 0, split: Split = "train",
+                     persona: str = "pirate") -> list[dict[str, Any]]:
+    """Persona rewrite rows: a plain reply and the same reply, facts intact, in ``persona``'s voice.
+
+    ``text`` is exactly the ``reply`` of :func:`reply_examples` for the same arguments.
+    """
+    _check_persona(persona)
+    return [{"text": draft_reply(e), "persona": persona, "rewrite": draft_reply(e, persona)}
+            for e in generate_emails(n, seed, split)]
+
+
+_BUILDERS: dict[str, Callable[[int, int, Split], list[dict[str, Any]]]] = {
+    "sentiment": sentiment_examples, "entities": entity_examples, "reply": reply_examples,
+    "persona": persona_examples,
+}
+
+
+def write_dataset(task: Task, n: int, seed: int, split: str, out: pathlib.Path) -> int:
+    """Write ``n`` rows of ``task`` as UTF-8 JSONL to ``out``; returns the lines written."""
+    if task not in _BUILDERS:
+        raise ValueError(f"unknown task {task!r}; expected one of {sorted(_BUILDERS)}")
+    check_split(split)
+    rows = _BUILDERS[task](n, seed, split)  # type: ignore[arg-type]  # checked just above
+    out = pathlib.Path(out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    with out.open("w", encoding="utf-8") as fh:
+        for row in rows:
+            fh.write(json.dumps(row, ensure_ascii=False) + "\n")
+    return len(rows)
+
+
+def _check_persona(persona: str) -> None:
+    if persona not in PERSONAS:
+        raise ValueError(f"unknown persona {persona!r}; expected one of {PERSONAS}")

@@ -1,0 +1,43 @@
+"""The words every layer shares, defined once: tasks, sentiment labels, entity fields, personas,
+dead-letter reasons and the delimiters that mark untrusted text in a prompt.
+
+This module sits at the bottom of the house (it imports nothing of replyd): handlers, the
+customization loop, the daemon and its tools import these names instead of spelling them again.
+"""
+
+from __future__ import annotations
+
+from typing import Literal, get_args
+
+Task = Literal["sentiment", "entities", "reply", "persona"]
+TASKS: tuple[Task, ...] = get_args(Task)
+# The stages a pipeline runs when the settings name none.
+DEFAULT_TASKS: tuple[Task, ...] = ("sentiment", "entities", "reply")
+
+Sentiment = Literal["positive", "negative", "neutral"]
+SENTIMENTS: tuple[Sentiment, ...] = get_args(Sentiment)
+
+EntityField = Literal["name", "product", "location"]
+ENTITY_FIELDS: tuple[EntityField, ...] = get_args(EntityField)
+
+Persona = Literal["pirate"]
+PERSONAS: tuple[Persona, ...] = get_args(Persona)
+# Words a rewrite in the pirate persona carries (matched case-insensitively, as whole words).
+PERSONA_MARKERS: dict[str, tuple[str, ...]] = {
+    "pirate": ("ahoy", "matey", "ye", "arr", "fair winds"),
+}
+
+# Why a record became a dead letter. The first three are decided at the Kafka edge, the last two
+# by the pipeline (``TaskFailure``).
+DeadLetterReason = Literal[
+    "invalid_json",  # the bytes are not UTF-8 JSON
+    "schema",  # JSON, but not an IncomingEmail
+    "too_large",  # over max_body_bytes, rejected before inference
+    "engine_output",  # the model's output for this email was unusable
+    "engine_error",  # the engine kept failing on this email until the retry deadline
+]
+DEAD_LETTER_REASONS: tuple[DeadLetterReason, ...] = get_args(DeadLetterReason)
+FailureReason = Literal["engine_output", "engine_error"]
+
+# Untrusted text (an email, a draft to rewrite) enters a prompt only between these tags.
+EMAIL_OPEN, EMAIL_CLOSE = "<email>", "</email>"

@@ -1,0 +1,128 @@
+from __future__ import annotations
+
+import json
+import random
+
+from aiokafka.partitioner import DefaultPartitioner, murmur2
+
+from daemon.contracts import IncomingEmail
+from daemon.service import codec
+from daemon.service.codec import Rejected, decode
+from handlers.types import DraftText, Entities, Usage
+from tests.daemon.test_contracts import EMAIL
+
+
+def test_valid_email_decodes() -> None:
+    decoded = decode(json.dumps(EMAIL).encode(), max_body_bytes=10_000)
+    assert isinstance(decoded, IncomingEmail)
+
+
+def test_each_kind_of_bad_input_gets_its_reason_code() -> None:
+    cases = {
+        b"": "invalid_json",
+        b"{not json": "invalid_json",
+        b"\xff\xfe\x00": "invalid_json",
+        b'"just a string"': "schema",
+        b"[]": "schema",
+        json.dumps({**EMAIL, "body": 5}).encode(): "schema",
+        json.dumps({k: v for k, v in EMAIL.items() if k != "from"}).encode(): "schema",
+        b"x" * 301: "too_large",
+    }
+    for raw, reason in cases.items():
+        decoded = decode(raw, max_body_bytes=300)
+        assert isinstance(decoded, Rejected), raw[:20]
+        assert decoded.reason == reason, (raw[:20], decoded)
+    assert decode(None, 100) == Rejected("invalid_json", "record has no value (tombstone)")
+
+
+def test_schema_errors_never_echo_the_input() -> None:
+    secret = "customer-secret-text"
+    decoded = decode(json.dumps({**EMAIL, "body": {"x": secret}}).encode(), 10_000)
+    assert isinstance(decoded, Rejected)
+    assert secret not in decoded.error
+    assert "body" in decoded.error
+
+
+def test_partitions_match_the_kafka_default_partitioner() -> None:
+    rng = random.Random(7)
+    keys = [bytes(rng.randrange(256) for _ in range(n)) for n in range(70) for _ in range(20)]
+    keys += [b"<synth-5-eval-0@replyd.example>", "<é@ü.example>".encode()]
+    for key in keys:
+        assert codec.murmur2(key) == murmur2(key), key
+    for count in (1, 2, 3, 12):
+        ids = list(range(count))
+        for key in keys[:200]:
+            assert codec.partition_for(key, ids) == DefaultPartitioner()(key, ids, ids)
+    assert codec.partition_for(None, [4, 5]) in (4, 5)
+
+
+def test_record_values_are_the_models_json() -> None:
+    email = IncomingEmail.model_validate(EMAIL)
+    text = DraftText(body="Hi Ana.", sentiment="neutral", entities=Entities(name=("Ana",)),
+                     persona=None, needs_review=False, adapters={"reply": None},
+                     usage=Usage(3, 4), timings_ms={"reply": 1.5})
+    draft = codec.draft_for(email, text, "base")
+    assert codec.to_json(draft) == draft.model_dump_json(by_alias=True).encode()
+    assert json.loads(codec.to_json(draft))["to"] == email.from_  # the alias "from" → "to"
+    letter = codec.dead_letter("schema", "bad", "in", 0, 7, b"{}", 1024)
+    assert codec.to_json(letter) == letter.model_dump_json().encode()
+
+
+def _text(**changes: object) -> DraftText:
+    fields: dict[str, object] = dict(
+        body="Hi Ana, sorry about the kettle.", sentiment="negative",
+        entities=Entities(name=("Ana",), product=("kettle", "lid"), location=()),
+        persona=None, needs_review=False, adapters={"sentiment": "s-1", "reply": None},
+        usage=Usage(123, 45), timings_ms={"sentiment+entities": 12.5, "reply": 0.001},
+    )
+    fields.update(changes)
+    return DraftText(**fields)  # type: ignore[arg-type]
+
+
+def test_the_batch_encoder_writes_the_validated_drafts_json() -> None:
+    from datetime import UTC, datetime, timedelta, timezone
+
+    from daemon.contracts import Draft
+
+    shared = _text()
+    stamps = [datetime(2026, 11, 26, 18, 0, 0, tzinfo=UTC),
+              datetime(2026, 11, 26, 18, 0, 0, 120, tzinfo=UTC),
+              datetime(2026, 11, 26, 20, 30, 5, 999_999, tzinfo=timezone(timedelta(hours=2)))]
+    emails = [
+        IncomingEmail.model_validate(EMAIL),
+        IncomingEmail.model_validate({**EMAIL, "subject": "RE: already a reply "}),
+        IncomingEmail.model_validate({**EMAIL, "subject": "", "message_id": '<"q"\\@x>'}),
+        IncomingEmail.model_validate({**EMAIL, "subject": "Ünïcode ✓ \u2028 tab\there"}),
+    ]
+    texts = [
+        shared,
+        _text(body='Quotes " and \\ and\nnew lines \x01 and emoji 🎉', persona="pirate",
+              needs_review=True, entities=Entities(), usage=Usage(0, 0)),
+        _text(sentiment="positive", entities=Entities(location=("Lyon", "São Paulo"))),
+    ]
+    for when in stamps:
+        encoder = codec.DraftEncoder(shared.adapters, shared.timings_ms, "base", when)
+        for email in emails:
+            for text in texts:
+                encoded = encoder.encode(email, text)
+                expected = codec.draft_for(email, text, "base", when)
+                # The same draft as the validated path, and the same keys in the same order.
+                assert Draft.model_validate_json(encoded) == expected
+                assert list(json.loads(encoded)) == list(json.loads(codec.to_json(expected)))
+
+
+def test_drafts_that_do_not_share_the_batch_part_take_the_validated_path() -> None:
+    import pytest
+    from pydantic import ValidationError
+
+    from daemon.contracts import Draft
+
+    email = IncomingEmail.model_validate(EMAIL)
+    shared = _text()
+    encoder = codec.DraftEncoder(shared.adapters, shared.timings_ms, "base")
+    other = _text(adapters={"reply": "r-2"}, timings_ms={"reply": 3.0})
+    decoded = Draft.model_validate_json(encoder.encode(email, other))
+    assert [a.customization_id for a in decoded.adapters] == ["r-2"]
+    assert decoded.timings_ms == {"reply": 3.0}
+    with pytest.raises(ValidationError):  # an empty body is no draft
+        encoder.encode(email, _text(body=""))

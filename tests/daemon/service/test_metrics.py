@@ -1,0 +1,109 @@
+"""The metrics catalogue: names, types and label sets are an interface SREs build on."""
+
+from __future__ import annotations
+
+import pytest
+from prometheus_client import CollectorRegistry, Histogram, generate_latest
+
+from daemon.service.metrics import LATENCY_BUCKETS, Metrics, observe_many
+from models.engines.base import GenerateRequest, GenerateResult, RequestTiming
+
+EXPECTED = {
+    "replyd_emails_consumed": ("counter", set()),
+    "replyd_drafts_published": ("counter", set()),
+    "replyd_dead_letters": ("counter", {"reason"}),
+    "replyd_batch_size": ("histogram", set()),
+    "replyd_stage_latency_seconds": ("histogram", {"stage"}),
+    "replyd_email_latency_seconds": ("histogram", set()),
+    "replyd_inflight_emails": ("gauge", set()),
+    "replyd_consumer_lag": ("gauge", {"topic", "partition"}),
+    "replyd_inference_tokens": ("counter", {"adapter", "kind"}),
+    "replyd_adapter_requests": ("counter", {"adapter"}),
+    "replyd_engine_up": ("gauge", set()),
+    "replyd_engine_batch_size": ("histogram", set()),
+    "replyd_engine_queue_depth": ("gauge", set()),
+    "replyd_engine_queue_seconds": ("histogram", {"adapter"}),
+    "replyd_engine_time_to_first_token_seconds": ("histogram", {"adapter"}),
+    "replyd_engine_generation_seconds": ("histogram", {"adapter"}),
+    "replyd_build": ("info", {"version", "engine", "base_model"}),
+    "replyd_last_commit_timestamp_seconds": ("gauge", set()),
+    "replyd_rebalances": ("counter", set()),
+    "replyd_abandoned_emails": ("counter", set()),
+    "replyd_publish_retries": ("counter", set()),
+}
+# Labels whose values could come from email content or ids are never allowed.
+FORBIDDEN_LABELS = {"message_id", "email", "from", "to", "subject", "customer", "name", "address"}
+
+
+def test_catalogue_names_types_and_labels() -> None:
+    metrics = Metrics()
+    metrics.dead_letters.labels("schema").inc()
+    metrics.stage_latency.labels("reply").observe(0.1)
+    metrics.consumer_lag.labels("t", "0").set(3)
+    metrics.inference_tokens.labels("base", "prompt").inc(5)
+    metrics.adapter_requests.labels("base").inc()
+    metrics.observe_engine_call(
+        [GenerateRequest(prompt="hi"), GenerateRequest(prompt="hi", adapter="acme")],
+        [GenerateResult("a", "stop", 1, 1, RequestTiming(0.01, 0.1, 0.2))] * 2,
+    )
+    families = {
+        family.name: family
+        for family in metrics.registry.collect()
+        if family.name.startswith("replyd_")
+    }
+    assert set(families) == set(EXPECTED)
+    for name, (kind, labels) in EXPECTED.items():
+        family = families[name]
+        assert family.type == kind, name
+        seen = set().union(*(set(s.labels) for s in family.samples)) - {"le"}
+        assert seen == labels, (name, seen)
+        assert not seen & FORBIDDEN_LABELS
+        assert family.documentation, f"{name} has no help text"
+
+
+def test_naming_rules() -> None:
+    metrics = Metrics()
+    metrics.dead_letters.labels("schema").inc()
+    metrics.inference_tokens.labels("base", "prompt").inc(5)
+    metrics.adapter_requests.labels("base").inc()
+    metrics.observe_engine_call(
+        [GenerateRequest(prompt="hi")], [GenerateResult("a", "stop", 1, 1, RequestTiming(0, 0, 0))]
+    )
+    text = generate_latest(metrics.registry).decode()
+    kinds = {}
+    for line in text.splitlines():
+        if line.startswith("# TYPE replyd_"):
+            _, _, name, kind = line.split()
+            kinds[name.removesuffix("_total")] = kind
+            assert ":" not in name
+    samples = {line.split("{")[0].split()[0] for line in text.splitlines()
+               if line.startswith("replyd_")}
+    for name, kind in kinds.items():
+        if kind == "counter":
+            assert f"{name}_total" in samples, name
+            assert not {s for s in samples if s.startswith(name) and s != f"{name}_total"
+                        and not s.startswith(f"{name}_created")}, name
+        if "latency" in name or "timestamp" in name:
+            assert name.endswith("_seconds"), name
+    assert "replyd_build_info" in samples
+
+
+def test_observe_many_equals_observe_value_by_value() -> None:
+    # Bounds themselves, values between them, above the last finite bound, zero, negative.
+    values = [0.0, -1.0, 0.005, 0.0051, 0.3, 1, 1.0000001, 299.9, 300, 301, 1e9, 0.25, 0.25]
+    one, many = CollectorRegistry(), CollectorRegistry()
+    by_one = Histogram("h", "h", ["adapter"], buckets=LATENCY_BUCKETS, registry=one)
+    by_many = Histogram("h", "h", ["adapter"], buckets=LATENCY_BUCKETS, registry=many)
+    for value in values:
+        by_one.labels("a").observe(value)
+    observe_many(by_many.labels("a"), values)
+    observe_many(by_many.labels("a"), [])
+    same_bucket = [0.3, 0.26, 0.5, 0.3]  # all in the 0.5 bucket: the one-bucket path
+    for value in same_bucket:
+        by_one.labels("b").observe(value)
+    observe_many(by_many.labels("b"), same_bucket)
+    assert generate_latest(many) == generate_latest(one)
+    assert many.get_sample_value("h_count", {"adapter": "a"}) == len(values)
+    # A labelled parent has no series to update: the same error as observe.
+    with pytest.raises(ValueError, match="missing label values"):
+        observe_many(by_many, [1.0])

@@ -1,0 +1,338 @@
+"""The in-process vLLM engine on the real default model.
+
+One engine (float32, one tiny random LoRA adapter) serves the module, because starting vLLM costs
+30-60 s on 2 cores; a second one is started only to have its engine-core process killed.
+Generations are kept to a few tokens. Only the error-mapping test swaps a vLLM method.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import signal
+import time
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+
+from models.base_model import ensure_base_model
+from models.engines.base import (
+    AdapterInfo,
+    Constraint,
+    GenerateRequest,
+    GenerateResult,
+    Message,
+    SamplingParams,
+)
+from models.engines.vllm_engine import VllmEngine
+from models.errors import (
+    AdapterError,
+    ConfigurationError,
+    EngineDeadError,
+    EngineError,
+    UnsupportedRequestError,
+)
+
+pytestmark = [
+    pytest.mark.vllm,
+    # Importing vllm imports torch._inductor, whose torch/utils/mkldnn.py still uses
+    # torch.jit.script_method (deprecated in torch 2.13).
+    pytest.mark.filterwarnings("ignore:`torch.jit.script_method` is deprecated:DeprecationWarning"),
+]
+
+ADAPTER = "acme-random"
+GREEDY = SamplingParams(max_tokens=8)
+PROMPTS = (
+    "What is the capital of France?",
+    "Write one sentence thanking a customer for their order.",
+    "My router keeps dropping the connection every evening. What should I try first?",
+    "Hi",
+    "List three fruits.",
+    "How do I reset my password?",
+    "Translate 'good morning' into French.",
+    "Say something about the sea.",
+)
+LABELS = ("positive", "negative", "neutral")
+ENTITIES_SCHEMA = {
+    "type": "object",
+    "properties": {
+        "name": {"type": "array", "items": {"type": "string"}, "maxItems": 3},
+        "product": {"type": "array", "items": {"type": "string"}, "maxItems": 3},
+        "location": {"type": "array", "items": {"type": "string"}, "maxItems": 3},
+    },
+    "required": ["name", "product", "location"],
+    "additionalProperties": False,
+}
+
+
+def ask(text: str, sampling: SamplingParams = GREEDY, **kwargs: object) -> GenerateRequest:
+    return GenerateRequest(messages=(Message("user", text),), sampling=sampling, **kwargs)
+
+
+def raw(text: str, sampling: SamplingParams = GREEDY, **kwargs: object) -> GenerateRequest:
+    return GenerateRequest(prompt=text, sampling=sampling, **kwargs)
+
+
+@pytest.fixture(scope="module")
+def model_path() -> Path:
+    cache = Path(os.environ.get("REPLYD_MODEL_CACHE_DIR", "~/.cache/replyd/models"))
+    return ensure_base_model(cache.expanduser())
+
+
+@pytest.fixture(scope="module")
+def adapter_dir(model_path: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A tiny random LoRA (non-zero B, so it changes the output) saved as safetensors."""
+    import torch
+    from peft import LoraConfig, get_peft_model
+    from transformers import AutoModelForCausalLM
+
+    torch.manual_seed(0)
+    base = AutoModelForCausalLM.from_pretrained(model_path, dtype=torch.bfloat16)
+    config = LoraConfig(r=8, target_modules=["q_proj", "v_proj"], init_lora_weights=False)
+    folder = tmp_path_factory.mktemp("adapter") / ADAPTER
+    get_peft_model(base, config).save_pretrained(folder)
+    return folder
+
+
+@pytest.fixture(scope="module")
+async def engine(model_path: Path, adapter_dir: Path) -> AsyncIterator[VllmEngine]:
+    info = AdapterInfo(ADAPTER, task="reply", method="lora", path=str(adapter_dir))
+    # float32: without AVX512-BF16 (these hosts), bf16 matmuls run ~5x slower.
+    running = VllmEngine(
+        model_path, {ADAPTER: info}, dtype="float32", max_num_seqs=32, kv_cache_gib=1
+    )
+    await running.start()
+    assert running.healthy()
+    yield running
+    await running.stop()
+    await running.stop()  # idempotent
+    assert not running.healthy()
+
+
+async def test_unstarted_engine_stops_twice_and_refuses_work(model_path: Path) -> None:
+    fresh = VllmEngine(model_path)
+    assert fresh.name == "vllm"
+    assert fresh.base_model == model_path.name
+    assert not fresh.healthy()
+    await fresh.stop()
+    await fresh.stop()
+    with pytest.raises(EngineDeadError):
+        await fresh.generate([ask("Hi")])
+
+
+async def test_start_failure_is_engine_dead(tmp_path: Path) -> None:
+    with pytest.raises(EngineDeadError):
+        await VllmEngine(tmp_path / "no-such-model").start()
+
+
+def test_bad_settings_are_refused(model_path: Path) -> None:
+    with pytest.raises(ConfigurationError):
+        VllmEngine(model_path, max_lora_rank=12)
+    info = AdapterInfo("a", task="t", method="lora", path="/nowhere")
+    with pytest.raises(ConfigurationError):
+        VllmEngine(model_path, {"b": info})
+
+
+async def test_greedy_batch_is_deterministic_and_keeps_order(engine: VllmEngine) -> None:
+    batch = [ask(p) for p in PROMPTS] + [raw(p) for p in PROMPTS]
+    first = await engine.generate(batch)
+    second = await engine.generate(list(reversed(batch)))
+    assert first == list(reversed(second))
+    # Prompt token counts tie every result to its own request.
+    from transformers import AutoTokenizer
+
+    tokenizer = AutoTokenizer.from_pretrained(engine._model_path)
+    for request, result in zip(batch, first, strict=True):
+        if request.prompt is not None:
+            expected = tokenizer(request.prompt).input_ids
+        else:
+            text = tokenizer.apply_chat_template(
+                [{"role": m.role, "content": m.content} for m in request.messages or ()],
+                tokenize=False,
+                add_generation_prompt=True,
+            )
+            expected = tokenizer(text, add_special_tokens=False).input_ids
+        assert result.prompt_tokens == len(expected)
+        assert 0 < result.completion_tokens <= GREEDY.max_tokens
+        assert result.finish_reason in ("stop", "length")
+    assert len({r.text for r in first}) > len(PROMPTS)  # not one answer for everything
+
+
+async def test_results_carry_timings_and_queue_depth_returns_to_zero(
+    engine: VllmEngine,
+) -> None:
+    assert engine.queue_depth() == 0
+    batch = [ask(p, SamplingParams(max_tokens=12), adapter=ADAPTER) for p in PROMPTS[:4]]
+    batch += [ask(p, SamplingParams(max_tokens=12)) for p in PROMPTS[4:]]
+    started = time.perf_counter()
+    call = asyncio.create_task(engine.generate(batch))
+    depths: list[int] = []
+    while not call.done():
+        await asyncio.sleep(0.01)
+        depths.append(engine.queue_depth())
+    results = await call
+    elapsed = time.perf_counter() - started
+    assert depths[0] == len(batch)  # counted from submission, through tokenizing
+    assert engine.queue_depth() == 0
+    for result in results:
+        timing = result.timing
+        assert timing is not None
+        # Everything is filled from vLLM's request stats, which the quiet stat logger turns on.
+        assert timing.queue_s is not None and timing.ttft_s is not None
+        assert 0 <= timing.queue_s <= timing.ttft_s <= timing.total_s <= elapsed
+        assert timing.ttft_s > 0
+        if result.completion_tokens > 1:
+            assert timing.ttft_s < timing.total_s  # later tokens came in later steps
+
+
+async def test_seeded_sampling_repeats(engine: VllmEngine) -> None:
+    sampled = SamplingParams(max_tokens=12, temperature=1.0, top_p=0.9, top_k=40, seed=7)
+    first, second = await engine.generate([ask(PROMPTS[1], sampled), ask(PROMPTS[1], sampled)])
+    assert first == second
+
+
+async def test_max_tokens_gives_length(engine: VllmEngine) -> None:
+    (result,) = await engine.generate([ask("Tell me a long story.", SamplingParams(max_tokens=3))])
+    assert result.finish_reason == "length"
+    assert result.completion_tokens == 3
+
+
+async def test_stop_string_cuts_text(engine: VllmEngine) -> None:
+    long = SamplingParams(max_tokens=16)
+    (free,) = await engine.generate([ask(PROMPTS[2], long)])
+    words = free.text.split()
+    assert len(words) >= 3
+    stop = words[2]
+    cut = SamplingParams(max_tokens=16, stop=(stop,))
+    (stopped,) = await engine.generate([ask(PROMPTS[2], cut)])
+    assert stopped.finish_reason == "stop"
+    assert stopped.text == free.text[: free.text.index(stop)]
+
+
+async def test_choices_constraint_returns_a_label(engine: VllmEngine) -> None:
+    reviews = ("I love it, works perfectly!", "Broke after a day. Awful.", "It arrived.")
+    batch = [
+        ask(f"Sentiment of this review: {review}", constraint=Constraint(choices=LABELS))
+        for review in reviews
+    ]
+    batch.append(ask(PROMPTS[0]))  # an unconstrained row in the same batch
+    batch.append(ask(reviews[0], constraint=Constraint(choices=LABELS), adapter=ADAPTER))
+    results = await engine.generate(batch)
+    for result in results[:3] + results[4:]:
+        assert result.text in LABELS
+        assert result.finish_reason == "stop"
+    assert results[3].text not in LABELS
+
+
+async def test_json_schema_constraint_returns_matching_json(engine: VllmEngine) -> None:
+    email = "Hi, this is Anna Berg from Oslo. My Acme kettle stopped working."
+    request = ask(
+        f"Extract the names, products and locations from this email as JSON: {email}",
+        SamplingParams(max_tokens=64),
+        constraint=Constraint(json_schema=ENTITIES_SCHEMA),
+    )
+    (result,) = await engine.generate([request])
+    assert result.finish_reason == "stop"
+    parsed = json.loads(result.text)
+    assert set(parsed) == {"name", "product", "location"}
+    for key in parsed:
+        assert isinstance(parsed[key], list)
+        assert all(isinstance(item, str) for item in parsed[key])
+        assert len(parsed[key]) <= 3
+
+
+async def test_unknown_adapter_is_refused(engine: VllmEngine) -> None:
+    with pytest.raises(AdapterError):
+        await engine.generate([ask("Hi"), ask("Hi", adapter="nobody")])
+    assert engine.healthy()
+
+
+async def test_mixed_adapter_batch_matches_rows_alone(engine: VllmEngine) -> None:
+    prompts = PROMPTS[:4]
+    batch = [ask(p, adapter=a) for p in prompts for a in (ADAPTER, None)]
+    mixed = await engine.generate(batch)
+    alone: list[GenerateResult] = []
+    for request in batch:
+        alone.extend(await engine.generate([request]))
+    assert mixed == alone
+    for with_adapter, base in zip(mixed[0::2], mixed[1::2], strict=True):
+        assert with_adapter.text != base.text
+
+
+async def test_cancelled_generate_aborts_its_requests(engine: VllmEngine) -> None:
+    long = SamplingParams(max_tokens=400)
+    call = asyncio.create_task(engine.generate([ask("Tell me a long story.", long)] * 4))
+    await asyncio.sleep(1.0)
+    call.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await call
+    assert engine._engine is not None
+    assert engine._engine.get_num_unfinished_requests() == 0
+    assert engine.queue_depth() == 0
+    (result,) = await engine.generate([ask("Hi")])
+    assert result.completion_tokens > 0
+    assert engine.healthy()
+
+
+async def test_prompt_longer_than_the_model_is_refused(engine: VllmEngine) -> None:
+    with pytest.raises(UnsupportedRequestError) as caught:
+        await engine.generate([ask("Hi"), raw("word " * 3000)])
+    assert not caught.value.retriable
+    assert engine.healthy()
+    assert engine.queue_depth() == 0
+
+
+async def test_a_failing_call_is_a_retriable_engine_error(
+    engine: VllmEngine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    assert engine._engine is not None
+
+    def broken(*args: object, **kwargs: object) -> object:
+        raise RuntimeError("transient")
+
+    monkeypatch.setattr(engine._engine, "generate", broken)
+    with pytest.raises(EngineError) as caught:
+        await engine.generate([ask("Hi")])
+    assert caught.value.retriable
+    assert not isinstance(caught.value, EngineDeadError)
+    assert engine.queue_depth() == 0
+
+
+async def test_killed_engine_core_is_engine_dead(model_path: Path) -> None:
+    """A second, adapter-less engine: the loop stays free while it starts, then its
+    engine-core process is killed under it."""
+    gaps: list[float] = []
+
+    async def ticker() -> None:
+        last = time.monotonic()
+        while True:
+            await asyncio.sleep(0.05)
+            now = time.monotonic()
+            gaps.append(now - last)
+            last = now
+
+    doomed = VllmEngine(model_path, dtype="float32", max_num_seqs=4, kv_cache_gib=1)
+    ticking = asyncio.create_task(ticker())
+    try:
+        await doomed.start()
+    finally:
+        ticking.cancel()
+    try:
+        assert gaps
+        assert max(gaps) < 2.0  # the build ran in a thread, not on the loop
+        assert doomed._engine is not None
+        manager = doomed._engine.engine_core.resources.engine_manager
+        for process in manager.processes:
+            os.kill(process.pid, signal.SIGKILL)
+        deadline = time.monotonic() + 30
+        # healthy() is a plain property with no event to wait on: poll it.
+        while doomed.healthy() and time.monotonic() < deadline:  # noqa: ASYNC110
+            await asyncio.sleep(0.1)
+        assert not doomed.healthy()
+        with pytest.raises(EngineDeadError):
+            await doomed.generate([ask("Hi")])
+    finally:
+        await doomed.stop()
+    assert not doomed.healthy()

@@ -1,0 +1,337 @@
+"""Tests for the synthetic email generator (models.synth.emails)."""
+
+from __future__ import annotations
+
+import json
+import random
+import re
+from collections import Counter
+from datetime import UTC, datetime
+from itertools import combinations
+from pathlib import Path
+
+import pytest
+
+from models.synth import email_lists as synth_lists
+from models.synth import emails as synth
+from models.synth.emails import (
+    SyntheticEmail,
+    draft_reply,
+    entity_examples,
+    generate_emails,
+    persona_examples,
+    reply_examples,
+    vocabulary,
+    write_dataset,
+)
+
+N = 300
+ALL_PRODUCTS = synth_lists.DEVICES + synth_lists.PLANS
+ENTITY_LISTS = {
+    "first_name": synth_lists.FIRST_NAMES,
+    "surname": synth_lists.SURNAMES,
+    "device": synth_lists.DEVICES,
+    "plan": synth_lists.PLANS,
+    "location": synth_lists.LOCATIONS,
+}
+
+
+@pytest.fixture(scope="module", params=["train", "eval"])
+def emails(request: pytest.FixtureRequest) -> list[SyntheticEmail]:
+    return generate_emails(N, seed=7, split=request.param)
+
+
+# --- lists and splits ---------------------------------------------------------------------------
+
+
+def test_lists_are_large_and_unique() -> None:
+    assert len(ALL_PRODUCTS) >= 60
+    assert len(synth_lists.LOCATIONS) >= 80
+    assert len(synth_lists.FIRST_NAMES) * len(synth_lists.SURNAMES) >= 500
+    for items in ENTITY_LISTS.values():
+        assert len(set(items)) == len(items)
+
+
+def test_entity_strings_never_contain_each_other() -> None:
+    # Labels are found by substring, so an overlap would hide an unlabelled entity in a body.
+    strings = ALL_PRODUCTS + synth_lists.LOCATIONS
+    for a, b in combinations(strings, 2):
+        assert a not in b and b not in a, (a, b)
+    for part in synth_lists.FIRST_NAMES + synth_lists.SURNAMES:
+        assert not any(s in part for s in strings), part
+
+
+@pytest.mark.parametrize("key", sorted(ENTITY_LISTS))
+def test_vocabulary_split_is_a_disjoint_partition(key: str) -> None:
+    train, eval_ = set(vocabulary("train")[key]), set(vocabulary("eval")[key])
+    assert not train & eval_
+    assert train | eval_ == set(ENTITY_LISTS[key])
+    assert 0.05 <= len(eval_) / len(ENTITY_LISTS[key]) <= 0.4
+
+
+def test_generated_splits_share_no_entity() -> None:
+    found = {
+        split: {kind: {v for e in generate_emails(N, 1, split) for v in e.entities[kind]}
+                for kind in ("name", "product", "location")}
+        for split in ("train", "eval")
+    }
+    for kind in ("name", "product", "location"):
+        assert found["train"][kind] and found["eval"][kind]
+        assert not found["train"][kind] & found["eval"][kind], kind
+    # First names alone never cross over either, so a name cannot leak half-way.
+    firsts = {split: {n.split()[0] for n in found[split]["name"]} for split in found}
+    assert not firsts["train"] & firsts["eval"]
+    eval_vocab = vocabulary("eval")
+    assert found["eval"]["product"] <= set(eval_vocab["device"] + eval_vocab["plan"])
+    assert found["eval"]["location"] <= set(eval_vocab["location"])
+
+
+def test_unknown_split_is_rejected() -> None:
+    with pytest.raises(ValueError):
+        generate_emails(3, split="test")  # type: ignore[arg-type]
+
+
+# --- determinism --------------------------------------------------------------------------------
+
+
+def test_same_seed_gives_identical_emails() -> None:
+    assert generate_emails(60, seed=3) == generate_emails(60, seed=3)
+    assert generate_emails(20, seed=3) == generate_emails(60, seed=3)[:20]
+
+
+def test_different_seed_or_split_gives_different_emails() -> None:
+    a, b = generate_emails(60, seed=3), generate_emails(60, seed=4)
+    assert [e.body for e in a] != [e.body for e in b]
+    # Not just a reshuffle of sentiments: the customers themselves change.
+    assert len({e.from_addr for e in a} & {e.from_addr for e in b}) < 10
+    assert [e.body for e in a] != [e.body for e in generate_emails(60, seed=3, split="eval")]
+
+
+def test_global_random_state_is_neither_used_nor_touched() -> None:
+    random.seed(1)
+    state = random.getstate()
+    first = generate_emails(30, seed=5)
+    assert random.getstate() == state
+    random.seed(999)
+    assert generate_emails(30, seed=5) == first
+
+
+# --- labels -------------------------------------------------------------------------------------
+
+
+def test_entities_are_exact_substrings_of_the_body(emails: list[SyntheticEmail]) -> None:
+    for e in emails:
+        assert set(e.entities) == {"name", "product", "location"}
+        assert len(e.entities["name"]) <= 1
+        for values in e.entities.values():
+            assert len(values) == len(set(values))
+            for value in values:
+                assert value in e.body, (value, e.body)
+
+
+def test_no_unlabelled_product_or_location_in_the_body(emails: list[SyntheticEmail]) -> None:
+    for e in emails:
+        for product in ALL_PRODUCTS:
+            assert (product in e.body) == (product in e.entities["product"]), (product, e.body)
+        for location in synth_lists.LOCATIONS:
+            assert (location in e.body) == (location in e.entities["location"]), location
+
+
+def test_name_is_a_full_name_from_the_split(emails: list[SyntheticEmail]) -> None:
+    split = emails[0].message_id.split("-")[2]
+    vocab = vocabulary(split)
+    full_names = {f"{f} {s}" for f in vocab["first_name"] for s in vocab["surname"]}
+    named = [e for e in emails if e.entities["name"]]
+    assert 0.5 * N < len(named) < N  # some emails are signed, some are not
+    for e in named:
+        assert e.entities["name"][0] in full_names
+
+
+def test_sentiment_is_balanced(emails: list[SyntheticEmail]) -> None:
+    counts = Counter(e.sentiment for e in emails)
+    assert set(counts) == {"positive", "negative", "neutral"}
+    assert all(90 <= c <= 110 for c in counts.values()), counts
+
+
+def test_message_ids_are_unique_and_well_formed() -> None:
+    ids = [e.message_id for split in ("train", "eval") for seed in (0, 1)
+           for e in generate_emails(N, seed, split)]
+    assert len(set(ids)) == len(ids)
+    first = generate_emails(1, seed=4, split="eval")[0]
+    assert first.message_id == "<synth-4-eval-0@replyd.example>"
+
+
+def test_addresses_use_reserved_domains(emails: list[SyntheticEmail]) -> None:
+    for e in emails:
+        assert re.fullmatch(r"[a-z0-9._]+@example\.(com|org|net)", e.from_addr), e.from_addr
+        assert e.to_addr == "support@replyd.example"
+
+
+# --- variety ------------------------------------------------------------------------------------
+
+
+def test_bodies_and_entities_vary(emails: list[SyntheticEmail]) -> None:
+    assert len({e.body for e in emails}) >= 200
+    assert len({e.from_addr.split("@")[0] for e in emails}) >= 150
+    if emails[0].message_id.count("-train-"):
+        assert len({n for e in emails for n in e.entities["name"]}) >= 150
+        assert len({p for e in emails for p in e.entities["product"]}) >= 40
+        assert len({loc for e in emails for loc in e.entities["location"]}) >= 50
+    assert len({e.issue for e in emails}) == len(synth_lists.ISSUES)
+    assert len({e.subject for e in emails}) >= 20
+
+
+def test_styles_are_mixed(emails: list[SyntheticEmail]) -> None:
+    bodies = [e.body for e in emails]
+    words = [len(b.split()) for b in bodies]
+    assert min(words) < 40 and max(words) > 80
+    assert any(re.search(r"^> ", b, re.MULTILINE) for b in bodies)
+    assert any(re.search(r"^On .* wrote:$", b, re.MULTILINE) for b in bodies)
+    assert any("!!" in b or "TODAY" in b for b in bodies)
+    greeted = sum(b.split("\n\n")[0] in synth_lists.GREETINGS for b in bodies)
+    assert 0 < greeted < len(bodies)
+    assert any(not e.entities["name"] for e in emails)
+    assert any(not e.entities["product"] for e in emails)
+    assert any(len(e.entities["product"]) >= 2 for e in emails)
+    assert any(not e.entities["location"] for e in emails)
+    for e in emails:
+        if e.entities["name"]:  # the signature, just above any quoted mail, carries the name
+            own_text = re.split(r"\n\n(?:On |> )", e.body)[0]
+            assert e.entities["name"][0] in "\n".join(own_text.splitlines()[-3:]), e.body
+
+
+def test_typos_are_injected_but_never_touch_entities() -> None:
+    body = ("Hi, my Nimbus X2 headphones really arrived broken because of the courier.\n"
+            "Thanks,\nMaria Gonzalez\n> quoted lines stay exactly as written")
+    protected = ["Nimbus X2 headphones", "Maria Gonzalez"]
+    changed = 0
+    for k in range(40):
+        out = synth._inject_typos(body, protected, random.Random(k), k=3)
+        changed += out != body
+        assert all(p in out for p in protected)
+        assert out.endswith("> quoted lines stay exactly as written")
+    assert changed == 40
+
+
+def test_as_incoming_is_json_ready() -> None:
+    e = generate_emails(1, seed=2)[0]
+    when = datetime(2025, 3, 4, 10, 12, tzinfo=UTC)
+    record = e.as_incoming(when)
+    assert record == {
+        "message_id": e.message_id, "from": e.from_addr, "to": "support@replyd.example",
+        "subject": e.subject, "body": e.body, "received_at": "2025-03-04T10:12:00+00:00",
+        "thread_id": None, "headers": {},
+    }
+    assert json.loads(json.dumps(record)) == record
+
+
+# --- replies and personas -----------------------------------------------------------------------
+
+
+def test_reply_examples_are_good_drafts() -> None:
+    rows = reply_examples(N, seed=11, split="train")
+    assert [r["text"] for r in rows] == [e.body for e in generate_emails(N, 11, "train")]
+    for row in rows:
+        reply, names = row["reply"], row["entities"]["name"]
+        first_line = reply.split("\n")[0]
+        if names:
+            assert first_line == f"Hi {names[0].split()[0]},"
+        else:
+            assert first_line in {"Hello,", "Hi there,", "Hello there,"}
+        for product in row["entities"]["product"]:
+            assert product in reply
+        if row["sentiment"] == "negative":
+            assert "sorry" in reply.lower()
+        if row["sentiment"] == "positive":
+            assert "thank" in reply.lower()
+        assert reply.endswith("\nThe replyd support team")
+        assert len(reply.split()) < 120
+        bare = reply
+        for product in row["entities"]["product"]:
+            bare = bare.replace(product, "")
+        assert not re.search(r"\d", bare), reply  # no order numbers, amounts or dates
+
+
+def test_persona_rewrites_keep_every_fact() -> None:
+    rows = persona_examples(N, seed=11, split="eval")
+    replies = reply_examples(N, seed=11, split="eval")
+    for row, plain in zip(rows, replies, strict=True):
+        assert row["persona"] == "pirate"
+        assert row["text"] == plain["reply"]
+        rewrite = row["rewrite"]
+        assert rewrite != row["text"]
+        for name in plain["entities"]["name"]:
+            assert name.split()[0] in rewrite
+        for value in plain["entities"]["product"] + plain["entities"]["location"]:
+            if value in row["text"]:
+                assert value in rewrite, value
+        for marker in ("Ahoy", "matey", "Fair winds"):
+            assert marker in rewrite
+        assert re.search(r"\bye\b", rewrite) and re.search(r"\barr\b", rewrite, re.IGNORECASE)
+        assert rewrite.endswith("\nThe replyd support team")
+
+
+def test_unknown_persona_is_rejected() -> None:
+    with pytest.raises(ValueError):
+        persona_examples(2, 0, "train", persona="butler")
+    with pytest.raises(ValueError):
+        draft_reply(generate_emails(1)[0], persona="butler")
+
+
+# --- datasets -----------------------------------------------------------------------------------
+
+EXPECTED_KEYS = {
+    "sentiment": {"text", "label"},
+    "entities": {"text", "entities"},
+    "reply": {"text", "sentiment", "entities", "reply"},
+    "persona": {"text", "persona", "rewrite"},
+}
+
+
+@pytest.mark.parametrize("task", sorted(EXPECTED_KEYS))
+def test_write_dataset_writes_jsonl(task: str, tmp_path: Path) -> None:
+    out = tmp_path / "nested" / f"{task}.jsonl"
+    assert write_dataset(task, 25, 3, "eval", out) == 25  # type: ignore[arg-type]
+    lines = out.read_text(encoding="utf-8").splitlines()
+    assert len(lines) == 25
+    rows = [json.loads(line) for line in lines]
+    assert all(set(row) == EXPECTED_KEYS[task] for row in rows)
+    bodies = [e.body for e in generate_emails(25, 3, "eval")]
+    if task in ("sentiment", "entities"):  # emails alternate with short messages
+        assert [row["text"] for row in rows[::2]] == bodies[:13]
+    elif task != "persona":
+        assert [row["text"] for row in rows] == bodies
+    if task == "sentiment":
+        assert {row["label"] for row in rows} == {"positive", "negative", "neutral"}
+    if task == "entities":
+        assert rows == entity_examples(25, 3, "eval")
+
+
+def test_write_dataset_rejects_bad_arguments(tmp_path: Path) -> None:
+    with pytest.raises(ValueError):
+        write_dataset("summaries", 5, 0, "train", tmp_path / "x.jsonl")  # type: ignore[arg-type]
+    with pytest.raises(ValueError):
+        write_dataset("sentiment", 5, 0, "validation", tmp_path / "x.jsonl")
+    assert not (tmp_path / "x.jsonl").exists()
+
+
+def test_empty_and_negative_sizes() -> None:
+    assert generate_emails(0) == []
+    with pytest.raises(ValueError):
+        generate_emails(-1)
+
+
+@pytest.mark.parametrize("task", ["sentiment", "entities", "persona"])
+def test_generator_reproduces_the_shipped_adapters_training_data(task: str, tmp_path: Path) -> None:
+    """Every default adapter records its data's generator arguments and sha256: the generator
+    in this tree must write those bytes again, or the shipped adapter cannot be retrained from
+    the documented command (change the generator, then retrain and ship a new ID)."""
+    from models.base_model import sha256_file
+    from models.customize.registry import Registry
+
+    registry = Registry()
+    manifest = registry.get(registry.defaults()[task])
+    made = manifest.data["generator"]
+    out = tmp_path / "train.jsonl"
+    synth.write_dataset(task, made["n"], made["seed"], made["split"], out)  # type: ignore[arg-type]
+    assert sha256_file(out) == manifest.data_sha256
