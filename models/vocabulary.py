@@ -41,3 +41,8 @@ FailureReason = Literal["engine_output", "engine_error"]
 
 # Untrusted text (an email, a draft to rewrite) enters a prompt only between these tags.
 EMAIL_OPEN, EMAIL_CLOSE = "<email>", "</email>"
+
+# Compact JSON, the one spelling of the engines' JSON grammars: no whitespace after "," or ":".
+# vLLM's xgrammar backend emits it under ``disable_any_whitespace`` and the peft engine's grammar
+# is compiled to match; training targets, few-shot examples and the echo engine write it too.
+JSON_SEPARATORS: tuple[str, str] = (",", ":")

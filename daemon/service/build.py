@@ -13,7 +13,7 @@ from models.errors import ConfigurationError
 def task_adapters(settings: Settings) -> dict[str, str]:
     """Task → customization ID for the tasks the pipeline runs (settings, else the registry's
     defaults). Unknown IDs fail here, at start, not on the first email."""
-    registry = _registry(settings)
+    registry = registry_for(settings)
     mapping = settings.adapters if settings.adapters is not None else registry.defaults()
     chosen = {task: cid for task, cid in mapping.items() if task in settings.tasks}
     for cid in chosen.values():
@@ -21,14 +21,15 @@ def task_adapters(settings: Settings) -> dict[str, str]:
     return chosen
 
 
-def _registry(settings: Settings) -> Registry:
+def registry_for(settings: Settings) -> Registry:
+    """The adapter registry ``settings.registry_dir`` names, else the shipped one."""
     return Registry(settings.registry_dir) if settings.registry_dir else Registry()
 
 
 def build_engine(settings: Settings) -> Engine:
     """The engine ``settings.engine`` names, on the configured (or default) base model, with the
     adapters the pipeline uses."""
-    registry = _registry(settings)
+    registry = registry_for(settings)
     adapters = {cid: registry.adapter_info(cid) for cid in task_adapters(settings).values()}
     if settings.engine == "echo":
         from models.engines.echo import EchoEngine

@@ -1,12 +1,10 @@
-"""Bytes ↔ wire models at the Kafka edge: decoding with reason codes, drafts and dead letters out."""
+"""Bytes ↔ wire models at the Kafka edge: decoding with reason codes; drafts and dead
+letters out."""
 
 from __future__ import annotations
 
 import hashlib
 import json
-import random
-import struct
-from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
@@ -167,40 +165,3 @@ def dead_letter(
         original=original or b"",
         max_original_bytes=max_original_bytes,
     )
-
-
-# --- partitioning ------------------------------------------------------------------------------
-_M = 0x5BD1E995
-_MASK = 0xFFFFFFFF
-
-
-def murmur2(data: bytes) -> int:
-    """Kafka's murmur2 (the Java client's ``Utils.murmur2``, as aiokafka's ``murmur2`` computes
-    it), a word at a time: ~4 us per message id here against ~7 us for aiokafka's
-    byte-at-a-time version. ``tests/daemon/test_codec.py`` checks both agree."""
-    length = len(data)
-    h = (0x9747B28C ^ length) & _MASK
-    whole = length & ~3
-    for (k,) in struct.iter_unpack("<I", data[:whole]):
-        k = (k * _M) & _MASK
-        k ^= k >> 24
-        k = (k * _M) & _MASK
-        h = ((h * _M) & _MASK) ^ k
-    extra = length & 3
-    if extra:
-        if extra == 3:
-            h ^= data[whole + 2] << 16
-        if extra >= 2:
-            h ^= data[whole + 1] << 8
-        h = ((h ^ data[whole]) * _M) & _MASK
-    h ^= h >> 13
-    h = (h * _M) & _MASK
-    return h ^ (h >> 15)
-
-
-def partition_for(key: bytes | None, partitions: Sequence[int]) -> int:
-    """The partition the Kafka clients' default partitioner picks for ``key`` among ``partitions``
-    (sorted ids): murmur2 of the key, or a random one for a record without a key."""
-    if key is None:
-        return random.choice(partitions)
-    return partitions[(murmur2(key) & 0x7FFFFFFF) % len(partitions)]

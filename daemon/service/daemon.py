@@ -19,98 +19,41 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import gc
 import logging
-import random
-import socket
 import time
 from collections import Counter, defaultdict
-from collections.abc import Awaitable, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Sequence
+from dataclasses import dataclass
 
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord, TopicPartition
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.abc import ConsumerRebalanceListener
-from aiokafka.errors import (
-    CommitFailedError,
-    IllegalStateError,
-    KafkaConnectionError,
-    KafkaError,
-    ProducerFenced,
-)
-from aiokafka.structs import RecordMetadata
+from aiokafka.errors import KafkaConnectionError, KafkaError
 
 from daemon.contracts import IncomingEmail
 from daemon.service import codec
+from daemon.service.gc_tuning import tune_gc
 from daemon.service.health import HealthServer
 from daemon.service.metered import MeteredEngine
 from daemon.service.metrics import Metrics, observe_many
+from daemon.service.publisher import Batch, FencedError, Output, Publisher, Record
 from daemon.settings import Settings
 from handlers.pipeline import Pipeline, PipelineConfig
 from handlers.types import TaskFailure
 from models.engines.base import Engine
-from models.errors import EngineDeadError, EngineError, ReplydError
+from models.errors import EngineDeadError, EngineError
+from models.retry import Backoff
 
+__all__ = ["Daemon", "FencedError", "LoopStats"]
 log = logging.getLogger(__name__)
-Record = ConsumerRecord[bytes, bytes]
-
-
-# Young-generation threshold while serving (Python's default is 700); see tune_gc.
-GC_GEN0_THRESHOLD = 50_000
-
-
-def tune_gc(gen0_threshold: int = GC_GEN0_THRESHOLD) -> None:
-    """Process-wide collector settings for serving, applied once everything long-lived exists.
-
-    A batch allocates tens of container objects per email that live until the batch is
-    published. At the default threshold the young collection runs every 700 of them, promotes
-    the batch's live objects, and every few batches a full collection walks the whole heap:
-    libraries, clients and the engine's objects included. Measured on the echo hot path
-    (``Daemon._outputs`` over 2,000 emails): 12.6 to 15.1 us of collection per email before,
-    0 after (docs/BENCHMARKS.md). ``gc.freeze`` moves what is alive now out of the collector's
-    reach (it stays alive anyway); the higher threshold still finds reference cycles, only after
-    50,000 net allocations instead of 700."""
-    gc.collect()
-    gc.freeze()
-    gc.set_threshold(gen0_threshold, *gc.get_threshold()[1:])
 
 
 class _StoppedDuringStart(Exception):
     """A stop was requested while a Kafka client was still starting (joining the group)."""
 
 
-class FencedError(ReplydError):
-    """Another instance took over our transactional id; this one must stop."""
-
-
-@dataclass(slots=True)  # one per email: not frozen, which costs a setattr call per field
-class _Output:
-    topic: str
-    key: bytes | None
-    value: bytes
-    headers: list[tuple[str, bytes]]
-    kind: str  # "draft" or a dead-letter reason
-
-
-@dataclass(slots=True)
-class _Batch:
-    """Fetched records and the assignment epoch of each partition when they were fetched."""
-
-    records: list[Record]
-    epochs: dict[TopicPartition, int]
-    outputs: list[_Output] = field(default_factory=list)
-    futures: list[Awaitable[RecordMetadata]] = field(default_factory=list)
-
-    def offsets(self) -> dict[TopicPartition, int]:
-        offsets: dict[TopicPartition, int] = {}
-        for record in self.records:
-            tp = TopicPartition(record.topic, record.partition)
-            offsets[tp] = max(offsets.get(tp, -1), record.offset + 1)
-        return offsets
-
-
 @dataclass(slots=True)
 class LoopStats:
-    """Plain counters for benchmarks and tests (Prometheus series live in daemon.service.metrics)."""
+    """Plain counters for benchmarks and tests (Prometheus series: metrics.py)."""
 
     first_fetch_at: float | None = None  # perf_counter() when the first records arrived
     last_publish_at: float | None = None  # perf_counter() when the last batch was acknowledged
@@ -153,17 +96,20 @@ class Daemon:
         self.health: HealthServer | None = None
         self._exactly_once = settings.processing_guarantee == "exactly_once"
         self._consumer: AIOKafkaConsumer | None = None
-        self._producer: AIOKafkaProducer | None = None
-        self._broker_connected = False
+        self._publisher: Publisher | None = None
         self._last_progress = time.monotonic()
-        self._batches: asyncio.Queue[_Batch | None] = asyncio.Queue()
-        self._sent: asyncio.Queue[_Batch | None] = asyncio.Queue()
+        self._batches: asyncio.Queue[Batch | None] = asyncio.Queue()
+        self._sent: asyncio.Queue[Batch | None] = asyncio.Queue()
         self._inflight = 0
         self._drained = asyncio.Event()
         self._drained.set()
         self._paused = False
         self._epochs: defaultdict[TopicPartition, int] = defaultdict(int)
-        self._txn_lock = asyncio.Lock()
+
+    @property
+    def broker_connected(self) -> bool:
+        """Whether the Kafka clients have started and the last send or commit went through."""
+        return self._publisher is not None and self._publisher.broker_connected
 
     # --- lifecycle ---------------------------------------------------------------------------
     def request_stop(self) -> None:
@@ -185,8 +131,8 @@ class Daemon:
             self.metrics.set_build(self.engine.name, self.engine.base_model)
             if self._tune_gc:
                 tune_gc()
-            self._producer = self._make_producer()
-            stack.push_async_callback(self._producer.stop)
+            self._publisher = publisher = Publisher(s, self.metrics)
+            stack.push_async_callback(publisher.producer.stop)
             self._consumer = AIOKafkaConsumer(
                 **s.kafka_common(),
                 group_id=s.group_id,
@@ -202,12 +148,12 @@ class Daemon:
             self._consumer.subscribe([s.input_topic], listener=_Rebalance(self))
             stack.push_async_callback(self._consumer.stop)
             try:
-                await self._start_with_backoff(self._producer)
+                await self._start_with_backoff(publisher.producer)
                 await self._start_with_backoff(self._consumer)
             except _StoppedDuringStart:
                 log.info("stopped before the first fetch")
                 return
-            self._broker_connected = True
+            publisher.broker_connected = True
             log.info(
                 "daemon started",
                 extra={"engine": self.engine.name, "group": s.group_id, "topic": s.input_topic,
@@ -215,18 +161,6 @@ class Daemon:
             )
             await self._run_tasks()
         log.info("daemon stopped")
-
-    def _make_producer(self) -> AIOKafkaProducer:
-        s = self.settings
-        common = dict(
-            s.kafka_common(), acks="all", linger_ms=5, max_batch_size=s.producer_batch_bytes
-        )
-        if self._exactly_once:
-            transactional_id = s.transactional_id or f"replyd-{s.group_id}-{socket.gethostname()}"
-            return AIOKafkaProducer(**common, transactional_id=transactional_id)
-        # Idempotence is off because the embedded test broker cannot do it; duplicates from
-        # retries are covered by the idempotency key like any at-least-once duplicate.
-        return AIOKafkaProducer(**common, enable_idempotence=False)
 
     async def _run_tasks(self) -> None:
         """Fetcher → worker → committer; the first failure stops all three."""
@@ -249,7 +183,7 @@ class Daemon:
 
     async def _start_with_backoff(self, client: AIOKafkaConsumer | AIOKafkaProducer) -> None:
         """Start a client, retrying while the broker is unreachable; a stop request wins."""
-        backoff = 0.5
+        backoff = Backoff(0.5)
         while True:
             starting = asyncio.ensure_future(client.start())
             stopping = asyncio.ensure_future(self._stop_requested.wait())
@@ -268,12 +202,8 @@ class Daemon:
                     await client.stop()
                 if self.should_exit:
                     raise _StoppedDuringStart from exc
-                log.warning("broker unreachable, retrying", extra={"retry_in_s": round(backoff, 2)})
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(
-                        self._stop_requested.wait(), backoff * (0.5 + random.random())
-                    )
-                backoff = min(backoff * 2, 30.0)
+                log.warning("broker unreachable, retrying")
+                await backoff.wait(self._stop_requested)
 
     # --- fetching and backpressure -----------------------------------------------------------
     async def _fetch_loop(self) -> None:
@@ -289,7 +219,7 @@ class Daemon:
                 self._hold(len(records))
                 partitions = {TopicPartition(r.topic, r.partition) for r in records}
                 epochs = {tp: self._epochs[tp] for tp in partitions}
-                self._batches.put_nowait(_Batch(records, epochs))
+                self._batches.put_nowait(Batch(records, epochs))
         await self._batches.put(None)
 
     async def _fetch_batch(self) -> list[Record]:
@@ -365,15 +295,16 @@ class Daemon:
             with contextlib.suppress(KeyError):  # never fetched from: no series to remove
                 self.metrics.consumer_lag.remove(tp.topic, str(tp.partition))
         # A transaction already under way completes before the partitions change hands.
-        async with self._txn_lock:
-            pass
+        if self._publisher is not None:
+            async with self._publisher.txn_lock:
+                pass
 
     def _on_assigned(self, assigned: set[TopicPartition]) -> None:
         if self._paused and assigned and self._consumer is not None:
             self._consumer.pause(*assigned)
         log.info("partitions assigned", extra={"partitions": sorted(tp.partition for tp in assigned)})
 
-    def _current(self, batch: _Batch) -> _Batch:
+    def _current(self, batch: Batch) -> Batch:
         """The batch without records whose partition was revoked since they were fetched."""
         keep = [
             r
@@ -387,28 +318,32 @@ class Daemon:
         self._release(len(batch.records) - len(keep))
         kept = {id(r) for r in keep}
         outputs = [o for r, o in zip(batch.records, batch.outputs, strict=True) if id(r) in kept]
-        return _Batch(keep, batch.epochs, outputs)
+        return Batch(keep, batch.epochs, outputs)
 
     # --- inference and publishing ------------------------------------------------------------
     async def _work_loop(self) -> None:
         while (batch := await self._batches.get()) is not None:
             batch.outputs = await self._outputs(batch.records)
             self._last_progress = time.monotonic()
+            publisher = self._publisher
+            assert publisher is not None
             if self._exactly_once:
-                await self._publish_transaction(batch)
+                published = await publisher.publish_transaction(batch, self._current)
+                if published.records:
+                    self._published(published)
             else:
                 batch = self._current(batch)
-                batch.futures = await self._send(batch.outputs)
+                batch.futures = await publisher.send(batch.outputs)
                 self._sent.put_nowait(batch)
         await self._sent.put(None)
 
-    async def _outputs(self, records: Sequence[Record]) -> list[_Output]:
+    async def _outputs(self, records: Sequence[Record]) -> list[Output]:
         """A draft or a dead letter for every record, in order."""
         s = self.settings
         m = self.metrics
         m.emails_consumed.inc(len(records))
         started = time.perf_counter()
-        outputs: list[_Output | None] = [None] * len(records)
+        outputs: list[Output | None] = [None] * len(records)
         valid: list[tuple[int, IncomingEmail]] = []
         for i, record in enumerate(records):
             decoded = codec.decode(record.value, s.max_body_bytes)
@@ -427,10 +362,14 @@ class Daemon:
         self,
         records: Sequence[Record],
         valid: list[tuple[int, IncomingEmail]],
-        outputs: list[_Output | None],
+        outputs: list[Output | None],
     ) -> None:
         texts = [codec.email_text(email) for _, email in valid]
-        backoff = 1.0
+        s = self.settings
+        # The one place engine errors are retried (the pipeline raises them as they come).
+        deadline: float | None = None  # from the first failure of an engine that answers
+        transient = Backoff(s.engine_retry_initial_backoff_s)
+        outage = Backoff(s.engine_retry_initial_backoff_s)
         while True:
             try:
                 result = await self.pipeline.run(texts)
@@ -439,6 +378,12 @@ class Daemon:
                 raise
             except EngineError as exc:
                 if self.engine.healthy():
+                    if deadline is None:
+                        deadline = time.monotonic() + s.engine_retry_deadline_s
+                    if exc.retriable and time.monotonic() < deadline and not self.should_exit:
+                        # A transient failure of an engine that answers: retry the batch soon.
+                        await transient.wait(self._stop_requested)
+                        continue
                     # The engine answers but keeps failing on this batch: it is the batch.
                     log.error("engine kept failing; dead-lettering the batch",
                               extra={"error": str(exc)})
@@ -450,11 +395,9 @@ class Daemon:
                 # and /readyz reports the engine down meanwhile.
                 if self.should_exit:
                     raise EngineDeadError(f"engine unavailable at shutdown: {exc}") from exc
-                log.warning("engine unavailable; retrying the batch",
-                            extra={"retry_in_s": round(backoff, 1)})
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self._stop_requested.wait(), backoff)
-                backoff = min(backoff * 2, 30.0)
+                log.warning("engine unavailable; retrying the batch")
+                await outage.wait(self._stop_requested)
+                deadline = None
         for stage, seconds in result.stage_seconds.items():
             for name in stage.split("+"):
                 self.metrics.stage_latency.labels(name).observe(seconds)
@@ -481,7 +424,7 @@ class Daemon:
                 if debug:
                     log.debug("drafted", extra={"trace_id": trace, "sentiment": outcome.sentiment,
                                                 "needs_review": outcome.needs_review})
-                outputs[i] = _Output(
+                outputs[i] = Output(
                     self.settings.drafts_topic,
                     key,
                     encoder.encode(email, outcome),
@@ -489,7 +432,7 @@ class Daemon:
                     "draft",
                 )
 
-    def _dead(self, record: Record, reason: str, error: str) -> _Output:
+    def _dead(self, record: Record, reason: str, error: str) -> Output:
         letter = codec.dead_letter(
             reason,  # type: ignore[arg-type]
             error,
@@ -506,7 +449,7 @@ class Daemon:
                    "partition": record.partition, "offset": record.offset},
         )
         coordinates = f"{record.topic}/{record.partition}/{record.offset}".encode()
-        return _Output(
+        return Output(
             self.settings.deadletter_topic,
             record.key,
             codec.to_json(letter),
@@ -514,122 +457,19 @@ class Daemon:
             reason,
         )
 
-    async def _send(self, outputs: Sequence[_Output]) -> list[Awaitable[RecordMetadata]]:
-        """Queue the outputs as record batches, one run per partition, in order within each.
-
-        Partitions are the default partitioner's (murmur2 of the key), so a draft lands where
-        ``producer.send`` would put it; building the batches here costs a fraction of one
-        ``send`` per record. Returns one delivery future per record batch."""
-        producer = self._producer
-        assert producer is not None
-        by_partition: dict[tuple[str, int], list[_Output]] = {}
-        partitions: dict[str, list[int]] = {}
-        for output in outputs:
-            ids = partitions.get(output.topic)
-            if ids is None:
-                ids = partitions[output.topic] = sorted(await producer.partitions_for(output.topic))
-            target = (output.topic, codec.partition_for(output.key, ids))
-            by_partition.setdefault(target, []).append(output)
-        futures: list[Awaitable[RecordMetadata]] = []
-        for (topic, partition), run in by_partition.items():
-            batch = producer.create_batch()
-            for output in run:
-                record = {"timestamp": None, "key": output.key, "value": output.value,
-                          "headers": output.headers}
-                if batch.append(**record) is None:  # full: send it, start the next with this
-                    futures.append(await producer.send_batch(batch, topic, partition=partition))
-                    batch = producer.create_batch()
-                    batch.append(**record)  # an empty batch takes any one record
-            batch.close()  # complete: no linger
-            futures.append(await producer.send_batch(batch, topic, partition=partition))
-        return futures
-
     async def _commit_loop(self) -> None:
         """At-least-once: acknowledgements of a batch, then its offsets, in batch order."""
         while (batch := await self._sent.get()) is not None:
+            publisher = self._publisher
+            assert publisher is not None and self._consumer is not None
             started = time.perf_counter()
-            await self._until_acknowledged(batch)
+            await publisher.until_acknowledged(batch)
             self.metrics.stage_latency.labels("publish").observe(time.perf_counter() - started)
             batch = self._current(batch)
-            await self._commit(batch.offsets())
+            await publisher.commit(self._consumer, batch.offsets())
             self._published(batch)
 
-    async def _until_acknowledged(self, batch: _Batch) -> None:
-        """Wait for every send; on failure, resend the batch with backoff until it goes through.
-        Nothing is committed meanwhile, so giving up (a stop) loses nothing."""
-        backoff = 0.5
-        while True:
-            try:
-                await asyncio.wait_for(
-                    asyncio.gather(*batch.futures), self.settings.publish_timeout_s
-                )
-                self._broker_connected = True
-                return
-            except (KafkaError, TimeoutError) as exc:
-                self._broker_connected = False
-                log.warning("publish failed; resending", extra={"error": repr(exc)})
-                self.metrics.publish_retries.inc()
-                await asyncio.sleep(backoff * (0.5 + random.random()))
-                backoff = min(backoff * 2, 30.0)
-                batch.futures = await self._send(batch.outputs)
-
-    async def _commit(self, offsets: dict[TopicPartition, int]) -> None:
-        consumer = self._consumer
-        assert consumer is not None
-        if not offsets:
-            return
-        backoff = 0.5
-        while True:
-            try:
-                await consumer.commit(offsets)
-                self.metrics.last_commit.set_to_current_time()
-                return
-            except (CommitFailedError, IllegalStateError) as exc:
-                # The group moved on (rebalance): the new owner replays these records.
-                log.warning("commit refused after rebalance", extra={"error": repr(exc)})
-                return
-            except KafkaError as exc:
-                self._broker_connected = False
-                log.warning("commit failed; retrying", extra={"error": repr(exc)})
-                await asyncio.sleep(backoff * (0.5 + random.random()))
-                backoff = min(backoff * 2, 30.0)
-
-    async def _publish_transaction(self, batch: _Batch) -> None:
-        """Exactly-once: outputs and input offsets in one transaction, retried until it commits."""
-        producer = self._producer
-        assert producer is not None
-        backoff = 0.5
-        async with self._txn_lock:
-            batch = self._current(batch)
-            if not batch.records:
-                return
-            started = time.perf_counter()
-            while True:
-                try:
-                    await producer.begin_transaction()
-                    futures = await self._send(batch.outputs)
-                    await asyncio.gather(*futures)
-                    await producer.send_offsets_to_transaction(
-                        batch.offsets(), self.settings.group_id
-                    )
-                    await producer.commit_transaction()
-                    self.metrics.last_commit.set_to_current_time()
-                    self._broker_connected = True
-                    break
-                except ProducerFenced as exc:
-                    raise FencedError(f"transactional id taken over by another instance: {exc}") from exc
-                except KafkaError as exc:
-                    self._broker_connected = False
-                    log.warning("transaction failed; retrying", extra={"error": repr(exc)})
-                    self.metrics.publish_retries.inc()
-                    with contextlib.suppress(KafkaError, IllegalStateError):
-                        await producer.abort_transaction()
-                    await asyncio.sleep(backoff * (0.5 + random.random()))
-                    backoff = min(backoff * 2, 30.0)
-            self.metrics.stage_latency.labels("publish").observe(time.perf_counter() - started)
-        self._published(batch)
-
-    def _published(self, batch: _Batch) -> None:
+    def _published(self, batch: Batch) -> None:
         now = time.time()
         kinds = Counter(output.kind for output in batch.outputs)
         drafts = kinds.pop("draft", 0)
@@ -652,4 +492,4 @@ class Daemon:
         return {"loop": time.monotonic() - self._last_progress < stuck_after}
 
     def _ready_checks(self) -> dict[str, bool]:
-        return {"broker": self._broker_connected, "engine": self.engine.healthy()}
+        return {"broker": self.broker_connected, "engine": self.engine.healthy()}

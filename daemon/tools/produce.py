@@ -1,4 +1,5 @@
-"""`replyd produce`: put emails on a topic, from a JSONL file, the synthetic generator, or raw lines."""
+"""`replyd produce`: put emails on a topic, from a JSONL file, the synthetic generator, or raw
+lines."""
 
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ from pydantic import ValidationError
 
 from daemon.contracts import IncomingEmail
 from daemon.settings import Settings
+from daemon.tools.jsonl import numbered_lines
 from models.errors import ConfigurationError
 
 MAX_RAW_LINE_BYTES = 4 * 1024 * 1024
@@ -21,19 +23,17 @@ Message = tuple[bytes | None, bytes]  # (key, value)
 
 
 def from_jsonl(path: Path) -> list[Message]:
-    """Every non-empty line must be an IncomingEmail; all are checked before anything is sent."""
+    """Every non-empty line must be an IncomingEmail; all are checked before anything is sent,
+    and each is sent as the bytes it is in the file."""
     messages: list[Message] = []
     problems: list[str] = []
-    with path.open("rb") as handle:
-        for number, line in enumerate(handle, start=1):
-            if not line.strip():
-                continue
-            try:
-                email = IncomingEmail.model_validate_json(line)
-            except ValidationError as exc:
-                problems.append(f"line {number}: {exc.errors(include_input=False)[0]['msg']}")
-                continue
-            messages.append((email.message_id.encode(), line.rstrip(b"\r\n")))
+    for number, line in numbered_lines(path):
+        try:
+            email = IncomingEmail.model_validate_json(line)
+        except ValidationError as exc:
+            problems.append(f"line {number}: {exc.errors(include_input=False)[0]['msg']}")
+            continue
+        messages.append((email.message_id.encode(), line.rstrip(b"\r\n")))
     if problems:
         shown = "; ".join(problems[:5])
         raise ConfigurationError(
@@ -75,7 +75,9 @@ def iter_batches(messages: Sequence[Message], size: int) -> Iterator[Sequence[Me
         yield messages[start : start + size]
 
 
-async def produce(settings: Settings, topic: str, messages: Sequence[Message]) -> list[RecordMetadata]:
+async def produce(
+    settings: Settings, topic: str, messages: Sequence[Message]
+) -> list[RecordMetadata]:
     """Send every message and wait for each acknowledgement; returns their coordinates in order."""
     producer = AIOKafkaProducer(
         **settings.kafka_common(),

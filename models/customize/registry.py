@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import builtins
 import json
-import os
 import re
 import secrets
 import shutil
@@ -30,9 +29,9 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Literal, get_args
 
-from models.base_model import fsync_folder, sha256_file
 from models.engines.base import AdapterInfo
 from models.errors import AdapterError
+from models.files import atomic_write_text, fsync_folder, sha256_file
 from models.vocabulary import TASKS
 
 Method = Literal["lora", "ptuning"]
@@ -245,16 +244,8 @@ class Registry:
         defaults = self.defaults()
         defaults[task] = customization_id
         self.root.mkdir(parents=True, exist_ok=True)
-        # Written to a temporary file and renamed: a reader never sees half a defaults file.
-        fd, tmp = tempfile.mkstemp(prefix=f"{_TMP_PREFIX}defaults-", dir=self.root)
-        os.close(fd)
-        try:
-            _write_json(Path(tmp), dict(sorted(defaults.items())))
-            Path(tmp).chmod(0o644)
-            os.replace(tmp, self.root / DEFAULTS_FILE)
-        finally:
-            if os.path.exists(tmp):
-                os.unlink(tmp)
+        # Atomic: a reader never sees half a defaults file.
+        atomic_write_text(self.root / DEFAULTS_FILE, _json_text(dict(sorted(defaults.items()))))
 
     # -- reading ------------------------------------------------------------------------------
 
@@ -448,8 +439,12 @@ def _read_manifest(path: Path) -> Manifest:
     return Manifest.from_dict(data)
 
 
+def _json_text(data: Any) -> str:
+    return json.dumps(data, indent=2, ensure_ascii=False) + "\n"
+
+
 def _write_json(path: Path, data: Any) -> None:
-    path.write_text(json.dumps(data, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+    path.write_text(_json_text(data), encoding="utf-8")
 
 
 __all__ = [

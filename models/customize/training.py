@@ -12,8 +12,8 @@ Why the details:
   state is tiny either way; a fixed thread count keeps timings and reductions reproducible.
 * Batches are built from length-sorted chunks of a seeded shuffle (less padding), right-padded,
   and the model computes logits only over the window of positions that predict completion tokens
-  (``logits_to_keep``): the 49k-wide vocabulary projection is a fifth of the compute and most of
-  the activation memory, and prompt positions do not need it.
+  (``logits_to_keep``): the 49k-wide vocabulary projection is a large share of the compute and
+  most of the activation memory, and prompt positions do not need it.
 * Examples longer than ``max_len`` tokens are dropped, not cut: a cut prompt is a prompt the
   adapter would never see in serving, and a cut completion would teach it not to stop.
 * The adapter is saved with ``save_pretrained(safe_serialization=True)``: plain LoRA on existing
@@ -36,10 +36,11 @@ from typing import Any
 import torch
 from tqdm.auto import tqdm
 
-from models.base_model import WEIGHTS_FILE_NAME, model_id, sha256_file
+from models.base_model import WEIGHTS_FILE_NAME, model_id
 from models.customize.registry import METHODS, Manifest, Registry
 from models.engines.base import Message
 from models.errors import ConfigurationError
+from models.files import sha256_file
 
 LOSS_CURVE_FILE = "loss_curve.png"
 LORA_TARGETS: tuple[str, ...] = ("q_proj", "k_proj", "v_proj", "o_proj")
@@ -61,11 +62,11 @@ class TrainConfig:
 
     ``lr`` ``None`` picks a per-method default (LoRA 5e-4, p-tuning 3e-3). ``layers`` puts LoRA on
     the last N transformer layers only (``None``: all): the backward pass then stops at the lowest
-    adapted layer, which roughly halves a step's time at N = 15 of 30; vLLM serves such adapters
-    (modules without weights get no LoRA). ``holdout_fraction`` is used only when no eval examples
-    are given: that share of the training examples is held out for the final loss.
-    ``torch_threads`` defaults to 1: on the shared 2-core hosts, 2 threads ran a step 3-5x slower
-    than 1 whenever other jobs held the cores (OpenMP threads wait on each other).
+    adapted layer, so a step is shorter; vLLM serves such adapters (modules without weights get
+    no LoRA). ``holdout_fraction`` is used only when no eval examples are given: that share of
+    the training examples is held out for the final loss. ``torch_threads`` defaults to 1: on
+    shared hosts more threads run a step slower whenever other jobs hold the cores (OpenMP
+    threads wait on each other).
     """
 
     method: str = "lora"

@@ -2,9 +2,9 @@
 
 For transport tests and the Kafka-ceiling benchmark only: it exercises everything around
 inference. Choices are picked by the length of the last message; JSON constraints get the
-smallest instance of their schema; free text echoes the first line of the last message; prompt
-tokens are estimated at four characters each. Timings are real but trivial: no queue, and every
-token arrives at the end.
+smallest instance of their schema, spelled as the engines' grammars spell JSON (compact); free
+text echoes the first line of the last message; prompt tokens are estimated at four characters
+each. Timings are real but trivial: no queue, and every token arrives at the end.
 """
 
 from __future__ import annotations
@@ -24,6 +24,7 @@ from models.engines.base import (
     RequestTiming,
 )
 from models.errors import EngineDeadError
+from models.vocabulary import JSON_SEPARATORS
 
 
 class EchoEngine(Engine):
@@ -101,7 +102,10 @@ class EchoEngine(Engine):
         if cached is None or cached[0] is not schema:
             if len(self._instances) >= 64:  # schemas made per request must not pile up
                 self._instances.clear()
-            cached = self._instances[id(schema)] = (schema, json.dumps(minimal_instance(schema)))
+            # Spelled as the engines' JSON grammars spell it (compact, non-ASCII as written).
+            instance = minimal_instance(schema)
+            text = json.dumps(instance, ensure_ascii=False, separators=JSON_SEPARATORS)
+            cached = self._instances[id(schema)] = (schema, text)
         return cached[1]
 
 

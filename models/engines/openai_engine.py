@@ -26,7 +26,6 @@ from __future__ import annotations
 import asyncio
 import itertools
 import logging
-import random
 import time
 from collections.abc import Mapping, Sequence
 from types import MappingProxyType
@@ -49,6 +48,7 @@ from models.errors import (
     EngineError,
     UnsupportedRequestError,
 )
+from models.retry import Backoff
 
 log = logging.getLogger(__name__)
 
@@ -271,6 +271,7 @@ class OpenAIEngine(Engine):
         """One HTTP call with retries; returns the decoded JSON body. ``url`` pins the server,
         otherwise each attempt takes the next URL in turn. ``slots``, if given, gets the
         ``perf_counter`` at which each attempt got its concurrency slot."""
+        backoff = Backoff(self._backoff_s, _MAX_BACKOFF_S)
         for attempt in range(self._max_retries + 1):
             base = url or next(self._next_url)
             try:
@@ -284,11 +285,8 @@ class OpenAIEngine(Engine):
                     raise EngineError(
                         f"{method} {path} failed after {attempt + 1} attempt(s): {exc}"
                     ) from exc
-                delay = self._backoff_s * 2**attempt * (0.5 + random.random())
-                if exc.retry_after_s is not None:
-                    delay = max(delay, exc.retry_after_s)
-                log.warning("retrying %s %s in %.2f s: %s", method, path, delay, exc)
-                await asyncio.sleep(min(delay, _MAX_BACKOFF_S))
+                log.warning("retrying %s %s: %s", method, path, exc)
+                await backoff.wait(at_least_s=min(exc.retry_after_s or 0.0, _MAX_BACKOFF_S))
         raise AssertionError("unreachable")
 
     async def _attempt(

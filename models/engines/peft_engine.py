@@ -16,14 +16,12 @@ How it works:
   model (after the earlier batches, of this call or another), its ``ttft_s`` when the batch's
   first generation step is done (prefill + one token) and its ``total_s`` when the batch ends.
 
-Structured output uses xgrammar's grammar matchers (not its ``contrib.hf.LogitsProcessor``, which
-constrains every row of a batch and asserts on padded rows): one matcher per constrained row masks
-that row's logits; unconstrained rows in the same batch are left alone. JSON schemas compile to
-single-line JSON (no free whitespace, which a small model can loop on). A ``choices`` constraint
-compiles to an EBNF alternation; its rows always run until a choice is complete (their token
-limit is raised to the longest choice's byte length + 1, as every constrained token emits at
-least one byte) and ignore stop strings, so their text is exactly one of the choices. A JSON row
-can still hit ``max_tokens`` and return truncated JSON (``finish_reason == "length"``).
+Structured output masks each constrained row's logits with the grammar that
+:mod:`models.engines.peft_grammar` compiles from its ``Constraint``; unconstrained rows in the same
+batch are left alone. Rows with a ``choices`` constraint always run until a choice is complete
+(their token limit is raised to the longest choice's byte length + 1, as every constrained token
+emits at least one byte) and ignore stop strings, so their text is exactly one of the choices. A
+JSON row can still hit ``max_tokens`` and return truncated JSON (``finish_reason == "length"``).
 
 Sampling settings are applied by this module's own logits processors after the grammar mask:
 transformers would otherwise run top-k/top-p before a custom mask, which can leave a row with no
@@ -36,8 +34,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import gc
-import json
-import os
 import threading
 import time
 import warnings
@@ -71,6 +67,7 @@ from models.engines.base import (
     RequestTiming,
     SamplingParams,
 )
+from models.engines.peft_grammar import Grammars
 from models.errors import (
     AdapterError,
     ConfigurationError,
@@ -83,7 +80,6 @@ from models.errors import (
 BASE_ADAPTER_NAME = "__base__"
 ADAPTER_WEIGHTS_FILE = "adapter_model.safetensors"
 
-_GRAMMAR_CACHE_SIZE = 256
 _DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}
 
 
@@ -142,9 +138,7 @@ class PeftEngine(Engine):
         self._pad_id = 0
         self._vocab_size = 0
         self._max_len = 0
-        self._xgr: Any = None
-        self._compiler: Any = None
-        self._grammars: dict[tuple[str, Any], Any] = {}
+        self._grammars: Grammars | None = None
         self._healthy = False
         self._pending = PendingRequests()
 
@@ -256,28 +250,16 @@ class PeftEngine(Engine):
         text_config = model.config.get_text_config()
         self._vocab_size = text_config.vocab_size
         self._max_len = text_config.max_position_embeddings
-        self._init_grammar(tokenizer)
+        grammars = Grammars.for_tokenizer(tokenizer, self._vocab_size, self._eos_ids)
         with self._lock:
+            self._grammars = grammars
             self._tokenizer, self._model = tokenizer, model
-
-    def _init_grammar(self, tokenizer: Any) -> None:
-        try:
-            import xgrammar
-        except ImportError:
-            # Constrained requests are then refused with UnsupportedRequestError.
-            return
-        info = xgrammar.TokenizerInfo.from_huggingface(
-            tokenizer, vocab_size=self._vocab_size, stop_token_ids=sorted(self._eos_ids)
-        )
-        self._xgr = xgrammar
-        self._compiler = xgrammar.GrammarCompiler(info, max_threads=min(8, os.cpu_count() or 1))
 
     def _release(self) -> None:
         with self._lock:
             self._model = None
             self._tokenizer = None
-            self._compiler = None
-            self._grammars.clear()
+            self._grammars = None
         gc.collect()
 
     def _prepare(self, requests: Sequence[GenerateRequest]) -> list[_Row]:
@@ -314,37 +296,11 @@ class PeftEngine(Engine):
         return rows
 
     def _compile(self, constraint: Constraint) -> Any:
-        if self._compiler is None:
+        if self._grammars is None:
             raise UnsupportedRequestError(
                 "structured output on the peft engine needs the xgrammar package"
             )
-        choices = constraint.choices
-        # Not the sorted schema_text(): xgrammar emits properties in schema order.
-        key = (
-            ("choices", choices)
-            if choices is not None
-            else ("json", json.dumps(constraint.json_schema))
-        )
-        grammar = self._grammars.get(key)
-        if grammar is None:
-            try:
-                if choices is not None:
-                    ebnf = "root ::= " + " | ".join(_ebnf_literal(choice) for choice in choices)
-                    grammar = self._compiler.compile_grammar(self._xgr.Grammar.from_ebnf(ebnf))
-                else:
-                    # Compact JSON, exactly what vLLM's structured output emits, so both
-                    # engines give the same text for the same adapter.
-                    grammar = self._compiler.compile_json_schema(
-                        key[1], any_whitespace=False, separators=(",", ":"), strict_mode=True
-                    )
-            except (RuntimeError, ValueError) as error:
-                raise UnsupportedRequestError(
-                    f"cannot compile the {key[0]} constraint: {error}"
-                ) from error
-            if len(self._grammars) >= _GRAMMAR_CACHE_SIZE:
-                self._grammars.clear()
-            self._grammars[key] = grammar
-        return grammar
+        return self._grammars.compile(constraint)
 
     def _batches(self, rows: list[_Row]) -> list[list[_Row]]:
         groups: dict[tuple[Any, ...], list[_Row]] = {}
@@ -371,10 +327,8 @@ class PeftEngine(Engine):
             attention_mask[i, width - len(row.ids) :] = 1
         sampling = batch[0].sampling
         processors = LogitsProcessorList()
-        if any(row.grammar is not None for row in batch):
-            processors.append(
-                _GrammarMask(self._xgr, [row.grammar for row in batch], self._vocab_size)
-            )
+        if self._grammars is not None and any(row.grammar is not None for row in batch):
+            processors.append(self._grammars.mask([row.grammar for row in batch]))
         do_sample = sampling.temperature > 0
         if do_sample:
             processors.append(TemperatureLogitsWarper(sampling.temperature))
@@ -435,38 +389,6 @@ class PeftEngine(Engine):
                 text, reason = text[:cut], "stop"
             results.append(GenerateResult(text, reason, len(row.ids), count, timing))
         return results
-
-
-class _GrammarMask:
-    """Masks the logits of constrained rows with one xgrammar matcher per row."""
-
-    def __init__(self, xgr: Any, grammars: list[Any], vocab_size: int) -> None:
-        self._xgr = xgr
-        self._matchers = [None if g is None else xgr.GrammarMatcher(g) for g in grammars]
-        self._bitmask = xgr.allocate_token_bitmask(len(grammars), vocab_size)
-        self._vocab_size = vocab_size
-        self._first = True
-
-    def __call__(self, input_ids: torch.LongTensor, scores: torch.FloatTensor) -> torch.FloatTensor:
-        if not self._first:
-            last = input_ids[:, -1].tolist()
-            for i, matcher in enumerate(self._matchers):
-                # A row that ended on EOS, or on its own limit (then fed padding the grammar
-                # rejects), is finished: stop constraining it.
-                if matcher is not None and (
-                    not matcher.accept_token(last[i]) or matcher.is_terminated()
-                ):
-                    self._matchers[i] = None
-        self._first = False
-        active = [i for i, matcher in enumerate(self._matchers) if matcher is not None]
-        if active:
-            for i in active:
-                self._matchers[i].fill_next_token_bitmask(self._bitmask, i)
-            self._xgr.apply_token_bitmask_inplace(
-                scores, self._bitmask.to(scores.device), vocab_size=self._vocab_size,
-                indices=active
-            )
-        return scores
 
 
 class _RowStops(StoppingCriteria):
@@ -534,19 +456,6 @@ def _sampling_key(sampling: SamplingParams) -> tuple[Any, ...]:
 def _first_stop(text: str, stops: tuple[str, ...]) -> int | None:
     positions = [pos for stop in stops if stop and (pos := text.find(stop)) >= 0]
     return min(positions) if positions else None
-
-
-def _ebnf_literal(text: str) -> str:
-    """A double-quoted xgrammar EBNF string literal matching ``text`` exactly."""
-    escaped = []
-    for char in text:
-        if char in '"\\':
-            escaped.append("\\" + char)
-        elif ord(char) < 0x20 or ord(char) == 0x7F:
-            escaped.append(f"\\u{ord(char):04x}")
-        else:
-            escaped.append(char)
-    return '"' + "".join(escaped) + '"'
 
 
 __all__ = ["BASE_ADAPTER_NAME", "PeftEngine"]

@@ -49,23 +49,12 @@ async def test_stages_run_batched_and_failures_stay_per_email() -> None:
     assert set(batch.stage_seconds) == {"sentiment+entities", "reply"}
 
 
-async def test_transient_engine_errors_are_retried_within_the_deadline() -> None:
-    engine = ScriptedEngine(script, failures=[EngineError("busy"), EngineError("busy")])
-    config = PipelineConfig(retry_initial_backoff_s=0.001)
-    batch = await Pipeline(engine, config).run(EMAILS[:1])
-    assert isinstance(batch.outcomes[0], DraftText)
-    assert len(engine.calls) == 4  # two failures, then the two stages
-
-
-async def test_retry_gives_up_at_the_deadline_and_dead_engine_is_not_retried() -> None:
-    failing = ScriptedEngine(script, failures=[EngineError("busy")] * 1000)
-    config = PipelineConfig(retry_deadline_s=0.05, retry_initial_backoff_s=0.01)
-    with pytest.raises(EngineError):
-        await Pipeline(failing, config).run(EMAILS[:1])
-    dead = ScriptedEngine(script, failures=[EngineDeadError("gone")])
-    with pytest.raises(EngineDeadError):
-        await Pipeline(dead, config).run(EMAILS[:1])
-    assert len(dead.calls) == 1
+async def test_engine_errors_are_not_retried_here_the_daemon_retries_them() -> None:
+    for error in (EngineError("busy"), EngineDeadError("gone")):
+        engine = ScriptedEngine(script, failures=[error])
+        with pytest.raises(type(error)):
+            await Pipeline(engine, PipelineConfig()).run(EMAILS[:1])
+        assert len(engine.calls) == 1
 
 
 def test_config_is_validated() -> None:

@@ -1,9 +1,6 @@
 from __future__ import annotations
 
 import json
-import random
-
-from aiokafka.partitioner import DefaultPartitioner, murmur2
 
 from daemon.contracts import IncomingEmail
 from daemon.service import codec
@@ -41,19 +38,6 @@ def test_schema_errors_never_echo_the_input() -> None:
     assert isinstance(decoded, Rejected)
     assert secret not in decoded.error
     assert "body" in decoded.error
-
-
-def test_partitions_match_the_kafka_default_partitioner() -> None:
-    rng = random.Random(7)
-    keys = [bytes(rng.randrange(256) for _ in range(n)) for n in range(70) for _ in range(20)]
-    keys += [b"<synth-5-eval-0@replyd.example>", "<é@ü.example>".encode()]
-    for key in keys:
-        assert codec.murmur2(key) == murmur2(key), key
-    for count in (1, 2, 3, 12):
-        ids = list(range(count))
-        for key in keys[:200]:
-            assert codec.partition_for(key, ids) == DefaultPartitioner()(key, ids, ids)
-    assert codec.partition_for(None, [4, 5]) in (4, 5)
 
 
 def test_record_values_are_the_models_json() -> None:

