@@ -42,7 +42,7 @@ NGRAM_REPEATS = 3
 HONORIFICS = frozenset({"mr", "mrs", "ms", "miss", "mx", "dr", "prof", "sir", "madam"})
 
 # Curly quotes and dashes folded to ASCII so one pattern covers what the model and mail clients
-# actually produce ("I’m" as well as "I'm").
+# actually produce (a curly apostrophe as well as a straight one).
 _FOLD = str.maketrans({"\u2019": "'", "\u2018": "'", "\u201c": '"', "\u201d": '"',
                        "\u2013": "-", "\u2014": "-"})
 
@@ -126,7 +126,7 @@ _BEREAVEMENT = re.compile(
 )
 _APOLOGY = re.compile(r"\b(?:sorry|apolog\w*|regret\w*)\b", re.IGNORECASE)
 
-# --- ending ----------------------------------------------------------------------------------------
+# --- ending --------------------------------------------------------------------------------------
 
 _SENTENCE_END = re.compile(r"[.!?][\"')\]]*$|[.!?]\s*[\U0001F300-\U0001FAFF\u2600-\u27BF]+$")
 _SIGN_OFF = re.compile(

@@ -60,7 +60,7 @@ def test_checks_are_named_constants_in_order() -> None:
     assert list(result) == [name for name in CHECKS if name in result]  # CHECKS order
 
 
-# --- repetition ------------------------------------------------------------------------------------
+# --- repetition ----------------------------------------------------------------------------------
 
 
 @pytest.mark.parametrize("body", [
@@ -82,7 +82,7 @@ def test_short_lines_and_sign_offs_may_repeat() -> None:
     assert "repetition" not in failed(body)
 
 
-# --- prompt echo -----------------------------------------------------------------------------------
+# --- prompt echo ---------------------------------------------------------------------------------
 
 
 @pytest.mark.parametrize("echo", [
@@ -97,7 +97,8 @@ def test_short_lines_and_sign_offs_may_repeat() -> None:
     "On Tue, 17 Sep 2024 at 16:57, replyd support <support@replyd.example> wrote:",
 ])
 def test_prompt_echo_fails(echo: str) -> None:
-    assert "prompt_echo" in failed(GOOD_KENJI.replace("\n\nBest regards", f"\n{echo}\n\nBest regards"))
+    body = GOOD_KENJI.replace("\n\nBest regards", f"\n{echo}\n\nBest regards")
+    assert "prompt_echo" in failed(body)
 
 
 def test_words_like_reply_and_subject_inside_sentences_are_fine() -> None:
@@ -106,12 +107,12 @@ def test_words_like_reply_and_subject_inside_sentences_are_fine() -> None:
     assert "prompt_echo" not in failed(body)
 
 
-# --- customer voice --------------------------------------------------------------------------------
+# --- customer voice ------------------------------------------------------------------------------
 
 
 @pytest.mark.parametrize("body", [
-    "Hi,\n\nI'm Kenji Duarte, and I'm writing to switch my Spark Basic mobile plan. Is that possible?"
-    "\n\nThanks,\nKenji Duarte",
+    "Hi,\n\nI'm Kenji Duarte, and I'm writing to switch my Spark Basic mobile plan. Is that "
+    "possible?\n\nThanks,\nKenji Duarte",
     "Hello,\n\nMy name is Kenji and I would like to know if the plan can change mid-cycle.\n\n"
     "Thanks in advance.",
     "Hello,\n\nCould you switch the plan to the unlimited one at the end of this cycle please? "
@@ -140,7 +141,7 @@ def test_support_sentences_are_not_customer_voice(body: str) -> None:
     assert "customer_voice" not in failed(body)
 
 
-# --- condolences and apologies ---------------------------------------------------------------------
+# --- condolences and apologies -------------------------------------------------------------------
 
 
 def test_condolences_fail_unless_the_email_mentions_a_death() -> None:
@@ -167,7 +168,7 @@ def test_apology_is_required_only_when_negative() -> None:
     assert "apology_missing" not in failed(GOOD_KENJI, EMAIL, "positive")
 
 
-# --- length and endings ----------------------------------------------------------------------------
+# --- length and endings --------------------------------------------------------------------------
 
 
 def test_length_bounds() -> None:
@@ -200,7 +201,7 @@ def test_finished_endings_pass(ending: str) -> None:
     assert "unfinished" not in failed(body.replace("Is Friday", "Is that"))
 
 
-# --- invented facts --------------------------------------------------------------------------------
+# --- invented facts ------------------------------------------------------------------------------
 
 
 @pytest.mark.parametrize("fact", [
@@ -230,7 +231,7 @@ def test_facts_from_the_email_are_grounded() -> None:
     assert checks.invented_facts("Your Nomad 20K power bank and Pulse S3 smartwatch.", "") == []
 
 
-# --- greeting --------------------------------------------------------------------------------------
+# --- greeting ------------------------------------------------------------------------------------
 
 
 def test_greeting_uses_the_first_name_when_known() -> None:
@@ -246,7 +247,7 @@ def test_greeting_uses_the_first_name_when_known() -> None:
     assert checks.address_name("  ") is None
 
 
-# --- the generator's replies, and cost -------------------------------------------------------------
+# --- the generator's replies, and cost -----------------------------------------------------------
 
 
 def as_inputs(e: SyntheticEmail) -> tuple[EmailText, Sentiment, Entities]:
