@@ -712,7 +712,7 @@ REPLY_CHASED: tuple[str, ...] = (
 REPLY_EXTRAS: tuple[str, ...] = (
     "We've also made a note of {extras} you mentioned.",
     "Thanks for mentioning {extras} as well; it's all noted on your case.",
-    "We've noted {extras} too, in case it's relevant.",
+    "We've noted {extras} too, in case that matters.",
 )
 
 REPLY_EXTRAS_SHORT: str = "We've noted {extras} too."
