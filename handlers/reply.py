@@ -92,12 +92,12 @@ def fallback(email: EmailText, sentiment: Sentiment, entities: Entities,
     if sentiment == "positive":
         middle = ("We're glad to hear it, and we'll pass your message on to the team. If there's "
                   "anything we can help with, just reply to this email.")
-    elif products:
-        middle = ("So we can help, could you tell us what happened and share your order details? "
-                  "We'll get back to you as soon as we hear from you.")
     else:
-        middle = ("So we can help, could you tell us which product this is about, what happened "
-                  "and your order details? We'll get back to you as soon as we hear from you.")
+        # A complaint needs the story; a neutral email is more often a question.
+        need = "what happened" if sentiment == "negative" else "what you need"
+        product = "" if products else "which product this is about, "
+        middle = (f"So we can help, could you tell us {product}{need} and your order or account "
+                  "details? We'll get back to you as soon as we hear from you.")
     team = f"The {company.strip()} support team" if company.strip() else "The support team"
     return f"{greeting}\n\n{opening} {middle}\n\nBest regards,\n{team}"
 

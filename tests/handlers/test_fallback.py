@@ -39,8 +39,8 @@ def test_fallback_passes_every_check_on_synthetic_emails() -> None:
 def test_negative_fallback_greets_apologises_and_asks_what_happened() -> None:
     assert fallback(EMAIL, "negative", DANA) == (
         "Hi Dana,\n\nI'm sorry for the trouble with your Vela electric toothbrush, and thank you "
-        "for letting us know. So we can help, could you tell us what happened and share your "
-        "order details? We'll get back to you as soon as we hear from you.\n\n"
+        "for letting us know. So we can help, could you tell us what happened and your order or "
+        "account details? We'll get back to you as soon as we hear from you.\n\n"
         "Best regards,\nThe replyd support team")
 
 
@@ -48,6 +48,8 @@ def test_fallback_without_analysis_asks_which_product() -> None:
     text = fallback(EMAIL, "neutral", Entities())
     assert text.startswith("Hello,\n\nThank you for getting in touch.")
     assert "which product" in text and "sorry" not in text.casefold()
+    assert "what you need" in text and "what happened" not in text
+    assert "which product" not in fallback(EMAIL, "neutral", DANA)
 
 
 def test_positive_fallback_thanks_and_does_not_apologise() -> None:
