@@ -1,7 +1,14 @@
-"""Reply drafting: a short reply that uses what the analysis stage found."""
+"""Reply drafting: a short reply that uses what the analysis stage found.
+
+:func:`fallback` is the reply to use when the model's draft fails
+:func:`handlers.checks.check_draft`: it is built only from the analysis (name, products,
+sentiment), never from the email's text, so it cannot echo the prompt, carry an injection or
+invent a fact.
+"""
 
 from __future__ import annotations
 
+from handlers.checks import address_name
 from handlers.prompting import quote_email
 from handlers.types import EmailText, Entities, Sentiment
 from models.engines.base import GenerateRequest, GenerateResult, Message, greedy
@@ -15,6 +22,9 @@ SYSTEM = (
     "promise order numbers, refunds, amounts or dates. Keep it under 120 words."
 )
 _SYSTEM_MESSAGE = Message("system", SYSTEM)
+DEFAULT_COMPANY = "replyd"
+# A fallback names at most this many products: a long list would crowd out the request.
+FALLBACK_MAX_PRODUCTS = 3
 _SENTENCE_END = (".", "!", "?")
 
 
@@ -51,3 +61,46 @@ def finish_text(result: GenerateResult, task: str) -> str:
     if not text:
         raise OutputError(f"{task} output is empty")
     return text
+
+
+def fallback(email: EmailText, sentiment: Sentiment, entities: Entities,
+             company: str = DEFAULT_COMPANY) -> str:
+    """A short, safe reply built from the analysis alone; deterministic.
+
+    It greets by first name when one is known, names the products, apologises for a negative
+    email and thanks for a positive one, asks for what support needs next (which product, what
+    happened, the order details) and signs as ``company``'s support team. ``email`` is accepted
+    for the caller's convenience but its text is deliberately not used: see the module docstring.
+    """
+    del email  # the analysis is the only input; see above
+    name = address_name(entities.name[0]) if entities.name else None
+    if name is None:
+        greeting = "Hello,"
+    elif " " in name:  # a title and surname ("Dr Okafor"): first names are one word
+        greeting = f"Dear {name},"
+    else:
+        greeting = f"Hi {name},"
+    products = [p for p in entities.product if p.strip()][:FALLBACK_MAX_PRODUCTS]
+    about = f" about your {_join(products)}" if products else ""
+    if sentiment == "negative":
+        subject = f"with your {_join(products)}" if products else "you've had"
+        opening = f"I'm sorry for the trouble {subject}, and thank you for letting us know."
+    elif sentiment == "positive":
+        opening = f"Thank you for your kind message{about}!"
+    else:
+        opening = f"Thank you for getting in touch{about}."
+    if sentiment == "positive":
+        middle = ("We're glad to hear it, and we'll pass your message on to the team. If there's "
+                  "anything we can help with, just reply to this email.")
+    else:
+        # A complaint needs the story; a neutral email is more often a question.
+        need = "what happened" if sentiment == "negative" else "what you need"
+        product = "" if products else "which product this is about, "
+        middle = (f"So we can help, could you tell us {product}{need} and your order or account "
+                  "details? We'll get back to you as soon as we hear from you.")
+    team = f"The {company.strip()} support team" if company.strip() else "The support team"
+    return f"{greeting}\n\n{opening} {middle}\n\nBest regards,\n{team}"
+
+
+def _join(items: list[str]) -> str:
+    return items[0] if len(items) == 1 else f"{', '.join(items[:-1])} and {items[-1]}"

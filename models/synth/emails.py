@@ -28,12 +28,15 @@ from datetime import date, datetime, timedelta
 from typing import Any
 
 from models.synth import email_lists as L
+from models.synth import reply_lists as R
 from models.synth import short as synth_short
 from models.synth.splits import Split, check_split, vocabulary
 from models.vocabulary import PERSONAS, SENTIMENTS, Sentiment, Task
 
 SUPPORT_ADDRESS = "support@replyd.example"
 SIGN_OFF = "The replyd support team"
+# About 90 SmolLM2 tokens (~4 characters each): the pipeline's reply bound is 96 tokens.
+REPLY_MAX_CHARS = 360
 
 _DOMAINS = ("example.com", "example.org", "example.net")  # RFC 2606: never a real mailbox
 _DAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
@@ -49,7 +52,9 @@ class SyntheticEmail:
     ``message_id`` is unique per (seed, split, index); ``from_addr`` is derived from the
     customer's name on an RFC 2606 domain even when the body is unsigned. ``entities`` has exactly
     the keys "name", "product" and "location", each listing the exact substrings of ``body`` in
-    order of first appearance. ``issue`` is one of the keys of ``synth_lists.ISSUES``.
+    order of first appearance. ``issue`` is one of the keys of ``email_lists.ISSUES``;
+    ``request`` says what exactly the email asks, where replies to one issue differ (a key of
+    ``reply_lists.REPLY_ANSWERS``: "double_charge", "timer", ...), and is the issue otherwise.
     """
 
     message_id: str
@@ -60,6 +65,7 @@ class SyntheticEmail:
     sentiment: Sentiment
     entities: dict[str, list[str]]
     issue: str
+    request: str = ""
 
     def as_incoming(self, received_at: datetime) -> dict[str, Any]:
         """The email as a JSON-ready incoming-message record, as the daemon consumes it."""
@@ -115,8 +121,8 @@ def _compose(i: int, seed: int, split: str, vocab: dict[str, tuple[str, ...]]) -
         item = f"{rng.choice(('the', 'my'))} {products[0]}"
     else:
         item = rng.choice(generic)
-    core = rng.choice(L.CORE[issue][sentiment]).format(
-        item=item, Item=item[0].upper() + item[1:], when=rng.choice(L.WHEN))
+    template = rng.choice(L.CORE[issue][sentiment])
+    core = template.format(item=item, Item=item[0].upper() + item[1:], when=rng.choice(L.WHEN))
 
     opening: list[str] = []
     if quoted and rng.random() < 0.7:
@@ -175,6 +181,7 @@ def _compose(i: int, seed: int, split: str, vocab: dict[str, tuple[str, ...]]) -
             "location": _in_body_order(body, locations),
         },
         issue=issue,
+        request=R.CORE_REQUESTS.get(template, issue),
     )
 
 
@@ -258,9 +265,105 @@ def _misspell(word: str, rng: random.Random) -> str:
 # --- reply drafts ------------------------------------------------------------------------------
 
 
+def draft_reply(email: SyntheticEmail, persona: str | None = None) -> str:
+    """A good reply draft to ``email``: plain, or rewritten in ``persona``'s voice.
+
+    The plain draft greets the customer by first name when known, acknowledges what the email
+    asks (its ``request``), apologises only for a negative email and thanks for a positive one,
+    answers or says what happens next, asks for the order or account details when no product is
+    named, names every product, promises nothing support cannot know (no order numbers, amounts,
+    dates or links) and signs as the replyd support team. Openers, answers, closings and the
+    order of the middle sentences vary, deterministically per ``message_id``.
+
+    The persona rewrite is of the frozen v1 plain reply (:func:`_v1_plain_reply`), the text the
+    shipped persona adapter was trained on; it keeps every name, product and location verbatim.
+    """
+    if persona is None:
+        return _plain_reply(email)
+    _check_persona(persona)
+    plan = _v1_plan(email)
+    greeting = f"Ahoy {plan.first_name}, matey!" if plan.first_name else "Ahoy there, matey!"
+    paragraph = _shielded_sub(plan.paragraph, plan.keep, _piratise)
+    closing = _shielded_sub(plan.closing, plan.keep, _piratise)
+    return f"{greeting}\n\nArr! {paragraph}\n\n{closing}\n\nFair winds to ye,\n{SIGN_OFF}"
+
+
+def _plain_reply(email: SyntheticEmail) -> str:
+    # Its own stream, so the v1 reply (and the persona data built on it) stays byte-identical.
+    rng = random.Random(f"replyd-reply-v2/{email.message_id}")
+    names, products = email.entities["name"], email.entities["product"]
+    locations = email.entities["location"]
+    sentiment, issue = email.sentiment, email.issue
+    greeting = (f"Hi {names[0].split()[0]}," if names
+                else rng.choice(R.REPLY_GREETINGS_ANONYMOUS))
+    # The first product named is the one the email is about; the rest are context.
+    item = f"your {products[0]}" if products else rng.choice(R.REPLY_GENERIC[issue])
+
+    ack = rng.choice(R.REPLY_ACKS[issue][sentiment]).format(item=item)
+    comfort = None
+    if sentiment == "negative":
+        if any(line in email.body for line in L.FOLLOW_UPS["negative"]):
+            comfort = rng.choice(R.REPLY_CHASED)
+        elif rng.random() < 0.4:
+            comfort = rng.choice(R.REPLY_EMPATHY)
+    answer = rng.choice(R.REPLY_ANSWERS.get(email.request) or R.REPLY_ANSWERS[issue])
+    ask = None
+    if not products and issue in R.REPLY_ID_KIND:
+        ask = rng.choice(R.REPLY_ID_ASKS[R.REPLY_ID_KIND[issue]])
+    # Asking first reads as "we need this to start"; after, as "and to speed things up".
+    ask_first = rng.random() < 0.5
+    where = (rng.choice(R.REPLY_LOCATIONS).format(location=locations[0])
+             if locations and issue == "late_delivery" else None)
+    extras_phrase = _join([f"the {p}" for p in products[1:]]) if len(products) > 1 else None
+    extras = rng.choice(R.REPLY_EXTRAS).format(extras=extras_phrase) if extras_phrase else None
+    extras_first = rng.random() < 0.5  # right after the acknowledgement, or at the end
+    closing = rng.choice(R.REPLY_CLOSINGS[sentiment])
+    layout = rng.random()
+    sign_off = f"{rng.choice(R.REPLY_SIGN_WORDS[sentiment])}\n{SIGN_OFF}"
+
+    def render() -> str:
+        opening = [ack, *([comfort] if comfort else [])]
+        middle = [answer]
+        if ask:
+            middle.insert(0 if ask_first else 1, ask)
+        if where:
+            middle.append(where)
+        if extras:
+            middle.insert(0 if extras_first else len(middle), extras)
+        ending = [closing] if closing else []
+        if layout < 0.5:  # acknowledgement and answer together, closing on its own
+            paragraphs = [" ".join(opening + middle), *ending]
+        elif layout < 0.8:  # acknowledgement on its own
+            paragraphs = [" ".join(opening), " ".join(middle + ending)]
+        else:  # one paragraph
+            paragraphs = [" ".join(opening + middle + ending)]
+        return "\n\n".join([greeting, *paragraphs, sign_off])
+
+    # A target longer than the pipeline's reply token bound teaches the model to be cut off:
+    # drop the optional sentences, least useful first, until the reply fits.
+    text = render()
+    for drop in ("comfort", "closing", "where", "extras"):
+        if len(text) <= REPLY_MAX_CHARS:
+            break
+        if drop == "comfort":
+            comfort = None
+        elif drop == "closing":
+            closing = None
+        elif drop == "where":
+            where = None
+        elif extras_phrase:  # the short form still names every product
+            extras = R.REPLY_EXTRAS_SHORT.format(extras=extras_phrase)
+        text = render()
+    return text
+
+
+# The v1 reply: one template, kept byte-for-byte because the shipped persona adapter was trained
+# on it (persona_examples); reply training data uses _plain_reply.
+
+
 @dataclass(frozen=True, slots=True)
 class _ReplyPlan:
-    """The content of a reply, rendered either plainly or in a persona's voice."""
+    """The content of a v1 reply, rendered either plainly or in a persona's voice."""
 
     first_name: str | None
     neutral_greeting: str
@@ -270,54 +373,42 @@ class _ReplyPlan:
     keep: tuple[str, ...]  # strings every rendering must keep verbatim
 
 
-def _plan_reply(email: SyntheticEmail) -> _ReplyPlan:
+def _v1_plan(email: SyntheticEmail) -> _ReplyPlan:
     rng = random.Random(f"replyd-reply/{email.message_id}")
     names, products = email.entities["name"], email.entities["product"]
     locations = email.entities["location"]
     first_name = names[0].split()[0] if names else None
-    # The first product named is the one the email is about; the rest are context.
-    items = f"your {products[0]}" if products else L.REPLY_GENERIC[email.issue]
-    sentences = [rng.choice(L.REPLY_OPENERS[email.sentiment]).format(items=items)]
+    items = f"your {products[0]}" if products else R.V1_REPLY_GENERIC[email.issue]
+    sentences = [rng.choice(R.V1_REPLY_OPENERS[email.sentiment]).format(items=items)]
     if len(products) > 1:
-        sentences.append(L.REPLY_EXTRAS.format(extras=_join([f"the {p}" for p in products[1:]])))
-    sentences.append(rng.choice(L.REPLY_ACTIONS[email.issue]))
+        sentences.append(R.V1_REPLY_EXTRAS.format(
+            extras=_join([f"the {p}" for p in products[1:]])))
+    sentences.append(rng.choice(R.V1_REPLY_ACTIONS[email.issue]))
     if locations and email.issue == "late_delivery":
-        sentences.append(L.REPLY_LOCATION.format(location=locations[0]))
+        sentences.append(R.V1_REPLY_LOCATION.format(location=locations[0]))
     return _ReplyPlan(
         first_name=first_name,
-        neutral_greeting=rng.choice(L.NEUTRAL_REPLY_GREETINGS),
+        neutral_greeting=rng.choice(R.V1_NEUTRAL_REPLY_GREETINGS),
         paragraph=" ".join(sentences),
-        closing=rng.choice(L.REPLY_CLOSINGS),
-        sign_word=rng.choice(L.REPLY_SIGN_WORDS),
+        closing=rng.choice(R.V1_REPLY_CLOSINGS),
+        sign_word=rng.choice(R.V1_REPLY_SIGN_WORDS),
         keep=tuple(v for v in (first_name, *products, *locations) if v),
     )
 
 
-def draft_reply(email: SyntheticEmail, persona: str | None = None) -> str:
-    """A good reply draft to ``email``: plain, or rewritten in ``persona``'s voice.
-
-    The plain draft greets the customer by first name when known, names every product, apologises
-    for a negative email and thanks for a positive one, promises nothing support cannot know (no
-    order numbers, amounts or dates) and signs as the replyd support team. A persona rewrite keeps
-    every name, product and location verbatim.
-    """
-    plan = _plan_reply(email)
-    if persona is None:
-        greeting = f"Hi {plan.first_name}," if plan.first_name else plan.neutral_greeting
-        return f"{greeting}\n\n{plan.paragraph}\n\n{plan.closing}\n\n{plan.sign_word}\n{SIGN_OFF}"
-    _check_persona(persona)
-    greeting = f"Ahoy {plan.first_name}, matey!" if plan.first_name else "Ahoy there, matey!"
-    paragraph = _shielded_sub(plan.paragraph, plan.keep, _piratise)
-    closing = _shielded_sub(plan.closing, plan.keep, _piratise)
-    return f"{greeting}\n\nArr! {paragraph}\n\n{closing}\n\nFair winds to ye,\n{SIGN_OFF}"
+def _v1_plain_reply(email: SyntheticEmail) -> str:
+    """The v1 plain reply: the source text of the persona dataset."""
+    plan = _v1_plan(email)
+    greeting = f"Hi {plan.first_name}," if plan.first_name else plan.neutral_greeting
+    return f"{greeting}\n\n{plan.paragraph}\n\n{plan.closing}\n\n{plan.sign_word}\n{SIGN_OFF}"
 
 
 _PIRATE_RE = re.compile(
-    r"\b(" + "|".join(sorted(map(re.escape, L.PIRATE_WORDS), key=len, reverse=True)) + r")\b")
+    r"\b(" + "|".join(sorted(map(re.escape, R.PIRATE_WORDS), key=len, reverse=True)) + r")\b")
 
 
 def _piratise(text: str) -> str:
-    return _PIRATE_RE.sub(lambda m: L.PIRATE_WORDS[m.group()], text)
+    return _PIRATE_RE.sub(lambda m: R.PIRATE_WORDS[m.group()], text)
 
 
 def _shielded_sub(text: str, keep: Sequence[str], rewrite: Callable[[str], str]) -> str:
@@ -373,10 +464,12 @@ def persona_examples(n: int, seed: int = 0, split: Split = "train",
                      persona: str = "pirate") -> list[dict[str, Any]]:
     """Persona rewrite rows: a plain reply and the same reply, facts intact, in ``persona``'s voice.
 
-    ``text`` is exactly the ``reply`` of :func:`reply_examples` for the same arguments.
+    ``text`` is the v1 plain reply (one template), not the varied ``reply`` of
+    :func:`reply_examples`: the shipped persona adapter was trained on these exact bytes, and the
+    dataset must be reproducible until a persona adapter is retrained on the new replies.
     """
     _check_persona(persona)
-    return [{"text": draft_reply(e), "persona": persona, "rewrite": draft_reply(e, persona)}
+    return [{"text": _v1_plain_reply(e), "persona": persona, "rewrite": draft_reply(e, persona)}
             for e in generate_emails(n, seed, split)]
 
 

@@ -1,0 +1,304 @@
+"""Checks a reply draft must pass before it is worth showing to a support agent.
+
+The reply model is small and fails in recognisable ways: it loops on one sentence, echoes the
+prompt, writes as the customer, offers condolences for a broken toothbrush, or invents order
+numbers and dates. :func:`check_draft` names every such failure it finds, so the caller can swap
+the draft for a grounded fallback or flag it for review.
+
+Everything here is pure and runs in time linear in the draft and email length: a fixed set of
+regular expressions without nested unbounded repetition, plus counting in dicts. The checker
+never logs; callers get check names only, never text from the email or the draft.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import Counter
+from collections.abc import Iterable, Sequence
+
+from handlers.types import EmailText, Entities, Sentiment
+
+REPETITION = "repetition"
+PROMPT_ECHO = "prompt_echo"
+CUSTOMER_VOICE = "customer_voice"
+MISPLACED_CONDOLENCE = "misplaced_condolence"
+APOLOGY_MISSING = "apology_missing"
+LENGTH = "length"
+UNFINISHED = "unfinished"
+INVENTED_FACTS = "invented_facts"
+GREETING_NAME = "greeting_name"
+CHECKS: tuple[str, ...] = (
+    REPETITION, PROMPT_ECHO, CUSTOMER_VOICE, MISPLACED_CONDOLENCE, APOLOGY_MISSING, LENGTH,
+    UNFINISHED, INVENTED_FACTS, GREETING_NAME,
+)
+
+MIN_WORDS = 12
+MAX_WORDS = 180
+# Sentences of this many words or fewer ("Hi Dana,", "Best regards,") may legitimately repeat.
+SHORT_SEGMENT_WORDS = 2
+NGRAM = 4
+NGRAM_REPEATS = 3
+
+HONORIFICS = frozenset({"mr", "mrs", "ms", "miss", "mx", "dr", "prof", "sir", "madam"})
+
+# Curly quotes and dashes folded to ASCII so one pattern covers what the model and mail clients
+# actually produce (a curly apostrophe as well as a straight one).
+_FOLD = str.maketrans({"\u2019": "'", "\u2018": "'", "\u201c": '"', "\u201d": '"',
+                       "\u2013": "-", "\u2014": "-"})
+
+_SENTENCE_SPLIT = re.compile(r"(?<=[.!?])\s+")
+_NON_WORD = re.compile(r"[^\w\s]+")
+_WORDS = re.compile(r"\w+")
+
+# --- prompt echo ---------------------------------------------------------------------------------
+
+# Our own delimiters, chat-template roles and special tokens, and the "[tag]" that
+# handlers.prompting substitutes for tags smuggled into an email.
+_ECHO_TAG = re.compile(
+    r"<\s*/?\s*(?:email|system|user|assistant|reply|instructions?|context|input|output|draft)"
+    r"\s*>|<\|[a-z_]{1,20}\|>|\[tag\]",
+    re.IGNORECASE,
+)
+# The labels of the reply prompt (handlers.reply.messages) and of the other stages' prompts.
+_ECHO_LABEL = re.compile(
+    r"^[ \t]*(?:reply|customer(?: name)?|products?|sentiment|subject|json|entities|email|"
+    r"rewrite|names?|locations?|system|user|assistant|human)[ \t]*:",
+    re.IGNORECASE | re.MULTILINE,
+)
+_ECHO_ROLE = re.compile(r"\b(?:assistant|user|system|human)\s*:", re.IGNORECASE)
+_ECHO_QUOTE = re.compile(r"^[ \t]*>|^[ \t]*on\b[^\n]{0,200}\bwrote:[ \t]*$",
+                         re.IGNORECASE | re.MULTILINE)
+
+# --- customer voice ------------------------------------------------------------------------------
+
+# Phrases a customer writes and a support agent does not. Each one is narrow on purpose:
+# "I'm writing to" alone is also how agents open follow-ups, so it needs a customer's verb.
+_CUSTOMER_PHRASES = re.compile(
+    r"\bi(?:'m| am) writing (?:to (?:you )?)?(?:to )?(?:complain|ask|request|report|switch|cancel|"
+    r"return|get|find out|inquire|enquire|dispute|change|query|chase|demand|let you know (?:that )?"
+    r"(?:i|my))\b"
+    # "I ordered a replacement for you" is an agent's sentence; "I ordered" alone is not.
+    r"|\bi (?:just |recently |already )?(?:ordered|bought|purchased|paid)\b"
+    r"(?![^.!?\n]{0,40}\bfor you\b)"
+    r"|\bmy (?:order|parcel|package|delivery|refund|purchase|money|bank|card|subscription|"
+    r"account|invoice|receipt|credit card)\b"
+    r"|\bi (?:want|would like|'d like|need) (?:a|my) (?:refund|replacement|money back)\b"
+    r"|\bi want my money\b"
+    r"|\bi (?:want|would like|'d like|need) to (?:return|cancel|switch|send (?:it|this) back|"
+    r"get a refund|complain)\b(?! you\b)"
+    # An agent may not have received the customer's photos yet; only a customer misses "my" things.
+    r"|\bi (?:still )?(?:haven't|have not|never) (?:received|got|gotten) (?:my|it|anything)\b"
+    r"|\bi (?:still )?(?:haven't|have not|never) heard back from (?:you|your|anyone)\b"
+    r"|\bi (?:was|have been|'ve been|got) (?:charged|billed|overcharged)\b"
+    r"|\bi received (?:the wrong|a broken|a damaged|a faulty|my)\b"
+    r"|\bnobody (?:has|have) (?:told|replied|answered|got back)\b"
+    r"|\byour (?:customer service|customer support|support team|support) (?:is|was|has been)\b",
+    re.IGNORECASE,
+)
+# The model denying the role it is given.
+_ROLE_DENIAL = re.compile(
+    r"\bi(?:'m| am) not (?:a |an |the )?(?:customer (?:service|support|care)|support|"
+    r"(?:an? )?(?:agent|representative|employee))"
+    r"|\bi(?:'m| am) (?:just |only )?(?:a|the) customer\b"
+    r"|\bas a customer\b"
+    r"|\bi (?:don't|do not) work (?:for|at|in)\b"
+    r"|\bas an ai\b|\bi(?:'m| am) (?:just )?an ai\b",
+    re.IGNORECASE,
+)
+_SELF_INTRO = (r"\b(?:i'm|i am|im|my name is|my name's|this is|it's|here is|here's)\s+"
+               r"(?:{names})\b(?!')")
+
+# --- condolence and apology ----------------------------------------------------------------------
+
+_CONDOLENCE = re.compile(
+    r"\bsorry for your loss\b|\bcondolence|\bpassed away\b|\b(?:my|our|deepest|heartfelt|"
+    r"sincere|sincerest) sympath|\bsympathy for your loss\b|\brest in peace\b|\bbereave",
+    re.IGNORECASE,
+)
+# A death in the email (not "my phone died": devices die every day in support mail).
+_BEREAVEMENT = re.compile(
+    r"\bpassed away\b|\bpassing of\b|\bfuneral\b|\bbereave|\bdeceased\b|\bdeath of\b|"
+    r"\bwidow|\bin memory of\b|\bcondolence|\b(?:my|our|his|her|their) late\s+\w"
+    r"|\b(?:husband|wife|father|mother|mum|mom|dad|son|daughter|partner|brother|sister|"
+    r"grandmother|grandfather|grandma|grandpa|granny|friend|uncle|aunt|child|baby)\s+"
+    r"(?:has |had )?(?:died|passed)\b",
+    re.IGNORECASE,
+)
+_APOLOGY = re.compile(r"\b(?:sorry|apolog\w*|regret\w*)\b", re.IGNORECASE)
+
+# --- ending --------------------------------------------------------------------------------------
+
+_SENTENCE_END = re.compile(r"[.!?][\"')\]]*$|[.!?]\s*[\U0001F300-\U0001FAFF\u2600-\u27BF]+$")
+_SIGN_OFF = re.compile(
+    r"^(?:(?:best|kind|kindest|warm|warmest|many|with (?:best|kind|warm)|all the)\s+)?"
+    r"(?:regards|wishes|thanks|thank you|cheers|sincerely|best|take care|warmly|talk soon|"
+    r"yours(?: sincerely| truly| faithfully)?)\s*[,.!]?$",
+    re.IGNORECASE,
+)
+# A bare team signature ("The replyd support team") ends a draft without a sign-off word.
+_TEAM_SIGNATURE = re.compile(
+    r"^(?:the\s+)?[\w' &-]{0,40}?\b(?:support|service|customer care|help ?desk)(?:\s+team)?$",
+    re.IGNORECASE,
+)
+SIGNATURE_MAX_WORDS = 8
+
+# --- invented facts ------------------------------------------------------------------------------
+
+_MONTHS = (r"jan(?:uary)?|feb(?:ruary)?|mar(?:ch)?|apr(?:il)?|may|june?|july?|aug(?:ust)?|"
+           r"sep(?:t(?:ember)?)?|oct(?:ober)?|nov(?:ember)?|dec(?:ember)?")
+_FACTS = re.compile(
+    r"https?://[^\s<>()\"']+|\bwww\.[^\s<>()\"']+"
+    # The look-behinds make each pattern start only at the start of a run of its characters;
+    # without them a long run that does not match is rescanned from every position in it.
+    r"|(?<![\w.+-])[\w.+-]+@[\w-]+(?:\.[\w-]+)+"
+    r"|(?<![\w.-])[a-z0-9-]+(?:\.[a-z0-9-]+)*\.(?:com|org|net|io|co|uk|de|fr|info|biz|example)\b"
+    r"|\+?\d(?:[ ().-]{0,2}\d){6,}"  # phone numbers: seven digits or more, any separators
+    r"|\d{4,}"  # order, ticket and tracking numbers, years
+    r"|[$€£¥]\s?\d[\d,.]*|(?<![\d,.])\d[\d,.]*\s?(?:usd|eur|gbp|dollars?|euros?|pounds?|bucks)\b"
+    r"|\b\d+(?:[.,]\d+)?\s?%"
+    r"|\b\d{1,2}[/.-]\d{1,2}(?:[/.-]\d{2,4})?\b"
+    rf"|\b(?:{_MONTHS})\.?\s+\d{{1,2}}(?:st|nd|rd|th)?\b"
+    rf"|\b\d{{1,2}}(?:st|nd|rd|th)?\s+(?:of\s+)?(?:{_MONTHS})\b"
+    r"|\b(?:monday|tuesday|wednesday|thursday|friday|saturday|sunday|tomorrow)\b"
+    r"|\b\d+(?:\s?(?:-|to)\s?\d+)?\s+(?:business\s+|working\s+)?(?:days?|hours?|weeks?)\b",
+    re.IGNORECASE,
+)
+_DIGIT_RUNS = re.compile(r"\d+")
+
+
+def check_draft(body: str, email: EmailText, sentiment: Sentiment,
+                entities: Entities) -> tuple[str, ...]:
+    """The names of the checks ``body`` fails, in :data:`CHECKS` order; empty means usable.
+
+    ``email`` is what the customer wrote (facts in the draft must come from it), ``sentiment``
+    and ``entities`` what the analysis stage found in it.
+    """
+    draft = body.translate(_FOLD)
+    source = f"{email.subject}\n{email.body}".translate(_FOLD)
+    lines = [line.strip() for line in draft.splitlines() if line.strip()]
+    failed = {
+        REPETITION: has_repetition(draft),
+        PROMPT_ECHO: echoes_prompt(draft),
+        CUSTOMER_VOICE: speaks_as_customer(draft, lines, entities.name),
+        MISPLACED_CONDOLENCE: bool(_CONDOLENCE.search(draft)) and not _BEREAVEMENT.search(source),
+        APOLOGY_MISSING: sentiment == "negative" and not _APOLOGY.search(draft),
+        LENGTH: not MIN_WORDS <= len(draft.split()) <= MAX_WORDS,
+        UNFINISHED: is_unfinished(lines),
+        INVENTED_FACTS: bool(invented_facts(draft, source)),
+        GREETING_NAME: bool(entities.name) and not greets_by_name(lines, entities.name),
+    }
+    return tuple(name for name in CHECKS if failed[name])
+
+
+def address_name(full_name: str) -> str | None:
+    """How to address a customer: the first name, or "Dr Okafor" for a titled name."""
+    parts = full_name.split()
+    if not parts:
+        return None
+    if parts[0].rstrip(".").casefold() in HONORIFICS:
+        return f"{parts[0]} {parts[-1]}" if len(parts) > 1 else None
+    return parts[0]
+
+
+def has_repetition(draft: str) -> bool:
+    """A sentence or line said twice, or one word 4-gram three times (a generation loop)."""
+    seen: set[str] = set()
+    for line in draft.splitlines():
+        for sentence in _SENTENCE_SPLIT.split(line):
+            key = " ".join(_NON_WORD.sub(" ", sentence.casefold()).split())
+            if len(key.split()) <= SHORT_SEGMENT_WORDS:
+                continue
+            if key in seen:
+                return True
+            seen.add(key)
+    words = _WORDS.findall(draft.casefold())
+    grams = Counter(tuple(words[i : i + NGRAM]) for i in range(len(words) - NGRAM + 1))
+    return any(count >= NGRAM_REPEATS for count in grams.values())
+
+
+def echoes_prompt(draft: str) -> bool:
+    """Delimiter tags, prompt labels, chat roles or quoted lines copied into the draft."""
+    return any(p.search(draft) for p in (_ECHO_TAG, _ECHO_LABEL, _ECHO_ROLE, _ECHO_QUOTE))
+
+
+def speaks_as_customer(draft: str, lines: Sequence[str], names: Iterable[str]) -> bool:
+    """The draft writes as the customer (their name, their complaint) or denies being support."""
+    if _CUSTOMER_PHRASES.search(draft) or _ROLE_DENIAL.search(draft):
+        return True
+    forms = _name_forms(names)
+    if not forms:
+        return False
+    alternatives = "|".join(re.escape(form) for form in sorted(forms, key=len, reverse=True))
+    if re.search(_SELF_INTRO.format(names=alternatives), draft.casefold()):
+        return True
+    # The customer's signature: a closing line that is just their name. The first line is left
+    # out, where "Dana," is a greeting.
+    for line in lines[1:][-3:]:
+        if line.strip(" \t-,.!").casefold() in forms:
+            return True
+    return False
+
+
+def is_unfinished(lines: Sequence[str]) -> bool:
+    """The draft stops mid-sentence: its last line (or the last line before a sign-off block)
+    does not end a sentence."""
+    if not lines:
+        return True
+    if _SENTENCE_END.search(lines[-1]):
+        return False
+    body_end = None
+    signer_ok = len(lines[-1].split()) <= SIGNATURE_MAX_WORDS
+    if len(lines) >= 2 and _SIGN_OFF.match(lines[-2]) and signer_ok:
+        body_end = len(lines) - 2  # "Best regards," / "The support team"
+    elif _SIGN_OFF.match(lines[-1]) and not lines[-1].endswith(","):
+        body_end = len(lines) - 1  # "Thanks" alone
+    elif signer_ok and _TEAM_SIGNATURE.match(lines[-1]):
+        body_end = len(lines) - 1  # "The replyd support team" alone
+    if body_end is None:
+        return True
+    # The text above the sign-off must end a sentence too: a sign-off after a cut sentence is
+    # still a cut draft.
+    return body_end > 0 and not _SENTENCE_END.search(lines[body_end - 1])
+
+
+def invented_facts(draft: str, source: str) -> list[str]:
+    """URLs, addresses, phone/order numbers, amounts and dates in ``draft`` but not in
+    ``source``. Numbers compare by their digits, so "#48213" is grounded by "order 48213";
+    the rest (URLs, addresses, weekdays) by the same pattern's matches in ``source``."""
+    # Sets, not substring searches of the source per match: the cost stays linear.
+    source_digits = set(_DIGIT_RUNS.findall(source))
+    source_facts = {m.group(0).casefold() for m in _FACTS.finditer(source)}
+    found = []
+    for match in _FACTS.finditer(draft):
+        text = match.group(0)
+        digits = _DIGIT_RUNS.findall(text)
+        grounded = (all(run in source_digits for run in digits) if digits
+                    else text.casefold() in source_facts)
+        if not grounded:
+            found.append(text)
+    return found
+
+
+def greets_by_name(lines: Sequence[str], names: Iterable[str]) -> bool:
+    """The first line of the draft uses one of the customer's names (first name or title)."""
+    if not lines:
+        return False
+    first = lines[0].casefold()
+    for full in names:
+        form = address_name(full)
+        if form and re.search(rf"\b{re.escape(form.split()[-1].casefold())}\b", first):
+            return True
+    return False
+
+
+def _name_forms(names: Iterable[str]) -> set[str]:
+    forms: set[str] = set()
+    for full in names:
+        full = " ".join(full.split())
+        if not full:
+            continue
+        forms.add(full.casefold())
+        form = address_name(full)
+        if form:
+            forms.add(form.casefold())
+    return forms

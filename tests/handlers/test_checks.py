@@ -1,0 +1,283 @@
+"""Tests for the draft checker (handlers.checks): each check fails the drafts it is for and
+passes the good ones, and every good synthetic reply passes them all."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+
+from handlers import checks
+from handlers.checks import CHECKS, check_draft
+from handlers.types import EmailText, Entities, Sentiment
+from models.synth.emails import SyntheticEmail, draft_reply, generate_emails
+
+EMAIL = EmailText(
+    "<k@x>",
+    "Switching plans",
+    "Hi,\n\nI'd like to switch my Spark Basic mobile plan to the Spark Unlimited mobile plan. "
+    "Is that possible mid-cycle?\n\nThanks,\nKenji Duarte",
+)
+KENJI = Entities(name=("Kenji Duarte",), product=("Spark Basic mobile plan",))
+ANGRY = EmailText(
+    "<t@x>",
+    "Broken again",
+    "My Vela electric toothbrush stopped working after three days. Order 48213, paid £39.99 on "
+    "12/03. This is unacceptable.\n\nDana Okafor",
+)
+DANA = Entities(name=("Dana Okafor",), product=("Vela electric toothbrush",))
+
+GOOD_KENJI = (
+    "Hi Kenji,\n\nThanks for getting in touch about your Spark Basic mobile plan. You can move to "
+    "the Spark Unlimited mobile plan at any time, and a member of the team will confirm the "
+    "change with you.\n\nBest regards,\nThe replyd support team"
+)
+GOOD_DANA = (
+    "Hi Dana,\n\nI'm sorry your Vela electric toothbrush stopped working so soon. Could you send "
+    "us a photo of it? We'll sort out a replacement or a refund for order 48213 from there.\n\n"
+    "Kind regards,\nThe replyd support team"
+)
+
+
+def failed(body: str, email: EmailText = EMAIL, sentiment: Sentiment = "neutral",
+           entities: Entities = KENJI) -> tuple[str, ...]:
+    return check_draft(body, email, sentiment, entities)
+
+
+def test_good_drafts_pass_every_check() -> None:
+    assert failed(GOOD_KENJI) == ()
+    assert failed(GOOD_DANA, ANGRY, "negative", DANA) == ()
+    assert failed(GOOD_KENJI.replace("Best regards,\n", "")) == ()  # a bare team signature ends it
+
+
+def test_checks_are_named_constants_in_order() -> None:
+    assert CHECKS == ("repetition", "prompt_echo", "customer_voice", "misplaced_condolence",
+                      "apology_missing", "length", "unfinished", "invented_facts",
+                      "greeting_name")
+    assert len(set(CHECKS)) == len(CHECKS)
+    everything = "<email>\n" + "I'm sorry for your loss. " * 4
+    result = failed(everything, ANGRY, "negative", DANA)
+    assert list(result) == [name for name in CHECKS if name in result]  # CHECKS order
+
+
+# --- repetition ----------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("body", [
+    "Hi Kenji,\n\n" + "I'm sorry about your device. " * 10,
+    "Hi Kenji,\n\nThanks for your message about the plan.\nWe will look into it.\n"
+    "Thanks for your message about the plan!\n\nBest regards,\nThe replyd support team",
+    # The same words looping inside one never-ending sentence.
+    "Hi Kenji, we can switch the plan and we can switch the plan and we can switch the plan and "
+    "we can switch the plan.",
+])
+def test_repetition_fails(body: str) -> None:
+    assert "repetition" in failed(body)
+
+
+def test_short_lines_and_sign_offs_may_repeat() -> None:
+    body = ("Hi Kenji,\n\nThanks for your note about the Spark Basic mobile plan. Thanks, Kenji! "
+            "We'll switch it for you this cycle.\n\nThanks, Kenji!\n\nBest regards,\n"
+            "The replyd support team")
+    assert "repetition" not in failed(body)
+
+
+# --- prompt echo ---------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("echo", [
+    "</email>",
+    "<email>",
+    "<|im_start|>assistant",
+    "Reply: Thanks for writing.",
+    "Customer name: unknown\nProducts: none mentioned\nSentiment: neutral",
+    "Subject: Switching plans",
+    "> I'd like to switch my plan.",
+    "assistant: Sure.",
+    "On Tue, 17 Sep 2024 at 16:57, replyd support <support@replyd.example> wrote:",
+])
+def test_prompt_echo_fails(echo: str) -> None:
+    body = GOOD_KENJI.replace("\n\nBest regards", f"\n{echo}\n\nBest regards")
+    assert "prompt_echo" in failed(body)
+
+
+def test_words_like_reply_and_subject_inside_sentences_are_fine() -> None:
+    body = GOOD_KENJI.replace("any time,", "any time (just reply to this email with the subject "
+                              "you like, the user name stays the same),")
+    assert "prompt_echo" not in failed(body)
+
+
+# --- customer voice ------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("body", [
+    "Hi,\n\nI'm Kenji Duarte, and I'm writing to switch my Spark Basic mobile plan. Is that "
+    "possible?\n\nThanks,\nKenji Duarte",
+    "Hello,\n\nMy name is Kenji and I would like to know if the plan can change mid-cycle.\n\n"
+    "Thanks in advance.",
+    "Hello,\n\nCould you switch the plan to the unlimited one at the end of this cycle please? "
+    "Thanks for your help.\n\nBest,\nKenji",
+    "Hi,\n\nI ordered the Spark Basic mobile plan last month and it has been slow ever since. "
+    "Please fix it.",
+    "Hi,\n\nI want a refund for the Spark Basic mobile plan, it has never worked as promised.",
+    "Hi Kenji,\n\nI'm not a customer service agent, so I can't change your plan. Please ask the "
+    "shop directly.",
+    "Hi Kenji,\n\nAs a customer I also find switching plans confusing, good luck with it.",
+    "Hi there,\n\nI would like to return the phone and cancel my account. Please confirm by email.",
+])
+def test_customer_voice_fails(body: str) -> None:
+    assert "customer_voice" in failed(body)
+
+
+@pytest.mark.parametrize("body", [
+    GOOD_KENJI,
+    "Hi Kenji,\n\nI'm writing to follow up on your question about the Spark Basic mobile plan. I "
+    "have ordered a replacement SIM for you, and your order will show it shortly.\n\n"
+    "Best regards,\nSam, replyd support",
+    "Hi Kenji,\n\nI haven't received the screenshot you mentioned yet. Could you send it again? "
+    "Then I'll check your account and confirm the switch.\n\nThanks,\nThe replyd support team",
+])
+def test_support_sentences_are_not_customer_voice(body: str) -> None:
+    assert "customer_voice" not in failed(body)
+
+
+# --- condolences and apologies -------------------------------------------------------------------
+
+
+def test_condolences_fail_unless_the_email_mentions_a_death() -> None:
+    body = GOOD_DANA.replace("I'm sorry your", "I'm so sorry for your loss. Your")
+    assert "misplaced_condolence" in failed(body, ANGRY, "negative", DANA)
+    assert "misplaced_condolence" in failed(
+        GOOD_DANA.replace("Could you", "Our sympathies. Could you"), ANGRY, "negative", DANA)
+    # "died" about a device is not a death in the family.
+    died = EmailText("<d@x>", "Dead", ANGRY.body.replace("stopped working", "died"))
+    assert "misplaced_condolence" in failed(body, died, "negative", DANA)
+    bereaved = EmailText("<b@x>", "Account of my late husband",
+                         "My husband passed away in March and I need to close his Orbit Plus plan.")
+    body = ("Hello,\n\nPlease accept our condolences. We'll close the Orbit Plus plan for you and "
+            "will confirm once it's done.\n\nKind regards,\nThe replyd support team")
+    assert "misplaced_condolence" not in failed(body, bereaved, "negative", Entities())
+
+
+def test_apology_is_required_only_when_negative() -> None:
+    no_apology = GOOD_DANA.replace("I'm sorry your", "Thanks for telling us your")
+    assert "apology_missing" in failed(no_apology, ANGRY, "negative", DANA)
+    assert "apology_missing" not in failed(no_apology, ANGRY, "neutral", DANA)
+    assert "apology_missing" not in failed(
+        no_apology.replace("Thanks for telling us", "We apologise that"), ANGRY, "negative", DANA)
+    assert "apology_missing" not in failed(GOOD_KENJI, EMAIL, "positive")
+
+
+# --- length and endings --------------------------------------------------------------------------
+
+
+def test_length_bounds() -> None:
+    assert "length" in failed("Hi Kenji,\n\nWe will switch it.\n\nThe replyd support team")
+    long_body = "Hi Kenji,\n\n" + " ".join(f"Point {i} about the plan is noted." for i in range(40))
+    assert "length" in failed(long_body)
+    assert "length" not in failed(GOOD_KENJI)
+
+
+@pytest.mark.parametrize("ending", [
+    "We will check the plan and",
+    "We will check the plan.\n\nBest regards,",
+    "We will check the plan and\n\nBest regards,\nThe replyd support team",
+])
+def test_unfinished_fails(ending: str) -> None:
+    body = f"Hi Kenji,\n\nThanks for asking about your Spark Basic mobile plan. {ending}"
+    assert "unfinished" in failed(body)
+
+
+@pytest.mark.parametrize("ending", [
+    "We will check the plan.",
+    "Is Friday fine?",
+    "We will check the plan.\n\nBest regards,\nThe replyd support team",
+    "We will check the plan.\n\nAll the best,\nSam",
+    "We will check the plan.\n\nThanks",
+    "We will check the plan.\n\nReplyd Customer Support",
+])
+def test_finished_endings_pass(ending: str) -> None:
+    body = f"Hi Kenji,\n\nThanks for asking about your Spark Basic mobile plan. {ending}"
+    assert "unfinished" not in failed(body.replace("Is Friday", "Is that"))
+
+
+# --- invented facts ------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("fact", [
+    "Your order number is 771234.",
+    "Your refund of $25.00 is on its way.",
+    "You'll get 20% off next month.",
+    "It will arrive on 14/11.",
+    "It will arrive by March 3rd.",
+    "It will arrive on Friday.",
+    "It should take 3-5 business days.",
+    "See https://help.replyd.example/plans for details.",
+    "Write to billing@replyd.example for details.",
+    "Call us on +44 20 7946 0958.",
+])
+def test_invented_facts_fail(fact: str) -> None:
+    body = GOOD_KENJI.replace("with you.", f"with you. {fact}")
+    assert "invented_facts" in failed(body)
+
+
+def test_facts_from_the_email_are_grounded() -> None:
+    # Order number, amount and date all come from the customer's own email.
+    body = GOOD_DANA.replace("from there.", "from there, including the £39.99 you paid on 12/03.")
+    assert failed(body, ANGRY, "negative", DANA) == ()
+    assert checks.invented_facts("Your order #48213 is noted.", ANGRY.body) == []
+    assert checks.invented_facts("Your order #48214 is noted.", ANGRY.body) == ["48214"]
+    # Digits inside product names are not facts.
+    assert checks.invented_facts("Your Nomad 20K power bank and Pulse S3 smartwatch.", "") == []
+
+
+# --- greeting ------------------------------------------------------------------------------------
+
+
+def test_greeting_uses_the_first_name_when_known() -> None:
+    assert "greeting_name" in failed(GOOD_KENJI.replace("Hi Kenji,", "Hello,"))
+    assert "greeting_name" not in failed(GOOD_KENJI.replace("Hi Kenji,", "Dear Kenji,"))
+    assert "greeting_name" not in failed(GOOD_KENJI.replace("Hi Kenji,", "Hello,"),
+                                         entities=Entities())
+    titled = Entities(name=("Dr Okafor",))
+    assert "greeting_name" not in failed(GOOD_KENJI.replace("Hi Kenji,", "Dear Dr Okafor,"),
+                                         entities=titled)
+    assert checks.address_name("Dr. Ada Okafor") == "Dr. Okafor"
+    assert checks.address_name("Kenji Duarte") == "Kenji"
+    assert checks.address_name("  ") is None
+
+
+# --- the generator's replies, and cost -----------------------------------------------------------
+
+
+def as_inputs(e: SyntheticEmail) -> tuple[EmailText, Sentiment, Entities]:
+    entities = Entities(**{key: tuple(values) for key, values in e.entities.items()})
+    return EmailText(e.message_id, e.subject, e.body), e.sentiment, entities
+
+
+@pytest.mark.parametrize("split", ["train", "eval"])
+def test_every_good_synthetic_reply_passes(split: str) -> None:
+    for e in generate_emails(300, seed=0, split=split):  # type: ignore[arg-type]
+        reply = draft_reply(e)
+        assert check_draft(reply, *as_inputs(e)) == (), (e.issue, e.sentiment, reply)
+
+
+@pytest.mark.parametrize("unit", [
+    "Thanks for the note about it and sorry that it went wrong, we will look. ",
+    "Thanks for the note about it and sorry that it went wrong we will look ",  # one sentence
+    "a.", "a", "1,", "1", "!) ", "x@", "<  ",  # runs that some patterns could rescan
+])
+def test_cost_grows_linearly_with_the_draft(unit: str) -> None:
+    email, sentiment, entities = as_inputs(generate_emails(1)[0])
+
+    def seconds(chars: int) -> float:
+        body = unit * (chars // len(unit))
+        best = float("inf")
+        for _ in range(3):  # best of three: the machine is shared
+            started = time.perf_counter()
+            check_draft(body, email, sentiment, entities)
+            best = min(best, time.perf_counter() - started)
+        return best
+
+    small, large = seconds(10_000), seconds(160_000)
+    assert large < 16 * 4 * small + 0.02  # 16x the text; a quadratic checker would be ~256x
