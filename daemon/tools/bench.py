@@ -7,10 +7,12 @@ stops both. The last line printed is one JSON object with every figure.
 
 from __future__ import annotations
 
+import argparse
 import asyncio
 import json
 import platform
 import statistics
+import sys
 import time
 import uuid
 from collections.abc import Mapping, Sequence
@@ -33,6 +35,7 @@ from handlers import entities, sentiment
 from handlers.pipeline import Pipeline, PipelineConfig
 from handlers.types import EmailText
 from models.engines.base import AdapterInfo, Engine, GenerateRequest, GenerateResult
+from models.errors import ConfigurationError
 
 
 class _Borrowed(Engine):
@@ -412,3 +415,42 @@ def write_plot(result: BenchResult, path: Path) -> None:
     fig.tight_layout()
     fig.savefig(path, dpi=100)
     plt.close(fig)
+
+
+def cmd_bench(args: argparse.Namespace) -> int:
+    """``replyd bench``: run, render, optionally update a Markdown file and its plot."""
+    from daemon.cli import settings_from
+
+    if args.emails < 4:
+        raise ConfigurationError("--emails must be at least 4")
+    settings = settings_from(args)
+    result = asyncio.run(
+        run_bench(settings, args.emails, load_seconds=args.load_seconds, tune_gc=True)
+    )
+    command = "replyd " + " ".join(sys.argv[1:])
+    plot = None
+    if args.out is not None:
+        plot = args.out.with_name(f"bench-{result.engine}.png")
+        write_plot(result, plot)
+    section = render_markdown(result, command, plot)
+    if args.out is not None:
+        _replace_section(args.out, result.engine, section)
+    print(section)
+    print(json.dumps({"engine": result.engine, "emails": result.emails,
+                      **{k: round(v, 4) if isinstance(v, float) else v
+                         for k, v in result.figures.items()}}))
+    return 0
+
+
+def _replace_section(path: Path, engine: str, section: str) -> None:
+    """Each engine's results live between markers, so runs for other engines are kept."""
+    start, end = f"<!-- bench:{engine} -->", f"<!-- /bench:{engine} -->"
+    text = path.read_text(encoding="utf-8") if path.exists() else "# Benchmarks\n\n"
+    block = f"{start}\n{section}\n{end}"
+    if start in text and end in text:
+        head, rest = text.split(start, 1)
+        text = head + block + rest.split(end, 1)[1]
+    else:
+        text = text.rstrip("\n") + "\n\n" + block + "\n"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(text, encoding="utf-8")

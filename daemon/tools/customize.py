@@ -7,7 +7,6 @@ functions, so an adapter is trained on exactly the prompt it is served with;
 handlers' parsers, i.e. the serving path, on the trained adapter before it is registered, and
 stored in its manifest.
 
-``python -m daemon.tools.customize ...`` runs these commands without the rest of the CLI.
 """
 
 from __future__ import annotations
@@ -17,8 +16,6 @@ import asyncio
 import difflib
 import itertools
 import json
-import os
-import sys
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -30,71 +27,15 @@ from handlers import reply as reply_handler
 from handlers import scoring
 from handlers import sentiment as sentiment_handler
 from handlers.types import ENTITY_FIELDS, SENTIMENTS, EmailText, Entities
-from models.customize.registry import DEFAULT_ROOT, METHODS, TASKS, WEIGHTS_FILE, Manifest, Registry
+from models.customize.registry import DEFAULT_ROOT, WEIGHTS_FILE, Manifest, Registry
 from models.engines.base import AdapterInfo, GenerateRequest, GenerateResult
-from models.errors import ConfigurationError, OutputError, ReplydError
+from models.errors import ConfigurationError, OutputError
 from models.files import sha256_file
 
 EXIT_OK, EXIT_FAILURE, EXIT_USAGE = 0, 1, 2
 META_SUFFIX = ".meta.json"
 _CANDIDATE = "candidate"  # the engine's name for an adapter that has no customization ID yet
 _REWRITE_MAX_TOKENS = 192
-
-
-def add_commands(sub: argparse._SubParsersAction) -> None:
-    """Add ``synth``, ``train`` and ``adapters`` to the ``replyd`` subcommands."""
-    p = sub.add_parser("synth", help="Write a synthetic training or eval set as JSONL.")
-    p.add_argument("--task", required=True, choices=TASKS)
-    p.add_argument("--n", type=int, required=True, help="Rows to write.")
-    p.add_argument("--seed", type=int, default=0, help="Generator seed [default: 0].")
-    p.add_argument("--split", choices=("train", "eval"), default="train",
-                   help="Vocabulary split; eval entities never occur in train [default: train].")
-    p.add_argument("--out", type=Path, required=True, help="JSONL file (a .meta.json beside it).")
-    p.add_argument("--teacher-url", help="OpenAI-compatible server (e.g. vLLM) whose model "
-                   "rewrites each example in its own words; labels are kept and checked "
-                   "(sentiment, entities and reply only) [default: templates only].")
-    p.add_argument("--teacher-model", help="Served model name [default: the server's first].")
-    p.add_argument("--teacher-fraction", type=float, default=1.0,
-                   help="Share of rows sent to the teacher [default: 1.0].")
-    p.add_argument("--teacher-api-key", help="Bearer token for the teacher, if it needs one.")
-    p.set_defaults(func=cmd_synth)
-
-    p = sub.add_parser("train", help="Train an adapter and register it under a new ID.")
-    p.add_argument("--task", required=True, choices=TASKS)
-    p.add_argument("--data", type=Path, required=True, help="Training JSONL (from replyd synth).")
-    p.add_argument("--eval-data", type=Path, help="Held-out JSONL for loss and task figures.")
-    p.add_argument("--eval-limit", type=int, help="Use at most this many eval rows.")
-    p.add_argument("--method", choices=METHODS, default="lora", help="[default: lora]")
-    p.add_argument("--rank", type=int, default=8, help="LoRA rank [default: 8].")
-    p.add_argument("--alpha", type=int, help="LoRA alpha [default: 2 x rank].")
-    p.add_argument("--layers", type=int, help="LoRA on the last N layers only [default: all].")
-    p.add_argument("--virtual-tokens", type=int, default=16, help="p-tuning [default: 16].")
-    p.add_argument("--epochs", type=int, default=1, help="[default: 1]")
-    p.add_argument("--lr", type=float, help="[default: 5e-4 LoRA, 3e-3 p-tuning]")
-    p.add_argument("--batch-size", type=int, default=8, help="[default: 8]")
-    p.add_argument("--max-len", type=int, default=320, help="Longer examples are dropped.")
-    p.add_argument("--seed", type=int, default=0, help="Training seed [default: 0].")
-    p.add_argument("--torch-threads", type=int, default=1, help="[default: 1]")
-    p.add_argument("--registry", type=Path, help=f"Registry folder [default: {DEFAULT_ROOT}].")
-    p.add_argument("--set-default", action="store_true", help="Make it the task's default.")
-    p.add_argument("--base-model-path", type=Path, help="HF model folder [default: SmolLM2].")
-    p.add_argument("--model-cache-dir", type=Path, help="Where the default model is converted.")
-    p.add_argument("--quiet", action="store_true", help="No progress bar.")
-    p.set_defaults(func=cmd_train)
-
-    p = sub.add_parser("adapters", help="List, show or verify registered adapters.")
-    verbs = p.add_subparsers(dest="adapters_command", required=True)
-    v = verbs.add_parser("list", help="Registered adapters.")
-    v.add_argument("--json", action="store_true", help="A JSON array with every manifest field.")
-    v.set_defaults(func=cmd_adapters_list)
-    v = verbs.add_parser("show", help="One adapter's manifest.")
-    v.add_argument("id", help="Customization ID.")
-    v.set_defaults(func=cmd_adapters_show)
-    v = verbs.add_parser("verify", help="Check every file's sha256 against its manifest.")
-    v.add_argument("id", nargs="?", help="Only this adapter [default: all, and defaults.json].")
-    v.set_defaults(func=cmd_adapters_verify)
-    for verb in (verbs.choices["list"], verbs.choices["show"], verbs.choices["verify"]):
-        verb.add_argument("--registry", type=Path, help=f"[default: {DEFAULT_ROOT}]")
 
 
 # -- synth --------------------------------------------------------------------------------------
@@ -418,23 +359,3 @@ def cmd_adapters_verify(args: argparse.Namespace) -> int:
     count = 1 if args.id else len(registry.list())
     print(f"ok: {count} adapter(s) in {registry.root} match their manifests")
     return EXIT_OK
-
-
-def main(argv: Sequence[str] | None = None) -> int:
-    """``python -m daemon.tools.customize synth|train|adapters ...``: the ``replyd`` commands."""
-    parser = argparse.ArgumentParser(prog="python -m daemon.tools.customize")
-    add_commands(parser.add_subparsers(dest="command", required=True))
-    args = parser.parse_args(argv)
-    try:
-        return int(args.func(args))
-    except ConfigurationError as error:
-        print(f"replyd: configuration error: {error}", file=sys.stderr)
-        return EXIT_USAGE
-    except ReplydError as error:
-        print(f"replyd: {error}", file=sys.stderr)
-        return EXIT_FAILURE
-
-
-if __name__ == "__main__":
-    os.environ.setdefault("HF_HUB_OFFLINE", "1")
-    sys.exit(main())

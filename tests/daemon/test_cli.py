@@ -96,7 +96,7 @@ def test_bad_usage_exits_2(tmp_path: Path) -> None:
 @pytest.mark.parametrize("flag", ["--max-batch-size", "--tasks"])
 def test_settings_flags_parse(flag: str) -> None:
     args = build_parser().parse_args(["run", flag, "sentiment,reply" if flag == "--tasks" else "8"])
-    from daemon.cli import _settings_from
+    from daemon.cli import settings_from
 
-    settings = _settings_from(args)
+    settings = settings_from(args)
     assert settings.max_batch_size == 8 or settings.tasks == ("sentiment", "reply")

@@ -394,7 +394,7 @@ def test_corpus_list() -> None:
         (["vader-amazon", "--n", "5"], "use --per-class"),
         (["wnut16", "--per-class", "5"], "use --n"),
         (["wnut16", "--n", "0"], "--n must be at least 1"),
-        (["imdb"], "invalid choice"),
+        (["imdb"], "unknown corpus 'imdb'"),
         (["wnut16", "--n", "3", "--per-class", "3"], "not allowed with"),
     ],
 )

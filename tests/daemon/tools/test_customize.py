@@ -12,7 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from daemon.tools.customize import add_commands, load_rows, render_row, score
+from daemon.cli import build_parser
+from daemon.tools.customize import load_rows, render_row, score
 from handlers import entities, persona, reply, sentiment
 from handlers.types import EmailText, Entities
 from models.customize.registry import WEIGHTS_FILE, Registry
@@ -29,9 +30,7 @@ SHIPPED_TASKS = {"sentiment", "entities", "persona"}
 
 
 def parse(*argv: str) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(prog="replyd")
-    add_commands(parser.add_subparsers(dest="command", required=True))
-    return parser.parse_args(list(argv))
+    return build_parser().parse_args(list(argv))
 
 
 def run(*argv: str) -> int:
