@@ -12,12 +12,13 @@ import hashlib
 import json
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
 from models.vocabulary import DeadLetterReason, Sentiment
 
+DRAFT_SCHEMA_VERSION: Literal[2] = 2
 # A deliberately loose address check: mail systems own address validation; we only refuse junk.
 Address = Annotated[str, StringConstraints(pattern=r"^[^@\s]+@[^@\s]+$", max_length=320)]
 NonEmpty = Annotated[str, StringConstraints(min_length=1, max_length=998)]
@@ -71,13 +72,26 @@ class Draft(_Wire):
     entities: Entities
     persona: str | None = Field(description="Company voice the body is written in, if rewritten.")
     needs_review: bool = Field(
-        False, description="Set when the email looked like it tried to steer the model."
+        False,
+        description="A person must read this draft before it goes anywhere: the email looked "
+        "like it tried to steer the model, or the model's drafts failed their checks and the "
+        "body is the grounded fallback (see review_reasons).",
+    )
+    review_reasons: list[str] = Field(
+        default_factory=list,
+        description="Checks the model's drafts failed (repetition, prompt_echo, customer_voice, "
+        "misplaced_condolence, apology_missing, length, unfinished, invented_facts, "
+        "greeting_name, empty) when the body is the grounded fallback; empty otherwise.",
     )
     adapters: list[AdapterUse]
     base_model: str
     timings_ms: dict[str, float] = Field(description="Per-stage time of the batch, milliseconds.")
     tokens: TokenCounts
     created_at: datetime
+    schema_version: Literal[2] = Field(
+        DRAFT_SCHEMA_VERSION,
+        description="2 added review_reasons; a reader that knows version 1 can ignore it.",
+    )
 
 
 class SourceCoordinates(_Wire):

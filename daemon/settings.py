@@ -189,6 +189,32 @@ class Settings(BaseSettings):
     )
     persona: str = Field("support", description="Company voice named in drafts.")
     reply_max_tokens: int = Field(96, ge=8, description="Token bound of a reply draft.")
+    # Decoding of the free-text stages. Every request also stops at the prompts' own delimiters
+    # and labels (handlers.reply.STOP).
+    reply_temperature: float = Field(0.0, ge=0, description="Reply sampling temperature; 0 = greedy.")
+    reply_top_p: float = Field(1.0, gt=0, le=1, description="Reply nucleus sampling mass.")
+    reply_top_k: int = Field(0, ge=0, description="Reply top-k; 0 = off.")
+    reply_repetition_penalty: float = Field(
+        1.0, gt=0, description="Reply repetition penalty (vLLM/transformers semantics); 1 = off."
+    )
+    retry_temperature: float = Field(
+        0.7, ge=0, description="Temperature of the one second try of a draft that failed its checks."
+    )
+    retry_top_p: float = Field(0.9, gt=0, le=1, description="Nucleus mass of that second try.")
+    retry_repetition_penalty: float = Field(
+        1.15, gt=0, description="Repetition penalty of that second try."
+    )
+    persona_temperature: float = Field(0.0, ge=0, description="Persona rewrite temperature.")
+    persona_repetition_penalty: float = Field(
+        1.0, gt=0, description="Persona rewrite repetition penalty; 1 = off."
+    )
+    check_drafts: bool = Field(
+        True,
+        description="Check every reply draft (repetition, prompt echo, voice, invented facts, "
+        "...): a failing draft is written once more, then replaced by a grounded fallback "
+        "with needs_review.",
+    )
+    company_name: str = Field("replyd", description="Signs fallback drafts (\"The X support team\").")
 
     # --- service -----------------------------------------------------------------------------
     metrics_host: str = Field("127.0.0.1", description="Address of /healthz, /readyz, /metrics.")

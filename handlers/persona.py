@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from handlers.prompting import quote_text
-from handlers.reply import finish_text
-from models.engines.base import GenerateRequest, GenerateResult, Message, greedy
+from handlers.reply import finish_text, sampling
+from models.engines.base import GenerateRequest, GenerateResult, Message, SamplingParams
 
 TASK = "persona"
 
@@ -17,11 +17,18 @@ def messages(draft: str, persona: str) -> tuple[Message, ...]:
     return (Message("system", system), Message("user", f"{quote_text(draft)}\nRewrite:"))
 
 
-def build_request(draft: str, persona: str, adapter: str | None, max_tokens: int) -> GenerateRequest:
+def build_request(
+    draft: str,
+    persona: str,
+    adapter: str | None,
+    max_tokens: int,
+    decoding: SamplingParams | None = None,
+) -> GenerateRequest:
+    """The rewrite request; ``decoding`` replaces the default (greedy up to ``max_tokens``)."""
     return GenerateRequest(
         messages=messages(draft, persona),
         adapter=adapter,
-        sampling=greedy(max_tokens),
+        sampling=decoding or sampling(max_tokens),
     )
 
 

@@ -4,18 +4,25 @@ Stages run for the whole batch at once, because the stage boundary is where batc
 sentiment and entities go to the engine as one mixed-adapter call (2 requests per email), then
 replies, then the optional persona rewrite. An email whose output is unusable drops out of the
 later stages as a ``TaskFailure``; the others carry on.
+
+Every reply draft is checked (:func:`handlers.checks.check_draft`) before it leaves. The drafts
+that fail are written once more, together, with other sampling; a draft that fails again is
+replaced by a grounded fallback built from the analysis alone (:func:`handlers.reply.fallback`)
+and marked ``needs_review`` with the checks it failed.
 """
 
 from __future__ import annotations
 
 import time
+from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 from handlers import entities, persona, reply, sentiment
+from handlers.checks import check_draft
 from handlers.guard import looks_like_steering
 from handlers.types import DraftText, EmailText, Entities, Sentiment, TaskFailure, Usage
-from models.engines.base import Engine, GenerateRequest, GenerateResult
+from models.engines.base import Engine, GenerateRequest, GenerateResult, SamplingParams
 from models.errors import ConfigurationError, OutputError
 from models.vocabulary import DEFAULT_TASKS, TASKS
 
@@ -28,6 +35,14 @@ class PipelineConfig:
     adapters: Mapping[str, str | None] = field(default_factory=dict)
     persona: str | None = None
     reply_max_tokens: int = 96
+    # Decoding of the reply and persona stages; None = greedy up to reply_max_tokens, with the
+    # handlers' stop strings.
+    reply_sampling: SamplingParams | None = None
+    persona_sampling: SamplingParams | None = None
+    # The second try of a draft that failed its checks: sampled, so it is not the same draft.
+    retry_sampling: SamplingParams | None = None
+    check_drafts: bool = True
+    company: str = reply.DEFAULT_COMPANY
 
     def __post_init__(self) -> None:
         unknown = set(self.tasks) - set(TASKS)
@@ -42,6 +57,17 @@ class PipelineConfig:
     def adapter(self, task: str) -> str | None:
         return self.adapters.get(task)
 
+    def decoding(self, task: str) -> SamplingParams:
+        """The sampling of a free-text stage ("reply", "persona" or "retry")."""
+        chosen = {"reply": self.reply_sampling, "persona": self.persona_sampling,
+                  "retry": self.retry_sampling}[task]
+        if chosen is not None:
+            return chosen
+        if task == "retry":
+            return reply.sampling(self.reply_max_tokens, temperature=0.7, top_p=0.9,
+                                  repetition_penalty=1.15, seed=0)
+        return reply.sampling(self.reply_max_tokens)
+
 
 @dataclass(slots=True)
 class BatchResult:
@@ -50,6 +76,10 @@ class BatchResult:
     outcomes: list[DraftText | TaskFailure]
     stage_seconds: dict[str, float]
     usage_by_task: dict[str, Usage]
+    # How each checked draft ended: "passed", "regenerated" or "fallback".
+    draft_outcomes: Counter[str] = field(default_factory=Counter)
+    # Checks failed by first drafts (a draft can fail several).
+    check_failures: Counter[str] = field(default_factory=Counter)
 
 
 class Pipeline:
@@ -111,23 +141,56 @@ class Pipeline:
             except OutputError as exc:
                 failures[i] = TaskFailure("engine_output", "entities", str(exc))
 
-        # Stage 2: replies for every email still standing.
+        # Stage 2: replies for every email still standing, checked; failures written again once.
         alive = [i for i in range(n) if i not in failures]
+        reply_adapter = config.adapter("reply")
         bodies = await self._text_stage(
             "reply",
             alive,
             [
-                reply.build_request(
-                    emails[i], sentiments[i], found[i], config.adapter("reply"), config.reply_max_tokens
-                )
+                reply.build_request(emails[i], sentiments[i], found[i], reply_adapter,
+                                    config.reply_max_tokens, config.decoding("reply"))
                 for i in alive
             ],
-            reply.parse,
+            _parse_reply,
             failures,
             usage,
             stage_seconds,
             usage_by_task,
         )
+        reasons: dict[int, tuple[str, ...]] = {}
+        draft_outcomes: Counter[str] = Counter()
+        check_failures: Counter[str] = Counter()
+        if config.check_drafts and alive:
+            checked = {i: self._check(bodies[i], emails[i], sentiments[i], found[i]) for i in alive}
+            for failed in checked.values():
+                check_failures.update(failed)
+            again = [i for i in alive if checked[i]]
+            draft_outcomes["passed"] = len(alive) - len(again)
+            if again:
+                retried = await self._text_stage(
+                    "reply",
+                    again,
+                    [
+                        reply.build_request(emails[i], sentiments[i], found[i], reply_adapter,
+                                            config.reply_max_tokens, config.decoding("retry"))
+                        for i in again
+                    ],
+                    _parse_reply,
+                    failures,
+                    usage,
+                    stage_seconds,
+                    usage_by_task,
+                )
+                for i in again:
+                    failed = self._check(retried[i], emails[i], sentiments[i], found[i])
+                    if not failed:
+                        bodies[i] = retried[i]
+                        draft_outcomes["regenerated"] += 1
+                        continue
+                    bodies[i] = reply.fallback(emails[i], sentiments[i], found[i], config.company)
+                    reasons[i] = failed
+                    draft_outcomes["fallback"] += 1
 
         # Stage 3: the persona rewrite, optional.
         persona_name = None
@@ -138,9 +201,8 @@ class Pipeline:
                 "persona",
                 alive,
                 [
-                    persona.build_request(
-                        bodies[i], persona_name, config.adapter("persona"), config.reply_max_tokens
-                    )
+                    persona.build_request(bodies[i], persona_name, config.adapter("persona"),
+                                          config.reply_max_tokens, config.decoding("persona"))
                     for i in alive
                 ],
                 persona.parse,
@@ -164,14 +226,16 @@ class Pipeline:
                     sentiment=sentiments[i],
                     entities=found[i],
                     persona=persona_name,
-                    needs_review=looks_like_steering(f"{email.subject}\n{email.body}"),
+                    needs_review=i in reasons
+                    or looks_like_steering(f"{email.subject}\n{email.body}"),
+                    review_reasons=reasons.get(i, ()),
                     adapters=adapters,
                     usage=Usage(*usage[i]),
                     timings_ms=timings_ms,
                 )
             )
         totals = {task: Usage(*counts) for task, counts in usage_by_task.items()}
-        return BatchResult(outcomes, stage_seconds, totals)
+        return BatchResult(outcomes, stage_seconds, totals, draft_outcomes, check_failures)
 
     async def _text_stage(
         self,
@@ -188,9 +252,12 @@ class Pipeline:
             return {}
         started = self._clock()
         results = await self._generate(requests)
-        stage_seconds[task] = self._clock() - started
+        # A stage run twice (a reply's second try) adds to its time and tokens.
+        stage_seconds[task] = stage_seconds.get(task, 0.0) + self._clock() - started
         texts: dict[int, str] = {}
-        usage_by_task[task] = _total(results)
+        spent = _total(results)
+        before = usage_by_task.get(task, [0, 0])
+        usage_by_task[task] = [before[0] + spent[0], before[1] + spent[1]]
         for i, result in zip(rows, results, strict=True):
             counts = usage[i]
             counts[0] += result.prompt_tokens
@@ -201,9 +268,21 @@ class Pipeline:
                 failures[i] = TaskFailure("engine_output", task, str(exc))
         return texts
 
+    @staticmethod
+    def _check(body: str, email: EmailText, mood: Sentiment, found: Entities) -> tuple[str, ...]:
+        return check_draft(body, email, mood, found) if body else ("empty",)
+
     async def _generate(self, requests: list[GenerateRequest]) -> list[GenerateResult]:
         """One engine call. Engine errors propagate: the daemon is the one layer that retries."""
         return await self._engine.generate(requests)
+
+
+def _parse_reply(result: GenerateResult) -> str:
+    """The reply text; an empty one is kept (as "") for the checks to fail, not dropped."""
+    try:
+        return reply.parse(result)
+    except OutputError:
+        return ""
 
 
 def _total(results: Sequence[GenerateResult]) -> list[int]:

@@ -8,10 +8,12 @@ invent a fact.
 
 from __future__ import annotations
 
+import functools
+
 from handlers.checks import address_name
 from handlers.prompting import quote_email
 from handlers.types import EmailText, Entities, Sentiment
-from models.engines.base import GenerateRequest, GenerateResult, Message, greedy
+from models.engines.base import GenerateRequest, GenerateResult, Message, SamplingParams
 from models.errors import OutputError
 
 TASK = "reply"
@@ -26,6 +28,27 @@ DEFAULT_COMPANY = "replyd"
 # A fallback names at most this many products: a long list would crowd out the request.
 FALLBACK_MAX_PRODUCTS = 3
 _SENTENCE_END = (".", "!", "?")
+# Generation ends at anything the prompt itself uses: a delimiter or a label line. A draft that
+# reaches one has stopped answering and started echoing; the checks still see what came before.
+STOP: tuple[str, ...] = (
+    "<email>", "</email>", "\nCustomer name:", "\nProducts:", "\nSentiment:", "\nReply:",
+    "\nSubject:", "\nRewrite:",
+)
+
+
+@functools.lru_cache(maxsize=64)
+def sampling(
+    max_tokens: int,
+    temperature: float = 0.0,
+    top_p: float = 1.0,
+    top_k: int = 0,
+    repetition_penalty: float = 1.0,
+    seed: int | None = None,
+) -> SamplingParams:
+    """Decoding for free text (replies and rewrites): the given knobs plus the stop strings."""
+    return SamplingParams(max_tokens=max_tokens, temperature=temperature, top_p=top_p,
+                          top_k=top_k, stop=STOP, seed=seed,
+                          repetition_penalty=repetition_penalty)
 
 
 def messages(email: EmailText, sentiment: Sentiment, entities: Entities) -> tuple[Message, ...]:
@@ -38,12 +61,18 @@ def messages(email: EmailText, sentiment: Sentiment, entities: Entities) -> tupl
 
 
 def build_request(
-    email: EmailText, sentiment: Sentiment, entities: Entities, adapter: str | None, max_tokens: int
+    email: EmailText,
+    sentiment: Sentiment,
+    entities: Entities,
+    adapter: str | None,
+    max_tokens: int,
+    decoding: SamplingParams | None = None,
 ) -> GenerateRequest:
+    """The reply request; ``decoding`` replaces the default (greedy up to ``max_tokens``)."""
     return GenerateRequest(
         messages=messages(email, sentiment, entities),
         adapter=adapter,
-        sampling=greedy(max_tokens),
+        sampling=decoding or sampling(max_tokens),
     )
 
 

@@ -56,6 +56,8 @@ class DraftText:
     adapters: dict[str, str | None]
     usage: Usage
     timings_ms: dict[str, float] = field(default_factory=dict)
+    # The checks the model's drafts failed when the body is the grounded fallback; empty else.
+    review_reasons: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)

@@ -4,6 +4,7 @@ and the echo engine needs neither."""
 from __future__ import annotations
 
 from daemon.settings import Settings
+from handlers import reply
 from handlers.pipeline import PipelineConfig
 from models.customize.registry import Registry
 from models.engines.base import AdapterInfo, Engine
@@ -91,4 +92,20 @@ def build_pipeline_config(settings: Settings) -> PipelineConfig:
         adapters=task_adapters(settings),
         persona=settings.persona if "persona" in settings.tasks else None,
         reply_max_tokens=settings.reply_max_tokens,
+        reply_sampling=reply.sampling(
+            settings.reply_max_tokens, settings.reply_temperature, settings.reply_top_p,
+            settings.reply_top_k, settings.reply_repetition_penalty,
+            seed=0 if settings.reply_temperature > 0 else None,
+        ),
+        retry_sampling=reply.sampling(
+            settings.reply_max_tokens, settings.retry_temperature, settings.retry_top_p,
+            settings.reply_top_k, settings.retry_repetition_penalty, seed=0,
+        ),
+        persona_sampling=reply.sampling(
+            settings.reply_max_tokens, settings.persona_temperature,
+            repetition_penalty=settings.persona_repetition_penalty,
+            seed=0 if settings.persona_temperature > 0 else None,
+        ),
+        check_drafts=settings.check_drafts,
+        company=settings.company_name,
     )

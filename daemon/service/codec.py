@@ -11,6 +11,7 @@ from datetime import UTC, datetime
 from pydantic import ValidationError
 
 from daemon.contracts import (
+    DRAFT_SCHEMA_VERSION,
     DeadLetter,
     DeadLetterReason,
     Draft,
@@ -80,6 +81,7 @@ def draft_for(
         "entities": draft.entities.as_dict(),
         "persona": draft.persona,
         "needs_review": draft.needs_review,
+        "review_reasons": list(draft.review_reasons),
         "adapters": [{"task": task, "customization_id": cid}
                      for task, cid in draft.adapters.items()],
         "base_model": base_model,
@@ -118,7 +120,10 @@ class DraftEncoder:
         })
         when = self._created_at.astimezone(UTC).isoformat().replace("+00:00", "Z")
         self._shared = "," + shared[1:-1] + ',"tokens":{"prompt":'
-        self._tail = '},"created_at":' + _ENCODE(when) + "}"
+        self._tail = (
+            '},"created_at":' + _ENCODE(when) + ',"schema_version":' + _ENCODE(DRAFT_SCHEMA_VERSION)
+            + "}"
+        )
 
     def encode(self, email: IncomingEmail, draft: DraftText) -> bytes:
         if (draft.adapters != self._adapters or draft.timings_ms != self._timings_ms
@@ -135,6 +140,7 @@ class DraftEncoder:
                          "location": entities.location},
             "persona": draft.persona,
             "needs_review": draft.needs_review,
+            "review_reasons": draft.review_reasons,
         })
         usage = draft.usage
         return (

@@ -408,6 +408,11 @@ class Daemon:
             self.metrics.inference_tokens.labels(adapter, "completion").inc(usage.completion_tokens)
         for task in config.tasks:
             self.metrics.adapter_requests.labels(config.adapter(task) or "base").inc(len(valid))
+        for outcome, count in result.draft_outcomes.items():
+            if count:
+                self.metrics.draft_outcomes.labels(outcome).inc(count)
+        for check, count in result.check_failures.items():
+            self.metrics.draft_check_failures.labels(check).inc(count)
         debug = log.isEnabledFor(logging.DEBUG)
         encoder: codec.DraftEncoder | None = None
         for (i, email), outcome in zip(valid, result.outcomes, strict=True):

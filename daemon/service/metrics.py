@@ -23,6 +23,7 @@ from prometheus_client import (
 )
 
 from daemon import __version__
+from handlers.checks import CHECKS
 from models.engines.base import GenerateRequest, GenerateResult
 from models.vocabulary import TASKS
 
@@ -30,6 +31,7 @@ from models.vocabulary import TASKS
 disable_created_metrics()
 
 STAGES = ("parse", *TASKS, "publish")
+DRAFT_OUTCOMES = ("passed", "regenerated", "fallback")
 BATCH_BUCKETS = (1, 2, 4, 8, 16, 32, 64, 128, 256)
 LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300)
 # Requests per engine call: the pipeline sends up to 2 per email (sentiment + entities).
@@ -150,6 +152,24 @@ class Metrics:
             "Batches resent (or transactions retried) after a failed acknowledgement.",
             registry=r,
         )
+        self.draft_outcomes = Counter(
+            "replyd_draft_outcomes_total",
+            "Checked reply drafts by outcome: passed (first draft), regenerated (second draft "
+            "passed) or fallback (grounded fallback, needs_review).",
+            ["outcome"],
+            registry=r,
+        )
+        self.draft_check_failures = Counter(
+            "replyd_draft_check_failures_total",
+            "Checks failed by first reply drafts, by check (a draft can fail several).",
+            ["check"],
+            registry=r,
+        )
+        # Every series exists from the start, so dashboards show 0 rather than "no data".
+        for outcome in DRAFT_OUTCOMES:
+            self.draft_outcomes.labels(outcome)
+        for check in (*CHECKS, "empty"):
+            self.draft_check_failures.labels(check)
         ProcessCollector(registry=r)
         self.build_info = Info(
             "replyd_build", "Version, engine and base model of this process.", registry=r

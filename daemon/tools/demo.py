@@ -141,7 +141,8 @@ def render_table(summary: DemoSummary, width: int = 100) -> str:
         name = ", ".join(draft.entities.name)[:22] or "-"
         products = ", ".join(draft.entities.product)[:30] or "-"
         body = textwrap.shorten(" ".join(draft.body.split()), width=width - 66, placeholder="…")
-        lines.append(f"{draft.sentiment:<9}  {name:<22} {products:<30} {body}")
+        review = "review " if draft.needs_review else ""
+        lines.append(f"{draft.sentiment:<9}  {name:<22} {products:<30} {review}{body}")
     for letter in summary.dead_letters:
         lines.append(f"{'DEAD':<9}  offset {letter.source.offset:<15} {letter.reason:<30} {letter.error[:40]}")
     return "\n".join(lines)
@@ -153,6 +154,11 @@ def write_json(summary: DemoSummary) -> str:
             "emails": summary.sent,
             "drafts": len(summary.drafts),
             "dead_letters": len(summary.dead_letters),
+            # Drafts the model wrote that passed every check (first or second try); the rest
+            # are grounded fallbacks marked needs_review.
+            "usable": round(sum(not d.review_reasons for d in summary.drafts)
+                            / max(1, len(summary.drafts)), 3),
+            "fallbacks": sum(bool(d.review_reasons) for d in summary.drafts),
             "seconds": round(summary.seconds, 2),
         }
     )

@@ -16,6 +16,7 @@ from daemon.service.build import build_engine, task_adapters
 from daemon.settings import Settings
 from daemon.tools.jsonl import read_jsonl, write_jsonl
 from handlers import entities, persona, reply, scoring, sentiment
+from handlers.checks import CHECKS, check_draft
 from handlers.types import ENTITY_FIELDS, SENTIMENTS, EmailText, Entities
 from models.engines.base import Engine, GenerateRequest, GenerateResult
 from models.errors import ConfigurationError, OutputError
@@ -169,13 +170,13 @@ def _task_functions(
                 _email(e["text"]), e.get("sentiment", "neutral"), known, adapter, max_tokens
             )
 
-        return (
-            build_reply,
-            guarded(lambda e, r: reply.parse(r)),
-            lambda ex, pr: scoring.rubric_report("reply", [
+        def score_replies(ex: Sequence[dict[str, Any]], pr: Sequence[Any]) -> dict[str, Any]:
+            report = scoring.rubric_report("reply", [
                 scoring.rubric(_case(e), p) for e, p in zip(ex, pr, strict=True)
-            ]),
-        )
+            ])
+            return {**report, **draft_check_report(ex, pr)}
+
+        return (build_reply, guarded(lambda e, r: reply.parse(r)), score_replies)
     return (
         lambda e: persona.build_request(e["text"], e.get("persona", "pirate"), adapter, max_tokens),
         guarded(lambda e, r: persona.parse(r)),
@@ -184,6 +185,26 @@ def _task_functions(
             for e, p in zip(ex, pr, strict=True)
         ]),
     )
+
+
+def draft_check_report(examples: Sequence[dict[str, Any]], drafts: Sequence[str | None]
+                       ) -> dict[str, Any]:
+    """``usable``: the share of drafts that pass every check a draft must pass before it leaves
+    the daemon (:func:`handlers.checks.check_draft`), and each check's failure rate. An
+    unusable output (None) fails as "empty"."""
+    failures: dict[str, int] = dict.fromkeys((*CHECKS, "empty"), 0)
+    usable = 0
+    for example, draft in zip(examples, drafts, strict=True):
+        found = example.get("entities", {})
+        known = Entities(**{f: tuple(found.get(f, [])) for f in ENTITY_FIELDS})
+        failed = (check_draft(draft, _email(example["text"]), example.get("sentiment", "neutral"),
+                              known) if draft else ("empty",))
+        usable += not failed
+        for name in failed:
+            failures[name] += 1
+    n = max(1, len(drafts))
+    return {"usable": round(usable / n, 4),
+            "check_failure_rates": {name: round(count / n, 4) for name, count in failures.items()}}
 
 
 def _case(example: dict[str, Any], persona_name: str | None = None) -> scoring.RubricCase:

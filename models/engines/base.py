@@ -34,7 +34,12 @@ class Message:
 
 @dataclass(frozen=True, slots=True)
 class SamplingParams:
-    """Decoding settings. ``temperature == 0`` means greedy; ``top_k == 0`` disables top-k."""
+    """Decoding settings. ``temperature == 0`` means greedy; ``top_k == 0`` disables top-k.
+
+    ``repetition_penalty`` (1.0 = off) divides the positive logits and multiplies the negative
+    ones of every token already in the prompt or the output, as vLLM and transformers both
+    define it, so the engines behave alike. ``stop`` strings end generation and are not part of
+    the text."""
 
     max_tokens: int = 64
     temperature: float = 0.0
@@ -42,6 +47,7 @@ class SamplingParams:
     top_k: int = 0
     stop: tuple[str, ...] = ()
     seed: int | None = None
+    repetition_penalty: float = 1.0
 
     def __post_init__(self) -> None:
         if self.max_tokens < 1:
@@ -50,6 +56,12 @@ class SamplingParams:
             raise ConfigurationError(f"temperature must be >= 0, got {self.temperature}")
         if not 0 < self.top_p <= 1:
             raise ConfigurationError(f"top_p must be in (0, 1], got {self.top_p}")
+        if self.top_k < 0:
+            raise ConfigurationError(f"top_k must be >= 0, got {self.top_k}")
+        if self.repetition_penalty <= 0:
+            raise ConfigurationError(
+                f"repetition_penalty must be > 0, got {self.repetition_penalty}"
+            )
 
 
 @functools.lru_cache(maxsize=64)

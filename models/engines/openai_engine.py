@@ -356,6 +356,8 @@ def _request_body(request: GenerateRequest, model: str) -> tuple[str, dict[str, 
         body["top_k"] = s.top_k
     if s.stop:
         body["stop"] = list(s.stop)
+    if s.repetition_penalty != 1.0:  # a vLLM extension, like top_k
+        body["repetition_penalty"] = s.repetition_penalty
     if s.seed is not None:
         body["seed"] = s.seed
     constraint = request.constraint

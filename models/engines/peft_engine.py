@@ -49,6 +49,7 @@ from transformers import (
     AutoTokenizer,
     GenerationConfig,
     LogitsProcessorList,
+    RepetitionPenaltyLogitsProcessor,
     StoppingCriteria,
     StoppingCriteriaList,
     TemperatureLogitsWarper,
@@ -329,6 +330,9 @@ class PeftEngine(Engine):
         processors = LogitsProcessorList()
         if self._grammars is not None and any(row.grammar is not None for row in batch):
             processors.append(self._grammars.mask([row.grammar for row in batch]))
+        if sampling.repetition_penalty != 1.0:
+            # The grammar mask only removes tokens, so its order with the penalty is irrelevant.
+            processors.append(RepetitionPenaltyLogitsProcessor(sampling.repetition_penalty))
         do_sample = sampling.temperature > 0
         if do_sample:
             processors.append(TemperatureLogitsWarper(sampling.temperature))
@@ -449,8 +453,9 @@ def _check_adapter_dir(info: AdapterInfo) -> None:
 def _sampling_key(sampling: SamplingParams) -> tuple[Any, ...]:
     # Rows share a generate call when everything but max_tokens and stop is the same.
     if sampling.temperature == 0:
-        return ("greedy",)
-    return ("sample", sampling.temperature, sampling.top_p, sampling.top_k, sampling.seed)
+        return ("greedy", sampling.repetition_penalty)
+    return ("sample", sampling.temperature, sampling.top_p, sampling.top_k, sampling.seed,
+            sampling.repetition_penalty)
 
 
 def _first_stop(text: str, stops: tuple[str, ...]) -> int | None:

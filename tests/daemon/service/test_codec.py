@@ -83,6 +83,7 @@ def test_the_batch_encoder_writes_the_validated_drafts_json() -> None:
         _text(body='Quotes " and \\ and\nnew lines \x01 and emoji 🎉', persona="pirate",
               needs_review=True, entities=Entities(), usage=Usage(0, 0)),
         _text(sentiment="positive", entities=Entities(location=("Lyon", "São Paulo"))),
+        _text(needs_review=True, review_reasons=("repetition", "prompt_echo")),
     ]
     for when in stamps:
         encoder = codec.DraftEncoder(shared.adapters, shared.timings_ms, "base", when)

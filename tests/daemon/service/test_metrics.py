@@ -30,6 +30,8 @@ EXPECTED = {
     "replyd_rebalances": ("counter", set()),
     "replyd_abandoned_emails": ("counter", set()),
     "replyd_publish_retries": ("counter", set()),
+    "replyd_draft_outcomes": ("counter", {"outcome"}),
+    "replyd_draft_check_failures": ("counter", {"check"}),
 }
 # Labels whose values could come from email content or ids are never allowed.
 FORBIDDEN_LABELS = {"message_id", "email", "from", "to", "subject", "customer", "name", "address"}

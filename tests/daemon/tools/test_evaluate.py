@@ -35,6 +35,24 @@ def test_eval_prints_one_json_line_and_writes_predictions(task: str, tmp_path: P
     assert 0.0 <= report[key] <= 1.0
     lines = predictions.read_text().splitlines()
     assert len(lines) == 9 and all("prediction" in json.loads(line) for line in lines)
+    if task == "reply":
+        # The echo engine copies the prompt's first line: every draft echoes the prompt.
+        assert report["usable"] == 0.0
+        assert report["check_failure_rates"]["prompt_echo"] == 1.0
+
+
+def test_draft_check_report_counts_usable_drafts() -> None:
+    from daemon.tools.evaluate import draft_check_report
+
+    example = {"text": "My Vela toothbrush broke. Dana Ross", "sentiment": "negative",
+               "entities": {"name": ["Dana Ross"], "product": ["Vela toothbrush"], "location": []}}
+    good = ("Hi Dana,\n\nI'm sorry your Vela toothbrush broke. Could you tell us when it "
+            "stopped working? We'll sort out a repair or a replacement.\n\nBest regards,\n"
+            "The replyd support team")
+    report = draft_check_report([example] * 3, [good, "Reply: " + good, None])
+    assert report["usable"] == round(1 / 3, 4)
+    assert report["check_failure_rates"]["prompt_echo"] == round(1 / 3, 4)
+    assert report["check_failure_rates"]["empty"] == round(1 / 3, 4)
 
 
 def test_eval_rejects_bad_data_before_starting_an_engine(tmp_path: Path) -> None:
