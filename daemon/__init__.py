@@ -1,3 +1,4 @@
-"""The replyd service: settings, the Kafka loop, lifecycle, health and metrics, the CLI."""
+"""replyd: the CLI, settings, wire contracts and logging; ``service`` is what ``replyd run``
+executes, ``tools`` the offline commands."""
 
 __version__ = "0.1.0"

@@ -332,12 +332,13 @@ def _serve(coro_factory: Callable[[], Any], on_first_signal: Callable[[], None],
 
 
 def cmd_run(args: argparse.Namespace) -> int:
-    from daemon.service.build import build_engine, build_pipeline_config
+    from daemon.service.build import build_engine, build_pipeline_config, build_reply_engine
     from daemon.service.daemon import Daemon
 
     settings = settings_from(args)
     logging.getLogger().setLevel(settings.log_level)
-    daemon = Daemon(settings, build_engine(settings), build_pipeline_config(settings), tune_gc=True)
+    daemon = Daemon(settings, build_engine(settings), build_pipeline_config(settings), tune_gc=True,
+                    reply_engine=build_reply_engine(settings))
     return _serve(daemon.run, daemon.request_stop, settings.shutdown_timeout_s)
 
 

@@ -140,6 +140,16 @@ class Settings(BaseSettings):
     engine_retry_initial_backoff_s: float = Field(
         0.2, gt=0, description="First delay between those retries (doubling, jittered)."
     )
+    reply_engine_url: str | None = Field(
+        None,
+        description="An OpenAI-compatible server (e.g. vLLM with a large instruction model) "
+        "that writes the replies, and only the replies (the second try of a failed draft "
+        "too); the analysis stays on the main engine's adapters. Comma-separated URLs are "
+        "spread round-robin. Unset = replies on the main engine.",
+    )
+    reply_model: str | None = Field(
+        None, description="The model's name on reply_engine_url's servers (needed with it)."
+    )
     served_model_name: str | None = Field(
         None,
         description="openai engine only: the base model's name on the servers "

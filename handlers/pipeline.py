@@ -90,8 +90,12 @@ class Pipeline:
         engine: Engine,
         config: PipelineConfig,
         clock: Callable[[], float] = time.perf_counter,
+        reply_engine: Engine | None = None,
     ) -> None:
+        """``reply_engine``: where the reply stage runs (e.g. a large model's server), when it
+        is not ``engine``."""
         self._engine = engine
+        self._reply_engine = reply_engine or engine
         self._config = config
         self._clock = clock
 
@@ -251,7 +255,7 @@ class Pipeline:
         if not rows:
             return {}
         started = self._clock()
-        results = await self._generate(requests)
+        results = await self._generate(requests, self._reply_engine if task == "reply" else None)
         # A stage run twice (a reply's second try) adds to its time and tokens.
         stage_seconds[task] = stage_seconds.get(task, 0.0) + self._clock() - started
         texts: dict[int, str] = {}
@@ -272,9 +276,11 @@ class Pipeline:
     def _check(body: str, email: EmailText, mood: Sentiment, found: Entities) -> tuple[str, ...]:
         return check_draft(body, email, mood, found) if body else ("empty",)
 
-    async def _generate(self, requests: list[GenerateRequest]) -> list[GenerateResult]:
+    async def _generate(
+        self, requests: list[GenerateRequest], engine: Engine | None = None
+    ) -> list[GenerateResult]:
         """One engine call. Engine errors propagate: the daemon is the one layer that retries."""
-        return await self._engine.generate(requests)
+        return await (engine or self._engine).generate(requests)
 
 
 def _parse_reply(result: GenerateResult) -> str:

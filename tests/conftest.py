@@ -52,6 +52,25 @@ def model_cache_dir() -> Path:
     return Path(os.environ.get("REPLYD_MODEL_CACHE_DIR", "~/.cache/replyd/models")).expanduser()
 
 
+@pytest.fixture(scope="session")
+def model_path(model_cache_dir: Path) -> Path:
+    """The default base model's folder, converted into the cache on first use."""
+    from models.base_model import ensure_base_model
+
+    return ensure_base_model(model_cache_dir)
+
+
+@pytest.fixture(scope="module")
+def restore_torch_threads() -> Iterator[None]:
+    """For modules whose engine or training sets torch's process-wide thread count (use it
+    through ``pytest.mark.usefixtures``): the next module gets the old count back."""
+    import torch
+
+    threads = torch.get_num_threads()
+    yield
+    torch.set_num_threads(threads)
+
+
 @pytest.fixture(autouse=True, scope="module")
 def _collect_garbage_per_module() -> Iterator[None]:
     """A full collection after each module, so what a module leaks is reported against that

@@ -85,11 +85,34 @@ def _openai_engine(settings: Settings, adapters: dict[str, AdapterInfo]) -> Engi
     )
 
 
+def build_reply_engine(settings: Settings) -> Engine | None:
+    """The engine of the reply stage when ``reply_engine_url`` names one, else None (replies
+    run on the main engine)."""
+    if not settings.reply_engine_url:
+        return None
+    from models.engines.openai_engine import OpenAIEngine
+
+    if not settings.reply_model:
+        raise ConfigurationError(
+            "reply_engine_url needs reply_model (--reply-model, REPLYD_REPLY_MODEL): the "
+            "model's name on that server"
+        )
+    return OpenAIEngine(
+        settings.reply_engine_url.split(","),
+        base_model=settings.reply_model,
+        max_concurrency=settings.engine_max_concurrency,
+        timeout_s=settings.engine_timeout_s,
+    )
+
+
 def build_pipeline_config(settings: Settings) -> PipelineConfig:
     """The pipeline the settings describe, each task on its adapter (or the base model)."""
+    adapters: dict[str, str | None] = dict(task_adapters(settings))
+    if settings.reply_engine_url:
+        adapters.pop("reply", None)  # the reply server's own model writes, with no adapter
     return PipelineConfig(
         tasks=settings.tasks,
-        adapters=task_adapters(settings),
+        adapters=adapters,
         persona=settings.persona if "persona" in settings.tasks else None,
         reply_max_tokens=settings.reply_max_tokens,
         reply_sampling=reply.sampling(

@@ -103,7 +103,7 @@ class DraftEncoder:
     those are encoded once. The per-email fields were validated on the way in (message id,
     address, subject) or are typed by the pipeline (body, labels, spans, counts), so each draft
     is one ``json`` encode of plain data instead of building and validating a ``Draft`` (~4x
-    the CPU). ``tests/daemon/test_codec.py`` checks the bytes against ``Draft`` field by field;
+    the CPU). ``tests/daemon/service/test_codec.py`` checks the bytes against ``Draft`` field by field;
     a draft that does not fit the batch's shared part, or has an empty body, takes the
     validated path (which raises on an invalid draft)."""
 

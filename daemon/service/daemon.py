@@ -81,15 +81,24 @@ class Daemon:
         pipeline_config: PipelineConfig,
         metrics: Metrics | None = None,
         tune_gc: bool = False,
+        reply_engine: Engine | None = None,
     ) -> None:
         """``tune_gc``: apply :func:`tune_gc` once the engine has started (for a process that
-        serves; tests leave the collector alone)."""
+        serves; tests leave the collector alone). ``reply_engine``: a second engine that writes
+        the replies (``reply_engine_url``); both must be up for the daemon to be ready."""
         self.settings = settings
         self._tune_gc = tune_gc
         self.engine = engine
+        self.reply_engine = reply_engine
         self.metrics = metrics or Metrics()
         # Every engine call of the pipeline is recorded (batch size, timings, queue depth).
-        self.pipeline = Pipeline(MeteredEngine(engine, self.metrics), pipeline_config)
+        self.pipeline = Pipeline(
+            MeteredEngine(engine, self.metrics),
+            pipeline_config,
+            reply_engine=MeteredEngine(reply_engine, self.metrics) if reply_engine else None,
+        )
+        if reply_engine is not None:
+            self.metrics.watch_queue_depth(lambda: engine.queue_depth() + reply_engine.queue_depth())
         self.should_exit = False
         self.stats = LoopStats()
         self._stop_requested = asyncio.Event()
@@ -127,7 +136,9 @@ class Daemon:
             )
             await stack.enter_async_context(self.health)
             await stack.enter_async_context(self.engine)
-            self.metrics.watch_engine(self.engine.healthy)
+            if self.reply_engine is not None:
+                await stack.enter_async_context(self.reply_engine)
+            self.metrics.watch_engine(self._engines_healthy)
             self.metrics.set_build(self.engine.name, self.engine.base_model)
             if self._tune_gc:
                 tune_gc()
@@ -377,7 +388,7 @@ class Daemon:
             except EngineDeadError:
                 raise
             except EngineError as exc:
-                if self.engine.healthy():
+                if self._engines_healthy():
                     if deadline is None:
                         deadline = time.monotonic() + s.engine_retry_deadline_s
                     if exc.retriable and time.monotonic() < deadline and not self.should_exit:
@@ -398,21 +409,7 @@ class Daemon:
                 log.warning("engine unavailable; retrying the batch")
                 await outage.wait(self._stop_requested)
                 deadline = None
-        for stage, seconds in result.stage_seconds.items():
-            for name in stage.split("+"):
-                self.metrics.stage_latency.labels(name).observe(seconds)
-        config = self.pipeline.config
-        for task, usage in result.usage_by_task.items():
-            adapter = config.adapter(task) or "base"
-            self.metrics.inference_tokens.labels(adapter, "prompt").inc(usage.prompt_tokens)
-            self.metrics.inference_tokens.labels(adapter, "completion").inc(usage.completion_tokens)
-        for task in config.tasks:
-            self.metrics.adapter_requests.labels(config.adapter(task) or "base").inc(len(valid))
-        for outcome, count in result.draft_outcomes.items():
-            if count:
-                self.metrics.draft_outcomes.labels(outcome).inc(count)
-        for check, count in result.check_failures.items():
-            self.metrics.draft_check_failures.labels(check).inc(count)
+        self.metrics.record_batch(result, self.pipeline.config, len(valid))
         debug = log.isEnabledFor(logging.DEBUG)
         encoder: codec.DraftEncoder | None = None
         for (i, email), outcome in zip(valid, result.outcomes, strict=True):
@@ -497,4 +494,7 @@ class Daemon:
         return {"loop": time.monotonic() - self._last_progress < stuck_after}
 
     def _ready_checks(self) -> dict[str, bool]:
-        return {"broker": self.broker_connected, "engine": self.engine.healthy()}
+        return {"broker": self.broker_connected, "engine": self._engines_healthy()}
+
+    def _engines_healthy(self) -> bool:
+        return self.engine.healthy() and (self.reply_engine is None or self.reply_engine.healthy())

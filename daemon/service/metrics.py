@@ -24,6 +24,7 @@ from prometheus_client import (
 
 from daemon import __version__
 from handlers.checks import CHECKS
+from handlers.pipeline import BatchResult, PipelineConfig
 from models.engines.base import GenerateRequest, GenerateResult
 from models.vocabulary import TASKS
 
@@ -211,6 +212,24 @@ class Metrics:
             for adapter, values in by_adapter.items():
                 observe_many(histogram.labels(adapter), values)
 
+    def record_batch(self, result: BatchResult, config: PipelineConfig, emails: int) -> None:
+        """What one pipeline run cost and how its drafts ended: stage times, tokens and
+        requests per adapter, draft outcomes and failed checks."""
+        for stage, seconds in result.stage_seconds.items():
+            for name in stage.split("+"):
+                self.stage_latency.labels(name).observe(seconds)
+        for task, usage in result.usage_by_task.items():
+            adapter = config.adapter(task) or "base"
+            self.inference_tokens.labels(adapter, "prompt").inc(usage.prompt_tokens)
+            self.inference_tokens.labels(adapter, "completion").inc(usage.completion_tokens)
+        for task in config.tasks:
+            self.adapter_requests.labels(config.adapter(task) or "base").inc(emails)
+        for outcome, count in result.draft_outcomes.items():
+            if count:
+                self.draft_outcomes.labels(outcome).inc(count)
+        for check, count in result.check_failures.items():
+            self.draft_check_failures.labels(check).inc(count)
+
     def set_build(self, engine: str, base_model: str) -> None:
         self.build_info.info({"version": __version__, "engine": engine, "base_model": base_model})
 
@@ -221,7 +240,7 @@ def observe_many(histogram: Histogram, values: Iterable[float]) -> None:
     Per-email observations are the daemon's hot path (thousands per second with a fast engine);
     ``Histogram.observe`` takes a lock and walks the buckets for each value. This reads the
     histogram's bucket bounds and counters, which prometheus_client keeps as ``_upper_bounds``,
-    ``_buckets`` and ``_sum``; ``tests/daemon/test_metrics.py`` checks the result against
+    ``_buckets`` and ``_sum``; ``tests/daemon/service/test_metrics.py`` checks the result against
     ``observe`` value by value, and without those attributes it falls back to ``observe``.
     """
     values = list(values)

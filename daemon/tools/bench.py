@@ -23,7 +23,7 @@ from typing import Any
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 
 from daemon.contracts import Draft
-from daemon.service.build import build_engine, task_adapters
+from daemon.service.build import build_engine, build_pipeline_config, task_adapters
 from daemon.service.daemon import Daemon
 from daemon.service.gc_tuning import tune_gc as serving_gc
 from daemon.settings import Settings
@@ -106,9 +106,9 @@ async def run_bench(
     figures = result.figures
     texts, messages = _emails(n, seed)
     adapters = task_adapters(settings)
-    config = PipelineConfig(
-        tasks=settings.tasks, adapters=adapters, reply_max_tokens=settings.reply_max_tokens
-    )
+    # The daemon's own pipeline (draft checks included, unless --check-drafts false). The echo
+    # engine's drafts fail every check, so an echo run with checks measures the fallback path.
+    config = build_pipeline_config(settings)
     engine = build_engine(settings)
     async with engine, EmbeddedBroker(port=0) as broker:
         if tune_gc:

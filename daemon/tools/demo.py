@@ -20,7 +20,7 @@ from pathlib import Path
 from aiokafka import AIOKafkaConsumer
 
 from daemon.contracts import DeadLetter, Draft
-from daemon.service.build import build_engine, build_pipeline_config
+from daemon.service.build import build_engine, build_pipeline_config, build_reply_engine
 from daemon.service.daemon import Daemon
 from daemon.settings import Settings
 from daemon.tools.broker import EmbeddedBroker
@@ -75,7 +75,8 @@ async def run_demo(
         expected = {(m.partition, m.offset) for m in sent}
         ids = {key.decode() for key, _ in messages if key}
 
-        daemon = Daemon(settings, build_engine(settings), build_pipeline_config(settings))
+        daemon = Daemon(settings, build_engine(settings), build_pipeline_config(settings),
+                        reply_engine=build_reply_engine(settings))
         daemon_task = asyncio.create_task(daemon.run(), name="replyd-daemon")
         try:
             drafts, dead = await asyncio.wait_for(

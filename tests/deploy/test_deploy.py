@@ -7,6 +7,8 @@ model, the metrics catalogue), and Prometheus' own ``promtool`` checks and unit-
 
 from __future__ import annotations
 
+import ast
+import importlib.util
 import json
 import re
 import shutil
@@ -741,6 +743,114 @@ def test_dockerfile() -> None:
     for copied in (source for sources in copies for source in sources):
         assert (REPO / copied).exists(), f"COPY {copied}: not in the repository"
         assert f"!{copied}" in ignore, f"COPY {copied}: excluded by Dockerfile.dockerignore"
+
+
+# --- module paths named by the deployment -------------------------------------------------------
+# The packages replyd ships (pyproject's packages.find): only their modules are resolved here, so
+# nothing third-party (vllm) gets imported.
+OWN_PACKAGES = tuple(pattern.rstrip("*") for pattern in tomllib.loads(
+    (REPO / "pyproject.toml").read_text())["tool"]["setuptools"]["packages"]["find"]["include"])
+_OWN = rf"(?:{'|'.join(OWN_PACKAGES)})(?:\.\w+)*"
+RUN_MODULE = re.compile(rf"(?:python3?\s+-m\s+|[\"']-m[\"'],\s*[\"'])({_OWN})\b")
+# module:attribute, a dotted module path not inside a file path or name (``vllm-models:/models:ro``)
+ENTRY_POINT = re.compile(rf"(?<![\w./-])((?:{'|'.join(OWN_PACKAGES)})(?:\.\w+)+):(\w+)\b")
+IMPORT_FROM = re.compile(rf"\bfrom\s+({_OWN})\s+import\s+([\w ,]+)")
+IMPORT = re.compile(r"\bimport\s+([\w.]+(?:\s*,\s*[\w.]+)*)")
+Reference = tuple[str, str | None, str]  # module, attribute or None, where it is named
+
+
+def deploy_module_references() -> set[Reference]:
+    """Every module of replyd's own packages that the deployment files name: ``python -m X``
+    (also as a YAML/JSON argument list), ``X:Y`` entry points, and the imports of ``python -c``
+    scripts; plus pyproject's scripts and entry points (``vllm.general_plugins`` among them)."""
+    found: set[Reference] = set()
+    for path in (DOCKERFILE, COMPOSE, *sorted(K8S.glob("*.yaml"))):
+        for number, line in enumerate(path.read_text().splitlines(), 1):
+            at = f"{path.relative_to(REPO)}:{number}"
+            found |= {(module, None, at) for module in RUN_MODULE.findall(line)}
+            found |= {(module, name, at) for module, name in ENTRY_POINT.findall(line)}
+            for module, names in IMPORT_FROM.findall(line):
+                found |= {(module, name.split(" as ")[0].strip(), at)
+                          for name in names.split(",") if name.strip()}
+            if IMPORT_FROM.search(line):
+                continue
+            for modules in IMPORT.findall(line):
+                found |= {(module.strip(), None, at) for module in modules.split(",")
+                          if module.strip().split(".")[0] in OWN_PACKAGES}
+    project = tomllib.loads((REPO / "pyproject.toml").read_text())["project"]
+    groups = {"scripts": project["scripts"], **{
+        f"entry-points.{group}": points for group, points in project["entry-points"].items()}}
+    for group, points in groups.items():
+        for name, target in points.items():
+            module, _, attribute = target.partition(":")
+            where = f"pyproject.toml [{group}] {name}"
+            found.add((module.strip(), attribute.strip() or None, where))
+    return found
+
+
+def top_level_names(source: Path) -> set[str]:
+    """Names a module defines at its top level (functions, classes, assignments, imports)."""
+    names: set[str] = set()
+    for node in ast.parse(source.read_text(), str(source)).body:
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+            names.add(node.name)
+        elif isinstance(node, ast.Assign):
+            names |= {t.id for t in node.targets if isinstance(t, ast.Name)}
+        elif isinstance(node, ast.AnnAssign) and isinstance(node.target, ast.Name):
+            names.add(node.target.id)
+        elif isinstance(node, (ast.Import, ast.ImportFrom)):
+            names |= {(a.asname or a.name).split(".")[0] for a in node.names}
+    return names
+
+
+def unresolved(references: set[Reference]) -> list[str]:
+    """The references whose module is not in this checkout or lacks the attribute. Resolved with
+    ``find_spec`` (which imports only the parent packages) and read with ``ast``: the modules
+    themselves are not imported, so checking the vLLM plugin does not import vllm."""
+    problems = []
+    for module, attribute, where in sorted(references, key=lambda r: (r[2], r[0], r[1] or "")):
+        try:
+            spec = importlib.util.find_spec(module)
+        except ModuleNotFoundError:  # a parent package is missing
+            spec = None
+        if spec is None or spec.origin is None:
+            problems.append(f"{where}: no module {module}")
+            continue
+        origin = Path(spec.origin).resolve()
+        if not origin.is_relative_to(REPO):
+            problems.append(f"{where}: {module} resolves outside the checkout ({origin})")
+            continue
+        if attribute is None or attribute in top_level_names(origin):
+            continue
+        if spec.submodule_search_locations and importlib.util.find_spec(f"{module}.{attribute}"):
+            continue  # ``from package import submodule``
+        problems.append(f"{where}: {module} defines no {attribute}")
+    return problems
+
+
+def test_module_paths_in_deploy_and_entry_points_resolve() -> None:
+    """Every replyd module the Dockerfile, compose.yaml, the k8s manifests and pyproject's entry
+    points name exists in this checkout, with the attribute they take from it."""
+    vllm_loaded = "vllm" in sys.modules
+    references = deploy_module_references()
+    pairs = {(module, attribute) for module, attribute, _ in references}
+    # The extraction itself: these are in the files today; if one moves, update it here.
+    assert ("models.engines.vllm_lora_ops", "register") in pairs
+    assert ("daemon.cli", "main") in pairs
+    assert ("models.customize.registry", "Registry") in pairs
+    assert ("daemon.cli", None) in pairs  # the Dockerfile's import check
+    problems = unresolved(references)
+    assert not problems, "\n".join(problems)
+    assert ("vllm" in sys.modules) == vllm_loaded, "resolving the plugin's path imported vllm"
+
+
+def test_stale_module_paths_are_reported() -> None:
+    """The check catches a pre-restructuring path, a missing attribute and a missing package."""
+    stale = {("models.vllm_lora_ops", "register", "a"), ("daemon.engines", None, "b"),
+             ("models.customize.registry", "Nope", "c"), ("daemon.nowhere.x", None, "d")}
+    assert unresolved(stale) == [
+        "a: no module models.vllm_lora_ops", "b: no module daemon.engines",
+        "c: models.customize.registry defines no Nope", "d: no module daemon.nowhere.x"]
 
 
 # --- docs/METRICS.md ---------------------------------------------------------------------------

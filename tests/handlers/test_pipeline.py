@@ -137,3 +137,14 @@ async def test_reply_requests_stop_at_the_prompts_own_delimiters_and_labels() ->
     await Pipeline(engine, PipelineConfig()).run(EMAILS[:1])
     stop = engine.calls[1][0].sampling.stop
     assert {"</email>", "\nReply:", "\nCustomer name:"} <= set(stop)
+
+
+async def test_the_reply_stage_runs_on_the_reply_engine_when_one_is_given() -> None:
+    analysis = _replies("analysis engine must not write replies", "nor retries")
+    writer = _replies(GOOD, GOOD)
+    pipeline = Pipeline(analysis, PipelineConfig(), reply_engine=writer)
+    batch = await pipeline.run(EMAILS[:1])
+    (draft,) = batch.outcomes
+    assert isinstance(draft, DraftText) and draft.body == GOOD
+    assert [len(call) for call in analysis.calls] == [2]  # sentiment + entities only
+    assert len(writer.calls) == 1 and writer.calls[0][0].constraint is None

@@ -34,21 +34,11 @@ pytestmark = pytest.mark.peft
 REPO = Path(__file__).resolve().parents[2]
 
 
-@pytest.fixture(scope="module")
-def cache_dir() -> Path:
-    return Path(os.environ.get("REPLYD_MODEL_CACHE_DIR", "~/.cache/replyd/models")).expanduser()
-
-
-@pytest.fixture(scope="module")
-def model_path(cache_dir: Path) -> Path:
-    return ensure_base_model(cache_dir)
-
-
-def test_provisioning_is_idempotent_and_fast(model_path: Path, cache_dir: Path) -> None:
+def test_provisioning_is_idempotent_and_fast(model_path: Path, model_cache_dir: Path) -> None:
     started = time.perf_counter()
-    again = ensure_base_model(cache_dir)
+    again = ensure_base_model(model_cache_dir)
     elapsed = time.perf_counter() - started
-    assert again == model_path == cache_dir / DEFAULT_MODEL_NAME
+    assert again == model_path == model_cache_dir / DEFAULT_MODEL_NAME
     # The fast path re-hashes ~270 MB; it must stay cheap enough to run at every start.
     assert elapsed < 3.0, f"verification took {elapsed:.2f} s"
     manifest = json.loads((model_path / MANIFEST_FILE_NAME).read_text())
@@ -56,7 +46,8 @@ def test_provisioning_is_idempotent_and_fast(model_path: Path, cache_dir: Path) 
     assert manifest["files"][WEIGHTS_FILE_NAME]["sha256"] == EXPECTED_WEIGHTS_SHA256
     for name in ("config.json", "tokenizer.json", "generation_config.json"):
         assert name in manifest["files"]
-    assert not any(p.name.startswith(f".{DEFAULT_MODEL_NAME}.tmp-") for p in cache_dir.iterdir())
+    temporary = f".{DEFAULT_MODEL_NAME}.tmp-"
+    assert not any(p.name.startswith(temporary) for p in model_cache_dir.iterdir())
 
 
 def test_converted_folder_is_plain_hf_with_chat_template(model_path: Path) -> None:
@@ -167,15 +158,15 @@ def test_user_directory_without_weights_or_config_is_refused(tmp_path: Path) -> 
         resolve_base_model(tmp_path / "missing", tmp_path)
 
 
-def test_none_resolves_to_the_default_model(model_path: Path, cache_dir: Path) -> None:
-    assert resolve_base_model(None, cache_dir) == model_path
+def test_none_resolves_to_the_default_model(model_path: Path, model_cache_dir: Path) -> None:
+    assert resolve_base_model(None, model_cache_dir) == model_path
     assert model_id(model_path) == DEFAULT_MODEL_NAME
 
 
-def test_module_cli_prints_the_folder(model_path: Path, cache_dir: Path) -> None:
+def test_module_cli_prints_the_folder(model_path: Path, model_cache_dir: Path) -> None:
     env = {**os.environ, "PYTHONPATH": str(REPO)}
     done = subprocess.run(
-        [sys.executable, "-m", "models.base_model", "--cache-dir", str(cache_dir)],
+        [sys.executable, "-m", "models.base_model", "--cache-dir", str(model_cache_dir)],
         capture_output=True,
         text=True,
         cwd=REPO,

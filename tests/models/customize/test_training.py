@@ -8,13 +8,10 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
-import os
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from models.base_model import ensure_base_model
 from models.customize.registry import WEIGHTS_FILE, Registry
 from models.customize.training import (
     LOSS_CURVE_FILE,
@@ -28,7 +25,7 @@ from models.engines.base import Constraint, GenerateRequest, GenerateResult, Mes
 from models.engines.peft_engine import PeftEngine
 from models.errors import ConfigurationError
 
-pytestmark = pytest.mark.peft
+pytestmark = [pytest.mark.peft, pytest.mark.usefixtures("restore_torch_threads")]
 
 LABELS = ("positive", "negative", "neutral")
 SYSTEM = "Classify the customer's sentiment. Answer with one word: positive, negative or neutral."
@@ -56,25 +53,9 @@ EVAL = [Example((Message("system", SYSTEM), Message("user", text)), label)
                             ("When does the shop open?", "neutral"))]
 
 
-@pytest.fixture(scope="module")
-def model_dir() -> Path:
-    cache = Path(os.environ.get("REPLYD_MODEL_CACHE_DIR", "~/.cache/replyd/models"))
-    return ensure_base_model(cache.expanduser())
-
-
-@pytest.fixture(scope="module", autouse=True)
-def _restore_torch_threads() -> Iterator[None]:
-    """Training sets torch's process-wide thread count; give the next module the old one."""
-    import torch
-
-    threads = torch.get_num_threads()
-    yield
-    torch.set_num_threads(threads)
-
-
-def generate(model_dir: Path, registry: Registry, cid: str,
+def generate(model_path: Path, registry: Registry, cid: str,
              requests: list[GenerateRequest]) -> list[GenerateResult]:
-    engine = PeftEngine(model_dir, {cid: registry.adapter_info(cid)}, torch_threads=1)
+    engine = PeftEngine(model_path, {cid: registry.adapter_info(cid)}, torch_threads=1)
 
     async def run() -> list[GenerateResult]:
         async with engine:
@@ -84,18 +65,18 @@ def generate(model_dir: Path, registry: Registry, cid: str,
 
 
 @pytest.fixture(scope="module")
-def lora_run(model_dir: Path, tmp_path_factory: pytest.TempPathFactory):  # type: ignore[no-untyped-def]
+def lora_run(model_path: Path, tmp_path_factory: pytest.TempPathFactory):  # type: ignore[no-untyped-def]
     registry = Registry(tmp_path_factory.mktemp("registry"))
     config = TrainConfig(rank=4, alpha=8, epochs=2, batch_size=4, lr=2e-3, max_len=128, seed=3)
     manifest, result = train_and_register(
-        registry, task="sentiment", model_dir=model_dir, examples=TRAIN, config=config,
+        registry, task="sentiment", model_dir=model_path, examples=TRAIN, config=config,
         eval_examples=EVAL, data={"note": "unit test"}, progress=False,
         evaluate=lambda folder: {"files_seen": sorted(p.name for p in folder.iterdir())},
     )
     return registry, manifest, result
 
 
-def test_lora_trains_registers_and_serves_by_id(model_dir: Path, lora_run) -> None:  # type: ignore[no-untyped-def]
+def test_lora_trains_registers_and_serves_by_id(model_path: Path, lora_run) -> None:  # type: ignore[no-untyped-def]
     registry, manifest, result = lora_run
     assert manifest.id.startswith("sentiment-lora-")
     assert registry.verify() == []
@@ -117,7 +98,7 @@ def test_lora_trains_registers_and_serves_by_id(model_dir: Path, lora_run) -> No
     requests.append(GenerateRequest(messages=EVAL[0].messages, adapter=manifest.id,
                                     sampling=SamplingParams(max_tokens=4),
                                     constraint=Constraint(choices=LABELS)))
-    results = generate(model_dir, registry, manifest.id, requests)
+    results = generate(model_path, registry, manifest.id, requests)
     # Trained to answer with a label and then stop: the completion ends with <|im_end|>.
     assert all(r.text.strip() in LABELS and r.finish_reason == "stop" for r in results), results
     assert results[-1].text in LABELS
@@ -133,12 +114,12 @@ def test_loss_decreases_over_a_few_steps(lora_run) -> None:  # type: ignore[no-u
 
 
 @pytest.fixture(scope="module")
-def ptuning_run(model_dir: Path, tmp_path_factory: pytest.TempPathFactory):  # type: ignore[no-untyped-def]
+def ptuning_run(model_path: Path, tmp_path_factory: pytest.TempPathFactory):  # type: ignore[no-untyped-def]
     registry = Registry(tmp_path_factory.mktemp("registry"))
     config = TrainConfig(method="ptuning", num_virtual_tokens=8, encoder_hidden_size=64,
                          batch_size=8, max_len=128, seed=1)
     manifest, result = train_and_register(
-        registry, task="sentiment", model_dir=model_dir, examples=TRAIN, config=config,
+        registry, task="sentiment", model_dir=model_path, examples=TRAIN, config=config,
         progress=False,
     )
     return registry, manifest, result
@@ -148,7 +129,7 @@ def ptuning_run(model_dir: Path, tmp_path_factory: pytest.TempPathFactory):  # t
 # so; harmless for one unpadded prompt.
 @pytest.mark.filterwarnings(
     "ignore:Position ids are not supported for parameter efficient tuning:UserWarning")
-def test_ptuning_trains_and_loads_in_the_peft_engine(model_dir: Path, ptuning_run) -> None:  # type: ignore[no-untyped-def]
+def test_ptuning_trains_and_loads_in_the_peft_engine(model_path: Path, ptuning_run) -> None:  # type: ignore[no-untyped-def]
     import torch
     from peft import PeftModel
     from transformers import AutoModelForCausalLM, AutoTokenizer
@@ -161,7 +142,7 @@ def test_ptuning_trains_and_loads_in_the_peft_engine(model_dir: Path, ptuning_ru
     assert result.eval_loss is not None
     assert registry.verify() == []
 
-    engine = PeftEngine(model_dir, {manifest.id: registry.adapter_info(manifest.id)},
+    engine = PeftEngine(model_path, {manifest.id: registry.adapter_info(manifest.id)},
                         torch_threads=1)
 
     async def load() -> bool:
@@ -171,8 +152,8 @@ def test_ptuning_trains_and_loads_in_the_peft_engine(model_dir: Path, ptuning_ru
     assert asyncio.run(load())
 
     # The saved adapter generates through peft itself, loaded from the registry by ID.
-    tokenizer = AutoTokenizer.from_pretrained(model_dir)
-    base = AutoModelForCausalLM.from_pretrained(model_dir, dtype=torch.float32)
+    tokenizer = AutoTokenizer.from_pretrained(model_path)
+    base = AutoModelForCausalLM.from_pretrained(model_path, dtype=torch.float32)
     model = PeftModel.from_pretrained(base, str(registry.path(manifest.id)))
     prompt = tokenizer.apply_chat_template(
         [{"role": m.role, "content": m.content} for m in EVAL[0].messages],
@@ -183,29 +164,29 @@ def test_ptuning_trains_and_loads_in_the_peft_engine(model_dir: Path, ptuning_ru
     assert output.shape[1] > inputs["input_ids"].shape[1]
 
 
-def test_peft_engine_generates_with_a_ptuning_adapter(model_dir: Path, ptuning_run) -> None:  # type: ignore[no-untyped-def]
+def test_peft_engine_generates_with_a_ptuning_adapter(model_path: Path, ptuning_run) -> None:  # type: ignore[no-untyped-def]
     registry, manifest, _ = ptuning_run
     request = GenerateRequest(messages=EVAL[0].messages, adapter=manifest.id,
                               sampling=SamplingParams(max_tokens=3))
-    (out,) = generate(model_dir, registry, manifest.id, [request])
+    (out,) = generate(model_path, registry, manifest.id, [request])
     assert out.completion_tokens >= 1
 
 
-def test_same_seed_same_adapter(model_dir: Path, tmp_path: Path) -> None:
+def test_same_seed_same_adapter(model_path: Path, tmp_path: Path) -> None:
     config = TrainConfig(rank=2, alpha=4, batch_size=4, max_len=128, seed=11)
-    first = train(model_dir, TRAIN[:8], config, tmp_path / "a", eval_examples=EVAL[:1],
+    first = train(model_path, TRAIN[:8], config, tmp_path / "a", eval_examples=EVAL[:1],
                   progress=False)
-    second = train(model_dir, TRAIN[:8], config, tmp_path / "b", eval_examples=EVAL[:1],
+    second = train(model_path, TRAIN[:8], config, tmp_path / "b", eval_examples=EVAL[:1],
                    progress=False)
     assert first.step_losses == second.step_losses
     for name in ("adapter_config.json", WEIGHTS_FILE):
         assert (tmp_path / "a" / name).read_bytes() == (tmp_path / "b" / name).read_bytes()
 
 
-def test_examples_longer_than_max_len_are_dropped(model_dir: Path, tmp_path: Path) -> None:
+def test_examples_longer_than_max_len_are_dropped(model_path: Path, tmp_path: Path) -> None:
     long = Example((Message("user", "word " * 400),), "positive")
     with pytest.raises(ConfigurationError, match="no training example fits"):
-        train(model_dir, [long], TrainConfig(max_len=64), tmp_path, progress=False)
+        train(model_path, [long], TrainConfig(max_len=64), tmp_path, progress=False)
 
 
 def test_config_is_checked() -> None:

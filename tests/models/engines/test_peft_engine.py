@@ -7,32 +7,23 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
 import time
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
 
-from models.base_model import ensure_base_model
-from models.engines.base import (
-    AdapterInfo,
-    Constraint,
-    GenerateRequest,
-    GenerateResult,
-    Message,
-    SamplingParams,
-)
+from models.engines.base import AdapterInfo, Constraint, GenerateResult, SamplingParams
 from models.engines.peft_engine import PeftEngine
 from models.errors import AdapterError, ConfigurationError, EngineDeadError
+from tests.models.engines.engine_helpers import GREEDY, ask, save_random_lora
 
-pytestmark = pytest.mark.peft
+pytestmark = [pytest.mark.peft, pytest.mark.usefixtures("restore_torch_threads")]
 
 ADAPTER = "acme-sentiment"
 # One thread: these tests share 2 cores with other jobs, and oversubscribed torch threads spin
 # (measured: a 32-row batch took 41 s with 2 threads and 12 s with 1 while another job ran).
 THREADS = 1
-GREEDY = SamplingParams(max_tokens=8)
 PROMPTS = (
     "What is the capital of France?",
     "Write one sentence thanking a customer for their order.",
@@ -51,41 +42,12 @@ SCHEMA = {
 }
 
 
-def ask(text: str, sampling: SamplingParams = GREEDY, **kwargs: object) -> GenerateRequest:
-    return GenerateRequest(messages=(Message("user", text),), sampling=sampling, **kwargs)
-
-
-@pytest.fixture(scope="module")
-def model_path() -> Path:
-    cache = Path(os.environ.get("REPLYD_MODEL_CACHE_DIR", "~/.cache/replyd/models"))
-    return ensure_base_model(cache.expanduser())
-
-
-@pytest.fixture(scope="module", autouse=True)
-def _restore_torch_threads() -> Iterator[None]:
-    """The engine sets torch's process-wide thread count; give the next module the old one."""
-    import torch
-
-    threads = torch.get_num_threads()
-    yield
-    torch.set_num_threads(threads)
-
-
 @pytest.fixture(scope="module")
 def adapter_dir(model_path: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A tiny random LoRA (non-zero B, so it changes the output) saved as safetensors."""
-    import torch
-    from peft import LoraConfig, get_peft_model
-    from transformers import AutoModelForCausalLM
-
-    torch.manual_seed(0)
-    base = AutoModelForCausalLM.from_pretrained(model_path, dtype=torch.float32)
-    config = LoraConfig(
-        r=8, target_modules=["q_proj", "v_proj"], init_lora_weights=False, task_type="CAUSAL_LM"
-    )
+    """The random LoRA built on the float32 model, as a causal-LM adapter (the engines' modules
+    share a bfloat16 one without a task type: ``random_lora_dir``)."""
     folder = tmp_path_factory.mktemp("adapter") / ADAPTER
-    get_peft_model(base, config).save_pretrained(folder)
-    return folder
+    return save_random_lora(model_path, folder, "float32", task_type="CAUSAL_LM")
 
 
 @pytest.fixture(scope="module")

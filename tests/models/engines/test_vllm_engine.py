@@ -17,15 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from models.base_model import ensure_base_model
-from models.engines.base import (
-    AdapterInfo,
-    Constraint,
-    GenerateRequest,
-    GenerateResult,
-    Message,
-    SamplingParams,
-)
+from models.engines.base import AdapterInfo, Constraint, GenerateResult, SamplingParams
 from models.engines.vllm_engine import VllmEngine
 from models.errors import (
     AdapterError,
@@ -34,6 +26,7 @@ from models.errors import (
     EngineError,
     UnsupportedRequestError,
 )
+from tests.models.engines.engine_helpers import GREEDY, ask, prompt_token_counts, raw
 
 pytestmark = [
     pytest.mark.vllm,
@@ -43,7 +36,6 @@ pytestmark = [
 ]
 
 ADAPTER = "acme-random"
-GREEDY = SamplingParams(max_tokens=8)
 PROMPTS = (
     "What is the capital of France?",
     "Write one sentence thanking a customer for their order.",
@@ -67,38 +59,9 @@ ENTITIES_SCHEMA = {
 }
 
 
-def ask(text: str, sampling: SamplingParams = GREEDY, **kwargs: object) -> GenerateRequest:
-    return GenerateRequest(messages=(Message("user", text),), sampling=sampling, **kwargs)
-
-
-def raw(text: str, sampling: SamplingParams = GREEDY, **kwargs: object) -> GenerateRequest:
-    return GenerateRequest(prompt=text, sampling=sampling, **kwargs)
-
-
 @pytest.fixture(scope="module")
-def model_path() -> Path:
-    cache = Path(os.environ.get("REPLYD_MODEL_CACHE_DIR", "~/.cache/replyd/models"))
-    return ensure_base_model(cache.expanduser())
-
-
-@pytest.fixture(scope="module")
-def adapter_dir(model_path: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A tiny random LoRA (non-zero B, so it changes the output) saved as safetensors."""
-    import torch
-    from peft import LoraConfig, get_peft_model
-    from transformers import AutoModelForCausalLM
-
-    torch.manual_seed(0)
-    base = AutoModelForCausalLM.from_pretrained(model_path, dtype=torch.bfloat16)
-    config = LoraConfig(r=8, target_modules=["q_proj", "v_proj"], init_lora_weights=False)
-    folder = tmp_path_factory.mktemp("adapter") / ADAPTER
-    get_peft_model(base, config).save_pretrained(folder)
-    return folder
-
-
-@pytest.fixture(scope="module")
-async def engine(model_path: Path, adapter_dir: Path) -> AsyncIterator[VllmEngine]:
-    info = AdapterInfo(ADAPTER, task="reply", method="lora", path=str(adapter_dir))
+async def engine(model_path: Path, random_lora_dir: Path) -> AsyncIterator[VllmEngine]:
+    info = AdapterInfo(ADAPTER, task="reply", method="lora", path=str(random_lora_dir))
     # float32: without AVX512-BF16 (these hosts), bf16 matmuls run ~5x slower.
     running = VllmEngine(
         model_path, {ADAPTER: info}, dtype="float32", max_num_seqs=32, kv_cache_gib=1
@@ -141,20 +104,9 @@ async def test_greedy_batch_is_deterministic_and_keeps_order(engine: VllmEngine)
     second = await engine.generate(list(reversed(batch)))
     assert first == list(reversed(second))
     # Prompt token counts tie every result to its own request.
-    from transformers import AutoTokenizer
-
-    tokenizer = AutoTokenizer.from_pretrained(engine._model_path)
-    for request, result in zip(batch, first, strict=True):
-        if request.prompt is not None:
-            expected = tokenizer(request.prompt).input_ids
-        else:
-            text = tokenizer.apply_chat_template(
-                [{"role": m.role, "content": m.content} for m in request.messages or ()],
-                tokenize=False,
-                add_generation_prompt=True,
-            )
-            expected = tokenizer(text, add_special_tokens=False).input_ids
-        assert result.prompt_tokens == len(expected)
+    counts = prompt_token_counts(engine._model_path, batch)
+    for expected, result in zip(counts, first, strict=True):
+        assert result.prompt_tokens == expected
         assert 0 < result.completion_tokens <= GREEDY.max_tokens
         assert result.finish_reason in ("stop", "length")
     assert len({r.text for r in first}) > len(PROMPTS)  # not one answer for everything
