@@ -16,7 +16,7 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -28,7 +28,13 @@ from daemon.settings import Settings
 from daemon.tools.broker import free_port
 from handlers.pipeline import Pipeline, PipelineConfig
 from handlers.types import DraftText, EmailText
-from models.engines.base import AdapterInfo, Constraint, GenerateResult, SamplingParams
+from models.engines.base import (
+    AdapterInfo,
+    Constraint,
+    GenerateRequest,
+    GenerateResult,
+    SamplingParams,
+)
 from models.engines.openai_engine import OpenAIEngine, _request_body
 from models.errors import (
     AdapterError,
@@ -322,6 +328,44 @@ async def test_daemon_pipeline_runs_on_this_engine(engine: OpenAIEngine) -> None
         assert outcome.body.strip()
         assert outcome.sentiment in LABELS
         assert outcome.usage.completion_tokens > 0
+
+
+async def test_the_reply_stage_runs_on_a_separate_server_when_configured(
+    server_url: str,
+) -> None:
+    """``reply_engine_url``: the big-writer split. The analysis runs on the main engine (the
+    echo engine here), the replies (and their second tries) on the vLLM server, which stands in
+    for a large instruction model."""
+    from daemon.service.build import build_pipeline_config, build_reply_engine
+    from models.engines.echo import EchoEngine
+
+    with pytest.raises(ConfigurationError, match="reply_model"):
+        build_reply_engine(Settings(reply_engine_url=server_url))
+    settings = Settings(engine="echo", adapters={}, reply_engine_url=server_url + "/v1",
+                        reply_model=SERVED)
+    writer = build_reply_engine(settings)
+    assert isinstance(writer, OpenAIEngine)
+    config = build_pipeline_config(settings)
+    assert config.adapter("reply") is None
+    emails = [EmailText("m-1", "Broken kettle",
+                        "Hi, my Acme kettle stopped working after a week. Anna")]
+    analysis = EchoEngine()
+    sent: list[GenerateRequest] = []
+    generate = writer.generate
+
+    async def recording(requests: Sequence[GenerateRequest]) -> list[GenerateResult]:
+        sent.extend(requests)
+        return await generate(requests)
+
+    writer.generate = recording  # type: ignore[method-assign]
+    async with analysis, writer:
+        batch = await Pipeline(analysis, config, reply_engine=writer).run(emails)
+    (draft,) = batch.outcomes
+    assert isinstance(draft, DraftText) and draft.body.strip()
+    # Only reply requests went to the server: free text, no constraint, no adapter.
+    assert sent and all(r.constraint is None and r.adapter is None for r in sent)
+    assert not draft.body.startswith("Customer name:")  # what echo's replies would be
+    assert sum(batch.draft_outcomes.values()) == 1
 
 
 # --- settings wiring and request mapping (no server) -------------------------------------------
