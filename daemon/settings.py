@@ -167,7 +167,8 @@ class Settings(BaseSettings):
     dtype: Literal["bfloat16", "float32", "auto"] = Field(
         "float32",
         description="Weights/activations dtype. float32 by default: on CPUs without "
-        "AVX512-BF16 (like the AVX2-only hosts measured here) vLLM ran 6x slower in bfloat16. "
+        "AVX512-BF16 (AVX2-only hosts) vLLM runs several times slower in bfloat16 "
+        "(docs/BENCHMARKS.md). "
         "Use bfloat16 on GPUs and on CPUs with AMX/AVX512-BF16.",
     )
     max_model_len: int = Field(2048, ge=256, description="Context length the engine reserves.")
