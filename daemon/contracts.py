@@ -29,7 +29,13 @@ class _Wire(BaseModel):
 
 
 class IncomingEmail(_Wire):
-    """One customer email as published by a mail system."""
+    """One customer email as published by a mail system.
+
+    Fields this version does not know are accepted and ignored (a mail system that adds one must
+    not dead-letter its traffic); the daemon counts such emails in
+    ``replyd_emails_with_unknown_fields_total``."""
+
+    model_config = ConfigDict(frozen=True, populate_by_name=True, extra="allow")
 
     message_id: NonEmpty = Field(description="The email's Message-ID; drafts are keyed by it.")
     from_: Address = Field(alias="from", description="The customer's address.")

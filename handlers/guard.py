@@ -13,7 +13,9 @@ _STEERING = re.compile(
     r"|(reveal|print|show) (me )?(your|the) (system )?prompt"
     r"|you are now (a|an|the)\b"
     rf"|{_TAG_PATTERN}"
-    r"|\b(act|behave) as (if you were|a|an)\b.*\b(without|no) (restrictions|rules)",
+    # Bounded gap: ".*" here made the search quadratic in the text ("act as a " x 12,000 held
+    # the event loop for seconds).
+    r"|\b(act|behave) as (if you were|a|an)\b.{0,200}?\b(without|no) (restrictions|rules)",
     re.IGNORECASE,
 )
 

@@ -20,10 +20,11 @@ from dataclasses import dataclass, field
 
 from handlers import entities, persona, reply, sentiment
 from handlers.checks import check_draft
+from handlers.prompting import MAX_PROMPT_CHARS
 from handlers.guard import looks_like_steering
 from handlers.types import DraftText, EmailText, Entities, Sentiment, TaskFailure, Usage
 from models.engines.base import Engine, GenerateRequest, GenerateResult, SamplingParams
-from models.errors import ConfigurationError, OutputError
+from models.errors import AdapterError, ConfigurationError, OutputError, UnsupportedRequestError
 from models.vocabulary import DEFAULT_TASKS, TASKS
 
 
@@ -131,6 +132,12 @@ class Pipeline:
             usage_by_task[task] = _total(results[offset::per_email])
         for i, email in enumerate(emails):
             row = results[i * per_email : (i + 1) * per_email]
+            refused = [(task, r) for task, r in zip(tasks, row, strict=True)
+                       if isinstance(r, Refused)]
+            if refused:
+                task, first = refused[0]
+                failures[i] = TaskFailure("engine_request", task, first.error)
+                continue
             counts = usage[i]
             for result in row:
                 counts[0] += result.prompt_tokens
@@ -162,6 +169,7 @@ class Pipeline:
             stage_seconds,
             usage_by_task,
         )
+        alive = [i for i in alive if i not in failures]  # less any request the engine refused
         reasons: dict[int, tuple[str, ...]] = {}
         draft_outcomes: Counter[str] = Counter()
         check_failures: Counter[str] = Counter()
@@ -172,6 +180,7 @@ class Pipeline:
             again = [i for i in alive if checked[i]]
             draft_outcomes["passed"] = len(alive) - len(again)
             if again:
+                refused: dict[int, TaskFailure] = {}
                 retried = await self._text_stage(
                     "reply",
                     again,
@@ -181,13 +190,15 @@ class Pipeline:
                         for i in again
                     ],
                     _parse_reply,
-                    failures,
+                    refused,
                     usage,
                     stage_seconds,
                     usage_by_task,
                 )
                 for i in again:
-                    failed = self._check(retried[i], emails[i], sentiments[i], found[i])
+                    # A refused second try counts as a failed one: the email still gets a draft.
+                    failed = ("engine_request",) if i in refused else self._check(
+                        retried[i], emails[i], sentiments[i], found[i])
                     if not failed:
                         bodies[i] = retried[i]
                         draft_outcomes["regenerated"] += 1
@@ -231,7 +242,8 @@ class Pipeline:
                     entities=found[i],
                     persona=persona_name,
                     needs_review=i in reasons
-                    or looks_like_steering(f"{email.subject}\n{email.body}"),
+                    # Only the part of the email a prompt quotes can steer the model.
+                    or looks_like_steering(f"{email.subject}\n{email.body[:MAX_PROMPT_CHARS]}"),
                     review_reasons=reasons.get(i, ()),
                     adapters=adapters,
                     usage=Usage(*usage[i]),
@@ -263,6 +275,9 @@ class Pipeline:
         before = usage_by_task.get(task, [0, 0])
         usage_by_task[task] = [before[0] + spent[0], before[1] + spent[1]]
         for i, result in zip(rows, results, strict=True):
+            if isinstance(result, Refused):
+                failures[i] = TaskFailure("engine_request", task, result.error)
+                continue
             counts = usage[i]
             counts[0] += result.prompt_tokens
             counts[1] += result.completion_tokens
@@ -278,9 +293,21 @@ class Pipeline:
 
     async def _generate(
         self, requests: list[GenerateRequest], engine: Engine | None = None
-    ) -> list[GenerateResult]:
-        """One engine call. Engine errors propagate: the daemon is the one layer that retries."""
-        return await (engine or self._engine).generate(requests)
+    ) -> list[GenerateResult | Refused]:
+        """One engine call for the stage. Engine errors propagate (the daemon is the one layer
+        that retries them). A request the engine refuses (``UnsupportedRequestError``,
+        ``AdapterError``: a prompt longer than the context, say) fails only its own email: the
+        batch is split in halves until the refused requests are found, so one bad email costs a
+        few extra calls, never its batch."""
+        engine = engine or self._engine
+        try:
+            return list(await engine.generate(requests))
+        except (UnsupportedRequestError, AdapterError) as exc:
+            if len(requests) == 1:
+                return [Refused(f"{type(exc).__name__}: {exc}")]
+        half = len(requests) // 2
+        return (await self._generate(requests[:half], engine)
+                + await self._generate(requests[half:], engine))
 
 
 def _parse_reply(result: GenerateResult) -> str:
@@ -291,5 +318,13 @@ def _parse_reply(result: GenerateResult) -> str:
         return ""
 
 
-def _total(results: Sequence[GenerateResult]) -> list[int]:
-    return [sum(r.prompt_tokens for r in results), sum(r.completion_tokens for r in results)]
+@dataclass(frozen=True, slots=True)
+class Refused:
+    """The engine refused this one request; its email becomes an ``engine_request`` failure."""
+
+    error: str
+
+
+def _total(results: Sequence[GenerateResult | Refused]) -> list[int]:
+    done = [r for r in results if not isinstance(r, Refused)]
+    return [sum(r.prompt_tokens for r in done), sum(r.completion_tokens for r in done)]

@@ -35,9 +35,10 @@ DeadLetterReason = Literal[
     "too_large",  # over max_body_bytes, rejected before inference
     "engine_output",  # the model's output for this email was unusable
     "engine_error",  # the engine kept failing on this email until the retry deadline
+    "engine_request",  # the engine refused this email's request (e.g. longer than its context)
 ]
 DEAD_LETTER_REASONS: tuple[DeadLetterReason, ...] = get_args(DeadLetterReason)
-FailureReason = Literal["engine_output", "engine_error"]
+FailureReason = Literal["engine_output", "engine_error", "engine_request"]
 
 # Untrusted text (an email, a draft to rewrite) enters a prompt only between these tags.
 EMAIL_OPEN, EMAIL_CLOSE = "<email>", "</email>"

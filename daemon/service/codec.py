@@ -62,8 +62,10 @@ def email_text(email: IncomingEmail) -> EmailText:
 
 
 def reply_subject(subject: str) -> str:
-    """The draft's subject: the email's, with "Re: " in front unless it is already a reply."""
-    return (subject if subject.lower().startswith("re:") else f"Re: {subject}").strip()
+    """The draft's subject: the email's, with "Re: " in front unless it is already a reply, on
+    one line (CR, LF and other whitespace runs become one space: a header can carry no break)."""
+    subject = " ".join(subject.split())
+    return subject if subject.lower().startswith("re:") else f"Re: {subject}".strip()
 
 
 def draft_for(

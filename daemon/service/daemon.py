@@ -35,7 +35,7 @@ from daemon.service.gc_tuning import tune_gc
 from daemon.service.health import HealthServer
 from daemon.service.metered import MeteredEngine
 from daemon.service.metrics import Metrics, observe_many
-from daemon.service.publisher import Batch, FencedError, Output, Publisher, Record
+from daemon.service.publisher import Batch, Output, Publisher, Record
 from daemon.settings import Settings
 from handlers.pipeline import Pipeline, PipelineConfig
 from handlers.types import TaskFailure
@@ -43,7 +43,6 @@ from models.engines.base import Engine
 from models.errors import EngineDeadError, EngineError
 from models.retry import Backoff
 
-__all__ = ["Daemon", "FencedError", "LoopStats"]
 log = logging.getLogger(__name__)
 
 
@@ -361,6 +360,7 @@ class Daemon:
             if isinstance(decoded, codec.Rejected):
                 outputs[i] = self._dead(record, decoded.reason, decoded.error)
             else:
+                m.unknown_fields.inc(bool(decoded.model_extra))  # fields this version ignores
                 valid.append((i, decoded))
         m.stage_latency.labels("parse").observe(time.perf_counter() - started)
         if valid:

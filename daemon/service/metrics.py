@@ -26,7 +26,7 @@ from daemon import __version__
 from handlers.checks import CHECKS
 from handlers.pipeline import BatchResult, PipelineConfig
 from models.engines.base import GenerateRequest, GenerateResult
-from models.vocabulary import TASKS
+from models.vocabulary import DEAD_LETTER_REASONS, TASKS
 
 # The *_created series double the exposition for no use on dashboards or alerts.
 disable_created_metrics()
@@ -55,6 +55,11 @@ class Metrics:
             "replyd_dead_letters_total",
             "Dead letters acknowledged by the broker, by reason code.",
             ["reason"],
+            registry=r,
+        )
+        self.unknown_fields = Counter(
+            "replyd_emails_with_unknown_fields_total",
+            "Valid emails that carried fields this version does not know (ignored).",
             registry=r,
         )
         self.batch_size = Histogram(
@@ -167,6 +172,8 @@ class Metrics:
             registry=r,
         )
         # Every series exists from the start, so dashboards show 0 rather than "no data".
+        for reason in DEAD_LETTER_REASONS:
+            self.dead_letters.labels(reason)
         for outcome in DRAFT_OUTCOMES:
             self.draft_outcomes.labels(outcome)
         for check in (*CHECKS, "empty"):

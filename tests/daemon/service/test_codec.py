@@ -111,3 +111,15 @@ def test_drafts_that_do_not_share_the_batch_part_take_the_validated_path() -> No
     assert decoded.timings_ms == {"reply": 3.0}
     with pytest.raises(ValidationError):  # an empty body is no draft
         encoder.encode(email, _text(body=""))
+
+
+def test_draft_subjects_carry_no_line_breaks() -> None:
+    assert codec.reply_subject("Broken\r\nBcc: victim@example.com") == (
+        "Re: Broken Bcc: victim@example.com")
+    assert codec.reply_subject("RE:\tlate\n parcel") == "RE: late parcel"
+    assert codec.reply_subject("") == "Re:"
+
+
+def test_unknown_fields_are_accepted_and_visible_to_the_counter() -> None:
+    decoded = decode(json.dumps({**EMAIL, "x-gateway": "v2"}).encode(), max_body_bytes=10_000)
+    assert isinstance(decoded, IncomingEmail) and decoded.model_extra == {"x-gateway": "v2"}

@@ -30,6 +30,7 @@ EXPECTED = {
     "replyd_rebalances": ("counter", set()),
     "replyd_abandoned_emails": ("counter", set()),
     "replyd_publish_retries": ("counter", set()),
+    "replyd_emails_with_unknown_fields": ("counter", set()),
     "replyd_draft_outcomes": ("counter", {"outcome"}),
     "replyd_draft_check_failures": ("counter", {"check"}),
 }
@@ -109,3 +110,14 @@ def test_observe_many_equals_observe_value_by_value() -> None:
     # A labelled parent has no series to update: the same error as observe.
     with pytest.raises(ValueError, match="missing label values"):
         observe_many(by_many, [1.0])
+
+
+def test_closed_label_sets_are_exported_at_zero_from_the_start() -> None:
+    from daemon.service.metrics import DRAFT_OUTCOMES, Metrics
+    from models.vocabulary import DEAD_LETTER_REASONS
+
+    text = generate_latest(Metrics().registry).decode()
+    for reason in DEAD_LETTER_REASONS:
+        assert f'replyd_dead_letters_total{{reason="{reason}"}} 0.0' in text
+    for outcome in DRAFT_OUTCOMES:
+        assert f'replyd_draft_outcomes_total{{outcome="{outcome}"}} 0.0' in text

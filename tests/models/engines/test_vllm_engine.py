@@ -288,3 +288,22 @@ async def test_killed_engine_core_is_engine_dead(model_path: Path) -> None:
     finally:
         await doomed.stop()
     assert not doomed.healthy()
+
+
+async def test_an_email_past_the_context_fails_alone_and_the_batch_is_drafted(
+    engine: VllmEngine,
+) -> None:
+    """vLLM refuses a prompt longer than max_model_len; the pipeline turns that into one
+    ``engine_request`` failure and drafts the rest of the batch (no crash, no batch failure)."""
+    from handlers.pipeline import Pipeline, PipelineConfig
+    from handlers.types import DraftText, EmailText, TaskFailure
+
+    emails = [
+        EmailText("<a@x>", "Late", "My Acme kettle is late. Anna"),
+        EmailText("<cjk@x>", "長い", "漢字" * 3_000),  # ~6,000 characters, past 2,048 tokens
+        EmailText("<b@x>", "Thanks", "The delivery to Oslo was fast, thank you. Ben"),
+    ]
+    batch = await Pipeline(engine, PipelineConfig(check_drafts=False)).run(emails)
+    first, long_one, third = batch.outcomes
+    assert isinstance(long_one, TaskFailure) and long_one.reason == "engine_request"
+    assert isinstance(first, DraftText) and isinstance(third, DraftText)
