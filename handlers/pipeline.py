@@ -163,7 +163,9 @@ class Pipeline:
                                     config.reply_max_tokens, config.decoding("reply"))
                 for i in alive
             ],
-            _parse_reply,
+            # Unchecked, an empty reply is unusable output (a dead letter); checked, it is a
+            # failed check like any other, and the email still gets a draft.
+            _parse_reply if config.check_drafts else reply.parse,
             failures,
             usage,
             stage_seconds,

@@ -196,3 +196,9 @@ async def test_only_the_quoted_part_of_a_long_email_is_searched_for_steering() -
     beyond, within = batch.outcomes
     assert isinstance(beyond, DraftText) and isinstance(within, DraftText)
     assert within.needs_review and not beyond.needs_review
+
+
+async def test_unchecked_an_empty_reply_is_unusable_output() -> None:
+    batch = await Pipeline(_replies("", ""), PipelineConfig(check_drafts=False)).run(EMAILS[:1])
+    (failure,) = batch.outcomes
+    assert isinstance(failure, TaskFailure) and failure.reason == "engine_output"
