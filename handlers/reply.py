@@ -28,12 +28,11 @@ DEFAULT_COMPANY = "replyd"
 # A fallback names at most this many products: a long list would crowd out the request.
 FALLBACK_MAX_PRODUCTS = 3
 _SENTENCE_END = (".", "!", "?")
-# Generation ends at anything the prompt itself uses: a delimiter or a label line. A draft that
-# reaches one has stopped answering and started echoing; the checks still see what came before.
-STOP: tuple[str, ...] = (
-    "<email>", "</email>", "\nCustomer name:", "\nProducts:", "\nSentiment:", "\nReply:",
-    "\nSubject:", "\nRewrite:",
-)
+# Generation ends at what the prompt itself uses: its delimiters and the labels a draft echoes
+# first ("Customer name:" opens the facts block, "Reply:" closes the prompt). A draft that reaches
+# one has stopped answering and started echoing; the checks still see what came before. Four at
+# most: OpenAI-compatible servers (vLLM's included) refuse a request with more.
+STOP: tuple[str, ...] = ("<email>", "</email>", "\nCustomer name:", "\nReply:")
 
 
 @functools.lru_cache(maxsize=64)

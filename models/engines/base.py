@@ -32,6 +32,10 @@ class Message:
     content: str
 
 
+# OpenAI-compatible servers refuse more stop strings than this; every engine keeps the same limit.
+MAX_STOP_STRINGS = 4
+
+
 @dataclass(frozen=True, slots=True)
 class SamplingParams:
     """Decoding settings. ``temperature == 0`` means greedy; ``top_k == 0`` disables top-k.
@@ -56,6 +60,11 @@ class SamplingParams:
             raise ConfigurationError(f"temperature must be >= 0, got {self.temperature}")
         if not 0 < self.top_p <= 1:
             raise ConfigurationError(f"top_p must be in (0, 1], got {self.top_p}")
+        if len(self.stop) > MAX_STOP_STRINGS:
+            raise ConfigurationError(
+                f"at most {MAX_STOP_STRINGS} stop strings (the OpenAI API's limit, which vLLM's "
+                f"server enforces), got {len(self.stop)}"
+            )
         if self.top_k < 0:
             raise ConfigurationError(f"top_k must be >= 0, got {self.top_k}")
         if self.repetition_penalty <= 0:
