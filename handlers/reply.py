@@ -101,7 +101,10 @@ def fallback(email: EmailText, sentiment: Sentiment, entities: Entities,
     for the caller's convenience but its text is deliberately not used: see the module docstring.
     """
     del email  # the analysis is the only input; see above
-    name = address_name(entities.name[0]) if entities.name else None
+    # The fullest name found: a one-word "name" is more often a misread word ("Honestly") than
+    # a customer who signs with one name, and a first name plus surname is what a signature has.
+    full = max(entities.name, key=lambda n: len(n.split()), default=None)
+    name = address_name(full) if full else None
     if name is None:
         greeting = "Hello,"
     elif " " in name:  # a title and surname ("Dr Okafor"): first names are one word

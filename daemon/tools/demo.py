@@ -43,9 +43,13 @@ class DemoSummary:
     seconds: float
 
     def line(self) -> str:
+        checked = [d for d in self.drafts if not d.review_reasons]
+        usable = len(checked) / len(self.drafts) if self.drafts else 0.0
         return (
             f"demo: {self.sent} emails in, {len(self.drafts)} drafts out, "
-            f"{len(self.dead_letters)} dead letters"
+            f"{len(self.dead_letters)} dead letters; usable {usable:.2f} (drafts the model wrote "
+            f"that passed every check), {len(self.drafts) - len(checked)} grounded fallback(s) "
+            "marked needs_review"
         )
 
 

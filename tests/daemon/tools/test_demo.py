@@ -18,7 +18,7 @@ pytestmark = pytest.mark.vllm
 async def test_demo_drafts_every_email_with_vllm(tmp_path: Path, model_cache_dir: Path) -> None:
     settings = Settings(engine="vllm", model_cache_dir=model_cache_dir, metrics_port=0)
     summary = await run_demo(settings, n=6, seed=11, out_dir=tmp_path)
-    assert summary.line() == "demo: 6 emails in, 6 drafts out, 0 dead letters"
+    assert summary.line().startswith("demo: 6 emails in, 6 drafts out, 0 dead letters; usable ")
     lines = (tmp_path / "drafts.jsonl").read_text(encoding="utf-8").splitlines()
     assert len(lines) == 6
     for line in lines:
@@ -28,5 +28,10 @@ async def test_demo_drafts_every_email_with_vllm(tmp_path: Path, model_cache_dir
         assert draft.body.strip()
         assert draft.base_model == "SmolLM2-135M-Instruct"
         assert draft.tokens.prompt > 0 and draft.tokens.completion > 0
+        # As a support agent reads it: the company's voice, no prompt text; a draft that failed
+        # its checks is the fallback and says so.
+        assert "</email>" not in draft.body and "Customer name:" not in draft.body
+        assert draft.body.rstrip().endswith("support team")
+        assert draft.needs_review or not draft.review_reasons
         assert {"sentiment+entities", "reply"} <= set(draft.timings_ms)
     assert "sentiment" in render_table(summary)
