@@ -20,8 +20,8 @@ from dataclasses import dataclass, field
 
 from handlers import entities, persona, reply, sentiment
 from handlers.checks import check_draft
-from handlers.prompting import MAX_PROMPT_CHARS
 from handlers.guard import looks_like_steering
+from handlers.prompting import MAX_PROMPT_CHARS
 from handlers.types import DraftText, EmailText, Entities, Sentiment, TaskFailure, Usage
 from models.engines.base import Engine, GenerateRequest, GenerateResult, SamplingParams
 from models.errors import AdapterError, ConfigurationError, OutputError, UnsupportedRequestError
