@@ -155,14 +155,15 @@ class Pipeline:
         # Stage 2: replies for every email still standing, checked; failures written again once.
         alive = [i for i in range(n) if i not in failures]
         reply_adapter = config.adapter("reply")
+
+        def reply_requests(rows: list[int], decoding: SamplingParams) -> list[GenerateRequest]:
+            return [reply.build_request(emails[i], sentiments[i], found[i], reply_adapter,
+                                        config.reply_max_tokens, decoding) for i in rows]
+
         bodies = await self._text_stage(
             "reply",
             alive,
-            [
-                reply.build_request(emails[i], sentiments[i], found[i], reply_adapter,
-                                    config.reply_max_tokens, config.decoding("reply"))
-                for i in alive
-            ],
+            reply_requests(alive, config.decoding("reply")),
             # Unchecked, an empty reply is unusable output (a dead letter); checked, it is a
             # failed check like any other, and the email still gets a draft.
             _parse_reply if config.check_drafts else reply.parse,
@@ -186,11 +187,7 @@ class Pipeline:
                 retried = await self._text_stage(
                     "reply",
                     again,
-                    [
-                        reply.build_request(emails[i], sentiments[i], found[i], reply_adapter,
-                                            config.reply_max_tokens, config.decoding("retry"))
-                        for i in again
-                    ],
+                    reply_requests(again, config.decoding("retry")),
                     _parse_reply,
                     refused,
                     usage,

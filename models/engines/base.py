@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import abc
 import contextlib
-import functools
 import json
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -71,12 +70,6 @@ class SamplingParams:
             raise ConfigurationError(
                 f"repetition_penalty must be > 0, got {self.repetition_penalty}"
             )
-
-
-@functools.lru_cache(maxsize=64)
-def greedy(max_tokens: int) -> SamplingParams:
-    """Greedy decoding up to ``max_tokens``: one shared instance per bound, not one per request."""
-    return SamplingParams(max_tokens=max_tokens, temperature=0.0)
 
 
 @dataclass(frozen=True, slots=True)
