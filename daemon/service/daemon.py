@@ -360,11 +360,11 @@ class Daemon:
             if isinstance(decoded, codec.Rejected):
                 outputs[i] = self._dead(record, decoded.reason, decoded.error)
             else:
-                m.unknown_fields.inc(bool(decoded.model_extra))  # fields this version ignores
                 valid.append((i, decoded))
         m.stage_latency.labels("parse").observe(time.perf_counter() - started)
         if valid:
             m.batch_size.observe(len(valid))
+            m.unknown_fields.inc(sum(bool(email.model_extra) for _, email in valid))  # ignored
             await self._infer(records, valid, outputs)
         assert all(o is not None for o in outputs)
         return outputs  # type: ignore[return-value]
