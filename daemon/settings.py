@@ -103,6 +103,12 @@ class Settings(BaseSettings):
     max_body_bytes: int = Field(
         1_048_576, ge=1, description="Messages larger than this are dead-lettered before inference."
     )
+    input_content_type: Literal["application/json", "message/rfc822"] = Field(
+        "application/json",
+        description="What a record on the input topic is when it has no content-type header: "
+        "IncomingEmail JSON, or a raw RFC 822/MIME message as a mail gateway hands it over. A "
+        "record's own content-type header always wins.",
+    )
     deadletter_max_original_bytes: int = Field(
         262_144,
         ge=0,
@@ -226,11 +232,38 @@ class Settings(BaseSettings):
         "with needs_review.",
     )
     company_name: str = Field("replyd", description="Signs fallback drafts (\"The X support team\").")
+    max_email_tokens: int = Field(
+        1024,
+        ge=32,
+        description="Tokens the quoted email may take in each prompt (the new text; less when "
+        "the model's context leaves less). A longer email is cut in the middle, its start and "
+        "end kept, and still gets a draft.",
+    )
+    reply_languages: tuple[str, ...] = Field(
+        ("en",),
+        description="ISO 639-1 codes the reply model writes well; a draft for an email in "
+        "another language carries needs_review with the reason 'language'.",
+    )
+    allowed_domains: tuple[str, ...] = Field(
+        (),
+        description="The company's own domains: links and addresses on them (and subdomains) "
+        "may appear in a draft without being in the email (comma-separated).",
+    )
 
     # --- service -----------------------------------------------------------------------------
     metrics_host: str = Field("127.0.0.1", description="Address of /healthz, /readyz, /metrics.")
     metrics_port: int = Field(9464, ge=0, le=65535, description="Port of the health/metrics HTTP.")
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field("INFO")
+
+    @field_validator("allowed_domains")
+    @classmethod
+    def _check_domains(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        domains = tuple(d.strip().lower().rstrip(".") for d in value if d.strip())
+        for domain in domains:
+            if "." not in domain or "/" in domain or "@" in domain or " " in domain:
+                raise ValueError(
+                    f"allowed_domains takes host names such as shop.example, not {domain!r}")
+        return domains
 
     @field_validator("bootstrap_servers")
     @classmethod

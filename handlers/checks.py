@@ -164,14 +164,17 @@ _FACTS = re.compile(
     re.IGNORECASE,
 )
 _DIGIT_RUNS = re.compile(r"\d+")
+# The host of a URL ("https://user@host:443/path"), an address ("name@host") or a bare domain.
+_HOST = re.compile(r"(?:[a-z][a-z0-9+.-]*://)?(?:[^@/?#\s]*@)?([^/?#:@\s]+)", re.IGNORECASE)
 
 
-def check_draft(body: str, email: EmailText, sentiment: Sentiment,
-                entities: Entities) -> tuple[str, ...]:
+def check_draft(body: str, email: EmailText, sentiment: Sentiment, entities: Entities, *,
+                allowed_domains: Iterable[str] = ()) -> tuple[str, ...]:
     """The names of the checks ``body`` fails, in :data:`CHECKS` order; empty means usable.
 
     ``email`` is what the customer wrote (facts in the draft must come from it), ``sentiment``
-    and ``entities`` what the analysis stage found in it.
+    and ``entities`` what the analysis stage found in it. ``allowed_domains`` are the company's
+    own domains: links and addresses on them (or their subdomains) are not invented facts.
     """
     draft = body.translate(_FOLD)
     source = f"{email.subject}\n{email.body}".translate(_FOLD)
@@ -184,7 +187,7 @@ def check_draft(body: str, email: EmailText, sentiment: Sentiment,
         APOLOGY_MISSING: sentiment == "negative" and not _APOLOGY.search(draft),
         LENGTH: not MIN_WORDS <= len(draft.split()) <= MAX_WORDS,
         UNFINISHED: is_unfinished(lines),
-        INVENTED_FACTS: bool(invented_facts(draft, source)),
+        INVENTED_FACTS: bool(invented_facts(draft, source, allowed_domains=allowed_domains)),
         GREETING_NAME: bool(entities.name) and not greets_by_name(lines, entities.name),
     }
     return tuple(name for name in CHECKS if failed[name])
@@ -261,22 +264,48 @@ def is_unfinished(lines: Sequence[str]) -> bool:
     return body_end > 0 and not _SENTENCE_END.search(lines[body_end - 1])
 
 
-def invented_facts(draft: str, source: str) -> list[str]:
+def invented_facts(draft: str, source: str, *,
+                   allowed_domains: Iterable[str] = ()) -> list[str]:
     """URLs, addresses, phone/order numbers, amounts and dates in ``draft`` but not in
     ``source``. Numbers compare by their digits, so "#48213" is grounded by "order 48213";
-    the rest (URLs, addresses, weekdays) by the same pattern's matches in ``source``."""
+    the rest (URLs, addresses, weekdays) by the same pattern's matches in ``source``.
+
+    A URL, bare domain or email address whose host is one of ``allowed_domains`` or a
+    subdomain of one ("help.example-shop.com" for "example-shop.com") is never invented, path
+    and all. Domains are matched case-insensitively; an entry without a dot ("com") is ignored,
+    since it would allow every host under it."""
+    allowed = _allowed(allowed_domains)
     # Sets, not substring searches of the source per match: the cost stays linear.
     source_digits = set(_DIGIT_RUNS.findall(source))
     source_facts = {m.group(0).casefold() for m in _FACTS.finditer(source)}
     found = []
     for match in _FACTS.finditer(draft):
         text = match.group(0)
+        if allowed and "." in text and _on_allowed_host(text, allowed):
+            continue
         digits = _DIGIT_RUNS.findall(text)
         grounded = (all(run in source_digits for run in digits) if digits
                     else text.casefold() in source_facts)
         if not grounded:
             found.append(text)
     return found
+
+
+def _allowed(domains: Iterable[str]) -> frozenset[str]:
+    if isinstance(domains, str):  # one domain given bare, not a tuple of its letters
+        domains = (domains,)
+    cleaned = (d.strip().casefold().removeprefix("*.").strip(".") for d in domains)
+    return frozenset(d for d in cleaned if "." in d)
+
+
+def _on_allowed_host(fact: str, allowed: frozenset[str]) -> bool:
+    """Whether a URL, address or domain names a host in ``allowed`` or under one. Each test is
+    one endswith per allowed domain, whatever the host's length: linear in the draft."""
+    found = _HOST.match(fact)
+    if found is None:
+        return False
+    host = found.group(1).casefold().rstrip(".,;:!?")
+    return any(host == domain or host.endswith("." + domain) for domain in allowed)
 
 
 def greets_by_name(lines: Sequence[str], names: Iterable[str]) -> bool:

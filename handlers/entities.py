@@ -128,3 +128,44 @@ def parse(result: GenerateResult, email: EmailText) -> Entities:
                 kept[key] = value.strip(_STRIP)
         found[field] = tuple(kept.values())
     return Entities(**found)
+
+
+# Words that make a display name an organisation's or a mailbox's, not a person's.
+_NOT_A_PERSON = frozenset({
+    "team", "support", "service", "services", "info", "news", "newsletter", "sales", "admin",
+    "noreply", "no-reply", "donotreply", "mailer", "daemon", "postmaster", "notifications",
+    "notification", "customer", "customers", "inc", "ltd", "llc", "gmbh", "corp", "company",
+    "the", "shop", "store", "online", "digest", "list", "alerts", "billing", "account",
+    "accounts", "help", "helpdesk", "office", "webmaster", "marketing", "hr", "department",
+})
+DISPLAY_NAME_MAX_WORDS = 4
+
+
+def display_name(from_name: str) -> str | None:
+    """The sender's display name when it reads as a person's ("Dana Ross", "Dr. Ama Okafor"),
+    else None: an organisation ("The Motley Fool"), a mailbox ("Billing Team"), an address or
+    anything with digits names no one to greet."""
+    words = from_name.replace('"', " ").split()
+    if not 1 <= len(words) <= DISPLAY_NAME_MAX_WORDS or len(from_name) > MAX_VALUE_CHARS:
+        return None
+    for word in words:
+        bare = word.strip(".,'-").casefold()
+        if not bare or not word[0].isalpha() or bare in _NOT_A_PERSON or "@" in word:
+            return None
+        if any(ch.isdigit() for ch in word) or not all(ch.isalpha() or ch in ".'-" for ch in word):
+            return None
+    if all(word.isupper() and len(word) > 1 for word in words):
+        return None  # "ACME", "IT DEPT": shouted mailbox names
+    return " ".join(words)
+
+
+def with_display_name(found: Entities, from_name: str) -> Entities:
+    """``found`` with the sender's display name first among the names: the most reliable name
+    an email carries. Names that are part of it ("Dana" within "Dana Ross") are dropped."""
+    name = display_name(from_name)
+    if name is None:
+        return found
+    within = _words(normalise(name))
+    others = tuple(n for n in found.name if _words(normalise(n)) not in within)
+    return Entities(name=(name, *others)[:MAX_ITEMS], product=found.product,
+                    location=found.location)

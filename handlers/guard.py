@@ -1,44 +1,243 @@
 """Flags emails that try to steer the model. Such drafts get ``needs_review``; they still go out
-as drafts (replyd never sends mail), so a person looks before anything reaches the customer."""
+as drafts (replyd never sends mail), so a person looks before anything reaches the customer.
+
+The text is first folded to a canonical form, so that obfuscation does not hide an attack:
+
+* only the first :data:`MAX_SCAN_CHARS` characters are read (the pipeline passes the subject and
+  the part of the body the model sees);
+* Unicode compatibility folding (NFKD: fullwidth, mathematical and circled letters, ligatures and
+  odd spaces become plain ones) and the accents it splits off are dropped ("ïgnörë");
+* invisible characters go: zero-width and format characters (category Cf: ZWSP, ZWJ, word
+  joiner, BOM, soft hyphen, bidi controls), control characters, combining marks, variation
+  selectors and blank "letters" (Hangul fillers, braille blank); Unicode tag characters, which
+  some models read as ASCII ("ASCII smuggling"), become the ASCII they encode;
+* Cyrillic, Greek and small-capital look-alikes of Latin letters become the Latin letter;
+* case is folded; inside a word mixing letters and digits, leetspeak digits become letters
+  ("1gn0re"); one punctuation mark between two letters goes ("i.g.n.o.r.e", "dan's");
+* every run of whitespace becomes one space, or one newline if it held a line break.
+
+The rules (:mod:`handlers.guard_rules`) are then searched in the folded text, in a second view
+where letters spaced out one by one are joined, and a few unmistakable phrases also in the
+letters alone ("ignoreallpreviousinstructions"). Each rule needs an instruction-like object
+(instructions, rules, the system prompt), an AI-directed target or a role marker, never a verb
+alone, so "please ignore my previous email" passes. A rule runs only when the text holds the
+words of its gate (a set lookup), so most mail runs few of them.
+
+Everything is linear in the (bounded) text: translate tables and fixed regular expressions whose
+gaps are all bounded (``[^.!?]{0,120}?``, never ``.*``: a ``.*`` once made "act as a " x 12,000
+hold the event loop for seconds). docs/INJECTION.md has the evaluation and the timings.
+"""
 
 from __future__ import annotations
 
 import re
+import unicodedata
 
-# The delimiter tags: one alternative of _STEERING, also searched alone (below).
-_TAG_PATTERN = r"</?\s*(system|assistant|email)\s*>"
-_STEERING = re.compile(
-    r"ignore (all |any )?(the )?(previous|prior|above|earlier) (instructions|prompts?|rules)"
-    r"|disregard (all |any )?(the )?(previous|prior|above|your) (instructions|rules)"
-    r"|(reveal|print|show) (me )?(your|the) (system )?prompt"
-    r"|you are now (a|an|the)\b"
-    rf"|{_TAG_PATTERN}"
-    # Bounded gap: ".*" here made the search quadratic in the text ("act as a " x 12,000 held
-    # the event loop for seconds).
-    r"|\b(act|behave) as (if you were|a|an)\b.{0,200}?\b(without|no) (restrictions|rules)",
-    re.IGNORECASE,
-)
+from handlers.guard_rules import FAMILIES, SQUASHED_PARTS
+
+MAX_SCAN_CHARS = 20_000
+
+# Separator between two words of a rule: whitespace or a little punctuation, never a sentence
+# end. Written as a plain space in handlers.guard_rules and swapped in by _phrase().
+_SEP = r"[^\w.!?]{1,3}"
 
 
-# Every match of _STEERING contains one of these strings once the text is lower-cased and folded
-# like IGNORECASE folds it (below). Looking for them is a few C-speed scans; the regex, which
-# tries each alternative at every position, only runs on an email that has one.
-_NEEDLES = ("ignore", "disregard", "prompt", "you are now", "act as", "behave as")
-# IGNORECASE also matches dotless i (U+0131), long s (U+017F) and dotted capital I (U+0130) to
-# "i", "s" and "i"; lower() keeps the first two and turns U+0130 into "i" plus a combining dot.
-_FOLDS = (("\u0131", "i"), ("\u017f", "s"), ("\u0307", ""))
-_TAG = re.compile(_TAG_PATTERN, re.IGNORECASE)
+def _phrase(pattern: str) -> str:
+    return pattern.replace(" ?", r"[^\w.!?]{0,3}").replace(" ", _SEP)
+
+
+# Phrases searched in the letters alone; each part runs only on letters holding one of its words.
+_SQUASHED = re.compile("|".join(pattern for _, pattern in SQUASHED_PARTS))
+_SQUASHED_GATED = tuple((words, re.compile(pattern)) for words, pattern in SQUASHED_PARTS)
+
+
+_LEADING_WORD = re.compile(r"\\b([a-z]+)(?![a-z?*+{])")
+
+
+def _alternation(patterns: list[str]) -> str:
+    """Patterns as one expression. A pattern that starts with ``\\bword`` is rewritten to
+    ``word(?<!\\wword)`` (the same match): an expression whose every branch starts with a
+    letter lets the engine skip in C to the positions holding one of those letters."""
+    rewritten = []
+    for pattern in map(_phrase, patterns):
+        lead = _LEADING_WORD.match(pattern)
+        if lead:
+            word = lead.group(1)
+            pattern = rf"{word}(?<!\w{word}){pattern[lead.end():]}"
+        rewritten.append(pattern)
+    return "|".join(rewritten)
+
+
+_Gate = tuple[frozenset[str], ...]
+
+
+def _gated(families: dict[str, list[tuple[str, tuple[str, ...]]]]
+           ) -> list[tuple[_Gate, re.Pattern[str]]]:
+    """One expression per distinct gate, holding every rule with that gate."""
+    by_gate: dict[_Gate, list[str]] = {}
+    for rules in families.values():
+        for pattern, gate in rules:
+            key = tuple(frozenset(words.split()) for words in gate)
+            by_gate.setdefault(key, []).append(pattern)
+    return [(gate, re.compile(_alternation(patterns), re.MULTILINE))
+            for gate, patterns in by_gate.items()]
+
+
+_RULES = [pattern for rules in FAMILIES.values() for pattern, _ in rules]
+# Every rule in one expression. The guard searches _GATED; this one is for callers that search
+# raw text (IGNORECASE stands in for the case folding), as the tests do.
+_STEERING = re.compile(_alternation(_RULES), re.IGNORECASE | re.MULTILINE)
+_GATED = _gated(FAMILIES)
+_TOKEN = re.compile(r"[a-z0-9]+")
+_MARKS = ("<", "[", "##")
+# Each word of a rule's first gate string, to the rules it opens: a text's words pick the few
+# rules worth searching without testing every gate.
+_BY_WORD: dict[str, list[int]] = {}
+for _index, (_gate, _rule) in enumerate(_GATED):
+    for _word in _gate[0]:
+        _BY_WORD.setdefault(_word, []).append(_index)
+del _index, _gate, _rule, _word
+
+
+def _table() -> dict[int, str | None]:
+    """What the fold translates: invisible characters to nothing, tag characters to the ASCII
+    they encode, look-alikes of Latin letters to the letter."""
+    table: dict[int, str | None] = dict.fromkeys(_invisible_code_points())
+    table.update({cp: chr(cp - 0xE0000) for cp in range(0xE0020, 0xE007F)})
+    table.update({ord(k): v for k, v in _CONFUSABLES.items()})
+    for kept in "\t\n\r\x0b\x0c":
+        table.pop(ord(kept), None)
+    table[ord("_")] = "-"
+    return table
+
+
+def _invisible_code_points() -> list[int]:
+    ranges = (range(0x30000), range(0xE0000, 0xE1000))
+    dropped = {"Cf", "Cc", "Mn", "Me"}
+    found = [cp for r in ranges for cp in r if unicodedata.category(chr(cp)) in dropped]
+    return [*found, 0x115F, 0x1160, 0x3164, 0xFFA0, 0x2800]  # blank "letters"
+
+
+# Look-alikes by code point (readable source): Cyrillic, Greek, IPA and small capitals.
+_CONFUSABLE_POINTS: dict[str, tuple[int, ...]] = {
+    "a": (0x0430, 0x03B1, 0x0251, 0x1D00, 0x0410, 0x0391),
+    "b": (0x0432, 0x03B2, 0x0299, 0x0412, 0x0392, 0x042C, 0x044C),
+    "c": (0x0441, 0x03F2, 0x1D04, 0x0421, 0x03F9),
+    "d": (0x0501, 0x1D05, 0x0500),
+    "e": (0x0435, 0x0451, 0x03B5, 0x1D07, 0x0415, 0x0401, 0x0395, 0x0454, 0x0404),
+    "f": (0xA730, 0x0192),
+    "g": (0x0261, 0x0262, 0x0581),
+    "h": (0x04BB, 0x043D, 0x029C, 0x041D, 0x0397, 0x04BA),
+    "i": (0x0456, 0x0457, 0x03B9, 0x0131, 0x026A, 0x0269, 0x0406, 0x0407, 0x0399, 0x04C0),
+    "j": (0x0458, 0x1D0A, 0x0408, 0x037F, 0x03F3),
+    "k": (0x043A, 0x03BA, 0x1D0B, 0x041A, 0x039A),
+    "l": (0x04CF, 0x029F),
+    "m": (0x043C, 0x1D0D, 0x041C, 0x039C),
+    "n": (0x0274, 0x039D, 0x03B7, 0x043F),
+    "o": (0x043E, 0x03BF, 0x1D0F, 0x041E, 0x039F, 0x03C3, 0x0585, 0x05E1),
+    "p": (0x0440, 0x03C1, 0x1D18, 0x0420, 0x03A1),
+    "q": (0x051B, 0x051A),
+    "r": (0x0280, 0x0433, 0x1D26),
+    "s": (0x0455, 0xA731, 0x0405),
+    "t": (0x0442, 0x03C4, 0x1D1B, 0x0422, 0x03A4),
+    "u": (0x03C5, 0x1D1C, 0x057D, 0x03BC),
+    "v": (0x03BD, 0x1D20, 0x0475, 0x0474),
+    "w": (0x051D, 0x1D21, 0x0461, 0x03C9, 0x051C),
+    "x": (0x0445, 0x03C7, 0x0425, 0x03A7),
+    "y": (0x0443, 0x04AF, 0x028F, 0x03B3, 0x0423, 0x04AE, 0x03A5),
+    "z": (0x1D22, 0x0396),
+}
+_CONFUSABLES: dict[str, str] = {
+    chr(cp): letter for letter, points in _CONFUSABLE_POINTS.items() for cp in points
+}
+# Digits and signs read as letters, only inside a word that also has a letter ("1gn0re").
+_LEET = str.maketrans("013457@$", "oieastas")
+_LEET_WORD = re.compile(r"(?<![a-z0-9@$])(?=[a-z0-9@$]*[a-z])(?=[a-z0-9@$]*[0-9@$])[a-z0-9@$]+")
+_MARK = r"[.\-*`|~^+/\\\u00b7\u2010-\u2015\u2022]"
+# Each expression starts with a character class, so the engine skips ahead in C to where one
+# could start (a leading look-behind would make it try every position).
+_APOSTROPHE = re.compile(r"['\u2018\u2019](?<=[a-z].)(?=[a-z])")
+# Single letters joined by a mark or a single space: "i.g.n.o.r.e", "i g n o r e". Each letter
+# must stand alone, so a failed run is never rescanned (the pattern stays linear).
+_DOTTED = re.compile(rf"(?<![a-z0-9])[a-z0-9](?:{_MARK}[a-z0-9](?![a-z0-9])){{2,}}")
+_SPACED = re.compile(r"(?<![a-z0-9])[a-z0-9](?: [a-z0-9](?![a-z0-9])){2,}")
+# What any run of _DOTTED or _SPACED holds: searched first, it spares most mail the full scan.
+_DOTTED_HINT = re.compile(rf"{_MARK}[a-z0-9]{_MARK}[a-z0-9](?![a-z0-9])")
+_SPACED_HINT = re.compile(r" [a-z0-9] [a-z0-9](?![a-z0-9])")
+_LEET_HINT = re.compile(r"[0-9@$](?:(?<=[a-z].)|(?=[a-z]))")
+_INNER_MARK = re.compile(rf"{_MARK}(?<=[a-z]{_MARK})(?=[a-z])")
+_NOT_ALNUM = re.compile(r"[^a-z0-9]")
+_SINGLE_SPACE = re.compile(r"(?<=\S) (?=\S)")
+# Whitespace that is not already one space or one line break.
+_SPACES = re.compile(r"[^\S\n]{2,}|[^\S \n]")
+_BREAKS = re.compile(r" \n\s*|\n\s+")
+_ODD_SPACES = ("  ", "\t", "\r", "\x0b", "\x0c", "\x1c", "\x1d", "\x1e", "\x1f", "\x85")
+_NOT_LETTER = re.compile(r"[^a-z]+")
+_ASCII_NON_LETTERS = dict.fromkeys(i for i in range(128) if not chr(i).islower())
+_ASCII = {**dict.fromkeys([*range(0x00, 0x09), *range(0x0E, 0x20), 0x7F]), ord("_"): "-"}
+
+
+_FOLD_TABLE = _table()  # ~15 ms, paid at import rather than on the first foreign email
+
+
+def _fold(text: str) -> str:
+    """Everything of the canonical form but the merging of spaced letters and of whitespace."""
+    text = text[:MAX_SCAN_CHARS]
+    if text.isascii():
+        text = text.translate(_ASCII).lower()
+    else:
+        text = unicodedata.normalize("NFKD", text)[:MAX_SCAN_CHARS * 2]
+        text = text.translate(_FOLD_TABLE).casefold()
+        # Folding may reveal new compatibility forms (a decoded tag, "ß" to "ss"): once more.
+        if not text.isascii():
+            text = unicodedata.normalize("NFKD", text).translate(_FOLD_TABLE)
+    text = _APOSTROPHE.sub("", text)
+    if _DOTTED_HINT.search(text):
+        text = _DOTTED.sub(lambda m: _NOT_ALNUM.sub("", m.group(0)), text)
+    return _INNER_MARK.sub(" ", text)
+
+
+def _finish(text: str, spaced: bool) -> str:
+    if spaced:
+        text = _SPACED.sub(lambda m: m.group(0).replace(" ", ""), text)
+    if _LEET_HINT.search(text):
+        text = _LEET_WORD.sub(lambda m: m.group(0).translate(_LEET), text)
+    if not text.isascii() or any(odd in text for odd in _ODD_SPACES):
+        text = _SPACES.sub(" ", text)
+    return _BREAKS.sub("\n", text)
+
+
+def normalise(text: str) -> str:
+    """The canonical form the patterns are searched in (see the module docstring)."""
+    folded = _fold(text)
+    return _finish(folded, _SPACED_HINT.search(folded) is not None)
 
 
 def looks_like_steering(text: str) -> bool:
-    """True when the text contains a known prompt-injection pattern."""
-    lowered = text.lower()
-    if not lowered.isascii():
-        for special, plain in _FOLDS:
-            if special in lowered:
-                lowered = lowered.replace(special, plain)
-    if any(needle in lowered for needle in _NEEDLES):
-        return _STEERING.search(text) is not None
-    # Quoted replies hold "<support@…>" in most emails: the tag pattern alone starts with "<",
-    # which the regex engine scans for directly.
-    return "<" in lowered and _TAG.search(text) is not None
+    """True when the text contains a known prompt-injection pattern, obfuscated or not."""
+    folded = _fold(text)
+    spaced = _SPACED_HINT.search(folded) is not None
+    views = [_finish(folded, spaced)]
+    if spaced and _SPACED.search(folded):
+        # Letters spaced out one by one ("i n   y o u r"): single spaces join letters, wider
+        # gaps part words. Only for a text that has such a run, since it glues normal words.
+        views.append(_finish(_SINGLE_SPACE.sub("", folded), False))
+    if any(_matches(view) for view in views):
+        return True
+    squashed = (views[0].translate(_ASCII_NON_LETTERS) if views[0].isascii()
+                else _NOT_LETTER.sub("", views[0]))
+    return any(any(word in squashed for word in words) and rule.search(squashed)
+               for words, rule in _SQUASHED_GATED)
+
+
+def _matches(view: str) -> bool:
+    words = set(_TOKEN.findall(view))
+    words.update(mark for mark in _MARKS if mark in view)
+    candidates: set[int] = set()
+    for word in words.intersection(_BY_WORD):
+        candidates.update(_BY_WORD[word])
+    for index in sorted(candidates):  # in rule order, so the cheap common case stays cheap
+        gate, rule = _GATED[index]
+        if all(not words.isdisjoint(part) for part in gate[1:]) and rule.search(view):
+            return True
+    return False

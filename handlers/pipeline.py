@@ -13,15 +13,16 @@ and marked ``needs_review`` with the checks it failed.
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 from handlers import entities, persona, reply, sentiment
+from handlers.budget import PromptBudget
 from handlers.checks import check_draft
-from handlers.guard import looks_like_steering
-from handlers.prompting import MAX_PROMPT_CHARS
+from handlers.prepare import Prepared, email_budget, prepare
 from handlers.types import DraftText, EmailText, Entities, Sentiment, TaskFailure, Usage
 from models.engines.base import Engine, GenerateRequest, GenerateResult, SamplingParams
 from models.errors import AdapterError, ConfigurationError, OutputError, UnsupportedRequestError
@@ -44,6 +45,13 @@ class PipelineConfig:
     retry_sampling: SamplingParams | None = None
     check_drafts: bool = True
     company: str = reply.DEFAULT_COMPANY
+    # Tokens the quoted email may take in a prompt (less where the context leaves less room).
+    max_email_tokens: int = 1024
+    # Languages the reply model writes well; a draft for another is marked needs_review.
+    reply_languages: tuple[str, ...] = ("en",)
+    language_min_score: float = 0.9
+    # The company's own domains: links and addresses on them are not invented facts.
+    allowed_domains: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         unknown = set(self.tasks) - set(TASKS)
@@ -109,6 +117,9 @@ class Pipeline:
         are retried by the caller; output problems never raise."""
         config = self._config
         n = len(emails)
+        # Thread split, language, steering and token fitting: CPU work, off the event loop.
+        prepared = await asyncio.to_thread(_prepare_all, emails, self._budget())
+        emails = [p.text for p in prepared]
         failures: dict[int, TaskFailure] = {}
         # Token counts per email ([prompt, completion]) and per task, summed as plain ints.
         usage = [[0, 0] for _ in range(n)]
@@ -151,6 +162,8 @@ class Pipeline:
                 found[i] = entities.parse(row[1], email) if per_email == 2 else Entities()
             except OutputError as exc:
                 failures[i] = TaskFailure("engine_output", "entities", str(exc))
+                continue
+            found[i] = entities.with_display_name(found[i], email.from_name)
 
         # Stage 2: replies for every email still standing, checked; failures written again once.
         alive = [i for i in range(n) if i not in failures]
@@ -177,7 +190,8 @@ class Pipeline:
         draft_outcomes: Counter[str] = Counter()
         check_failures: Counter[str] = Counter()
         if config.check_drafts and alive:
-            checked = {i: self._check(bodies[i], emails[i], sentiments[i], found[i]) for i in alive}
+            checked = {i: self._check(bodies[i], prepared[i].source, sentiments[i], found[i])
+                       for i in alive}
             for failed in checked.values():
                 check_failures.update(failed)
             again = [i for i in alive if checked[i]]
@@ -197,7 +211,7 @@ class Pipeline:
                 for i in again:
                     # A refused second try counts as a failed one: the email still gets a draft.
                     failed = ("engine_request",) if i in refused else self._check(
-                        retried[i], emails[i], sentiments[i], found[i])
+                        retried[i], prepared[i].source, sentiments[i], found[i])
                     if not failed:
                         bodies[i] = retried[i]
                         draft_outcomes["regenerated"] += 1
@@ -230,23 +244,23 @@ class Pipeline:
         timings_ms = {stage: round(seconds * 1000, 3) for stage, seconds in stage_seconds.items()}
         adapters = {task: config.adapter(task) for task in config.tasks}
         outcomes: list[DraftText | TaskFailure] = []
-        for i, email in enumerate(emails):
+        for i in range(n):
             if i in failures:
                 outcomes.append(failures[i])
                 continue
+            review = reasons.get(i, ()) + self._review_reasons(prepared[i])
             outcomes.append(
                 DraftText(
                     body=bodies[i],
                     sentiment=sentiments[i],
                     entities=found[i],
                     persona=persona_name,
-                    needs_review=i in reasons
-                    # Only the part of the email a prompt quotes can steer the model.
-                    or looks_like_steering(f"{email.subject}\n{email.body[:MAX_PROMPT_CHARS]}"),
-                    review_reasons=reasons.get(i, ()),
+                    needs_review=bool(review),
+                    review_reasons=review,
                     adapters=adapters,
                     usage=Usage(*usage[i]),
                     timings_ms=timings_ms,
+                    language=prepared[i].language,
                 )
             )
         totals = {task: Usage(*counts) for task, counts in usage_by_task.items()}
@@ -286,9 +300,27 @@ class Pipeline:
                 failures[i] = TaskFailure("engine_output", task, str(exc))
         return texts
 
-    @staticmethod
-    def _check(body: str, email: EmailText, mood: Sentiment, found: Entities) -> tuple[str, ...]:
-        return check_draft(body, email, mood, found) if body else ("empty",)
+    def _budget(self) -> PromptBudget:
+        """The quoted email's token budget, from the smallest context of the engines in use."""
+        contexts = [c for c in (self._engine.context_tokens(), self._reply_engine.context_tokens())
+                    if c is not None]
+        output = max(self._config.reply_max_tokens, entities.SAMPLING.max_tokens)
+        return email_budget(self._engine.count_tokens, min(contexts, default=None),
+                            self._config.max_email_tokens, output)
+
+    def _review_reasons(self, email: Prepared) -> tuple[str, ...]:
+        """Why a person must read a draft whatever its text: the email tried to steer the
+        model, or it is in a language the reply model does not write well."""
+        config = self._config
+        foreign = (email.language not in config.reply_languages and email.language != "und"
+                   and email.language_score >= config.language_min_score)
+        return (("steering",) if email.steering else ()) + (("language",) if foreign else ())
+
+    def _check(self, body: str, email: EmailText, mood: Sentiment,
+               found: Entities) -> tuple[str, ...]:
+        if not body:
+            return ("empty",)
+        return check_draft(body, email, mood, found, allowed_domains=self._config.allowed_domains)
 
     async def _generate(
         self, requests: list[GenerateRequest], engine: Engine | None = None
@@ -307,6 +339,10 @@ class Pipeline:
         half = len(requests) // 2
         return (await self._generate(requests[:half], engine)
                 + await self._generate(requests[half:], engine))
+
+
+def _prepare_all(emails: Sequence[EmailText], budget: PromptBudget) -> list[Prepared]:
+    return [prepare(email, budget) for email in emails]
 
 
 def _parse_reply(result: GenerateResult) -> str:

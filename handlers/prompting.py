@@ -13,16 +13,30 @@ from models.vocabulary import EMAIL_OPEN as OPEN
 # the instruction part of the prompt; such tags are neutralised before quoting.
 _TAGS = re.compile(r"</?\s*email\s*>", re.IGNORECASE)
 MAX_PROMPT_CHARS = 6000
+# Facts from the analysis are spans of the email; bounded like the entity schema's values.
+MAX_FACT_CHARS = 40
+THREAD_LABEL = "[Earlier in the thread]"
 
 
 # The pipeline quotes an email for sentiment and then at once for entities: a cache of two is
 # enough for that, and holds at most two emails (bodies may be up to max_body_bytes each).
 @functools.lru_cache(maxsize=2)
-def quote_email(email: EmailText, max_chars: int = MAX_PROMPT_CHARS) -> str:
-    """The email's subject and body inside delimiters, cut to ``max_chars`` characters."""
+def quote_email(email: EmailText, max_chars: int = MAX_PROMPT_CHARS,
+                with_thread: bool = False) -> str:
+    """The email's subject and body inside delimiters, cut to ``max_chars`` characters;
+    ``with_thread`` adds the slice of the quoted thread the email carries, after a label."""
     text = f"Subject: {email.subject}\n\n{email.body}" if email.subject else email.body
-    text = _TAGS.sub("[tag]", text.strip())[:max_chars]
-    return f"{OPEN}\n{text}\n{CLOSE}"
+    text = text.strip()[:max_chars]
+    if with_thread and email.thread:
+        text = f"{text}\n\n{THREAD_LABEL}\n{email.thread.strip()[:max_chars]}"
+    return f"{OPEN}\n{_TAGS.sub('[tag]', text)}\n{CLOSE}"
+
+
+def fact_value(value: str, max_chars: int = MAX_FACT_CHARS) -> str:
+    """An analysis value (a name, a product) as it may enter a prompt's facts line: one line,
+    no delimiter tags, no list separator, at most ``max_chars`` characters."""
+    value = " ".join(_TAGS.sub(" ", value).replace(",", " ").split())
+    return value[:max_chars].strip()
 
 
 def quote_text(text: str, max_chars: int = MAX_PROMPT_CHARS) -> str:

@@ -11,7 +11,7 @@ from __future__ import annotations
 import functools
 
 from handlers.checks import address_name
-from handlers.prompting import quote_email
+from handlers.prompting import fact_value, quote_email
 from handlers.types import EmailText, Entities, Sentiment
 from models.engines.base import GenerateRequest, GenerateResult, Message, SamplingParams
 from models.errors import OutputError
@@ -27,6 +27,7 @@ _SYSTEM_MESSAGE = Message("system", SYSTEM)
 DEFAULT_COMPANY = "replyd"
 # A fallback names at most this many products: a long list would crowd out the request.
 FALLBACK_MAX_PRODUCTS = 3
+MAX_FACTS = 3  # values per fact line
 _SENTENCE_END = (".", "!", "?")
 # Generation ends at what the prompt itself uses: its delimiters and the labels a draft echoes
 # first ("Customer name:" opens the facts block, "Reply:" closes the prompt). A draft that reaches
@@ -51,12 +52,19 @@ def sampling(
 
 
 def messages(email: EmailText, sentiment: Sentiment, entities: Entities) -> tuple[Message, ...]:
+    """The reply prompt: the analysis facts (each value one bounded line, see
+    :func:`handlers.prompting.fact_value`; three at most), then the email with its thread."""
     facts = (
-        f"Customer name: {', '.join(entities.name) or 'unknown'}\n"
-        f"Products: {', '.join(entities.product) or 'none mentioned'}\n"
+        f"Customer name: {_facts(entities.name) or 'unknown'}\n"
+        f"Products: {_facts(entities.product) or 'none mentioned'}\n"
         f"Sentiment: {sentiment}"
     )
-    return (_SYSTEM_MESSAGE, Message("user", f"{facts}\n{quote_email(email)}\nReply:"))
+    quoted = quote_email(email, with_thread=True)
+    return (_SYSTEM_MESSAGE, Message("user", f"{facts}\n{quoted}\nReply:"))
+
+
+def _facts(values: tuple[str, ...]) -> str:
+    return ", ".join(v for v in (fact_value(value) for value in values[:MAX_FACTS]) if v)
 
 
 def build_request(

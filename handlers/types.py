@@ -13,11 +13,17 @@ __all__ = ["ENTITY_FIELDS", "SENTIMENTS", "DraftText", "EmailText", "Entities", 
 
 @dataclass(frozen=True, slots=True)
 class EmailText:
-    """What the handlers see of an email: its text fields, nothing about Kafka."""
+    """What the handlers see of an email: its text fields, nothing about Kafka.
+
+    ``body`` is the whole text as it arrived (quoted history included); the pipeline splits it
+    (:func:`handlers.thread.split_thread`) and its stages see the newly written text, the reply
+    also a bounded slice of the thread (``thread``)."""
 
     message_id: str
     subject: str
     body: str
+    from_name: str = ""  # the sender's display name, "" when none
+    thread: str = ""  # quoted history, as context for the reply; set by the pipeline
 
 
 @dataclass(frozen=True, slots=True)
@@ -56,8 +62,9 @@ class DraftText:
     adapters: dict[str, str | None]
     usage: Usage
     timings_ms: dict[str, float] = field(default_factory=dict)
-    # The checks the model's drafts failed when the body is the grounded fallback; empty else.
+    # Why a person must read it (failed checks of a fallback, "steering", "language").
     review_reasons: tuple[str, ...] = ()
+    language: str | None = None  # ISO 639-1 code of the newly written text
 
 
 @dataclass(frozen=True, slots=True)

@@ -27,18 +27,22 @@ PERSONA_MARKERS: dict[str, tuple[str, ...]] = {
     "pirate": ("ahoy", "matey", "ye", "arr", "fair winds"),
 }
 
-# Why a record became a dead letter. The first three are decided at the Kafka edge, the last two
+# Why a record became a dead letter. The first four are decided at the Kafka edge, the last two
 # by the pipeline (``TaskFailure``).
 DeadLetterReason = Literal[
     "invalid_json",  # the bytes are not UTF-8 JSON
     "schema",  # JSON, but not an IncomingEmail
     "too_large",  # over max_body_bytes, rejected before inference
+    "invalid_mail",  # a message/rfc822 record that is not a usable message (no sender address)
     "engine_output",  # the model's output for this email was unusable
     "engine_error",  # the engine kept failing on this email until the retry deadline
     "engine_request",  # the engine refused this email's request (e.g. longer than its context)
 ]
 DEAD_LETTER_REASONS: tuple[DeadLetterReason, ...] = get_args(DeadLetterReason)
 FailureReason = Literal["engine_output", "engine_error", "engine_request"]
+# Why an email gets no draft but a "skipped" record: it wants no reply (daemon.mail).
+SkipReason = Literal["auto_reply", "bounce", "mailing_list", "bulk"]
+SKIP_REASONS: tuple[SkipReason, ...] = get_args(SkipReason)
 
 # Untrusted text (an email, a draft to rewrite) enters a prompt only between these tags.
 EMAIL_OPEN, EMAIL_CLOSE = "<email>", "</email>"

@@ -3,11 +3,13 @@ and the echo engine needs neither."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from daemon.settings import Settings
 from handlers import reply
 from handlers.pipeline import PipelineConfig
 from models.customize.registry import Registry
-from models.engines.base import AdapterInfo, Engine
+from models.engines.base import AdapterInfo, Engine, tokenizer_counter
 from models.errors import ConfigurationError
 
 
@@ -35,7 +37,8 @@ def build_engine(settings: Settings) -> Engine:
     if settings.engine == "echo":
         from models.engines.echo import EchoEngine
 
-        return EchoEngine(adapters, delay_ms=settings.echo_delay_ms)
+        return EchoEngine(adapters, delay_ms=settings.echo_delay_ms,
+                          context_tokens=settings.max_model_len)
     if settings.engine == "openai":
         return _openai_engine(settings, adapters)
     from models.base_model import resolve_base_model
@@ -82,7 +85,22 @@ def _openai_engine(settings: Settings, adapters: dict[str, AdapterInfo]) -> Engi
         adapters=adapters,
         max_concurrency=settings.engine_max_concurrency,
         timeout_s=settings.engine_timeout_s,
+        context_tokens=settings.max_model_len,
+        count_tokens=_local_tokenizer(settings, served),
     )
+
+
+def _local_tokenizer(settings: Settings, served: str) -> Callable[[str], int] | None:
+    """The served model's tokenizer from a local copy of it (``base_model_path``, or the
+    default model when it is the one served and already provisioned); None otherwise, and the
+    engine counts an upper bound instead."""
+    from models.base_model import DEFAULT_MODEL_NAME
+
+    if settings.base_model_path is not None:
+        return tokenizer_counter(settings.base_model_path.expanduser())
+    if served == DEFAULT_MODEL_NAME:
+        return tokenizer_counter(settings.model_cache_dir.expanduser() / DEFAULT_MODEL_NAME)
+    return None
 
 
 def build_reply_engine(settings: Settings) -> Engine | None:
@@ -131,4 +149,7 @@ def build_pipeline_config(settings: Settings) -> PipelineConfig:
         ),
         check_drafts=settings.check_drafts,
         company=settings.company_name,
+        max_email_tokens=settings.max_email_tokens,
+        reply_languages=settings.reply_languages,
+        allowed_domains=settings.allowed_domains,
     )

@@ -5,23 +5,33 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from pydantic import ValidationError
 
+from daemon import mail
 from daemon.contracts import (
     DRAFT_SCHEMA_VERSION,
     DeadLetter,
     DeadLetterReason,
     Draft,
     IncomingEmail,
+    SkippedEmail,
     SourceCoordinates,
 )
 from handlers.types import DraftText, EmailText
+from models.vocabulary import SKIP_REASONS, SkipReason
 
 IDEMPOTENCY_HEADER = "replyd-idempotency-key"
 TRACE_HEADER = "replyd-trace-id"
+# The record header that says what a record value is; JSON when absent (or the topic's setting).
+CONTENT_TYPE_HEADER = "content-type"
+JSON_CONTENT_TYPE = "application/json"
+MAIL_CONTENT_TYPE = "message/rfc822"
+CONTENT_TYPES = (JSON_CONTENT_TYPE, MAIL_CONTENT_TYPE)
 
 
 def trace_id(topic: str, partition: int, offset: int) -> str:
@@ -37,28 +47,117 @@ class Rejected:
     error: str
 
 
-def decode(value: bytes | None, max_body_bytes: int) -> IncomingEmail | Rejected:
-    """Parse one record value. Size is checked first, so nothing large is ever parsed."""
+@dataclass(frozen=True, slots=True)
+class Skipped:
+    """An email that wants no reply (``daemon.mail.no_reply_reason``): it gets a skipped record."""
+
+    email: IncomingEmail
+    reason: SkipReason
+
+
+def content_type(headers: Sequence[tuple[str, bytes]] | None, default: str) -> str:
+    """The record's ``content-type`` header (parameters dropped, lower-case), else ``default``."""
+    for key, value in headers or ():
+        if key.lower() == CONTENT_TYPE_HEADER:
+            return value.decode("latin-1").split(";", 1)[0].strip().lower()
+    return default
+
+
+def decode(
+    value: bytes | None, max_body_bytes: int, kind: str = JSON_CONTENT_TYPE
+) -> IncomingEmail | Rejected | Skipped:
+    """Parse one record value: an ``IncomingEmail`` as JSON, or a raw RFC 822 message when
+    ``kind`` is ``message/rfc822``. Size is checked first, so nothing large is ever parsed. An
+    email that wants no reply (an auto-reply, a bounce, list or bulk mail) is ``Skipped``."""
     if value is None:
         return Rejected("invalid_json", "record has no value (tombstone)")
     if len(value) > max_body_bytes:
         return Rejected("too_large", f"record is {len(value)} bytes; the limit is {max_body_bytes}")
+    if kind == MAIL_CONTENT_TYPE:
+        return incoming_from_mail(value)
+    if kind != JSON_CONTENT_TYPE:
+        return Rejected("schema", f"unsupported content-type {kind[:80]!r}; replyd reads "
+                        f"{' and '.join(CONTENT_TYPES)}")
+    decoded = _decode_json(value)
+    if isinstance(decoded, Rejected):
+        return decoded
+    headers = {key.lower(): text for key, text in decoded.headers.items()}
+    reason = mail.no_reply_reason(headers, decoded.from_, headers.get("content-type", ""))
+    return Skipped(decoded, reason) if reason in SKIP_REASONS else decoded
+
+
+def incoming_from_mail(raw: bytes) -> IncomingEmail | Rejected | Skipped:
+    """A raw RFC 822 / MIME message as the ``IncomingEmail`` a gateway would have sent: the
+    sender's bare address and display name, the decoded subject, the text (HTML converted),
+    attachments listed, never inlined. A message without a Message-ID gets one derived from its
+    bytes (so a redelivery keys the same draft); one without a sender address is rejected."""
+    try:
+        parsed = mail.parse_message(raw)
+    except mail.MailError as exc:
+        return Rejected("invalid_mail", f"not a usable RFC 822 message: {exc}")
+    if not parsed.from_address or not _ADDRESS.match(parsed.from_address):
+        return Rejected("invalid_mail", "RFC 822 message has no usable From address")
+    message_id = parsed.message_id or (
+        f"<{hashlib.sha256(raw).hexdigest()[:32]}@replyd.invalid>")
+    to = parsed.to if parsed.to and _ADDRESS.match(parsed.to) else "unknown@replyd.invalid"
+    try:
+        email = IncomingEmail.model_validate({
+            "message_id": message_id[:998],
+            "from": parsed.from_address,
+            "to": to,
+            "subject": parsed.subject[:998],
+            "body": parsed.body,
+            "received_at": parsed.received_at or datetime.now(UTC),
+            "thread_id": parsed.thread_id,
+            "headers": parsed.headers,
+            "from_name": parsed.from_name[:256] or None,
+            "attachments": [
+                {"filename": a.filename[:256], "content_type": a.content_type[:128],
+                 "size": a.size}
+                for a in parsed.attachments
+            ],
+        })
+    except ValidationError as exc:
+        return Rejected("invalid_mail", f"not an IncomingEmail: {_described(exc)}")
+    if parsed.skip_reason in SKIP_REASONS:
+        return Skipped(email, parsed.skip_reason)  # type: ignore[arg-type]
+    return email
+
+
+def _decode_json(value: bytes) -> IncomingEmail | Rejected:
     try:
         return IncomingEmail.model_validate_json(value)
     except ValidationError as exc:
         errors = exc.errors(include_url=False, include_input=False)
         if any(error["type"] == "json_invalid" for error in errors):
             return Rejected("invalid_json", f"not UTF-8 JSON: {errors[0]['msg']}")
-        # Field locations and messages only: never the input values, which are email content.
-        described = "; ".join(
-            f"{'.'.join(str(p) for p in error['loc']) or '<root>'}: {error['msg']}"
-            for error in errors[:5]
-        )
-        return Rejected("schema", f"not an IncomingEmail: {described}")
+        return Rejected("schema", f"not an IncomingEmail: {_described(exc)}")
+
+
+def _described(exc: ValidationError) -> str:
+    """Field locations and messages only: never the input values, which are email content."""
+    return "; ".join(
+        f"{'.'.join(str(p) for p in error['loc']) or '<root>'}: {error['msg']}"
+        for error in exc.errors(include_url=False, include_input=False)[:5]
+    )
+
+
+_ADDRESS = re.compile(r"^[^@\s]+@[^@\s]+$")
 
 
 def email_text(email: IncomingEmail) -> EmailText:
-    return EmailText(message_id=email.message_id, subject=email.subject, body=email.body)
+    return EmailText(message_id=email.message_id, subject=email.subject, body=email.body,
+                     from_name=email.from_name or "")
+
+
+def skipped_record(skipped: Skipped, created_at: datetime | None = None) -> bytes:
+    """The drafts-topic record of an email that gets no draft."""
+    return to_json(SkippedEmail(
+        in_reply_to=skipped.email.message_id,
+        to=skipped.email.from_,
+        reason=skipped.reason,
+        created_at=created_at or datetime.now(UTC),
+    ))
 
 
 def reply_subject(subject: str) -> str:
@@ -84,6 +183,7 @@ def draft_for(
         "persona": draft.persona,
         "needs_review": draft.needs_review,
         "review_reasons": list(draft.review_reasons),
+        "language": draft.language,
         "adapters": [{"task": task, "customization_id": cid}
                      for task, cid in draft.adapters.items()],
         "base_model": base_model,
@@ -123,8 +223,8 @@ class DraftEncoder:
         when = self._created_at.astimezone(UTC).isoformat().replace("+00:00", "Z")
         self._shared = "," + shared[1:-1] + ',"tokens":{"prompt":'
         self._tail = (
-            '},"created_at":' + _ENCODE(when) + ',"schema_version":' + _ENCODE(DRAFT_SCHEMA_VERSION)
-            + "}"
+            '},"created_at":' + _ENCODE(when) + ',"outcome":"drafted","schema_version":'
+            + _ENCODE(DRAFT_SCHEMA_VERSION) + "}"
         )
 
     def encode(self, email: IncomingEmail, draft: DraftText) -> bytes:
@@ -143,6 +243,7 @@ class DraftEncoder:
             "persona": draft.persona,
             "needs_review": draft.needs_review,
             "review_reasons": draft.review_reasons,
+            "language": draft.language,
         })
         usage = draft.usage
         return (
@@ -151,7 +252,7 @@ class DraftEncoder:
         ).encode()
 
 
-def to_json(model: Draft | DeadLetter) -> bytes:
+def to_json(model: Draft | DeadLetter | SkippedEmail) -> bytes:
     """The record value: ``model_dump_json(by_alias=True)`` as bytes, without the round trip
     through ``str`` that ``model_dump_json`` makes."""
     return model.__pydantic_serializer__.to_json(model, by_alias=True)

@@ -30,7 +30,7 @@ from aiokafka.abc import ConsumerRebalanceListener
 from aiokafka.errors import KafkaConnectionError, KafkaError
 
 from daemon.contracts import IncomingEmail
-from daemon.service import codec
+from daemon.service import codec, outputs
 from daemon.service.gc_tuning import tune_gc
 from daemon.service.health import HealthServer
 from daemon.service.metered import MeteredEngine
@@ -356,9 +356,12 @@ class Daemon:
         outputs: list[Output | None] = [None] * len(records)
         valid: list[tuple[int, IncomingEmail]] = []
         for i, record in enumerate(records):
-            decoded = codec.decode(record.value, s.max_body_bytes)
+            kind = codec.content_type(record.headers, s.input_content_type)
+            decoded = codec.decode(record.value, s.max_body_bytes, kind)
             if isinstance(decoded, codec.Rejected):
                 outputs[i] = self._dead(record, decoded.reason, decoded.error)
+            elif isinstance(decoded, codec.Skipped):
+                outputs[i] = self._skipped(record, decoded)
             else:
                 valid.append((i, decoded))
         m.stage_latency.labels("parse").observe(time.perf_counter() - started)
@@ -434,30 +437,11 @@ class Daemon:
                     "draft",
                 )
 
+    def _skipped(self, record: Record, skipped: codec.Skipped) -> Output:
+        return outputs.skipped(record, skipped, self.settings.drafts_topic)
+
     def _dead(self, record: Record, reason: str, error: str) -> Output:
-        letter = codec.dead_letter(
-            reason,  # type: ignore[arg-type]
-            error,
-            record.topic,
-            record.partition,
-            record.offset,
-            record.value,
-            self.settings.deadletter_max_original_bytes,
-        )
-        trace = codec.trace_id(record.topic, record.partition, record.offset)
-        log.warning(
-            "dead letter",
-            extra={"reason": reason, "trace_id": trace, "topic": record.topic,
-                   "partition": record.partition, "offset": record.offset},
-        )
-        coordinates = f"{record.topic}/{record.partition}/{record.offset}".encode()
-        return Output(
-            self.settings.deadletter_topic,
-            record.key,
-            codec.to_json(letter),
-            [(codec.IDEMPOTENCY_HEADER, coordinates), (codec.TRACE_HEADER, trace.encode())],
-            reason,
-        )
+        return outputs.dead(record, reason, error, self.settings)
 
     async def _commit_loop(self) -> None:
         """At-least-once: acknowledgements of a batch, then its offsets, in batch order."""
@@ -473,12 +457,7 @@ class Daemon:
 
     def _published(self, batch: Batch) -> None:
         now = time.time()
-        kinds = Counter(output.kind for output in batch.outputs)
-        drafts = kinds.pop("draft", 0)
-        if drafts:
-            self.metrics.drafts_published.inc(drafts)
-        for reason, count in kinds.items():
-            self.metrics.dead_letters.labels(reason).inc(count)
+        self.metrics.count_outputs(Counter(output.kind for output in batch.outputs))
         observe_many(
             self.metrics.email_latency,
             (max(0.0, now - record.timestamp / 1000) for record in batch.records),

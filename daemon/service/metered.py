@@ -50,6 +50,12 @@ class MeteredEngine(Engine):
     def queue_depth(self) -> int:
         return self._engine.queue_depth()
 
+    def context_tokens(self) -> int | None:
+        return self._engine.context_tokens()
+
+    def count_tokens(self, text: str) -> int:
+        return self._engine.count_tokens(text)
+
     def check_adapter(self, adapter: str | None) -> None:
         self._engine.check_adapter(adapter)
 

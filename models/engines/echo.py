@@ -31,9 +31,15 @@ class EchoEngine(Engine):
     name = "echo"
 
     def __init__(
-        self, adapters: Mapping[str, AdapterInfo] | None = None, delay_ms: float = 0.0
+        self,
+        adapters: Mapping[str, AdapterInfo] | None = None,
+        delay_ms: float = 0.0,
+        context_tokens: int | None = None,
     ) -> None:
+        """``context_tokens``: the context the daemon fits prompts to, as a real model's
+        ``max_model_len`` (tokens counted by the default estimate)."""
         self._adapters = dict(adapters or {})
+        self._context_tokens = context_tokens
         self._delay_s = delay_ms / 1000
         self._running = False
         self._pending = PendingRequests()
@@ -58,6 +64,9 @@ class EchoEngine(Engine):
     def queue_depth(self) -> int:
         """Requests inside a ``generate`` call (only ever non-zero with a ``delay_ms``)."""
         return self._pending.count
+
+    def context_tokens(self) -> int | None:
+        return self._context_tokens
 
     async def generate(self, requests: Sequence[GenerateRequest]) -> list[GenerateResult]:
         if not self._running:

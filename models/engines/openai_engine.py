@@ -27,7 +27,7 @@ import asyncio
 import itertools
 import logging
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from types import MappingProxyType
 from typing import Any
 
@@ -40,6 +40,7 @@ from models.engines.base import (
     GenerateResult,
     PendingRequests,
     RequestTiming,
+    estimate_tokens,
 )
 from models.errors import (
     AdapterError,
@@ -90,7 +91,11 @@ class OpenAIEngine(Engine):
         api_key: str | None = None,
         *,
         backoff_s: float = 0.25,
+        context_tokens: int | None = None,
+        count_tokens: Callable[[str], int] | None = None,
     ) -> None:
+        """``context_tokens`` is the servers' ``--max-model-len``; ``count_tokens`` counts with
+        a local copy of the served model's tokenizer (``tokenizer_counter``)."""
         urls = [_normalise_url(url) for url in base_urls if url.strip()]
         if not urls:
             raise ConfigurationError("the openai engine needs at least one base URL")
@@ -119,6 +124,8 @@ class OpenAIEngine(Engine):
         self._semaphore = asyncio.Semaphore(max_concurrency)  # replaced in start (its loop)
         self._connect_failures = 0
         self._pending = PendingRequests()
+        self._context_tokens = context_tokens
+        self._count = count_tokens
 
     @property
     def base_model(self) -> str:
@@ -142,6 +149,14 @@ class OpenAIEngine(Engine):
     def queue_depth(self) -> int:
         """Requests sent or waiting to be sent (for a slot or a retry) and not answered yet."""
         return self._pending.count
+
+    def context_tokens(self) -> int | None:
+        return self._context_tokens
+
+    def count_tokens(self, text: str) -> int:
+        """Tokens by the served model's tokenizer when a local copy was given, else an upper
+        bound."""
+        return self._count(text) if self._count is not None else estimate_tokens(text)
 
     async def start(self) -> None:
         """Open the client and check, on every URL, that ``/v1/models`` lists the base model and

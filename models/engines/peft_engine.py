@@ -67,6 +67,7 @@ from models.engines.base import (
     PendingRequests,
     RequestTiming,
     SamplingParams,
+    estimate_tokens,
 )
 from models.engines.peft_grammar import Grammars
 from models.errors import (
@@ -155,6 +156,15 @@ class PeftEngine(Engine):
     def healthy(self) -> bool:
         """True between a successful ``start`` and ``stop``."""
         return self._healthy
+
+    def context_tokens(self) -> int | None:
+        return self._max_len or None
+
+    def count_tokens(self, text: str) -> int:
+        """Tokens by the model's own tokenizer (an upper bound before ``start``)."""
+        if self._tokenizer is None:
+            return estimate_tokens(text)
+        return len(self._tokenizer(text, add_special_tokens=False)["input_ids"])
 
     def queue_depth(self) -> int:
         """Requests of ``generate`` calls whose batch has not finished yet."""

@@ -35,6 +35,7 @@ from models.engines.base import (
     GenerateResult,
     PendingRequests,
     RequestTiming,
+    estimate_tokens,
 )
 from models.errors import (
     AdapterError,
@@ -126,6 +127,15 @@ class VllmEngine(Engine):
         """Requests of ``generate`` calls not finished yet: being tokenized, waiting in vLLM's
         scheduler or running."""
         return self._pending.count
+
+    def context_tokens(self) -> int | None:
+        return self._max_model_len
+
+    def count_tokens(self, text: str) -> int:
+        """Tokens by the served model's own tokenizer (an upper bound before ``start``)."""
+        if self._tokenizer is None:
+            return estimate_tokens(text)
+        return len(self._tokenizer.encode(text, add_special_tokens=False))
 
     async def start(self) -> None:
         """Build the vLLM engine (15-60 s on 2 cores) and preload every adapter.

@@ -27,7 +27,13 @@ def email_bytes(i: int, body: str = "My AeroBlend 500 stopped working, please he
     ).encode()
 
 
-async def send(settings: Settings, values: Sequence[bytes], partitions: int = 1) -> None:
+async def send(
+    settings: Settings,
+    values: Sequence[bytes],
+    partitions: int = 1,
+    headers: Sequence[tuple[str, bytes]] | None = None,
+) -> None:
+    """``values`` on the input topic, each with ``headers`` when given."""
     await ensure_topics(
         settings,
         [settings.input_topic, settings.drafts_topic, settings.deadletter_topic],
@@ -38,7 +44,8 @@ async def send(settings: Settings, values: Sequence[bytes], partitions: int = 1)
     )
     await producer.start()
     try:
-        futures = [await producer.send(settings.input_topic, value) for value in values]
+        futures = [await producer.send(settings.input_topic, value, headers=list(headers or []))
+                   for value in values]
         await asyncio.gather(*futures)
     finally:
         await producer.stop()

@@ -48,3 +48,15 @@ def test_settings_are_frozen_and_validated(tmp_path: Path) -> None:
     bad.write_text("group_id = ")
     with pytest.raises(ConfigurationError, match="not valid TOML"):
         load_settings(bad)
+
+
+def test_allowed_domains_are_host_names() -> None:
+    import pytest
+    from pydantic import ValidationError
+
+    from daemon.settings import Settings
+
+    assert Settings(allowed_domains=(" Shop.Example. ", "")).allowed_domains == ("shop.example",)
+    for bad in ("com", "https://shop.example", "help@shop.example"):
+        with pytest.raises(ValidationError):
+            Settings(allowed_domains=(bad,))

@@ -231,6 +231,49 @@ def test_facts_from_the_email_are_grounded() -> None:
     assert checks.invented_facts("Your Nomad 20K power bank and Pulse S3 smartwatch.", "") == []
 
 
+@pytest.mark.parametrize("fact", [
+    "See https://example-shop.com/returns for details.",
+    "See https://help.example-shop.com/plans/48999 for details.",
+    "Visit www.example-shop.com/track to follow it.",
+    "Write to billing@example-shop.com for details.",
+    "Write to BILLING@Mail.Example-Shop.COM for details.",
+    "Our site example-shop.com has the form.",
+])
+def test_links_and_addresses_on_allowed_domains_are_not_invented(fact: str) -> None:
+    body = GOOD_KENJI.replace("with you.", f"with you. {fact}")
+    assert "invented_facts" in failed(body)
+    assert check_draft(body, EMAIL, "neutral", KENJI,
+                       allowed_domains=("example-shop.com",)) == ()
+    assert checks.invented_facts(fact, "", allowed_domains=["Example-Shop.com."]) == []
+
+
+@pytest.mark.parametrize("fact", [
+    "https://example-shop.com.evil.example/login",  # the allowed name as a subdomain elsewhere
+    "https://example-shop.com@evil.example/login",  # userinfo trick: the host is evil.example
+    "https://notexample-shop.com/",
+    "help@example-shop.co",
+    "https://evil.example/?next=example-shop.com",
+])
+def test_look_alike_hosts_are_still_invented(fact: str) -> None:
+    assert checks.invented_facts(f"See {fact} now", "", allowed_domains=("example-shop.com",)
+                                 ) == [fact]
+
+
+def test_the_allow_list_covers_hosts_only() -> None:
+    allowed = ("example-shop.com",)
+    # Numbers, amounts and dates are still checked against the email.
+    assert checks.invented_facts("Order 771234 ships Friday.", "", allowed_domains=allowed) == [
+        "771234", "Friday"]
+    # One domain given as a bare string is one domain, not its letters; a bare TLD allows none.
+    assert checks.invented_facts("x.example-shop.com", "", allowed_domains="example-shop.com"
+                                 ) == []
+    assert checks.invented_facts("https://evil.com", "", allowed_domains=("com", "")) == [
+        "https://evil.com"]
+    # The old positional call still works, and without a list nothing is allowed.
+    assert check_draft(GOOD_KENJI, EMAIL, "neutral", KENJI) == ()
+    assert checks.invented_facts("https://example-shop.com", "") == ["https://example-shop.com"]
+
+
 # --- greeting ------------------------------------------------------------------------------------
 
 

@@ -185,3 +185,43 @@ async def test_transient_engine_errors_are_retried_once_per_batch_then_drafted(
     drafts, _ = await run_until(daemon, settings, drafts=1, dead=0)
     assert len(drafts) == 1
     assert len(engine.calls) == 4  # two failed attempts, then the two stages
+
+
+async def test_raw_mail_is_drafted_and_mail_that_wants_no_reply_is_skipped(
+    settings: Settings,
+) -> None:
+    from email.message import EmailMessage
+
+    from daemon.contracts import SkippedEmail
+
+    def message(number: int, **headers: str) -> bytes:
+        mail = EmailMessage()
+        mail["From"] = f'"Dana Ross" <dana{number}@example.org>'
+        mail["To"] = "support@shop.example"
+        mail["Subject"] = "Kettle lid"
+        mail["Message-ID"] = f"<raw-{number}@example.org>"
+        for name, value in headers.items():
+            mail[name] = value
+        mail.set_content("Hello,\nthe lid of my kettle broke.\n\n> On Monday you wrote:\n> hi\n")
+        return mail.as_bytes()
+
+    await send(settings, [message(1), message(2, **{"Auto-Submitted": "auto-replied"}),
+                          b"Subject: no sender\n\nhi\n"],
+               headers=[("content-type", b"message/rfc822")])
+    daemon = daemon_for(settings)
+    task = asyncio.create_task(daemon.run())
+    try:
+        records = await read(settings, settings.drafts_topic, 2)
+        (dead,) = await read(settings, settings.deadletter_topic, 1)
+    finally:
+        daemon.request_stop()
+        await asyncio.wait_for(task, 30)
+    by_outcome = {json.loads(r.value)["outcome"]: r for r in records}
+    draft = Draft.model_validate_json(by_outcome["drafted"].value)
+    assert draft.in_reply_to == "<raw-1@example.org>" and draft.to == "dana1@example.org"
+    assert draft.entities.name[0] == "Dana Ross"
+    assert draft.language == "en"
+    skipped = SkippedEmail.model_validate_json(by_outcome["skipped"].value)
+    assert (skipped.in_reply_to, skipped.reason) == ("<raw-2@example.org>", "auto_reply")
+    assert dict(by_outcome["skipped"].headers)["replyd-idempotency-key"] == b"<raw-2@example.org>"
+    assert DeadLetter.model_validate_json(dead.value).reason == "invalid_mail"

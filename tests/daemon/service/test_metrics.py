@@ -33,6 +33,8 @@ EXPECTED = {
     "replyd_emails_with_unknown_fields": ("counter", set()),
     "replyd_draft_outcomes": ("counter", {"outcome"}),
     "replyd_draft_check_failures": ("counter", {"check"}),
+    "replyd_emails_skipped": ("counter", {"reason"}),
+    "replyd_drafts_needing_review": ("counter", {"reason"}),
 }
 # Labels whose values could come from email content or ids are never allowed.
 FORBIDDEN_LABELS = {"message_id", "email", "from", "to", "subject", "customer", "name", "address"}
@@ -121,3 +123,14 @@ def test_closed_label_sets_are_exported_at_zero_from_the_start() -> None:
         assert f'replyd_dead_letters_total{{reason="{reason}"}} 0.0' in text
     for outcome in DRAFT_OUTCOMES:
         assert f'replyd_draft_outcomes_total{{outcome="{outcome}"}} 0.0' in text
+
+
+def test_outputs_are_counted_by_kind() -> None:
+    metrics = Metrics()
+    metrics.count_outputs({"draft": 3, "skipped:bounce": 2, "schema": 1})
+    value = metrics.registry.get_sample_value
+    assert value("replyd_drafts_published_total") == 3
+    assert value("replyd_emails_skipped_total", {"reason": "bounce"}) == 2
+    assert value("replyd_emails_skipped_total", {"reason": "auto_reply"}) == 0
+    assert value("replyd_dead_letters_total", {"reason": "schema"}) == 1
+    assert value("replyd_drafts_needing_review_total", {"reason": "language"}) == 0

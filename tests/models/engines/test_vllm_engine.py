@@ -290,20 +290,24 @@ async def test_killed_engine_core_is_engine_dead(model_path: Path) -> None:
     assert not doomed.healthy()
 
 
-async def test_an_email_past_the_context_fails_alone_and_the_batch_is_drafted(
+async def test_an_email_past_the_context_is_cut_to_fit_and_drafted(
     engine: VllmEngine,
 ) -> None:
-    """vLLM refuses a prompt longer than max_model_len; the pipeline turns that into one
-    ``engine_request`` failure and drafts the rest of the batch (no crash, no batch failure)."""
+    """An email that tokenizes past max_model_len is cut (start and end kept) with the served
+    model's tokenizer, so every stage's prompt fits and it gets a draft like the rest of the
+    batch. vLLM itself still refuses such a prompt: that is what the cut avoids."""
     from handlers.pipeline import Pipeline, PipelineConfig
-    from handlers.types import DraftText, EmailText, TaskFailure
+    from handlers.types import DraftText, EmailText
+    from models.engines.base import GenerateRequest, Message
+    from models.errors import UnsupportedRequestError
 
     emails = [
         EmailText("<a@x>", "Late", "My Acme kettle is late. Anna"),
         EmailText("<cjk@x>", "長い", "漢字" * 3_000),  # ~6,000 characters, past 2,048 tokens
         EmailText("<b@x>", "Thanks", "The delivery to Oslo was fast, thank you. Ben"),
     ]
+    assert engine.count_tokens(emails[1].body) > engine.context_tokens()  # type: ignore[operator]
     batch = await Pipeline(engine, PipelineConfig(check_drafts=False)).run(emails)
-    first, long_one, third = batch.outcomes
-    assert isinstance(long_one, TaskFailure) and long_one.reason == "engine_request"
-    assert isinstance(first, DraftText) and isinstance(third, DraftText)
+    assert all(isinstance(outcome, DraftText) for outcome in batch.outcomes)
+    with pytest.raises(UnsupportedRequestError):
+        await engine.generate([GenerateRequest(messages=(Message("user", emails[1].body),))])

@@ -1,0 +1,498 @@
+"""`replyd trial`: real or hostile mail through the real daemon, run as a subprocess, measured.
+
+Embedded broker, inputs produced, ``replyd run`` as a child process, ``/metrics`` scraped every
+0.5 s (a slow scrape means a blocked event loop), outputs read until every input is accounted for
+(by the ``replyd-trace-id`` header) or the timeout, SIGTERM. report.json/report.md hold counts,
+reasons and names, never email text; drafts.md every draft in full (local, never committed).
+docs/TRIALS.md says what the numbers mean.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import email
+import email.message
+import email.policy
+import email.utils
+import json
+import os
+import re
+import signal
+import statistics
+import sys
+import time
+import uuid
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from aiokafka import AIOKafkaConsumer
+from aiokafka.structs import ConsumerRecord
+
+from daemon.settings import Settings
+from daemon.tools.broker import EmbeddedBroker, free_port
+from daemon.tools.hostile import hostile_cases, select_cases, with_good
+from daemon.tools.produce import RFC822_HEADERS, Headers, mail_key, produce
+from daemon.tools.topics import ensure_topics
+from handlers.checks import greets_by_name, invented_facts
+from models.errors import ConfigurationError
+
+SCRAPE_INTERVAL_S = 0.5
+SCRAPE_TIMEOUT_S = 5.0
+STOP_GRACE_S = 15.0  # on top of the daemon's own shutdown_timeout_s
+# "Hi Bob," / "Dear Ms Smith": the word after the salutation, when it is capitalised.
+_GREETING = re.compile(
+    r"^\W*(?i:hi|hello|hey|dear|good (?:morning|afternoon|evening))[\s,]+"
+    r"(?:(?i:mr|mrs|ms|miss|dr|prof)\.?\s+)?([A-Z][\w'\u2019-]*)")
+NOT_NAMES = frozenset({"customer", "team", "there", "sir", "madam", "all", "everyone", "friend",
+                       "valued", "support", "again", "and", "thank", "thanks"})
+RULES = {
+    "greeting": "The greeting is the draft's first non-empty line. It uses a name the message "
+    "carries when it holds, as a whole word (any case), the last word of the address form "
+    "(handlers.checks.address_name: first name, or title + surname) of the From display name "
+    "(daemon.mail.parse_message) or of an entities.name of the draft found in the message text.",
+    "greeting_word_not_in_message": "The greeting is a salutation (hi, hello, hey, dear, good "
+    "morning/afternoon/evening), an optional title, then a capitalised word that is no common "
+    "non-name (customer, team, there, ...) and does not occur in the message text.",
+    "invented_facts": "handlers.checks.invented_facts(draft body, source, the daemon's "
+    "allowed_domains) is not empty; source = decoded subject + every text/* part of the message, "
+    "quoted parts included + From name.",
+}
+
+
+@dataclass(frozen=True, slots=True)
+class TrialInput:
+    """One record to send, named for reports (file or case name); hostile ones expect a label."""
+
+    name: str
+    value: bytes
+    headers: Headers = field(default_factory=list)
+    key: bytes | None = None
+    expect: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Outcome:
+    """What came out for one input: drafted, skipped (reason) or dead_letter (reason)."""
+
+    kind: str
+    reason: str | None = None
+    record: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def label(self) -> str:
+        return self.kind if self.reason is None else f"{self.kind}:{self.reason}"
+
+
+@dataclass
+class Observed:
+    """Everything measured while the daemon ran."""
+
+    outcomes: dict[int, Outcome] = field(default_factory=dict)
+    scrape_s: list[float] = field(default_factory=list)
+    scrape_failed_before_up: int = 0
+    scrape_failed: int = 0
+    up_s: float | None = None  # launch → first answered scrape
+    exit_codes: list[int] = field(default_factory=list)  # exits the trial did not ask for
+    stop_code: int | None = None  # the return code after SIGTERM
+    seconds: float = 0.0  # launch → every input accounted (or the timeout)
+
+
+@dataclass(frozen=True, slots=True)
+class TrialOptions:
+    mode: str  # "eml" or "hostile"
+    out: Path
+    eml_dir: Path | None = None
+    good: int = 10
+    seed: int = 7
+    cases: list[str] | None = None
+    engine: str = "vllm"
+    timeout_s: float = 1800.0
+
+
+# -- inputs ---------------------------------------------------------------------------------------
+
+
+def eml_inputs(folder: Path) -> list[TrialInput]:
+    """Every ``*.eml`` file in ``folder`` (sorted by name) as a raw RFC 822 record."""
+    files = sorted(p for p in folder.glob("*.eml") if p.is_file())
+    if not files:
+        raise ConfigurationError(f"{folder} holds no .eml files")
+    raws = [(path.name, path.read_bytes()) for path in files]
+    return [TrialInput(name, raw, list(RFC822_HEADERS), mail_key(raw)) for name, raw in raws]
+
+
+def hostile_inputs(good: int, seed: int, cases: list[str] | None,
+                   max_body_bytes: int) -> list[TrialInput]:
+    chosen = select_cases(hostile_cases(max_body_bytes), cases)
+    return [TrialInput(c.name, c.value, [], c.key, c.expect) for c in with_good(chosen, good, seed)]
+
+
+def outcome_of(dead_letter: bool, value: bytes | None) -> tuple[Outcome, dict[str, Any]]:
+    """The outcome a drafts-topic or dead-letter-topic record value stands for, and its JSON."""
+    try:
+        data = json.loads(value or b"")
+    except ValueError:
+        return Outcome("unreadable"), {}
+    if not isinstance(data, dict):
+        return Outcome("unreadable"), {}
+    if dead_letter:
+        return Outcome("dead_letter", str(data.get("reason"))), data
+    if data.get("outcome", "drafted") == "skipped":
+        return Outcome("skipped", str(data.get("reason"))), data
+    return Outcome("drafted", None, data), data
+
+
+def match_input(record: ConsumerRecord, data: dict[str, Any], traces: dict[str, int],
+                coordinates: dict[tuple[str, int, int], int], trace_header: str) -> int | None:
+    """The input an output belongs to: by trace-id header, else by a dead letter's source."""
+    for key, value in record.headers or ():
+        if key == trace_header and value is not None:
+            found = traces.get(value.decode("ascii", "replace"))
+            if found is not None:
+                return found
+    source = data.get("source")
+    if isinstance(source, dict):
+        return coordinates.get((source.get("topic"), source.get("partition"), source.get("offset")))
+    return None
+
+
+async def collect(settings: Settings, traces: dict[str, int],
+                  coordinates: dict[tuple[str, int, int], int], observed: Observed,
+                  exited: asyncio.Task[int], deadline: float) -> None:
+    """Read both output topics into ``observed.outcomes`` (the first per input wins) until each
+    input has one, the daemon exits, or ``deadline`` (monotonic) passes."""
+    from daemon.service.codec import TRACE_HEADER
+
+    consumer = AIOKafkaConsumer(
+        settings.drafts_topic, settings.deadletter_topic, **settings.kafka_common(),
+        group_id=None, auto_offset_reset="earliest", enable_auto_commit=False,
+    )
+    await consumer.start()
+    try:
+        while True:
+            batches = await consumer.getmany(timeout_ms=500)
+            for tp, records in batches.items():
+                dead = tp.topic == settings.deadletter_topic
+                for record in records:
+                    outcome, data = outcome_of(dead, record.value)
+                    index = match_input(record, data, traces, coordinates, TRACE_HEADER)
+                    if index is not None:
+                        observed.outcomes.setdefault(index, outcome)
+            if len(observed.outcomes) >= len(traces) or time.monotonic() > deadline:
+                return
+            if exited.done() and not batches:
+                return  # what it published before it exited has been read
+    finally:
+        await consumer.stop()
+
+
+async def _get_metrics(port: int) -> None:
+    reader, writer = await asyncio.open_connection("127.0.0.1", port)
+    try:
+        writer.write(b"GET /metrics HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n")
+        await writer.drain()
+        answer = await reader.read()
+    finally:
+        writer.close()
+        with contextlib.suppress(OSError):
+            await writer.wait_closed()
+    if not answer.startswith(b"HTTP/1.1 200"):
+        raise ValueError("the metrics endpoint did not answer 200")
+
+
+async def scrape(port: int, observed: Observed, launched: float, stop: asyncio.Event) -> None:
+    """GET /metrics every SCRAPE_INTERVAL_S (SCRAPE_TIMEOUT_S each) until ``stop``; failures
+    before the first answer are the daemon starting, failures after it are counted as such."""
+    while not stop.is_set():
+        started = time.perf_counter()
+        try:
+            await asyncio.wait_for(_get_metrics(port), SCRAPE_TIMEOUT_S)
+        except (OSError, TimeoutError, ValueError):
+            observed.scrape_failed += observed.up_s is not None
+            observed.scrape_failed_before_up += observed.up_s is None
+        else:
+            observed.scrape_s.append(time.perf_counter() - started)
+            if observed.up_s is None:
+                observed.up_s = time.monotonic() - launched
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(stop.wait(), SCRAPE_INTERVAL_S)
+
+
+def daemon_env(settings: Settings, engine: str, port: int) -> dict[str, str]:
+    """The parent's environment (so REPLYD_* model settings pass through) with the trial's
+    broker, topics, group, engine and metrics port."""
+    return {**os.environ, "REPLYD_BOOTSTRAP_SERVERS": settings.bootstrap_servers,
+            "REPLYD_INPUT_TOPIC": settings.input_topic, "REPLYD_GROUP_ID": settings.group_id,
+            "REPLYD_DRAFTS_TOPIC": settings.drafts_topic, "REPLYD_ENGINE": engine,
+            "REPLYD_DEADLETTER_TOPIC": settings.deadletter_topic,
+            "REPLYD_METRICS_HOST": "127.0.0.1", "REPLYD_METRICS_PORT": str(port)}
+
+
+async def run_trial(options: TrialOptions) -> dict[str, Any]:
+    """The whole trial; writes report.json, report.md, drafts.md, daemon.log; the report."""
+    from daemon.service.codec import trace_id
+
+    base = Settings()  # REPLYD_* from the environment: the limits the daemon will run with
+    if options.mode == "eml":
+        assert options.eml_dir is not None
+        inputs = eml_inputs(options.eml_dir)
+    else:
+        inputs = hostile_inputs(options.good, options.seed, options.cases, base.max_body_bytes)
+    options.out.mkdir(parents=True, exist_ok=True)
+    run = uuid.uuid4().hex[:8]
+    observed = Observed()
+    async with EmbeddedBroker(port=0) as broker:
+        settings = base.model_copy(update={
+            "bootstrap_servers": broker.bootstrap, "input_topic": f"trial-in-{run}",
+            "drafts_topic": f"trial-drafts-{run}", "deadletter_topic": f"trial-dead-{run}",
+            "group_id": f"replyd-trial-{run}",
+        })
+        await ensure_topics(settings, [settings.input_topic, settings.drafts_topic,
+                                       settings.deadletter_topic])
+        sent = await produce(settings, settings.input_topic,
+                             [(i.key, i.value, i.headers) for i in inputs])
+        traces = {trace_id(m.topic, m.partition, m.offset): n for n, m in enumerate(sent)}
+        coordinates = {(m.topic, m.partition, m.offset): n for n, m in enumerate(sent)}
+        port = free_port()
+        with (options.out / "daemon.log").open("wb") as log_file:
+            launched = time.monotonic()
+            process = await asyncio.create_subprocess_exec(
+                sys.executable, "-m", "daemon.cli", "run", stdin=asyncio.subprocess.DEVNULL,
+                stdout=log_file, stderr=asyncio.subprocess.STDOUT,
+                env=daemon_env(settings, options.engine, port),
+            )
+            exited = asyncio.create_task(process.wait())
+            stop = asyncio.Event()
+            scraping = asyncio.create_task(scrape(port, observed, launched, stop))
+            try:
+                await collect(settings, traces, coordinates, observed, exited,
+                              launched + options.timeout_s)
+            finally:
+                observed.seconds = time.monotonic() - launched
+                stop.set()
+                await scraping
+                if exited.done():
+                    observed.exit_codes.append(exited.result())
+                else:
+                    observed.stop_code = await stop_daemon(
+                        process, exited, base.shutdown_timeout_s + STOP_GRACE_S)
+    report = build_report(options, inputs, observed, base.allowed_domains)
+    (options.out / "report.json").write_text(json.dumps(report, indent=2) + "\n", "utf-8")
+    (options.out / "report.md").write_text(render_report(report), "utf-8")
+    (options.out / "drafts.md").write_text(render_drafts(inputs, observed.outcomes), "utf-8")
+    return report
+
+
+async def stop_daemon(process: asyncio.subprocess.Process, exited: asyncio.Task[int],
+                      grace_s: float) -> int:
+    """SIGTERM, then SIGKILL after ``grace_s``; the return code."""
+    with contextlib.suppress(ProcessLookupError):
+        process.send_signal(signal.SIGTERM)
+    try:
+        return await asyncio.wait_for(asyncio.shield(exited), grace_s)
+    except TimeoutError:
+        with contextlib.suppress(ProcessLookupError):
+            process.kill()
+        return await exited
+
+
+# -- the report -----------------------------------------------------------------------------------
+
+
+def build_report(options: TrialOptions, inputs: list[TrialInput], observed: Observed,
+                 allowed_domains: tuple[str, ...] = ()) -> dict[str, Any]:
+    """Counts, reasons, process exits, scrape times; per hostile case, expected and got."""
+    outcomes = observed.outcomes
+    kinds = Counter(o.kind for o in outcomes.values())
+    review = sum(bool(o.record.get("needs_review")) for o in outcomes.values())
+    times = observed.scrape_s
+    report: dict[str, Any] = {
+        "mode": options.mode, "engine": options.engine, "inputs": len(inputs),
+        "drafted": kinds["drafted"],
+        "skipped": dict(Counter(o.reason for o in outcomes.values() if o.kind == "skipped")),
+        "dead_lettered": dict(Counter(o.reason for o in outcomes.values()
+                                      if o.kind == "dead_letter")),
+        "unreadable_outputs": kinds["unreadable"],
+        "unaccounted": len(inputs) - len(outcomes),
+        "needs_review": review, "needs_review_share": _share(review, kinds["drafted"]),
+        "process_exits": len(observed.exit_codes), "exit_codes": observed.exit_codes,
+        "stop_return_code": observed.stop_code,
+        "scrapes": {
+            "count": len(times), "failed_before_up": observed.scrape_failed_before_up,
+            "failed_after_up": observed.scrape_failed,
+            "p50_s": round(statistics.median(times), 4) if times else None,
+            "worst_s": round(max(times), 4) if times else None,
+        },
+        "daemon_up_s": None if observed.up_s is None else round(observed.up_s, 2),
+        "seconds": round(observed.seconds, 2),
+    }
+    rows = [{"name": item.name,
+             "got": outcomes[n].label if n in outcomes else "unaccounted",
+             **({"expected": item.expect} if item.expect else {})}
+            for n, item in enumerate(inputs)]
+    if options.mode == "hostile":
+        for row in rows:
+            row["as_expected"] = row["got"] == row["expected"]
+        report["cases"] = [row for row in rows if not row["name"].startswith("good-")]
+        report["good"] = [row for row in rows if row["name"].startswith("good-")]
+        report["unexpected"] = [row["name"] for row in rows if not row["as_expected"]]
+    else:
+        report["files"] = rows
+        report["mail"] = mail_measures(inputs, outcomes, allowed_domains)
+    return report
+
+
+def _share(part: int, whole: int) -> float | None:
+    return round(part / whole, 3) if whole else None
+
+
+def _from_name(raw: bytes, message: email.message.Message) -> str:
+    """The From display name as daemon.mail reads it (else as the standard library does)."""
+    try:
+        from daemon.mail import parse_message
+
+        return parse_message(raw).from_name or ""
+    except Exception:  # ImportError, or whatever the parser raises on a broken message
+        with contextlib.suppress(Exception):
+            return email.utils.parseaddr(str(message.get("from", "")))[0]
+        return ""
+
+
+def mail_source(raw: bytes) -> tuple[str, str]:
+    """(source text, From name): the decoded subject, every text/* part (quoted parts too) and
+    the From name, the text drafts are checked against."""
+    message = email.message_from_bytes(raw, policy=email.policy.default)
+    texts: list[str] = []
+    with contextlib.suppress(Exception):  # the email package raises many kinds on bad headers
+        texts.append(str(message.get("subject", "")))
+    name = _from_name(raw, message)
+    for part in message.walk():
+        if part.is_multipart() or part.get_content_maintype() != "text":
+            continue
+        payload = part.get_payload(decode=True)
+        if isinstance(payload, bytes):
+            try:
+                texts.append(payload.decode(part.get_content_charset() or "utf-8", "replace"))
+            except LookupError:
+                texts.append(payload.decode("latin-1"))
+    return "\n".join([*texts, name]), name
+
+
+def greeting_word_not_in(greeting: str, source: str) -> bool:
+    """The greeting names someone (``Hi Bob``) with a word the message never contains."""
+    match = _GREETING.match(greeting)
+    if match is None:
+        return False
+    word = match.group(1).strip("'\u2019-")
+    if not word or word.casefold() in NOT_NAMES:
+        return False
+    return re.search(rf"\b{re.escape(word)}\b", source, re.IGNORECASE) is None
+
+
+def mail_measures(inputs: list[TrialInput], outcomes: dict[int, Outcome],
+                  allowed_domains: tuple[str, ...] = ()) -> dict[str, Any]:
+    """Greeting, invented-fact and review counts over the drafts of real messages (see RULES)."""
+    drafts = [(inputs[n], o.record) for n, o in sorted(outcomes.items()) if o.kind == "drafted"]
+    carried = greeted = stranger = inventing = 0
+    for item, record in drafts:
+        source, from_name = mail_source(item.value)
+        body = str(record.get("body", ""))
+        greeting = next((line.strip() for line in body.splitlines() if line.strip()), "")
+        found = (record.get("entities") or {}).get("name") or []
+        names = [from_name] if from_name.strip() else []
+        names += [n for n in found if isinstance(n, str) and n and n.casefold() in
+                  source.casefold()]
+        carried += bool(names)
+        greeted += greets_by_name([greeting], names)
+        stranger += greeting_word_not_in(greeting, source)
+        inventing += bool(invented_facts(body, source, allowed_domains=allowed_domains))
+    n = len(drafts)
+    return {
+        "drafts": n,
+        "message_carries_a_name": carried,
+        "greeting_uses_carried_name": greeted,
+        "greeting_uses_carried_name_share": _share(greeted, n),
+        "greeting_uses_carried_name_share_of_named": _share(greeted, carried),
+        "greeting_word_not_in_message": stranger,
+        "drafts_with_invented_facts": inventing,
+        "drafts_with_invented_facts_share": _share(inventing, n),
+        "rules": RULES,
+    }
+
+
+def summary_line(report: dict[str, Any]) -> str:
+    reasons = {**{f"skipped {k}": v for k, v in report["skipped"].items()},
+               **{f"dead {k}": v for k, v in report["dead_lettered"].items()}}
+    detail = ", ".join(f"{v} {k}" for k, v in sorted(reasons.items()))
+    scrapes = report["scrapes"]
+    return (f"trial ({report['mode']}, {report['engine']}): {report['inputs']} in, "
+            f"{report['drafted']} drafted" + (f", {detail}" if detail else "")
+            + f", {report['unaccounted']} unaccounted; {report['process_exits']} process exits; "
+            f"scrapes {scrapes['count']} p50 {scrapes['p50_s']}s worst {scrapes['worst_s']}s; "
+            f"{report['seconds']}s")
+
+
+def render_report(report: dict[str, Any]) -> str:
+    """report.json as Markdown: no email text, only counts, reasons and names."""
+    lines = [f"# replyd trial: {report['mode']}, engine {report['engine']}", "",
+             summary_line(report), "", "| measure | value |", "|---|---|"]
+    for key in ("inputs", "drafted", "skipped", "dead_lettered", "unaccounted",
+                "unreadable_outputs", "needs_review_share", "process_exits", "exit_codes",
+                "stop_return_code", "scrapes", "daemon_up_s", "seconds"):
+        lines.append(f"| {key} | `{json.dumps(report[key])}` |")
+    if "mail" in report:
+        mail = report["mail"]
+        lines += ["", "## Drafts of real mail", "", "| measure | value |", "|---|---|"]
+        lines += [f"| {k} | {v} |" for k, v in mail.items() if k != "rules"]
+        lines += ["", "Rules:", ""] + [f"- **{k}**: {v}" for k, v in mail["rules"].items()]
+        lines += ["", "## Files", "", "| file | outcome |", "|---|---|"]
+        lines += [f"| {row['name']} | {row['got']} |" for row in report["files"]]
+    if "cases" in report:
+        good = report["good"]
+        lines += ["", "## Hostile cases", "", "| case | expected | got | ok |", "|---|---|---|---|"]
+        lines += [f"| {r['name']} | {r['expected']} | {r['got']} | "
+                  f"{'yes' if r['as_expected'] else '**no**'} |" for r in report["cases"]]
+        lines += ["", f"Good synthetic emails: {sum(r['as_expected'] for r in good)} of "
+                  f"{len(good)} drafted. Unexpected: {', '.join(report['unexpected']) or 'none'}."]
+    return "\n".join(lines) + "\n"
+
+
+def render_drafts(inputs: list[TrialInput], outcomes: dict[int, Outcome]) -> str:
+    """Every draft in full, for a person to read. Holds email-derived text: never commit it."""
+    lines = ["# Trial drafts (local output: email-derived text, never commit)", ""]
+    for n, outcome in sorted(outcomes.items()):
+        if outcome.kind != "drafted":
+            continue
+        d = outcome.record
+        lines += [f"## {inputs[n].name}", "", f"- subject: {d.get('subject', '')}",
+                  f"- sentiment: {d.get('sentiment')}; language: {d.get('language')}",
+                  f"- needs_review: {d.get('needs_review')} {d.get('review_reasons') or ''}",
+                  f"- entities: {json.dumps(d.get('entities'), ensure_ascii=False)}", "",
+                  *("    " + line for line in str(d.get("body", "")).splitlines()), ""]
+    return "\n".join(lines)
+
+
+def cmd_trial(args: argparse.Namespace) -> int:
+    """``replyd trial``: exit 0 when every input was accounted for and the daemon never exited
+    on its own, 1 otherwise (the report says what happened either way)."""
+    if args.good < 0:
+        raise ConfigurationError("--good must be 0 or more")
+    if args.timeout <= 0:
+        raise ConfigurationError("--timeout must be positive")
+    if args.eml_dir is not None and not args.eml_dir.is_dir():
+        raise ConfigurationError(f"--eml-dir {args.eml_dir} is not a folder")
+    if args.cases is not None and not args.hostile:
+        raise ConfigurationError("--cases goes with --hostile")
+    options = TrialOptions(
+        mode="hostile" if args.hostile else "eml", out=args.out, eml_dir=args.eml_dir,
+        good=args.good, seed=args.seed, engine=args.engine, timeout_s=args.timeout,
+        cases=args.cases.split(",") if args.cases is not None else None,
+    )
+    report = asyncio.run(run_trial(options))
+    print(summary_line(report))
+    print(f"report: {args.out / 'report.md'}; drafts (never commit): {args.out / 'drafts.md'}")
+    return 0 if report["unaccounted"] == 0 and report["process_exits"] == 0 else 1

@@ -1,0 +1,89 @@
+"""What the stages see of an email: the newly written text, fitted to the model, and the facts
+about it that decide how its draft is read.
+
+Real mail carries more than its sender just wrote: quoted history, forwarded chains, signatures
+and legal footers, often longer than the new text. :func:`prepare` splits them
+(:func:`handlers.thread.split_thread`); the analysis and the reply quote the new text, the reply
+also a bounded slice of the thread as context; the draft checks compare against everything the
+email carries. It also detects the new text's language, looks for steering attempts, and cuts
+the quoted text to the token budget (:class:`handlers.budget.PromptBudget`), so every prompt fits
+the served model's context.
+
+CPU work on text (a tokenizer, a classifier): the pipeline runs it off the event loop.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from handlers import entities, reply
+from handlers.budget import PromptBudget, TokenCounter
+from handlers.guard import looks_like_steering
+from handlers.language import detect_language
+from handlers.thread import split_thread
+from handlers.types import EmailText
+
+# Characters of a signature kept with the new text: its first lines carry the sender's name.
+SIGNATURE_CHARS = 200
+MAX_SUBJECT_CHARS = 300
+# The thread slice the reply sees: the most recent quoted text, at most this much.
+THREAD_CHARS = 1200
+THREAD_TOKENS = 160
+# Room in every prompt for what is not the email: instructions, the facts line, chat template.
+FACTS_TOKENS = 96
+TEMPLATE_TOKENS = 64
+# What the fact checks compare against, at most (bounded work per draft).
+SOURCE_CHARS = 20_000
+STEERING_WINDOW_CHARS = 6000
+
+
+@dataclass(frozen=True, slots=True)
+class Prepared:
+    """One email ready for the stages."""
+
+    text: EmailText  # subject, new text and thread slice, each fitted: what prompts quote
+    source: EmailText  # what the email carries (thread included), for the draft checks
+    language: str  # ISO 639-1 code of the new text, "und" when too short to tell
+    language_score: float
+    steering: bool  # the email looks like it tries to steer the model
+
+
+def email_budget(count: TokenCounter, context_tokens: int | None, max_email_tokens: int,
+                 output_tokens: int) -> PromptBudget:
+    """The budget of the quoted email: ``max_email_tokens``, less when the context leaves less
+    room after the longest instructions, the facts, the thread slice and the output."""
+    tokens = max_email_tokens
+    if context_tokens is not None:
+        instructions = max(count(entities.SYSTEM), count(reply.SYSTEM))
+        room = (context_tokens - instructions - FACTS_TOKENS - THREAD_TOKENS - TEMPLATE_TOKENS
+                - output_tokens)
+        tokens = min(tokens, room)
+    return PromptBudget(count, max(tokens, 0))
+
+
+def prepare(email: EmailText, budget: PromptBudget) -> Prepared:
+    parts = split_thread(email.body)
+    new_text = parts.new_text
+    if parts.signature:
+        new_text = f"{new_text}\n\n{parts.signature[:SIGNATURE_CHARS]}".strip()
+    # A subject takes at most a quarter of the room; the body gets what is left.
+    subject = PromptBudget(budget.count, budget.email_tokens // 4, MAX_SUBJECT_CHARS).fit(
+        " ".join(email.subject.split()))
+    body_budget = PromptBudget(budget.count, budget.email_tokens - budget.count(subject),
+                               budget.max_chars)
+    thread = ""
+    if parts.quoted:
+        thread = PromptBudget(budget.count, THREAD_TOKENS, THREAD_CHARS).fit(
+            parts.quoted[:THREAD_CHARS])
+    language, score = detect_language(parts.new_text)
+    window = f"{email.subject}\n{email.body[:STEERING_WINDOW_CHARS]}"
+    return Prepared(
+        text=EmailText(email.message_id, subject, body_budget.fit(new_text),
+                       from_name=email.from_name, thread=thread),
+        source=EmailText(email.message_id, email.subject,
+                         f"{email.from_name}\n{email.body[:SOURCE_CHARS]}",
+                         from_name=email.from_name),
+        language=language,
+        language_score=score,
+        steering=looks_like_steering(window),
+    )

@@ -1,0 +1,100 @@
+"""Raw RFC 822 records and mail that wants no reply, at the Kafka edge."""
+
+from __future__ import annotations
+
+import json
+from email.message import EmailMessage
+
+import pytest
+
+from daemon.contracts import IncomingEmail, SkippedEmail
+from daemon.service import codec
+from daemon.service.codec import Rejected, Skipped, decode
+from tests.daemon.test_contracts import EMAIL
+
+MAIL = codec.MAIL_CONTENT_TYPE
+
+
+def _message(**headers: str) -> bytes:
+    message = EmailMessage()
+    message["From"] = headers.pop("From", '"Dana Ross" <dana@example.org>')
+    message["To"] = "support@shop.example"
+    message["Subject"] = headers.pop("Subject", "=?utf-8?q?Kettle_l=C3=A9aks?=")
+    message["Message-ID"] = "<m1@example.org>"
+    message["Date"] = "Tue, 01 Dec 2026 10:00:00 +0000"
+    for name, value in headers.items():
+        message[name.replace("_", "-")] = value
+    message.set_content("Hi,\n\nMy kettle leaks from the lid.\n\nDana\n")
+    message.add_attachment(b"%PDF-1.4 receipt", maintype="application", subtype="pdf",
+                           filename="receipt.pdf")
+    return message.as_bytes()
+
+
+def test_a_raw_message_becomes_the_email_a_gateway_would_send() -> None:
+    email = decode(_message(), 1_000_000, MAIL)
+    assert isinstance(email, IncomingEmail)
+    assert email.from_ == "dana@example.org"
+    assert email.from_name == "Dana Ross"
+    assert email.subject == "Kettle léaks"
+    assert email.message_id == "<m1@example.org>"
+    assert "kettle leaks" in email.body
+    assert "PDF" not in email.body  # attachments are listed, never inlined
+    assert [(a.filename, a.content_type) for a in email.attachments] == [
+        ("receipt.pdf", "application/pdf")]
+    assert email.received_at.year == 2026
+
+
+@pytest.mark.parametrize(("headers", "reason"), [
+    ({"Auto_Submitted": "auto-replied"}, "auto_reply"),
+    ({"List_Id": "<kettles.lists.example>"}, "mailing_list"),
+    ({"Precedence": "bulk"}, "bulk"),
+    ({"From": "MAILER-DAEMON@mx.example"}, "bounce"),
+])
+def test_mail_that_wants_no_reply_is_skipped(headers: dict[str, str], reason: str) -> None:
+    decoded = decode(_message(**headers), 1_000_000, MAIL)
+    assert isinstance(decoded, Skipped)
+    assert decoded.reason == reason
+    record = json.loads(codec.skipped_record(decoded))
+    assert SkippedEmail.model_validate(record).reason == reason
+    assert record["outcome"] == "skipped" and "body" not in record
+    assert record["in_reply_to"] == "<m1@example.org>"
+
+
+def test_json_emails_are_skipped_by_the_headers_the_gateway_parsed() -> None:
+    value = json.dumps({**EMAIL, "headers": {"auto-submitted": "auto-generated"}}).encode()
+    decoded = decode(value, 10_000)
+    assert isinstance(decoded, Skipped) and decoded.reason == "auto_reply"
+    value = json.dumps({**EMAIL, "headers": {"Auto-Submitted": "no"}}).encode()
+    assert isinstance(decode(value, 10_000), IncomingEmail)
+
+
+def test_a_message_without_a_message_id_gets_a_stable_one() -> None:
+    raw = _message().replace(b"Message-ID: <m1@example.org>\n", b"")
+    first, second = decode(raw, 1_000_000, MAIL), decode(raw, 1_000_000, MAIL)
+    assert isinstance(first, IncomingEmail) and isinstance(second, IncomingEmail)
+    assert first.message_id == second.message_id
+    assert first.message_id.endswith("@replyd.invalid>")
+
+
+def test_unusable_messages_are_dead_letters_with_a_reason() -> None:
+    no_sender = decode(b"Subject: hello\n\nno from header here\n", 1_000_000, MAIL)
+    assert isinstance(no_sender, Rejected) and no_sender.reason == "invalid_mail"
+    assert "hello" not in no_sender.error
+    assert decode(b"x" * 2000, 1000, MAIL) == Rejected(
+        "too_large", "record is 2000 bytes; the limit is 1000")
+    unknown = decode(b"{}", 1000, "text/csv")
+    assert isinstance(unknown, Rejected) and unknown.reason == "schema"
+
+
+def test_the_content_type_header_selects_the_format() -> None:
+    assert codec.content_type([("Content-Type", b"message/rfc822; x=1")], "application/json") \
+        == MAIL
+    assert codec.content_type([("other", b"1")], MAIL) == MAIL
+    assert codec.content_type(None, "application/json") == "application/json"
+
+
+def test_garbage_bytes_as_mail_never_raise() -> None:
+    for raw in (b"", b"\x00" * 100, b"\xff\xfe" * 50, b"From: \n\n", b"::::\n\n\n",
+                b"From: =?bogus?q?x?= <a@b>\nSubject: =?utf-8?b?####?=\n\nbody"):
+        decoded = decode(raw, 1_000_000, MAIL)
+        assert isinstance(decoded, (IncomingEmail, Rejected, Skipped))

@@ -1,0 +1,37 @@
+"""The sender's display name as the first source of the customer's name."""
+
+from __future__ import annotations
+
+import pytest
+
+from handlers.entities import display_name, with_display_name
+from handlers.types import Entities
+
+
+@pytest.mark.parametrize(("raw", "expected"), [
+    ("Dana Ross", "Dana Ross"),
+    ("Dr. Ama Okafor", "Dr. Ama Okafor"),
+    ("Jean-Luc O'Neill", "Jean-Luc O'Neill"),
+    ("Zoë  Müller", "Zoë Müller"),
+    ('"Kenji"', "Kenji"),
+    ("The Motley Fool", None),
+    ("Billing Team", None),
+    ("Customer Support", None),
+    ("noreply", None),
+    ("dana@example.org", None),
+    ("ACME", None),
+    ("User 1234", None),
+    ("", None),
+    ("A Very Long Display Name Here", None),
+])
+def test_display_names_that_read_as_a_person(raw: str, expected: str | None) -> None:
+    assert display_name(raw) == expected
+
+
+def test_the_display_name_comes_first_and_replaces_its_parts() -> None:
+    found = Entities(name=("Dana", "Ana Lima"), product=("kettle",))
+    merged = with_display_name(found, "Dana Ross")
+    assert merged.name == ("Dana Ross", "Ana Lima")
+    assert merged.product == ("kettle",)
+    assert with_display_name(found, "Billing Team") == found
+    assert with_display_name(Entities(), "") == Entities()
