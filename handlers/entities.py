@@ -137,6 +137,14 @@ _NOT_A_PERSON = frozenset({
     "notification", "customer", "customers", "inc", "ltd", "llc", "gmbh", "corp", "company",
     "the", "shop", "store", "online", "digest", "list", "alerts", "billing", "account",
     "accounts", "help", "helpdesk", "office", "webmaster", "marketing", "hr", "department",
+    "offers", "deals", "daily", "today", "update", "updates", "weekly", "monthly", "magazine",
+    "report", "publishing", "software", "network", "networks", "media", "group", "club",
+    "rewards", "free", "great", "best", "cash", "promo", "promotions", "shopper", "tech",
+    "bulletin", "press", "partners", "foundation", "ministries", "campus", "university",
+    "college", "bank", "insurance", "travel", "studio", "studios", "systems", "solutions",
+    "technologies", "international", "global", "web", "internet", "mortgage", "loans",
+    "credit", "security", "center", "centre", "desk", "orders", "order", "reply", "mail",
+    "email", "lists", "bulk", "for", "of", "and", "with", "from", "your", "my", "our",
 })
 DISPLAY_NAME_MAX_WORDS = 4
 
@@ -150,21 +158,47 @@ def display_name(from_name: str) -> str | None:
         return None
     for word in words:
         bare = word.strip(".,'-").casefold()
+        if "." in word.rstrip("."):
+            return None  # "Date.com", "news.example": a domain
         if not bare or not word[0].isalpha() or bare in _NOT_A_PERSON or "@" in word:
             return None
         if any(ch.isdigit() for ch in word) or not all(ch.isalpha() or ch in ".'-" for ch in word):
             return None
+        if _brand_capitals(word):
+            return None  # "ZDNet", "CNET", "GGII": a brand, not a name
     if all(word.isupper() and len(word) > 1 for word in words):
         return None  # "ACME", "IT DEPT": shouted mailbox names
+    if len(words) == 1 and words[0].islower():
+        return None  # "boingboing", "jwz": a handle or a feed, not a name to greet
     return " ".join(words)
+
+
+def _brand_capitals(word: str) -> bool:
+    """Capitals inside a word where names have none: "ZDNet", "iPaq", "CNET" (two letters or
+    more); "McKeown", "MacLeod", "O'Neill", "DeVore", "Jean-Luc" are names."""
+    for part in word.replace("'", "-").split("-"):
+        skip = 1
+        for prefix in ("Mac", "Van", "Mc", "De", "Di", "La", "Le"):
+            if part.startswith(prefix) and len(part) > len(prefix) + 1:
+                skip = len(prefix) + 1
+                break
+        if len(part) > 2 and any(ch.isupper() for ch in part[skip:]):
+            return True
+    return False
 
 
 def with_display_name(found: Entities, from_name: str) -> Entities:
     """``found`` with the sender's display name first among the names: the most reliable name
-    an email carries. Names that are part of it ("Dana" within "Dana Ross") are dropped."""
+    an email carries. Names that are part of it ("Dana" within "Dana Ross") are dropped. When
+    the display name is an organisation's or a feed's ("Great Offers", "ZDNet Tech Update"),
+    names that share a word with it are dropped instead: they name the sender, no one to greet."""
     name = display_name(from_name)
     if name is None:
-        return found
+        sender = set(normalise(from_name).split())
+        if not sender:
+            return found
+        people = tuple(n for n in found.name if not sender & set(normalise(n).split()))
+        return Entities(name=people, product=found.product, location=found.location)
     within = _words(normalise(name))
     others = tuple(n for n in found.name if _words(normalise(n)) not in within)
     return Entities(name=(name, *others)[:MAX_ITEMS], product=found.product,

@@ -49,7 +49,7 @@ class PipelineConfig:
     max_email_tokens: int = 1024
     # Languages the reply model writes well; a draft for another is marked needs_review.
     reply_languages: tuple[str, ...] = ("en",)
-    language_min_score: float = 0.9
+    language_min_score: float = 0.5
     # The company's own domains: links and addresses on them are not invented facts.
     allowed_domains: tuple[str, ...] = ()
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 import functools
 
 from handlers.checks import address_name
+from handlers.entities import display_name
 from handlers.prompting import fact_value, quote_email
 from handlers.types import EmailText, Entities, Sentiment
 from models.engines.base import GenerateRequest, GenerateResult, Message, SamplingParams
@@ -106,12 +107,16 @@ def fallback(email: EmailText, sentiment: Sentiment, entities: Entities,
     It greets by first name when one is known, names the products, apologises for a negative
     email and thanks for a positive one, asks for what support needs next (which product, what
     happened, the order details) and signs as ``company``'s support team. ``email`` is accepted
-    for the caller's convenience but its text is deliberately not used: see the module docstring.
+    only for its sender's display name; its text is deliberately not used: see the module
+    docstring.
     """
-    del email  # the analysis is the only input; see above
-    # The fullest name found: a one-word "name" is more often a misread word ("Honestly") than
-    # a customer who signs with one name, and a first name plus surname is what a signature has.
-    full = max(entities.name, key=lambda n: len(n.split()), default=None)
+    # The sender's display name when it is a person's (the pipeline put it first); else the
+    # fullest name found: a one-word "name" is more often a misread word ("Honestly") than a
+    # customer who signs with one name, and a first name plus surname is what a signature has.
+    if email.from_name and display_name(email.from_name) and entities.name:
+        full: str | None = entities.name[0]
+    else:
+        full = max(entities.name, key=lambda n: len(n.split()), default=None)
     name = address_name(full) if full else None
     if name is None:
         greeting = "Hello,"

@@ -23,6 +23,14 @@ from handlers.types import Entities
     ("User 1234", None),
     ("", None),
     ("A Very Long Display Name Here", None),
+    ("Hal DeVore", "Hal DeVore"),
+    ("Aric McKeown", "Aric McKeown"),
+    ("Theo Van Dinter", "Theo Van Dinter"),
+    ("boingboing", None),
+    ("ZDNet Tech Update Today", None),
+    ("Great Offers", None),
+    ("Date.com", None),
+    ("Robert Reich For Governor", None),
 ])
 def test_display_names_that_read_as_a_person(raw: str, expected: str | None) -> None:
     assert display_name(raw) == expected
@@ -35,3 +43,21 @@ def test_the_display_name_comes_first_and_replaces_its_parts() -> None:
     assert merged.product == ("kettle",)
     assert with_display_name(found, "Billing Team") == found
     assert with_display_name(Entities(), "") == Entities()
+
+
+def test_names_that_are_the_sending_organisation_are_dropped() -> None:
+    found = Entities(name=("Great Offers", "Mandy"), product=("phone",))
+    assert with_display_name(found, "Great Offers").name == ("Mandy",)
+    assert with_display_name(Entities(name=("boingboing",)), "boingboing").name == ()
+
+
+def test_the_fallback_greets_the_display_name_not_an_organisation() -> None:
+    from handlers.reply import fallback
+    from handlers.types import EmailText
+
+    person = EmailText("<1@x>", "s", "b", from_name="Dana Ross")
+    assert fallback(person, "neutral", Entities(name=("Dana Ross", "Ana Lima Costa"))).startswith(
+        "Hi Dana,")
+    org = EmailText("<2@x>", "s", "b", from_name="ZDNet Tech Update Today")
+    found = with_display_name(Entities(name=("ZDNet Tech Update Today",)), org.from_name)
+    assert fallback(org, "neutral", found).startswith("Hello,")
