@@ -27,6 +27,7 @@ from models.vocabulary import DEAD_LETTER_REASONS, TASKS
 
 log = logging.getLogger("replyd")
 EXIT_OK, EXIT_FAILURE, EXIT_USAGE, EXIT_ENGINE_DEAD, EXIT_FORCED = 0, 1, 2, 3, 130
+EXIT_BROKER_REFUSED = 4  # the broker refused our output for good; the batch is not committed
 # Short flags kept from the first CLI; every setting also has its own --field-name flag.
 ALIASES = {"bootstrap_servers": ["--bootstrap"], "group_id": ["--group"]}
 
@@ -86,7 +87,13 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--plain-logs", action="store_true", help="Human logs instead of JSON.")
     sub = parser.add_subparsers(dest="command", required=True)
 
-    p = sub.add_parser("run", help="Run the daemon (consume, draft, publish, commit).")
+    p = sub.add_parser(
+        "run",
+        help="Run the daemon (consume, draft, publish, commit).",
+        description="Run the daemon. Exit codes: 0 stopped, 1 runtime failure, 2 bad "
+        "configuration, 3 engine dead, 4 the broker refused our output (a record too large, "
+        "a topic not authorized; nothing of that batch committed), 130 forced stop.",
+    )
     _add_settings_flags(p)
     p.set_defaults(func=cmd_run)
 
@@ -177,18 +184,27 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=_tool("daemon.tools.bench", "cmd_bench"))
 
     p = sub.add_parser("replay-dead-letters",
-                       help="Republish dead letters' original bytes to the input topic.")
-    p.add_argument("--reason", action="append", metavar="R",
-                   choices=DEAD_LETTER_REASONS,
-                   help="Only dead letters with this reason (repeatable) [default: all].")
+                       help="Republish dead letters' original bytes to the input topic, once.",
+                       description="SASL password: REPLYD_SASL_PASSWORD or --sasl-password-file.")
+    which = p.add_mutually_exclusive_group()
+    which.add_argument("--reasons", "--reason", dest="reasons", action="append", metavar="R,R",
+                       help=f"Replay these reasons (comma-separated, repeatable) of "
+                       f"{', '.join(DEAD_LETTER_REASONS)} [default: the transient engine_error].")
+    which.add_argument("--all-reasons", action="store_true", help="Replay every reason.")
     p.add_argument("--since", metavar="ISO8601",
                    help="Only dead letters that failed at or after this time (UTC if no offset).")
+    p.add_argument("--group", dest="replay_group", metavar="GROUP",
+                   help="Consumer group that records what was handled "
+                   "[default: replyd-replay-<input topic>]; a new one starts from the beginning.")
     p.add_argument("--dry-run", action="store_true",
-                   help="Print what would be replayed; send nothing.")
+                   help="Print counts by reason of what would be replayed or skipped; send and "
+                   "commit nothing.")
+    p.add_argument("--sasl-password-file", type=Path, metavar="PATH",
+                   help="File holding the SASL password (instead of REPLYD_SASL_PASSWORD).")
     _add_settings_flags(p, only=["bootstrap_servers", "client_id", "security_protocol",
-                                 "sasl_mechanism", "sasl_username", "sasl_password", "ssl_cafile",
+                                 "sasl_mechanism", "sasl_username", "ssl_cafile",
                                  "input_topic", "deadletter_topic"])
-    p.set_defaults(func=cmd_replay_dead_letters)
+    p.set_defaults(func=_tool("daemon.tools.replay", "cmd_replay_dead_letters"))
 
     _add_customize_commands(sub)
 
@@ -317,7 +333,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_ENGINE_DEAD
     except ReplydError as exc:
         print(f"replyd: {exc}", file=sys.stderr)
-        return EXIT_FAILURE
+        # BrokerRefusedError (daemon.service.publisher) carries EXIT_BROKER_REFUSED.
+        return int(getattr(exc, "exit_code", EXIT_FAILURE))
     except KeyboardInterrupt:
         return EXIT_FORCED
     except _Terminated:
@@ -431,21 +448,6 @@ def cmd_produce(args: argparse.Namespace) -> int:
     print(f"produced {len(acknowledged)} messages to {topic}")
     if batch.skipped:
         print(f"of which the daemon will skip (no reply wanted): {dict(batch.skipped)}")
-    return EXIT_OK
-
-
-def cmd_replay_dead_letters(args: argparse.Namespace) -> int:
-    from daemon.tools.replay import parse_since, replay_dead_letters
-
-    settings = settings_from(args)
-    try:
-        since = parse_since(args.since) if args.since else None
-    except ValueError as exc:
-        raise ConfigurationError(f"--since takes an ISO 8601 time: {exc}") from exc
-    summary = asyncio.run(
-        replay_dead_letters(settings, reasons=args.reason, since=since, dry_run=args.dry_run)
-    )
-    print(summary.line())
     return EXIT_OK
 
 

@@ -155,6 +155,9 @@ class DeadLetter(_Wire):
     original_size: int = Field(ge=0, description="Length of the whole original, bytes.")
     original_sha256: str = Field(description="sha256 of the whole original, hex.")
     original_truncated: bool
+    original_content_type: str | None = Field(
+        None, description="The original record's content-type header (message/rfc822 for raw "
+        "mail), when it had one: replay sends it again with the original.")
     failed_at: datetime
 
     @classmethod
@@ -165,9 +168,15 @@ class DeadLetter(_Wire):
         source: SourceCoordinates,
         original: bytes,
         max_original_bytes: int,
+        max_error_chars: int = 1_000,
+        original_content_type: str | None = None,
     ) -> DeadLetter:
+        """Keep ``original`` whole up to ``max_original_bytes``, else that prefix
+        (``original_truncated``); the error text is cut to ``max_error_chars``."""
         truncated = len(original) > max_original_bytes
         kept = original[:max_original_bytes] if truncated else original
+        if len(error) > max_error_chars:
+            error = error[: max(0, max_error_chars - 1)] + "…"
         return cls(
             reason=reason,
             error=error,
@@ -176,6 +185,7 @@ class DeadLetter(_Wire):
             original_size=len(original),
             original_sha256=hashlib.sha256(original).hexdigest(),
             original_truncated=truncated,
+            original_content_type=original_content_type,
             failed_at=datetime.now(UTC),
         )
 

@@ -11,7 +11,7 @@ import tomllib
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import Field, field_validator
+from pydantic import Field, field_validator, model_validator
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -23,6 +23,18 @@ from models.vocabulary import DEFAULT_TASKS, Task
 
 EngineName = Literal["vllm", "peft", "echo", "openai"]
 DEFAULT_MODEL_CACHE = Path("~/.cache/replyd/models").expanduser()
+# A dead letter's error text is cut to this many characters.
+DEADLETTER_ERROR_MAX_CHARS = 1_000
+# Everything of a dead-letter record but the base64 original: the JSON envelope (field names,
+# reason, sha256, time, source coordinates with a topic name of up to 249 characters), the error
+# text (1,000 characters, at most 6 bytes each once JSON-escaped), the key, the headers and the
+# record's framing in its batch. Generous on purpose: the exact size is checked before sending.
+DEADLETTER_ENVELOPE_BYTES = 8_192
+
+
+def dead_letter_bound(original_bytes: int) -> int:
+    """The most bytes a dead letter keeping ``original_bytes`` whole can take on the wire."""
+    return 4 * -(-original_bytes // 3) + DEADLETTER_ENVELOPE_BYTES
 
 
 class Settings(BaseSettings):
@@ -79,6 +91,20 @@ class Settings(BaseSettings):
     publish_timeout_s: float = Field(
         30.0, gt=0, description="Longest wait for the broker to acknowledge a batch's outputs."
     )
+    max_record_bytes: int = Field(
+        1_000_000,
+        ge=65_536,
+        description="Most bytes of any one record replyd produces (value, key, headers and "
+        "framing): the broker's default message.max.bytes (1,000,000 in Kafka 3.x; raise both "
+        "together). A dead letter that would be larger keeps a shorter prefix of its original "
+        "(original_truncated); max_body_bytes is checked against it at start.",
+    )
+    enable_idempotence: bool = Field(
+        True,
+        description="Idempotent producer (acks=all, broker-side de-duplication of producer "
+        "retries). Only a broker without idempotence support (the embedded test broker) needs "
+        "false; duplicates are then still marked by the idempotency header.",
+    )
     producer_batch_bytes: int = Field(
         262_144,
         ge=1024,
@@ -101,7 +127,12 @@ class Settings(BaseSettings):
         50, ge=0, description="Longest wait for a batch to fill before running it anyway."
     )
     max_body_bytes: int = Field(
-        1_048_576, ge=1, description="Messages larger than this are dead-lettered before inference."
+        737_280,
+        ge=1,
+        description="Messages larger than this are dead-lettered (too_large) before inference. "
+        "Must leave room for a whole-original dead letter in max_record_bytes: "
+        "4 * ceil(max_body_bytes / 3) (base64) + 8192 (envelope) <= max_record_bytes; the "
+        "default 720 KiB gives 991,232 <= 1,000,000.",
     )
     input_content_type: Literal["application/json", "message/rfc822"] = Field(
         "application/json",
@@ -109,11 +140,13 @@ class Settings(BaseSettings):
         "IncomingEmail JSON, or a raw RFC 822/MIME message as a mail gateway hands it over. A "
         "record's own content-type header always wins.",
     )
-    deadletter_max_original_bytes: int = Field(
-        262_144,
+    deadletter_max_original_bytes: int | None = Field(
+        None,
         ge=0,
         description="Originals up to this size are kept whole in a dead letter; larger ones as "
-        "a prefix of this size plus the sha256 of the whole.",
+        "a prefix of this size plus the sha256 of the whole (original_truncated, which replay "
+        "refuses). Unset = max_body_bytes: every accepted email's dead letter keeps it whole; "
+        "only too_large records keep a prefix (as much as fits max_record_bytes).",
     )
     shutdown_timeout_s: float = Field(
         30.0, gt=0, description="Time in-flight batches get to finish on SIGTERM."
@@ -135,13 +168,20 @@ class Settings(BaseSettings):
         64, ge=1, description="openai engine only: requests in flight at once (all servers)."
     )
     engine_timeout_s: float = Field(
-        60.0, gt=0, description="openai engine only: longest wait for one request's answer."
+        20.0,
+        gt=0,
+        description="openai engine only: longest wait for one request's answer; a timeout is "
+        "retried like a 5xx. Keep it below engine_retry_deadline_s so a stuck server is "
+        "reported down (/readyz) within that deadline; it must exceed the slowest healthy "
+        "generation (reply_max_tokens at the servers' load).",
     )
     engine_retry_deadline_s: float = Field(
         30.0, ge=0,
-        description="How long a batch is retried while a reachable engine reports transient "
-        "errors; after it the batch's emails are dead-lettered (engine_error). An unreachable "
-        "engine is waited for without a deadline.",
+        description="How long transient errors of an engine that reports itself healthy are "
+        "retried quietly before the daemon declares an outage (/readyz engine false, one "
+        "warning, then one every minute). An unhealthy engine is an outage at once. Either "
+        "way the batch is held, uncommitted and never dead-lettered, until the engine answers "
+        "or the process is asked to stop.",
     )
     engine_retry_initial_backoff_s: float = Field(
         0.2, gt=0, description="First delay between those retries (doubling, jittered)."
@@ -196,7 +236,8 @@ class Settings(BaseSettings):
     )
     adapters: dict[str, str] | None = Field(
         None,
-        description="Task → customization ID, as JSON (e.g. '{\"sentiment\": \"sentiment-lora-...\"}'); "
+        description="Task → customization ID, as JSON "
+        "(e.g. '{\"sentiment\": \"sentiment-lora-...\"}'); "
         "unset = the registry's defaults; '{}' = the bare base model for every task.",
     )
 
@@ -208,14 +249,17 @@ class Settings(BaseSettings):
     reply_max_tokens: int = Field(96, ge=8, description="Token bound of a reply draft.")
     # Decoding of the free-text stages. Every request also stops at the prompts' own delimiters
     # and labels (handlers.reply.STOP).
-    reply_temperature: float = Field(0.0, ge=0, description="Reply sampling temperature; 0 = greedy.")
+    reply_temperature: float = Field(
+        0.0, ge=0, description="Reply sampling temperature; 0 = greedy."
+    )
     reply_top_p: float = Field(1.0, gt=0, le=1, description="Reply nucleus sampling mass.")
     reply_top_k: int = Field(0, ge=0, description="Reply top-k; 0 = off.")
     reply_repetition_penalty: float = Field(
         1.0, gt=0, description="Reply repetition penalty (vLLM/transformers semantics); 1 = off."
     )
     retry_temperature: float = Field(
-        0.7, ge=0, description="Temperature of the one second try of a draft that failed its checks."
+        0.7, ge=0,
+        description="Temperature of the one second try of a draft that failed its checks.",
     )
     retry_top_p: float = Field(0.9, gt=0, le=1, description="Nucleus mass of that second try.")
     retry_repetition_penalty: float = Field(
@@ -231,7 +275,9 @@ class Settings(BaseSettings):
         "...): a failing draft is written once more, then replaced by a grounded fallback "
         "with needs_review.",
     )
-    company_name: str = Field("replyd", description="Signs fallback drafts (\"The X support team\").")
+    company_name: str = Field(
+        "replyd", description="Signs fallback drafts (\"The X support team\")."
+    )
     max_email_tokens: int = Field(
         1024,
         ge=32,
@@ -264,6 +310,27 @@ class Settings(BaseSettings):
                 raise ValueError(
                     f"allowed_domains takes host names such as shop.example, not {domain!r}")
         return domains
+
+    @model_validator(mode="after")
+    def _check_record_sizes(self) -> Settings:
+        needed = dead_letter_bound(self.max_body_bytes)
+        if needed > self.max_record_bytes:
+            raise ValueError(
+                f"max_body_bytes {self.max_body_bytes} does not fit max_record_bytes "
+                f"{self.max_record_bytes}: a dead letter keeping such an email whole takes up to "
+                f"4 * ceil({self.max_body_bytes} / 3) + {DEADLETTER_ENVELOPE_BYTES} = {needed} "
+                f"bytes; lower max_body_bytes to at most "
+                f"{(self.max_record_bytes - DEADLETTER_ENVELOPE_BYTES) // 4 * 3} or raise "
+                "max_record_bytes (and the broker's message.max.bytes) together"
+            )
+        return self
+
+    @property
+    def kept_original_bytes(self) -> int:
+        """Bytes of an original a dead letter keeps whole (deadletter_max_original_bytes)."""
+        if self.deadletter_max_original_bytes is None:
+            return self.max_body_bytes
+        return self.deadletter_max_original_bytes
 
     @field_validator("bootstrap_servers")
     @classmethod

@@ -33,7 +33,14 @@ from __future__ import annotations
 import re
 import unicodedata
 
-from handlers.guard_rules import FAMILIES, SQUASHED_PARTS
+from handlers.guard_rules import (
+    FAMILIES,
+    SIGNAL_MIN_FAMILIES,
+    SIGNAL_MIN_TERMS,
+    SIGNAL_WINDOW,
+    SIGNALS,
+    SQUASHED_PARTS,
+)
 
 MAX_SCAN_CHARS = 20_000
 
@@ -51,6 +58,7 @@ _SQUASHED = re.compile("|".join(pattern for _, pattern in SQUASHED_PARTS))
 _SQUASHED_GATED = tuple((words, re.compile(pattern)) for words, pattern in SQUASHED_PARTS)
 
 
+_TOKEN = re.compile(r"[a-z0-9]+")
 _LEADING_WORD = re.compile(r"\\b([a-z]+)(?![a-z?*+{])")
 
 
@@ -83,12 +91,19 @@ def _gated(families: dict[str, list[tuple[str, tuple[str, ...]]]]
             for gate, patterns in by_gate.items()]
 
 
+# The co-occurrence rule's terms, one named group per family; a match's text is its term.
+_SIGNAL = re.compile("|".join(
+    rf"\b(?P<{family}>{_phrase(terms)})\b" for family, terms in SIGNALS.items()))
+# The words of each family's terms: a family can match only where all words of a term are in the
+# text, which a set lookup tells, so most mail skips the rule.
+_SIGNAL_WORDS = {family: tuple(frozenset(term.split()) for term in terms.split("|"))
+                 for family, terms in SIGNALS.items() if family != "command"}
+
 _RULES = [pattern for rules in FAMILIES.values() for pattern, _ in rules]
 # Every rule in one expression. The guard searches _GATED; this one is for callers that search
 # raw text (IGNORECASE stands in for the case folding), as the tests do.
 _STEERING = re.compile(_alternation(_RULES), re.IGNORECASE | re.MULTILINE)
 _GATED = _gated(FAMILIES)
-_TOKEN = re.compile(r"[a-z0-9]+")
 _MARKS = ("<", "[", "##")
 # Each word of a rule's first gate string, to the rules it opens: a text's words pick the few
 # rules worth searching without testing every gate.
@@ -222,7 +237,7 @@ def looks_like_steering(text: str) -> bool:
         # Letters spaced out one by one ("i n   y o u r"): single spaces join letters, wider
         # gaps part words. Only for a text that has such a run, since it glues normal words.
         views.append(_finish(_SINGLE_SPACE.sub("", folded), False))
-    if any(_matches(view) for view in views):
+    if any(_matches(view) for view in views) or _many_signals(views[0]):
         return True
     squashed = (views[0].translate(_ASCII_NON_LETTERS) if views[0].isascii()
                 else _NOT_LETTER.sub("", views[0]))
@@ -239,5 +254,38 @@ def _matches(view: str) -> bool:
     for index in sorted(candidates):  # in rule order, so the cheap common case stays cheap
         gate, rule = _GATED[index]
         if all(not words.isdisjoint(part) for part in gate[1:]) and rule.search(view):
+            return True
+    return False
+
+
+def _many_signals(view: str) -> bool:
+    """Whether some window of SIGNAL_WINDOW characters holds SIGNAL_MIN_TERMS distinct jailbreak
+    terms from SIGNAL_MIN_FAMILIES families (besides "command"): one pass over the matches,
+    with the window's term counts kept up to date as it slides."""
+    words = set(_TOKEN.findall(view))
+    if sum(any(term <= words for term in terms) for terms in _SIGNAL_WORDS.values()) < (
+            SIGNAL_MIN_FAMILIES):
+        return False
+    hits = [(m.start(), m.lastgroup or "", m.group(0)) for m in _SIGNAL.finditer(view)]
+    if len(hits) < SIGNAL_MIN_TERMS:
+        return False
+    counts: dict[tuple[str, str], int] = {}
+    families: dict[str, int] = {}
+    first = 0
+    for start, family, term in hits:
+        while hits[first][0] < start - SIGNAL_WINDOW:
+            _, old_family, old_term = hits[first]
+            counts[(old_family, old_term)] -= 1
+            if not counts[(old_family, old_term)]:
+                del counts[(old_family, old_term)]
+                families[old_family] -= 1
+            first += 1
+        key = (family, term)
+        counts[key] = counts.get(key, 0) + 1
+        if counts[key] == 1:
+            families[family] = families.get(family, 0) + 1
+        if len(counts) >= SIGNAL_MIN_TERMS and sum(
+                n > 0 for name, n in families.items() if name != "command") >= (
+                SIGNAL_MIN_FAMILIES):
             return True
     return False

@@ -313,7 +313,7 @@ class Pipeline:
         model, or it is in a language the reply model does not write well."""
         config = self._config
         foreign = (email.language not in config.reply_languages and email.language != "und"
-                   and email.language_score >= config.language_min_score)
+                   and (email.language_score >= config.language_min_score or email.non_latin))
         return (("steering",) if email.steering else ()) + (("language",) if foreign else ())
 
     def _check(self, body: str, email: EmailText, mood: Sentiment,

@@ -35,6 +35,7 @@ TEMPLATE_TOKENS = 64
 # What the fact checks compare against, at most (bounded work per draft).
 SOURCE_CHARS = 20_000
 STEERING_WINDOW_CHARS = 6000
+LANGUAGE_SAMPLE_CHARS = 2000
 
 
 @dataclass(frozen=True, slots=True)
@@ -46,6 +47,9 @@ class Prepared:
     language: str  # ISO 639-1 code of the new text, "und" when too short to tell
     language_score: float
     steering: bool  # the email looks like it tries to steer the model
+    # Most letters of the new text are outside the Latin script (CJK, Arabic, Cyrillic...):
+    # a sure sign of a language the reply model does not write, whatever the detector's score.
+    non_latin: bool = False
 
 
 def email_budget(count: TokenCounter, context_tokens: int | None, max_email_tokens: int,
@@ -86,4 +90,10 @@ def prepare(email: EmailText, budget: PromptBudget) -> Prepared:
         language=language,
         language_score=score,
         steering=looks_like_steering(window),
+        non_latin=_mostly_non_latin(parts.new_text[:LANGUAGE_SAMPLE_CHARS]),
     )
+
+
+def _mostly_non_latin(text: str) -> bool:
+    letters = [ch for ch in text if ch.isalpha()]
+    return bool(letters) and sum(ch > "\u024f" for ch in letters) > len(letters) / 2

@@ -39,6 +39,10 @@ DeadLetterReason = Literal[
     "engine_request",  # the engine refused this email's request (e.g. longer than its context)
 ]
 DEAD_LETTER_REASONS: tuple[DeadLetterReason, ...] = get_args(DeadLetterReason)
+# The reasons a plain `replyd replay-dead-letters` replays: the email was fine, the engine was not
+# (it kept failing until the retry deadline). The others fail again on the same bytes unless
+# something changed (a producer, the model, max_model_len): they are replayed only when named.
+TRANSIENT_DEAD_LETTER_REASONS: tuple[DeadLetterReason, ...] = ("engine_error",)
 FailureReason = Literal["engine_output", "engine_error", "engine_request"]
 # Why an email gets no draft but a "skipped" record: it wants no reply (daemon.mail).
 SkipReason = Literal["auto_reply", "bounce", "mailing_list", "bulk"]

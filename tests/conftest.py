@@ -43,6 +43,7 @@ def settings(broker: EmbeddedBroker, topics: dict[str, str]) -> Settings:
         session_timeout_ms=2000,
         heartbeat_interval_ms=500,
         max_wait_ms=20,
+        enable_idempotence=False,  # the embedded broker (Tansu) cannot do producer idempotence
         **topics,
     )
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 import hashlib
 import json
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
@@ -22,6 +22,7 @@ from daemon.contracts import (
     SkippedEmail,
     SourceCoordinates,
 )
+from daemon.settings import DEADLETTER_ERROR_MAX_CHARS
 from handlers.types import DraftText, EmailText
 from models.vocabulary import SKIP_REASONS, SkipReason
 
@@ -53,6 +54,14 @@ class Skipped:
 
     email: IncomingEmail
     reason: SkipReason
+
+
+def header_content_type(headers: Sequence[tuple[str, bytes]] | None) -> str | None:
+    """The record's ``content-type`` header as sent (at most 128 characters), or None."""
+    for key, value in headers or ():
+        if key.lower() == CONTENT_TYPE_HEADER:
+            return value.decode("latin-1")[:128]
+    return None
 
 
 def content_type(headers: Sequence[tuple[str, bytes]] | None, default: str) -> str:
@@ -205,8 +214,8 @@ class DraftEncoder:
     those are encoded once. The per-email fields were validated on the way in (message id,
     address, subject) or are typed by the pipeline (body, labels, spans, counts), so each draft
     is one ``json`` encode of plain data instead of building and validating a ``Draft`` (~4x
-    the CPU). ``tests/daemon/service/test_codec.py`` checks the bytes against ``Draft`` field by field;
-    a draft that does not fit the batch's shared part, or has an empty body, takes the
+    the CPU). ``tests/daemon/service/test_codec.py`` checks the bytes against ``Draft`` field by
+    field; a draft that does not fit the batch's shared part, or has an empty body, takes the
     validated path (which raises on an invalid draft)."""
 
     def __init__(self, adapters: dict[str, str | None], timings_ms: dict[str, float],
@@ -266,6 +275,8 @@ def dead_letter(
     offset: int,
     original: bytes | None,
     max_original_bytes: int,
+    max_error_chars: int = DEADLETTER_ERROR_MAX_CHARS,
+    original_content_type: str | None = None,
 ) -> DeadLetter:
     return DeadLetter.build(
         reason=reason,
@@ -273,4 +284,40 @@ def dead_letter(
         source=SourceCoordinates(topic=topic, partition=partition, offset=offset),
         original=original or b"",
         max_original_bytes=max_original_bytes,
+        max_error_chars=max_error_chars,
+        original_content_type=original_content_type,
     )
+
+
+# A record's framing in its batch, beyond key, value and headers: the batch header (61 bytes)
+# plus the record's varints and attributes, rounded up.
+RECORD_FRAMING_BYTES = 128
+
+
+def record_bytes(key: bytes | None, value: bytes, headers: Sequence[tuple[str, bytes]]) -> int:
+    """An upper bound of one record's size on the wire, alone in its batch."""
+    size = RECORD_FRAMING_BYTES + len(value) + (len(key) if key else 0)
+    for name, header in headers:
+        size += len(name.encode()) + len(header) + 10
+    return size
+
+
+def fitting_dead_letter(
+    build: Callable[[int], bytes],
+    kept_bytes: int,
+    original_size: int,
+    max_record_bytes: int,
+    extra_bytes: int,
+) -> bytes:
+    """The encoded dead letter (``build(max_original_bytes)``) that fits ``max_record_bytes``
+    with ``extra_bytes`` of key, headers and framing: the kept prefix is shortened (to a
+    multiple of 3, so base64 shrinks exactly) until it fits. Never returns an oversized value
+    unless even an empty prefix does not fit."""
+    keep = min(kept_bytes, original_size)
+    value = build(keep)
+    while len(value) + extra_bytes > max_record_bytes and keep > 0:
+        excess = len(value) + extra_bytes - max_record_bytes
+        # 4 base64 characters per 3 bytes; a little more so one more pass is enough.
+        keep = max(0, (keep - (excess * 3 // 4 + 3)) // 3 * 3)
+        value = build(keep)
+    return value

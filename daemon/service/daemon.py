@@ -35,6 +35,7 @@ from daemon.service.gc_tuning import tune_gc
 from daemon.service.health import HealthServer
 from daemon.service.metered import MeteredEngine
 from daemon.service.metrics import Metrics, observe_many
+from daemon.service.outage import EngineOutage
 from daemon.service.publisher import Batch, Output, Publisher, Record
 from daemon.settings import Settings
 from handlers.pipeline import Pipeline, PipelineConfig
@@ -97,7 +98,9 @@ class Daemon:
             reply_engine=MeteredEngine(reply_engine, self.metrics) if reply_engine else None,
         )
         if reply_engine is not None:
-            self.metrics.watch_queue_depth(lambda: engine.queue_depth() + reply_engine.queue_depth())
+            self.metrics.watch_queue_depth(
+                lambda: engine.queue_depth() + reply_engine.queue_depth()
+            )
         self.should_exit = False
         self.stats = LoopStats()
         self._stop_requested = asyncio.Event()
@@ -113,6 +116,8 @@ class Daemon:
         self._drained.set()
         self._paused = False
         self._epochs: defaultdict[TopicPartition, int] = defaultdict(int)
+        self._outage = EngineOutage(settings.engine_retry_deadline_s,
+                                    settings.engine_retry_initial_backoff_s, self._engines_healthy)
 
     @property
     def broker_connected(self) -> bool:
@@ -137,7 +142,7 @@ class Daemon:
             await stack.enter_async_context(self.engine)
             if self.reply_engine is not None:
                 await stack.enter_async_context(self.reply_engine)
-            self.metrics.watch_engine(self._engines_healthy)
+            self.metrics.watch_engine(self._engine_ready)
             self.metrics.set_build(self.engine.name, self.engine.base_model)
             if self._tune_gc:
                 tune_gc()
@@ -312,7 +317,8 @@ class Daemon:
     def _on_assigned(self, assigned: set[TopicPartition]) -> None:
         if self._paused and assigned and self._consumer is not None:
             self._consumer.pause(*assigned)
-        log.info("partitions assigned", extra={"partitions": sorted(tp.partition for tp in assigned)})
+        log.info("partitions assigned",
+                 extra={"partitions": sorted(tp.partition for tp in assigned)})
 
     def _current(self, batch: Batch) -> Batch:
         """The batch without records whose partition was revoked since they were fetched."""
@@ -343,7 +349,7 @@ class Daemon:
                     self._published(published)
             else:
                 batch = self._current(batch)
-                batch.futures = await publisher.send(batch.outputs)
+                await publisher.send(batch)  # a failed send is resent by the committer
                 self._sent.put_nowait(batch)
         await self._sent.put(None)
 
@@ -379,45 +385,34 @@ class Daemon:
         outputs: list[Output | None],
     ) -> None:
         texts = [codec.email_text(email) for _, email in valid]
-        s = self.settings
-        # The one place engine errors are retried (the pipeline raises them as they come).
-        deadline: float | None = None  # from the first failure of an engine that answers
-        transient = Backoff(s.engine_retry_initial_backoff_s)
-        outage = Backoff(s.engine_retry_initial_backoff_s)
+        # The one place engine errors are retried (the pipeline raises them as they come). A
+        # retriable error means the engine is unavailable, not that the emails are bad: the
+        # batch is held, uncommitted, until the engine answers (daemon.service.outage).
         while True:
             try:
                 result = await self.pipeline.run(texts)
+                self._outage.recovered()
                 break
             except EngineDeadError:
                 raise
             except EngineError as exc:
-                if self._engines_healthy():
-                    if deadline is None:
-                        deadline = time.monotonic() + s.engine_retry_deadline_s
-                    if exc.retriable and time.monotonic() < deadline and not self.should_exit:
-                        # A transient failure of an engine that answers: retry the batch soon.
-                        await transient.wait(self._stop_requested)
-                        continue
-                    # The engine answers but keeps failing on this batch: it is the batch.
-                    log.error("engine kept failing; dead-lettering the batch",
-                              extra={"error": str(exc)})
+                if not exc.retriable:
+                    # Deterministic for this batch (e.g. a 2xx that is not a completion).
+                    log.error("engine failed on the batch; dead-lettering it",
+                              extra={"error_type": type(exc).__name__, "emails": len(valid)})
                     for i, _ in valid:
                         outputs[i] = self._dead(records[i], "engine_error", f"engine error: {exc}")
                     return
-                # The engine is unreachable (e.g. a server fleet mid-rollout): wait for it
-                # instead of dead-lettering good emails. Partitions stay paused by backpressure
-                # and /readyz reports the engine down meanwhile.
                 if self.should_exit:
                     raise EngineDeadError(f"engine unavailable at shutdown: {exc}") from exc
-                log.warning("engine unavailable; retrying the batch")
-                await outage.wait(self._stop_requested)
-                deadline = None
+                await self._outage.failed(exc, self._stop_requested)
         self.metrics.record_batch(result, self.pipeline.config, len(valid))
         debug = log.isEnabledFor(logging.DEBUG)
         encoder: codec.DraftEncoder | None = None
         for (i, email), outcome in zip(valid, result.outcomes, strict=True):
             if isinstance(outcome, TaskFailure):
-                outputs[i] = self._dead(records[i], outcome.reason, f"{outcome.task}: {outcome.error}")
+                error = f"{outcome.task}: {outcome.error}"
+                outputs[i] = self._dead(records[i], outcome.reason, error)
             else:
                 if encoder is None:  # what the batch's drafts share, encoded once
                     encoder = codec.DraftEncoder(
@@ -429,13 +424,15 @@ class Daemon:
                 if debug:
                     log.debug("drafted", extra={"trace_id": trace, "sentiment": outcome.sentiment,
                                                 "needs_review": outcome.needs_review})
-                outputs[i] = Output(
-                    self.settings.drafts_topic,
-                    key,
-                    encoder.encode(email, outcome),
-                    [(codec.IDEMPOTENCY_HEADER, key), (codec.TRACE_HEADER, trace.encode())],
-                    "draft",
-                )
+                value = encoder.encode(email, outcome)
+                headers = [(codec.IDEMPOTENCY_HEADER, key), (codec.TRACE_HEADER, trace.encode())]
+                if codec.record_bytes(key, value, headers) > self.settings.max_record_bytes:
+                    # Never seen (a draft is a few KiB), but never sent either: the broker
+                    # would refuse it and stop the daemon.
+                    outputs[i] = self._dead(record, "engine_output", f"draft of {len(value)} "
+                                            "bytes exceeds max_record_bytes")
+                    continue
+                outputs[i] = Output(self.settings.drafts_topic, key, value, headers, "draft")
 
     def _skipped(self, record: Record, skipped: codec.Skipped) -> Output:
         return outputs.skipped(record, skipped, self.settings.drafts_topic)
@@ -473,7 +470,11 @@ class Daemon:
         return {"loop": time.monotonic() - self._last_progress < stuck_after}
 
     def _ready_checks(self) -> dict[str, bool]:
-        return {"broker": self.broker_connected, "engine": self._engines_healthy()}
+        return {"broker": self.broker_connected, "engine": self._engine_ready()}
+
+    def _engine_ready(self) -> bool:
+        """The engines report themselves healthy and no batch is waiting out an outage."""
+        return self._engines_healthy() and not self._outage.down
 
     def _engines_healthy(self) -> bool:
         return self.engine.healthy() and (self.reply_engine is None or self.reply_engine.healthy())

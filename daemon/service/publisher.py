@@ -2,7 +2,14 @@
 offset commits (at-least-once) and Kafka transactions (exactly-once).
 
 No offset is committed before everything its record produced is acknowledged; in exactly-once
-mode the outputs and the offsets go in one transaction."""
+mode the outputs and the offsets go in one transaction.
+
+Producer errors by kind: a retriable one (``err.retriable`` in aiokafka, and
+``KafkaTimeoutError``: metadata that did not come, a batch that expired while the broker was
+away) is retried with backoff, resending only the outputs not yet acknowledged (their
+idempotency headers mark any duplicate); any other (a record too large, a topic we may not write)
+raises ``BrokerRefusedError``: the process stops with exit code 4 and commits nothing of the
+batch."""
 
 from __future__ import annotations
 
@@ -11,13 +18,27 @@ import contextlib
 import logging
 import socket
 import time
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord, TopicPartition
-from aiokafka.errors import CommitFailedError, IllegalStateError, KafkaError, ProducerFenced
+from aiokafka.errors import (
+    ClusterAuthorizationFailedError,
+    CommitFailedError,
+    IllegalStateError,
+    InvalidTopicError,
+    KafkaError,
+    KafkaTimeoutError,
+    MessageSizeTooLargeError,
+    ProducerFenced,
+    RecordListTooLargeError,
+    RecordTooLargeError,
+    TopicAuthorizationFailedError,
+    TransactionalIdAuthorizationFailed,
+)
 from aiokafka.structs import RecordMetadata
 
+from daemon.service import codec
 from daemon.service.metrics import Metrics
 from daemon.service.partitioner import partition_for
 from daemon.settings import Settings
@@ -30,6 +51,37 @@ Record = ConsumerRecord[bytes, bytes]
 
 class FencedError(ReplydError):
     """Another instance took over our transactional id; this one must stop."""
+
+
+class BrokerRefusedError(ReplydError):
+    """The broker refused our output for good (a record too large, a topic we may not write):
+    retrying cannot help. The process stops, committing nothing of the batch (``replyd run``
+    exits with ``exit_code``)."""
+
+    exit_code = 4
+
+
+# Refusals for good, whatever the path (the transaction path retries everything else).
+REFUSALS: tuple[type[KafkaError], ...] = (
+    MessageSizeTooLargeError, RecordTooLargeError, RecordListTooLargeError,
+    TopicAuthorizationFailedError, ClusterAuthorizationFailedError,
+    TransactionalIdAuthorizationFailed, InvalidTopicError,
+)
+
+
+def is_refusal(exc: BaseException) -> bool:
+    """A send error that no retry fixes: not ``retriable`` in aiokafka, other than a
+    ``KafkaTimeoutError`` (the broker was away: metadata or a batch timed out)."""
+    if isinstance(exc, REFUSALS):
+        return True
+    return isinstance(exc, KafkaError) and not exc.retriable and not isinstance(
+        exc, KafkaTimeoutError)
+
+
+def _retrieve(future: asyncio.Future[RecordMetadata]) -> None:
+    """Done callback of a send given up on: its outcome is read so asyncio does not warn."""
+    if not future.cancelled():
+        future.exception()
 
 
 @dataclass(slots=True)  # one per email: not frozen, which costs a setattr call per field
@@ -50,7 +102,10 @@ class Batch:
     records: list[Record]
     epochs: dict[TopicPartition, int]
     outputs: list[Output] = field(default_factory=list)
-    futures: list[Awaitable[RecordMetadata]] = field(default_factory=list)
+    # Sends in flight: each record batch's delivery future and the outputs it carries.
+    inflight: list[tuple[asyncio.Future[RecordMetadata], list[int]]] = field(default_factory=list)
+    acked: list[bool] = field(default_factory=list)  # per output: acknowledged by the broker
+    last_error: BaseException | None = None
 
     def offsets(self) -> dict[TopicPartition, int]:
         offsets: dict[TopicPartition, int] = {}
@@ -80,56 +135,119 @@ class Publisher:
         if self.exactly_once:
             transactional_id = s.transactional_id or f"replyd-{s.group_id}-{socket.gethostname()}"
             return AIOKafkaProducer(**common, transactional_id=transactional_id)
-        # Idempotence is off because the embedded test broker cannot do it; duplicates from
-        # retries are covered by the idempotency key like any at-least-once duplicate.
-        return AIOKafkaProducer(**common, enable_idempotence=False)
+        # The embedded test broker cannot do idempotence (enable_idempotence=False there);
+        # duplicates from retries then carry the idempotency key like any other.
+        return AIOKafkaProducer(**common, enable_idempotence=s.enable_idempotence)
 
-    async def send(self, outputs: Sequence[Output]) -> list[Awaitable[RecordMetadata]]:
-        """Queue the outputs as record batches, one run per partition, in order within each.
+    async def send_into(
+        self,
+        outputs: Sequence[Output],
+        indices: Sequence[int],
+        inflight: list[tuple[asyncio.Future[RecordMetadata], list[int]]],
+    ) -> None:
+        """Queue ``outputs[i]`` for each ``i`` in ``indices`` as record batches, one run per
+        partition, in order within each; each batch's delivery future and the indices it carries
+        go into ``inflight`` as soon as it is queued, so a failure part-way loses track of
+        nothing. Raises aiokafka's errors (e.g. ``KafkaTimeoutError`` when metadata does not
+        come), and ``BrokerRefusedError`` before sending a record over ``max_record_bytes``.
 
         Partitions are the default partitioner's (murmur2 of the key), so a draft lands where
         ``producer.send`` would put it; building the batches here costs a fraction of one
-        ``send`` per record. Returns one delivery future per record batch."""
+        ``send`` per record."""
         producer = self.producer
-        by_partition: dict[tuple[str, int], list[Output]] = {}
+        limit = self.settings.max_record_bytes
+        by_partition: dict[tuple[str, int], list[int]] = {}
         partitions: dict[str, list[int]] = {}
-        for output in outputs:
+        for i in indices:
+            output = outputs[i]
+            if (size := codec.record_bytes(output.key, output.value, output.headers)) > limit:
+                raise BrokerRefusedError(
+                    f"a {output.kind} record of {size} bytes exceeds max_record_bytes {limit}")
             ids = partitions.get(output.topic)
             if ids is None:
                 ids = partitions[output.topic] = sorted(await producer.partitions_for(output.topic))
             target = (output.topic, partition_for(output.key, ids))
-            by_partition.setdefault(target, []).append(output)
-        futures: list[Awaitable[RecordMetadata]] = []
+            by_partition.setdefault(target, []).append(i)
         for (topic, partition), run in by_partition.items():
             batch = producer.create_batch()
-            for output in run:
+            carried: list[int] = []
+            for i in run:
+                output = outputs[i]
                 record = {"timestamp": None, "key": output.key, "value": output.value,
                           "headers": output.headers}
                 if batch.append(**record) is None:  # full: send it, start the next with this
-                    futures.append(await producer.send_batch(batch, topic, partition=partition))
-                    batch = producer.create_batch()
+                    future = await producer.send_batch(batch, topic, partition=partition)
+                    inflight.append((future, carried))
+                    batch, carried = producer.create_batch(), []
                     batch.append(**record)  # an empty batch takes any one record
+                carried.append(i)
             batch.close()  # complete: no linger
-            futures.append(await producer.send_batch(batch, topic, partition=partition))
-        return futures
+            inflight.append((await producer.send_batch(batch, topic, partition=partition), carried))
+
+    async def send(self, batch: Batch) -> None:
+        """At-least-once: queue every output of the batch. A retriable failure is left to
+        ``until_acknowledged`` (which resends what did not go); a refusal raises."""
+        batch.acked = [False] * len(batch.outputs)
+        batch.inflight = []
+        await self._try_send(batch, range(len(batch.outputs)))
+
+    async def _try_send(self, batch: Batch, indices: Sequence[int]) -> None:
+        try:
+            await self.send_into(batch.outputs, indices, batch.inflight)
+        except KafkaError as exc:
+            if is_refusal(exc):
+                raise self._refused(exc) from exc
+            self.broker_connected = False
+            batch.last_error = exc
+
+    def _refused(self, exc: BaseException) -> BrokerRefusedError:
+        log.error("the broker refused our output; stopping without committing the batch",
+                  extra={"error": repr(exc)})
+        return BrokerRefusedError(f"the broker refused our output: {exc!r}")
 
     async def until_acknowledged(self, batch: Batch) -> None:
-        """Wait for every send; on failure, resend the batch with backoff until it goes through.
-        Nothing is committed meanwhile, so giving up (a stop) loses nothing."""
+        """Wait for every output's acknowledgement; resend, with backoff, only the outputs not
+        acknowledged (failed, not queued, or not answered within ``publish_timeout_s``) until
+        all are. Nothing is committed meanwhile, so giving up (a stop) loses nothing. Raises
+        ``BrokerRefusedError`` when the broker refuses an output for good."""
         backoff = Backoff(0.5)
         while True:
-            try:
-                await asyncio.wait_for(
-                    asyncio.gather(*batch.futures), self.settings.publish_timeout_s
-                )
+            await self._settle(batch)
+            missing = [i for i, acked in enumerate(batch.acked) if not acked]
+            if not missing:
                 self.broker_connected = True
                 return
-            except (KafkaError, TimeoutError) as exc:
-                self.broker_connected = False
-                log.warning("publish failed; resending", extra={"error": repr(exc)})
-                self.metrics.publish_retries.inc()
-                await backoff.wait()
-                batch.futures = await self.send(batch.outputs)
+            self.broker_connected = False
+            log.warning("publish failed; resending the unacknowledged outputs",
+                        extra={"error": repr(batch.last_error), "resending": len(missing),
+                               "acknowledged": len(batch.acked) - len(missing)})
+            self.metrics.publish_retries.inc()
+            await backoff.wait()
+            await self._try_send(batch, missing)
+
+    async def _settle(self, batch: Batch) -> None:
+        """Wait for the sends in flight (up to ``publish_timeout_s``) and mark what they
+        acknowledged; sends still unanswered are given up on (their outputs go again)."""
+        if batch.inflight:
+            await asyncio.wait([f for f, _ in batch.inflight],
+                               timeout=self.settings.publish_timeout_s)
+        for future, indices in batch.inflight:
+            if not future.done():
+                future.add_done_callback(_retrieve)
+                batch.last_error = TimeoutError(
+                    f"no acknowledgement within {self.settings.publish_timeout_s} s")
+                continue
+            error = None if future.cancelled() else future.exception()
+            if future.cancelled():
+                batch.last_error = asyncio.CancelledError("send cancelled")
+            elif error is None:
+                for i in indices:
+                    batch.acked[i] = True
+            elif is_refusal(error):
+                raise self._refused(error) from error
+            else:
+                batch.last_error = error
+        batch.inflight = []
 
     async def commit(self, consumer: AIOKafkaConsumer, offsets: dict[TopicPartition, int]) -> None:
         """Commit input offsets (at-least-once), retrying while the broker is unreachable."""
@@ -164,8 +282,9 @@ class Publisher:
             while True:
                 try:
                     await producer.begin_transaction()
-                    futures = await self.send(batch.outputs)
-                    await asyncio.gather(*futures)
+                    inflight: list[tuple[asyncio.Future[RecordMetadata], list[int]]] = []
+                    await self.send_into(batch.outputs, range(len(batch.outputs)), inflight)
+                    await asyncio.gather(*(future for future, _ in inflight))
                     await producer.send_offsets_to_transaction(
                         batch.offsets(), self.settings.group_id
                     )
@@ -174,7 +293,14 @@ class Publisher:
                     self.broker_connected = True
                     break
                 except ProducerFenced as exc:
-                    raise FencedError(f"transactional id taken over by another instance: {exc}") from exc
+                    raise FencedError(
+                        f"transactional id taken over by another instance: {exc}") from exc
+                except (*REFUSALS, BrokerRefusedError) as exc:
+                    with contextlib.suppress(KafkaError, IllegalStateError):
+                        await producer.abort_transaction()
+                    if isinstance(exc, BrokerRefusedError):
+                        raise
+                    raise self._refused(exc) from exc
                 except KafkaError as exc:
                     self.broker_connected = False
                     log.warning("transaction failed; retrying", extra={"error": repr(exc)})

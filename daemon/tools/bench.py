@@ -115,6 +115,7 @@ async def run_bench(
             serving_gc()
         settings = settings.model_copy(
             update={"bootstrap_servers": broker.bootstrap, "metrics_port": 0,
+                    "enable_idempotence": False,  # the embedded broker cannot do it
                     "max_batch_size": n, "max_inflight_emails": max(n * 2, 128)}
         )
         pipeline = Pipeline(engine, config)

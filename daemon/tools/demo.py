@@ -65,7 +65,10 @@ async def run_demo(
     async with contextlib.AsyncExitStack() as stack:
         if embedded_broker:
             broker = await stack.enter_async_context(EmbeddedBroker(port=0))
-            settings = settings.model_copy(update={"bootstrap_servers": broker.bootstrap})
+            # The embedded broker cannot do producer idempotence.
+            settings = settings.model_copy(
+                update={"bootstrap_servers": broker.bootstrap, "enable_idempotence": False}
+            )
         run = uuid.uuid4().hex[:8]
         settings = settings.model_copy(
             update={"group_id": f"{settings.group_id}-demo-{run}", "metrics_port": 0}

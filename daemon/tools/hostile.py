@@ -18,9 +18,12 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+from daemon.settings import Settings
 from models.errors import ConfigurationError
 
 DRAFTED = "drafted"
+# The daemon's default limit, for callers that do not pass their settings' own.
+DEFAULT_MAX_BODY_BYTES: int = Settings.model_fields["max_body_bytes"].default
 # The near-limit body leaves this many bytes of the daemon's max_body_bytes unused.
 LIMIT_MARGIN_BYTES = 4096
 SENDER = "customer@example.com"
@@ -125,7 +128,8 @@ def _valid_bodies(max_body_bytes: int, now: datetime | None) -> dict[str, str]:
     }
 
 
-def hostile_cases(max_body_bytes: int = 1_048_576, now: datetime | None = None) -> list[Case]:
+def hostile_cases(max_body_bytes: int = DEFAULT_MAX_BODY_BYTES,
+                  now: datetime | None = None) -> list[Case]:
     """Every case, in a fixed order."""
     now = now or datetime.now(UTC)  # one timestamp: the near-limit size depends on its length
     cases = [Case(name, email_value(name, body, now=now), DRAFTED)
@@ -148,7 +152,7 @@ def hostile_cases(max_body_bytes: int = 1_048_576, now: datetime | None = None) 
     return cases
 
 
-def case_names(max_body_bytes: int = 1_048_576) -> list[str]:
+def case_names(max_body_bytes: int = DEFAULT_MAX_BODY_BYTES) -> list[str]:
     return [case.name for case in hostile_cases(max_body_bytes)]
 
 

@@ -229,7 +229,8 @@ def daemon_env(settings: Settings, engine: str, port: int) -> dict[str, str]:
             "REPLYD_INPUT_TOPIC": settings.input_topic, "REPLYD_GROUP_ID": settings.group_id,
             "REPLYD_DRAFTS_TOPIC": settings.drafts_topic, "REPLYD_ENGINE": engine,
             "REPLYD_DEADLETTER_TOPIC": settings.deadletter_topic,
-            "REPLYD_METRICS_HOST": "127.0.0.1", "REPLYD_METRICS_PORT": str(port)}
+            "REPLYD_METRICS_HOST": "127.0.0.1", "REPLYD_METRICS_PORT": str(port),
+            "REPLYD_ENABLE_IDEMPOTENCE": str(settings.enable_idempotence).lower()}
 
 
 async def run_trial(options: TrialOptions) -> dict[str, Any]:
@@ -250,6 +251,7 @@ async def run_trial(options: TrialOptions) -> dict[str, Any]:
             "bootstrap_servers": broker.bootstrap, "input_topic": f"trial-in-{run}",
             "drafts_topic": f"trial-drafts-{run}", "deadletter_topic": f"trial-dead-{run}",
             "group_id": f"replyd-trial-{run}",
+            "enable_idempotence": False,  # the embedded broker cannot do idempotence
         })
         await ensure_topics(settings, [settings.input_topic, settings.drafts_topic,
                                        settings.deadletter_topic])

@@ -54,10 +54,18 @@ from models.retry import Backoff
 log = logging.getLogger(__name__)
 
 _NO_ADAPTERS: Mapping[str, AdapterInfo] = MappingProxyType({})
-# Connection-level failures in a row (across all requests) after which healthy() turns false.
+# Unavailability failures in a row (across all requests: no connection, a timeout, 429, 5xx)
+# after which healthy() turns false; any 2xx answer restores it.
 _UNHEALTHY_AFTER = 3
 _MAX_BACKOFF_S = 10.0
 _SCHEMA_NAME = "replyd"
+
+
+class EngineResponseError(EngineError):
+    """A server answered 2xx with a body that is not a completion: asking again gives the same
+    answer, so the batch's emails are dead-lettered (``engine_error``) instead of retried."""
+
+    retriable = False
 
 
 class _Retriable(Exception):
@@ -72,10 +80,13 @@ class OpenAIEngine(Engine):
     """Requests to OpenAI-compatible vLLM servers over HTTP (``/v1/chat/completions`` for
     ``messages``, ``/v1/completions`` for ``prompt``).
 
-    Connect errors, 429 and 5xx are retried ``max_retries`` times with jittered exponential
-    backoff (on the next URL), then raise ``EngineError`` (retriable). Other 4xx raise
-    ``UnsupportedRequestError``, an unknown model name ``AdapterError``, 401/403
-    ``EngineDeadError`` (a wrong key would otherwise dead-letter every email).
+    The engine being unavailable (no connection, a connect/read/write/pool timeout, 429, 5xx:
+    a mesh's "no healthy upstream", a server still loading) is retried ``max_retries`` times
+    with jittered exponential backoff (on the next URL), then raises ``EngineError``
+    (retriable); every such failure counts toward ``healthy()`` turning false, and only a 2xx
+    answer resets the count. Other 4xx raise ``UnsupportedRequestError``, an unknown model name
+    ``AdapterError``, 401/403 ``EngineDeadError`` (a wrong key would otherwise dead-letter every
+    email), a 2xx that is not a completion ``EngineResponseError`` (not retriable).
     """
 
     name = "openai"
@@ -86,7 +97,7 @@ class OpenAIEngine(Engine):
         base_model: str,
         adapters: Mapping[str, AdapterInfo] = _NO_ADAPTERS,
         max_concurrency: int = 64,
-        timeout_s: float = 60,
+        timeout_s: float = 20,
         max_retries: int = 3,
         api_key: str | None = None,
         *,
@@ -122,7 +133,7 @@ class OpenAIEngine(Engine):
         self._next_url = itertools.cycle(self._urls)
         self._client: httpx.AsyncClient | None = None
         self._semaphore = asyncio.Semaphore(max_concurrency)  # replaced in start (its loop)
-        self._connect_failures = 0
+        self._failures = 0
         self._pending = PendingRequests()
         self._context_tokens = context_tokens
         self._count = count_tokens
@@ -142,9 +153,10 @@ class OpenAIEngine(Engine):
         return self._adapters
 
     def healthy(self) -> bool:
-        """True after a successful ``start`` until ``stop``, except while the servers have been
-        unreachable for several attempts in a row (the next successful request restores it)."""
-        return self._client is not None and self._connect_failures < _UNHEALTHY_AFTER
+        """True after a successful ``start`` until ``stop``, except after several attempts in a
+        row found the servers unavailable (unreachable, timed out, 429 or 5xx); the next 2xx
+        answer restores it."""
+        return self._client is not None and self._failures < _UNHEALTHY_AFTER
 
     def queue_depth(self) -> int:
         """Requests sent or waiting to be sent (for a slot or a retry) and not answered yet."""
@@ -171,7 +183,7 @@ class OpenAIEngine(Engine):
         )
         self._client = httpx.AsyncClient(headers=headers, timeout=timeout, limits=limits)
         self._semaphore = asyncio.Semaphore(self._max_concurrency)
-        self._connect_failures = 0
+        self._failures = 0
         try:
             served = await asyncio.gather(
                 *(self._list_models(url) for url in self._urls), return_exceptions=True
@@ -215,7 +227,8 @@ class OpenAIEngine(Engine):
         Raises ``AdapterError`` for an adapter this engine was not built with or the server does
         not serve, ``UnsupportedRequestError`` for a request the server rejects (4xx, e.g. a
         prompt over ``--max-model-len``), ``EngineError`` (retriable) when the servers stay
-        unreachable or overloaded through the retries or a request times out, and
+        unavailable (unreachable, timing out, 429 or 5xx) through the retries,
+        ``EngineResponseError`` (not retriable) for a 2xx that is not a completion, and
         ``EngineDeadError`` before ``start`` or when the servers refuse our credentials.
         """
         client = self._client
@@ -263,7 +276,9 @@ class OpenAIEngine(Engine):
                 ),
             )
         except (KeyError, IndexError, TypeError, ValueError) as exc:
-            raise EngineError(f"malformed response from {path}: {exc!r}: {data!r:.300}") from exc
+            raise EngineResponseError(
+                f"malformed response from {path}: {exc!r}: {data!r:.300}"
+            ) from exc
 
     async def _list_models(self, url: str) -> set[str]:
         """The model names one server serves (base and adapters)."""
@@ -310,22 +325,27 @@ class OpenAIEngine(Engine):
         try:
             response = await client.request(method, url, json=body)
         except (httpx.ConnectError, httpx.ConnectTimeout) as exc:
-            self._connect_failures += 1
+            self._failures += 1
             raise _Retriable(f"cannot connect to {url}: {exc!r}") from exc
-        except (httpx.ReadTimeout, httpx.WriteTimeout) as exc:
-            # The server got the work and may still be doing it: piling on a copy would make an
-            # overloaded server slower. The pipeline's own retry decides.
-            raise EngineError(f"{url} did not answer within {self._timeout_s} s") from exc
+        except httpx.TimeoutException as exc:
+            # Read, write or pool timeout: the server is too slow or stuck. Another attempt,
+            # possibly on another URL, after a backoff; the daemon holds the batch meanwhile.
+            self._failures += 1
+            raise _Retriable(f"{url} did not answer within {self._timeout_s} s ({exc!r})") from exc
         except httpx.TransportError as exc:
             # E.g. a keep-alive connection the server closed just as we reused it.
+            self._failures += 1
             raise _Retriable(f"{url}: {exc!r}") from exc
-        self._connect_failures = 0
         status = response.status_code
         if status == 429 or status >= 500:
+            # Overloaded, loading or behind a mesh without a healthy upstream: unavailable.
+            self._failures += 1
             raise _Retriable(
                 f"{url} answered {status}: {_error_message(response)}",
                 _retry_after(response) if status in (429, 503) else None,
             )
+        if status < 300:
+            self._failures = 0
         if status in (401, 403):
             raise EngineDeadError(
                 f"{url} refused our credentials ({status}): {_error_message(response)}"
@@ -341,7 +361,7 @@ class OpenAIEngine(Engine):
         try:
             return response.json()
         except ValueError as exc:
-            raise EngineError(
+            raise EngineResponseError(
                 f"{url} answered {status} with non-JSON: {response.text:.300}"
             ) from exc
 

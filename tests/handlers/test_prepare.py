@@ -93,3 +93,16 @@ def test_steering_and_foreign_language_ask_for_review() -> None:
     assert german.language == "de" and "language" in german.review_reasons
     assert german.needs_review
     assert "steering" in steering.review_reasons and steering.needs_review
+
+
+def test_text_in_another_script_asks_for_review_whatever_the_score() -> None:
+    engine = EchoEngine()
+    pipeline = Pipeline(engine, PipelineConfig())
+
+    async def run() -> object:
+        async with engine:
+            return await pipeline.run([EmailText("<6@x>", "長い", "界" * 3000)])
+
+    (outcome,) = asyncio.run(run()).outcomes  # type: ignore[attr-defined]
+    assert isinstance(outcome, DraftText)
+    assert "language" in outcome.review_reasons

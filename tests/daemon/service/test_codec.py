@@ -2,6 +2,8 @@ from __future__ import annotations
 
 import json
 
+import pytest
+
 from daemon.contracts import IncomingEmail
 from daemon.service import codec
 from daemon.service.codec import Rejected, decode
@@ -123,3 +125,52 @@ def test_draft_subjects_carry_no_line_breaks() -> None:
 def test_unknown_fields_are_accepted_and_visible_to_the_counter() -> None:
     decoded = decode(json.dumps({**EMAIL, "x-gateway": "v2"}).encode(), max_body_bytes=10_000)
     assert isinstance(decoded, IncomingEmail) and decoded.model_extra == {"x-gateway": "v2"}
+
+
+def _record(value: bytes, key: bytes | None = b"k") -> object:
+    from aiokafka import ConsumerRecord
+
+    return ConsumerRecord("emails.incoming", 0, 7, 0, 0, key, value, None, len(key or b""),
+                          len(value), [])
+
+
+def test_dead_letters_keep_every_accepted_byte_and_fit_the_broker() -> None:
+    import base64
+
+    from daemon.contracts import DeadLetter
+    from daemon.service.codec import record_bytes
+    from daemon.service.outputs import dead
+    from daemon.settings import Settings
+
+    settings = Settings()
+    limit = settings.max_body_bytes
+    whole = bytes(range(256)) * (limit // 256) + b"x" * (limit % 256)
+    assert len(whole) == limit
+    out = dead(_record(whole), "schema", "é\x00" * 5000, settings)  # type: ignore[arg-type]
+    letter = DeadLetter.model_validate_json(out.value)
+    assert not letter.original_truncated and base64.b64decode(letter.original_b64) == whole
+    assert len(letter.error) == 1000
+    assert record_bytes(out.key, out.value, out.headers) <= settings.max_record_bytes
+    over = whole + b"y"
+    assert decode(over, limit) == Rejected("too_large", f"record is {limit + 1} bytes; "
+                                           f"the limit is {limit}")
+    out = dead(_record(over), "too_large", "too large", settings)  # type: ignore[arg-type]
+    letter = DeadLetter.model_validate_json(out.value)
+    assert letter.original_truncated and letter.original_size == limit + 1
+    assert over.startswith(base64.b64decode(letter.original_b64))
+    assert record_bytes(out.key, out.value, out.headers) <= settings.max_record_bytes
+    # Something far larger still fits, as a shorter prefix.
+    huge = b"z" * 3_000_000
+    out = dead(_record(huge, key=b"k" * 100_000), "too_large", "x", settings)  # type: ignore[arg-type]
+    assert record_bytes(out.key, out.value, out.headers) <= settings.max_record_bytes
+    assert DeadLetter.model_validate_json(out.value).original_truncated
+
+
+def test_max_body_bytes_must_fit_max_record_bytes() -> None:
+    from pydantic import ValidationError
+
+    from daemon.settings import Settings
+
+    with pytest.raises(ValidationError, match="max_body_bytes 1048576 does not fit max_record"):
+        Settings(max_body_bytes=1_048_576)
+    assert Settings(max_body_bytes=1_048_576, max_record_bytes=1_500_000).max_body_bytes

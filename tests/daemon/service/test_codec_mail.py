@@ -98,3 +98,11 @@ def test_garbage_bytes_as_mail_never_raise() -> None:
                 b"From: =?bogus?q?x?= <a@b>\nSubject: =?utf-8?b?####?=\n\nbody"):
         decoded = decode(raw, 1_000_000, MAIL)
         assert isinstance(decoded, (IncomingEmail, Rejected, Skipped))
+
+
+def test_a_dead_letter_remembers_the_content_type_replay_must_send_again() -> None:
+    letter = codec.dead_letter("invalid_mail", "no sender", "in", 0, 3, b"Subject: x\n\nhi",
+                               1000, original_content_type="message/rfc822")
+    assert json.loads(codec.to_json(letter))["original_content_type"] == "message/rfc822"
+    assert codec.header_content_type([("Content-Type", b"message/rfc822")]) == "message/rfc822"
+    assert codec.header_content_type([("other", b"x")]) is None

@@ -6,14 +6,16 @@ import asyncio
 import base64
 import json
 import urllib.request
+from collections.abc import Sequence
 
 import pytest
+from aiokafka import AIOKafkaConsumer, TopicPartition
 
 from daemon.contracts import DeadLetter, Draft
 from daemon.service.daemon import Daemon
 from daemon.settings import Settings
 from handlers.pipeline import PipelineConfig
-from models.engines.base import Engine
+from models.engines.base import Engine, GenerateRequest, GenerateResult
 from models.engines.echo import EchoEngine
 from models.errors import EngineDeadError, EngineError
 from tests.daemon.kafka_helpers import email_bytes, read, send
@@ -49,11 +51,13 @@ async def test_emails_become_drafts_and_bad_input_becomes_dead_letters(settings:
 
     drafts, dead = await run_until(daemon_for(settings), settings, drafts=10, dead=5)
 
-    assert sorted(d.in_reply_to for d in drafts) == sorted(f"<test-{i}@example.com>" for i in range(10))
+    expected = sorted(f"<test-{i}@example.com>" for i in range(10))
+    assert sorted(d.in_reply_to for d in drafts) == expected
     assert all(d.sentiment in ("positive", "negative", "neutral") for d in drafts)
     assert all(d.to.startswith("customer") and d.subject.startswith("Re: ") for d in drafts)
     reasons = {letter.source.offset: letter.reason for letter in dead}
-    assert reasons == {5: "invalid_json", 6: "invalid_json", 7: "schema", 8: "too_large", 9: "invalid_json"}
+    assert reasons == {5: "invalid_json", 6: "invalid_json", 7: "schema", 8: "too_large",
+                       9: "invalid_json"}
     by_offset = {letter.source.offset: letter for letter in dead}
     assert base64.b64decode(by_offset[5].original_b64) == b"{not json"
     assert by_offset[8].original_size == len(oversized)
@@ -78,15 +82,80 @@ async def test_committed_offsets_are_not_reprocessed_after_restart(settings: Set
     assert len(keys) == 5 and len(set(keys)) == 5, keys
 
 
-async def test_engine_errors_past_the_deadline_become_dead_letters(settings: Settings) -> None:
-    engine = ScriptedEngine(lambda r: result("neutral"), failures=[EngineError("overloaded")] * 100)
+def _answers(request: GenerateRequest) -> GenerateResult:
+    if request.constraint is None or request.constraint.choices:
+        return result("neutral")
+    return result('{"name":[],"product":[],"location":[]}')
+
+
+class _Down(ScriptedEngine):
+    """Answers 503-like retriable errors while ``down``; reports itself healthy throughout
+    (``unhealthy`` makes it report the outage too)."""
+
+    def __init__(self, unhealthy: bool = False) -> None:
+        super().__init__(_answers)
+        self.down = True
+        self._unhealthy = unhealthy
+
+    def healthy(self) -> bool:
+        return not (self._unhealthy and self.down)
+
+    async def generate(self, requests: Sequence[GenerateRequest]) -> list[GenerateResult]:
+        if self.down:
+            self.calls.append(list(requests))
+            raise EngineError("503 no healthy upstream")
+        return await super().generate(requests)
+
+
+async def committed(settings: Settings) -> int | None:
+    consumer = AIOKafkaConsumer(bootstrap_servers=settings.bootstrap_servers,
+                                group_id=settings.group_id, enable_auto_commit=False)
+    await consumer.start()
+    try:
+        return await consumer.committed(TopicPartition(settings.input_topic, 0))
+    finally:
+        await consumer.stop()
+
+
+@pytest.mark.parametrize("unhealthy", [False, True])
+async def test_an_engine_failing_past_the_deadline_is_waited_for_not_dead_lettered(
+    settings: Settings, unhealthy: bool
+) -> None:
+    engine = _Down(unhealthy)
     await send(settings, [email_bytes(1), email_bytes(2)])
     settings = settings.model_copy(
         update={"engine_retry_deadline_s": 0.2, "engine_retry_initial_backoff_s": 0.01})
-    daemon = daemon_for(settings, engine)
-    _, dead = await run_until(daemon, settings, drafts=0, dead=2)
+    daemon = daemon_for(settings, engine, check_drafts=False)
+    task = asyncio.create_task(daemon.run())
+    try:
+        for _ in range(200):  # well past the deadline, many failed attempts
+            await asyncio.sleep(0.05)
+            if len(engine.calls) >= 5 and daemon._outage.down:
+                break
+        assert len(engine.calls) >= 5
+        assert daemon._ready_checks()["engine"] is False  # /readyz: engine down
+        assert daemon.stats.published == 0
+        assert await committed(settings) is None  # nothing committed while down
+        assert await read(settings, settings.deadletter_topic, 0, timeout_s=0.5) == []
+        engine.down = False  # the engine recovers
+        drafts = await read(settings, settings.drafts_topic, 2)
+        assert daemon._ready_checks()["engine"] is True
+    finally:
+        daemon.request_stop()
+        await asyncio.wait_for(task, 30)
+    assert sorted(r.key for r in drafts) == [b"<test-1@example.com>", b"<test-2@example.com>"]
+    assert await read(settings, settings.deadletter_topic, 0, timeout_s=0.5) == []
+    assert await committed(settings) == 2  # lost 0, duplicates 0, dead letters 0
+
+
+async def test_a_non_retriable_engine_error_dead_letters_the_batch(settings: Settings) -> None:
+    from models.engines.openai_engine import EngineResponseError
+
+    engine = ScriptedEngine(_answers, failures=[EngineResponseError("not a completion")])
+    await send(settings, [email_bytes(1), email_bytes(2)])
+    _, dead = await run_until(daemon_for(settings, engine), settings, drafts=0, dead=2)
     assert [letter.reason for letter in dead] == ["engine_error", "engine_error"]
-    assert "overloaded" in dead[0].error
+    assert "not a completion" in dead[0].error and not dead[0].original_truncated
 
 
 async def test_a_dead_engine_stops_the_daemon_without_committing(settings: Settings) -> None:
@@ -225,3 +294,97 @@ async def test_raw_mail_is_drafted_and_mail_that_wants_no_reply_is_skipped(
     assert (skipped.in_reply_to, skipped.reason) == ("<raw-2@example.org>", "auto_reply")
     assert dict(by_outcome["skipped"].headers)["replyd-idempotency-key"] == b"<raw-2@example.org>"
     assert DeadLetter.model_validate_json(dead.value).reason == "invalid_mail"
+
+
+class _FakeBatch:
+    def __init__(self) -> None:
+        self.records: list[bytes] = []
+
+    def append(self, **record: object) -> object:
+        self.records.append(record["value"])  # type: ignore[arg-type]
+        return self
+
+    def close(self) -> None: ...
+
+
+class _FakeProducer:
+    """Two partitions; each send_batch (or partitions_for) takes the next scripted error."""
+
+    def __init__(self, errors: list[BaseException | None], metadata: list[BaseException]) -> None:
+        self.errors = errors
+        self.metadata = metadata
+        self.sent: list[bytes] = []
+
+    async def partitions_for(self, topic: str) -> set[int]:
+        if self.metadata:
+            raise self.metadata.pop(0)
+        return {0, 1}
+
+    def create_batch(self) -> _FakeBatch:
+        return _FakeBatch()
+
+    async def send_batch(self, batch: _FakeBatch, topic: str, *, partition: int) -> object:
+        future: asyncio.Future[object] = asyncio.get_running_loop().create_future()
+        error = self.errors.pop(0) if self.errors else None
+        if error is None:
+            self.sent.extend(batch.records)
+            future.set_result(None)
+        else:
+            future.set_exception(error)
+        return future
+
+
+def _publisher(settings: Settings, producer: _FakeProducer) -> object:
+    from daemon.service.metrics import Metrics
+    from daemon.service.publisher import Publisher
+
+    with pytest.MonkeyPatch.context() as patch:  # no real producer, so none left unclosed
+        patch.setattr(Publisher, "_make_producer", lambda self: producer)
+        return Publisher(settings, Metrics())
+
+
+async def test_retriable_send_errors_resend_only_what_was_not_acknowledged(
+    settings: Settings,
+) -> None:
+    from aiokafka.errors import KafkaTimeoutError, NotLeaderForPartitionError
+
+    from daemon.service.publisher import Batch, Output
+
+    outputs = [Output("t", f"k{i}".encode(), f"v{i}".encode(), [], "draft") for i in range(8)]
+    producer = _FakeProducer([None, NotLeaderForPartitionError()], [KafkaTimeoutError()])
+    publisher = _publisher(settings, producer)
+    batch = Batch([], {}, outputs)
+    await publisher.send(batch)  # type: ignore[attr-defined]  # metadata timed out: nothing sent
+    assert producer.sent == [] and not any(batch.acked)
+    await publisher.until_acknowledged(batch)  # type: ignore[attr-defined]
+    assert all(batch.acked)
+    # One partition's batch failed once and went again; the acknowledged one did not.
+    assert sorted(producer.sent) == sorted(o.value for o in outputs)  # duplicates 0, lost 0
+
+
+async def test_a_refused_output_stops_with_exit_code_4(settings: Settings) -> None:
+    from aiokafka.errors import MessageSizeTooLargeError
+
+    from daemon.service.publisher import Batch, BrokerRefusedError, Output
+
+    outputs = [Output("t", b"k", b"v", [], "draft")]
+    publisher = _publisher(settings, _FakeProducer([MessageSizeTooLargeError()], []))
+    batch = Batch([], {}, outputs)
+    await publisher.send(batch)  # type: ignore[attr-defined]
+    with pytest.raises(BrokerRefusedError) as caught:
+        await publisher.until_acknowledged(batch)  # type: ignore[attr-defined]
+    assert caught.value.exit_code == 4
+    too_big = [Output("t", b"k", b"v" * settings.max_record_bytes, [], "draft")]
+    with pytest.raises(BrokerRefusedError, match="exceeds max_record_bytes"):
+        await publisher.send(Batch([], {}, too_big))  # type: ignore[attr-defined]
+
+
+def test_cli_maps_a_broker_refusal_to_exit_code_4(monkeypatch: pytest.MonkeyPatch) -> None:
+    from daemon import cli
+    from daemon.service.publisher import BrokerRefusedError
+
+    def refuse(args: object) -> int:
+        raise BrokerRefusedError("the broker refused our output")
+
+    monkeypatch.setattr(cli, "cmd_run", refuse)
+    assert cli.main(["run"]) == cli.EXIT_BROKER_REFUSED == 4

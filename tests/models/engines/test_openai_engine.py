@@ -430,6 +430,7 @@ class Stub:
 
     statuses: list[int] = field(default_factory=list)
     delay_s: float = 0.0
+    delays: list[float] = field(default_factory=list)  # per POST in turn, before delay_s
     posts: int = 0
     active: int = 0
     max_active: int = 0
@@ -483,7 +484,7 @@ class Stub:
             status = self.statuses.pop(0) if self.statuses else 200
             self.active += 1
             self.max_active = max(self.max_active, self.active)
-            await asyncio.sleep(self.delay_s)
+            await asyncio.sleep(self.delays.pop(0) if self.delays else self.delay_s)
             self.active -= 1
             payload = {
                 "choices": [{"text": "ok", "finish_reason": "stop"}],
@@ -519,7 +520,66 @@ async def test_retries_503_then_succeeds(stub: Stub) -> None:
             await engine.generate([raw("Hi")])
         assert caught.value.retriable
         assert stub.posts == 7
-        assert engine.healthy()  # the server answered: overloaded, not unreachable
+        # Answers, but not with completions: unavailable all the same; one 2xx restores it.
+        assert not engine.healthy()
+        await engine.generate([raw("Hi")])
+        assert engine.healthy()
+
+
+async def test_a_mesh_answering_503_turns_the_engine_unhealthy(stub: Stub) -> None:
+    url = await stub.start()
+    async with OpenAIEngine([url], SERVED, max_retries=1, backoff_s=0.01) as engine:
+        stub.statuses = [503] * 2
+        with pytest.raises(EngineError, match="503") as caught:
+            await engine.generate([raw("Hi")])
+        assert caught.value.retriable and engine.healthy()  # two in a row: not yet
+        stub.statuses = [503] * 2  # "no healthy upstream" goes on: a 5xx never resets
+        with pytest.raises(EngineError):
+            await engine.generate([raw("Hi")])
+        assert not engine.healthy()
+        stub.statuses = [400]  # a 4xx is this request's fault and says nothing of health
+        with pytest.raises(UnsupportedRequestError):
+            await engine.generate([raw("Hi")])
+        assert not engine.healthy()
+        assert len(await engine.generate([raw("Hi")])) == 1
+        assert engine.healthy()
+
+
+async def test_a_read_timeout_is_retried_and_counts_toward_unhealthy(stub: Stub) -> None:
+    url = await stub.start()
+    async with OpenAIEngine([url], SERVED, timeout_s=0.2, max_retries=3, backoff_s=0.01) as engine:
+        stub.delays = [1.0, 1.0]  # two attempts time out, the third answers
+        (result,) = await engine.generate([raw("Hi")])
+        assert result.text == "ok" and stub.posts == 3
+        assert engine.healthy()
+        stub.delays = [1.0] * 4
+        with pytest.raises(EngineError, match="did not answer") as caught:
+            await engine.generate([raw("Hi")])
+        assert caught.value.retriable and stub.posts == 7
+        assert not engine.healthy()
+
+
+async def test_a_2xx_that_is_not_a_completion_is_not_retried() -> None:
+    from models.engines.openai_engine import EngineResponseError
+
+    def answer(request: httpx.Request) -> httpx.Response:
+        if request.url.path == "/v1/models":
+            return httpx.Response(200, json={"data": [{"id": SERVED}]})
+        return httpx.Response(200, json={"choices": []})
+
+    engine = OpenAIEngine(["http://stub.invalid"], SERVED, backoff_s=0.01)
+    transport = httpx.MockTransport(answer)
+    original = httpx.AsyncClient.__init__
+
+    def with_transport(self: httpx.AsyncClient, **kwargs: object) -> None:
+        original(self, transport=transport, **kwargs)  # type: ignore[arg-type]
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(httpx.AsyncClient, "__init__", with_transport)
+        async with engine:
+            with pytest.raises(EngineResponseError) as caught:
+                await engine.generate([raw("Hi")])
+    assert not caught.value.retriable
 
 
 async def test_timings_count_the_wait_for_a_slot_and_retries(stub: Stub) -> None:
