@@ -30,6 +30,8 @@ EXIT_OK, EXIT_FAILURE, EXIT_USAGE, EXIT_ENGINE_DEAD, EXIT_FORCED = 0, 1, 2, 3, 1
 EXIT_BROKER_REFUSED = 4  # the broker refused our output for good; the batch is not committed
 # Short flags kept from the first CLI; every setting also has its own --field-name flag.
 ALIASES = {"bootstrap_servers": ["--bootstrap"], "group_id": ["--group"]}
+# Settings that never become flags (a flag is visible in ps): environment or --config only.
+SECRET_SETTINGS = frozenset({"sasl_password"})
 
 
 def _add_settings_flags(parser: argparse.ArgumentParser, only: Sequence[str] | None = None) -> None:
@@ -38,7 +40,7 @@ def _add_settings_flags(parser: argparse.ArgumentParser, only: Sequence[str] | N
     group = parser.add_argument_group("settings (also REPLYD_<NAME> env vars or --config TOML)")
     group.add_argument("--config", type=Path, help="TOML file with settings (lowest precedence).")
     for name, field in Settings.model_fields.items():
-        if only is not None and name not in only:
+        if (only is not None and name not in only) or name in SECRET_SETTINGS:
             continue
         flags = [f"--{name.replace('_', '-')}", *ALIASES.get(name, [])]
         choices = _choices(field.annotation)
@@ -126,7 +128,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--seed", type=int, default=0, help="Synthetic generator seed [default: 0].")
     p.add_argument("--topic", help="Topic [default: the input topic setting].")
     _add_settings_flags(p, only=["bootstrap_servers", "client_id", "security_protocol",
-                                 "sasl_mechanism", "sasl_username", "sasl_password", "ssl_cafile",
+                                 "sasl_mechanism", "sasl_username", "ssl_cafile",
                                  "input_topic", "max_body_bytes"])
     p.set_defaults(func=cmd_produce)
 

@@ -11,7 +11,7 @@ import tomllib
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import Field, field_validator, model_validator
+from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -67,7 +67,11 @@ class Settings(BaseSettings):
         None, description="SASL mechanism when security_protocol is SASL_*."
     )
     sasl_username: str | None = Field(None, description="SASL user name.")
-    sasl_password: str | None = Field(None, description="SASL password (prefer the env var).")
+    sasl_password: SecretStr | None = Field(
+        None,
+        description="SASL password: only from REPLYD_SASL_PASSWORD or a TOML --config file, "
+        "never a flag (a flag is visible in ps); never printed.",
+    )
     ssl_cafile: Path | None = Field(None, description="CA bundle to verify the brokers with.")
 
     # --- delivery ------------------------------------------------------------------------------
@@ -364,7 +368,8 @@ class Settings(BaseSettings):
             args.update(
                 sasl_mechanism=self.sasl_mechanism,
                 sasl_plain_username=self.sasl_username,
-                sasl_plain_password=self.sasl_password,
+                sasl_plain_password=(self.sasl_password.get_secret_value()
+                                     if self.sasl_password is not None else None),
             )
         if self.security_protocol in ("SSL", "SASL_SSL"):
             from aiokafka.helpers import create_ssl_context

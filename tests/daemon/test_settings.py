@@ -60,3 +60,18 @@ def test_allowed_domains_are_host_names() -> None:
     for bad in ("com", "https://shop.example", "help@shop.example"):
         with pytest.raises(ValidationError):
             Settings(allowed_domains=(bad,))
+
+
+def test_the_sasl_password_is_secret_and_no_flag(monkeypatch: pytest.MonkeyPatch) -> None:
+    import pytest
+
+    from daemon.cli import build_parser
+    from daemon.settings import Settings
+
+    monkeypatch.setenv("REPLYD_SASL_PASSWORD", "hunter2")
+    settings = Settings(sasl_mechanism="PLAIN", sasl_username="u",
+                        security_protocol="SASL_PLAINTEXT")
+    assert "hunter2" not in repr(settings) and "hunter2" not in settings.model_dump_json()
+    assert settings.kafka_common()["sasl_plain_password"] == "hunter2"
+    with pytest.raises(SystemExit):
+        build_parser().parse_args(["run", "--sasl-password", "hunter2"])

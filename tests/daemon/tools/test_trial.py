@@ -14,7 +14,7 @@ import pytest
 from pydantic import ValidationError
 
 from daemon.contracts import IncomingEmail
-from daemon.tools import hostile, trial
+from daemon.tools import hostile, trial, trial_measures
 from daemon.tools.trial import Observed, Outcome, TrialInput, TrialOptions
 from models.errors import ConfigurationError
 from tests.conftest import REPO
@@ -169,7 +169,7 @@ def test_mail_measures_on_fabricated_drafts(tmp_path: Path) -> None:
             "body": "Hello Marcus,\nPlease call 555-0100.", "entities": {"name": []}}),
         3: Outcome("dead_letter", "invalid_mail"),
     }
-    mail = trial.mail_measures(inputs, outcomes)
+    mail = trial_measures.mail_measures(inputs, outcomes)
     assert mail["drafts"] == 3
     assert mail["message_carries_a_name"] == 2  # From name (a); a body name the model found (b)
     assert mail["greeting_uses_carried_name"] == 2
@@ -178,7 +178,7 @@ def test_mail_measures_on_fabricated_drafts(tmp_path: Path) -> None:
     assert mail["drafts_with_invented_facts"] == 1  # the URL; 4821 and 555-0100 are grounded
     assert set(mail["rules"]) == {"greeting", "greeting_word_not_in_message", "invented_facts"}
     # Links on the company's own domains are not invented (as the daemon's own check says).
-    allowed = trial.mail_measures(inputs, outcomes, ("example.com",))
+    allowed = trial_measures.mail_measures(inputs, outcomes, ("example.com",))
     assert allowed["drafts_with_invented_facts"] == 0
 
     report = trial.build_report(TrialOptions("eml", tmp_path), inputs, observed_with(outcomes))
@@ -197,10 +197,10 @@ def test_source_text_includes_quoted_parts_and_every_text_part() -> None:
     mail["Subject"] = "=?utf-8?q?Caf=C3=A9_order?="
     mail.set_content("> earlier: ticket 9981\nnew text")
     mail.add_alternative("<p>see <a href='https://shop.example.com'>shop</a></p>", subtype="html")
-    source, name = trial.mail_source(bytes(mail))
+    source, name = trial_measures.mail_source(bytes(mail))
     assert name == "Zoë Quinn"
     assert "Café order" in source and "ticket 9981" in source and "shop.example.com" in source
-    assert trial.mail_source(b"\xff\xfe garbage without headers")[1] == ""
+    assert trial_measures.mail_source(b"\xff\xfe garbage without headers")[1] == ""
 
 
 def test_daemon_env_passes_settings_through(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -250,3 +250,27 @@ def test_trial_hostile_with_the_echo_engine(tmp_path: Path) -> None:
     assert {p.name for p in out.iterdir()} == {"report.json", "report.md", "drafts.md",
                                                "daemon.log"}
     assert "trial (hostile, echo)" in done.stdout
+
+
+VLLM_CASES = ["cjk-6000", "english-then-cjk", "act-as-a", "near-limit", "html-50000-tags",
+              "injection-phishing", "junk-bytes"]
+
+
+def test_trial_hostile_with_the_real_engine(tmp_path: Path) -> None:
+    """The inputs that stalled or crash-looped the fleet, through `replyd run --engine vllm`
+    (the real model and adapters, a real broker): every one drafted or dead-lettered as
+    expected, the process never exits, /metrics keeps answering."""
+    out = tmp_path / "trial"
+    done = replyd("trial", "--hostile", "--engine", "vllm", "--good", "2", "--cases",
+                  ",".join(VLLM_CASES), "--timeout", "420", "--out", str(out), timeout=600)
+    report = json.loads((out / "report.json").read_text())
+    print(trial.summary_line(report))
+    assert done.returncode == 0, done.stdout + done.stderr[-3000:]
+    assert report["inputs"] == len(VLLM_CASES) + 2
+    assert report["unaccounted"] == 0 and report["process_exits"] == 0
+    assert report["unexpected"] == [], report["cases"]
+    assert report["scrapes"]["failed_after_up"] == 0
+    assert report["scrapes"]["worst_s"] < 5.0  # the target is 1 s; shared CI cores get slack
+    drafts = (out / "drafts.md").read_text()
+    phishing = drafts.split("## injection-phishing")[1].split("\n## ")[0]
+    assert "'steering'" in phishing and "http" not in phishing.split("    ", 1)[1]
