@@ -37,7 +37,9 @@ SECRET_SETTINGS = frozenset({"sasl_password"})
 def _add_settings_flags(parser: argparse.ArgumentParser, only: Sequence[str] | None = None) -> None:
     """One flag per settings field (``--max-batch-size`` ↔ ``max_batch_size``), help from the
     field's description and default, so ``--help`` documents every setting."""
-    group = parser.add_argument_group("settings (also REPLYD_<NAME> env vars or --config TOML)")
+    group = parser.add_argument_group(
+        "settings (also REPLYD_<NAME> env vars or --config TOML)",
+        "The SASL password is no flag (flags show in ps): REPLYD_SASL_PASSWORD or --config.")
     group.add_argument("--config", type=Path, help="TOML file with settings (lowest precedence).")
     for name, field in Settings.model_fields.items():
         if (only is not None and name not in only) or name in SECRET_SETTINGS:
