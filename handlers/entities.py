@@ -168,6 +168,8 @@ def display_name(from_name: str) -> str | None:
             return None  # "ZDNet", "CNET", "GGII": a brand, not a name
     if all(word.isupper() and len(word) > 1 for word in words):
         return None  # "ACME", "IT DEPT": shouted mailbox names
+    if all(len(word.strip(".")) < 2 for word in words):
+        return None  # "D", "J. R.": initials alone
     if len(words) == 1 and words[0].islower():
         return None  # "boingboing", "jwz": a handle or a feed, not a name to greet
     return " ".join(words)
@@ -188,10 +190,14 @@ def _brand_capitals(word: str) -> bool:
 
 
 def with_display_name(found: Entities, from_name: str) -> Entities:
-    """``found`` with the sender's display name first among the names: the most reliable name
+    """``found``'s person-like names (:func:`display_name`), the sender's display name first: the most reliable name
     an email carries. Names that are part of it ("Dana" within "Dana Ross") are dropped. When
     the display name is an organisation's or a feed's ("Great Offers", "ZDNet Tech Update"),
     names that share a word with it are dropped instead: they name the sender, no one to greet."""
+    # Only names that read as a person's are kept: the model also returns "CNET", "D" or an
+    # address as a name, and a draft must not greet them.
+    found = Entities(name=tuple(n for n in found.name if display_name(n) is not None),
+                     product=found.product, location=found.location)
     name = display_name(from_name)
     if name is None:
         sender = set(normalise(from_name).split())

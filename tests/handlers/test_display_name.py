@@ -61,3 +61,8 @@ def test_the_fallback_greets_the_display_name_not_an_organisation() -> None:
     org = EmailText("<2@x>", "s", "b", from_name="ZDNet Tech Update Today")
     found = with_display_name(Entities(name=("ZDNet Tech Update Today",)), org.from_name)
     assert fallback(org, "neutral", found).startswith("Hello,")
+
+
+def test_names_that_are_no_person_are_not_kept() -> None:
+    found = Entities(name=("CNET", "D", "Jesse@RobertReich.org", "Computers4Sure", "Ana Lima"))
+    assert with_display_name(found, "").name == ("Ana Lima",)
