@@ -240,7 +240,8 @@ def _add_customize_commands(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--teacher-model", help="Served model name [default: the server's first].")
     p.add_argument("--teacher-fraction", type=float, default=1.0,
                    help="Share of rows sent to the teacher [default: 1.0].")
-    p.add_argument("--teacher-api-key", help="Bearer token for the teacher, if it needs one.")
+    p.add_argument("--teacher-api-key-file", type=Path, help="File with the teacher's bearer "
+                   "token, if any (else REPLYD_TEACHER_API_KEY; no flag: ps shows flags).")
     p.set_defaults(func=_tool(customize, "cmd_synth"))
 
     p = sub.add_parser("train", help="Train an adapter and register it under a new ID.")

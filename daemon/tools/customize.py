@@ -16,6 +16,7 @@ import asyncio
 import difflib
 import itertools
 import json
+import os
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -72,9 +73,10 @@ async def _teach(args: argparse.Namespace) -> dict[str, Any]:
     from models.customize import teacher
     from models.engines.openai_engine import OpenAIEngine
 
-    model = args.teacher_model or await _first_served_model(args.teacher_url, args.teacher_api_key)
+    api_key = teacher_api_key(args.teacher_api_key_file)
+    model = args.teacher_model or await _first_served_model(args.teacher_url, api_key)
     rows = [row for _, row in read_jsonl(args.out)]
-    engine = OpenAIEngine([args.teacher_url], model, api_key=args.teacher_api_key,
+    engine = OpenAIEngine([args.teacher_url], model, api_key=api_key,
                           max_concurrency=16, timeout_s=120)
     async with engine:
         rewritten, stats = await teacher.rewrite(rows, engine, fraction=args.teacher_fraction,
@@ -83,6 +85,18 @@ async def _teach(args: argparse.Namespace) -> dict[str, Any]:
     summary = stats.as_dict()
     print(f"teacher {model}: {json.dumps(summary)}")
     return {"url": args.teacher_url, "model": model, "fraction": args.teacher_fraction, **summary}
+
+
+def teacher_api_key(path: Path | None) -> str | None:
+    """The teacher's bearer token: from ``path`` when given, else ``REPLYD_TEACHER_API_KEY``."""
+    if path is not None:
+        try:
+            return path.read_text(encoding="utf-8").strip() or None
+        except OSError as exc:
+            # Not the path: "--teacher-api-key SECRET" abbreviates the file flag.
+            raise ConfigurationError("cannot read the file given as --teacher-api-key-file: "
+                                     f"{exc.strerror}") from None
+    return os.environ.get("REPLYD_TEACHER_API_KEY") or None
 
 
 async def _first_served_model(url: str, api_key: str | None) -> str:

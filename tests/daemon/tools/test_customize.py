@@ -225,3 +225,23 @@ def test_train_end_to_end_prints_the_new_id_last(tmp_path: Path,
     assert manifest.eval["accuracy_examples"] == 3 and 0 <= manifest.eval["accuracy"] <= 1
     assert Registry(registry).defaults() == {"sentiment": cid}
     assert Registry(registry).verify() == []
+
+
+def test_the_teacher_api_key_comes_from_a_file_or_the_environment(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from daemon.tools.customize import teacher_api_key
+
+    monkeypatch.delenv("REPLYD_TEACHER_API_KEY", raising=False)
+    assert teacher_api_key(None) is None
+    monkeypatch.setenv("REPLYD_TEACHER_API_KEY", "from-env")
+    assert teacher_api_key(None) == "from-env"
+    key = tmp_path / "key"
+    key.write_text("from-file\n")
+    assert teacher_api_key(key) == "from-file"
+    build_parser().parse_args(["synth", "--task", "reply", "--n", "1", "--out", "x.jsonl",
+                               "--teacher-api-key-file", str(key)])
+    # An old habit, "--teacher-api-key SECRET", is read as a file name; the error never says it.
+    with pytest.raises(ConfigurationError) as refused:
+        teacher_api_key(tmp_path / "s3cret-token")
+    assert "s3cret-token" not in str(refused.value)
