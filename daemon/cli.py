@@ -9,7 +9,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
-import importlib
 import json
 import logging
 import os
@@ -17,10 +16,13 @@ import signal
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any, get_args, get_origin
+from typing import Any
 
 from pydantic import ValidationError
 
+from daemon import cli_args
+from daemon.extras import missing_extra
+from daemon.secret_flags import SECRET_SETTINGS, secrets_from_files  # noqa: F401 (re-export)
 from daemon.settings import Settings, load_settings
 from models.errors import ConfigurationError, EngineDeadError, ReplydError
 from models.vocabulary import DEAD_LETTER_REASONS, TASKS
@@ -28,35 +30,10 @@ from models.vocabulary import DEAD_LETTER_REASONS, TASKS
 log = logging.getLogger("replyd")
 EXIT_OK, EXIT_FAILURE, EXIT_USAGE, EXIT_ENGINE_DEAD, EXIT_FORCED = 0, 1, 2, 3, 130
 EXIT_BROKER_REFUSED = 4  # the broker refused our output for good; the batch is not committed
-# Short flags kept from the first CLI; every setting also has its own --field-name flag.
-ALIASES = {"bootstrap_servers": ["--bootstrap"], "group_id": ["--group"]}
-# Settings that never become flags (a flag is visible in ps): environment or --config only.
-SECRET_SETTINGS = frozenset({"sasl_password"})
-
-
-def _add_settings_flags(parser: argparse.ArgumentParser, only: Sequence[str] | None = None) -> None:
-    """One flag per settings field (``--max-batch-size`` ↔ ``max_batch_size``), help from the
-    field's description and default, so ``--help`` documents every setting."""
-    group = parser.add_argument_group(
-        "settings (also REPLYD_<NAME> env vars or --config TOML)",
-        "The SASL password is no flag (flags show in ps): REPLYD_SASL_PASSWORD or --config.")
-    group.add_argument("--config", type=Path, help="TOML file with settings (lowest precedence).")
-    for name, field in Settings.model_fields.items():
-        if (only is not None and name not in only) or name in SECRET_SETTINGS:
-            continue
-        flags = [f"--{name.replace('_', '-')}", *ALIASES.get(name, [])]
-        choices = _choices(field.annotation)
-        default = field.default if not callable(field.default) else None
-        help_text = f"{field.description or ''} [default: {default}]".strip()
-        group.add_argument(*flags, dest=f"setting_{name}", metavar=name.upper(), choices=choices,
-                           help=help_text)
-
-
-def _choices(annotation: Any) -> list[str] | None:
-    args = get_args(annotation)
-    if args and all(isinstance(a, str) for a in args):
-        return list(args)
-    return None
+# The spelling of the command line (flags, names, help) lives in daemon.cli_args.
+_add_settings_flags, _tool = cli_args.add_settings_flags, cli_args.tool
+_add_customize_commands, _add_trial_command = (cli_args.add_customize_commands,
+                                               cli_args.add_trial_command)
 
 
 def settings_from(args: argparse.Namespace, **forced: Any) -> Settings:
@@ -64,31 +41,18 @@ def settings_from(args: argparse.Namespace, **forced: Any) -> Settings:
     for key, value in vars(args).items():
         if key.startswith("setting_") and value is not None:
             name = key.removeprefix("setting_")
-            overrides[name] = _parse_value(name, value)
+            overrides[name] = cli_args.parse_value(name, value)
+    overrides.update(secrets_from_files(args))
     overrides.update({k: v for k, v in forced.items() if v is not None})
     return load_settings(getattr(args, "config", None), **overrides)
 
 
-def _parse_value(name: str, value: str) -> Any:
-    """Tuples are given comma-separated (``--tasks sentiment,reply``), mappings as JSON."""
-    annotation = Settings.model_fields[name].annotation
-    kinds = {get_origin(a) for a in (annotation, *get_args(annotation))}
-    if tuple in kinds:
-        return tuple(part.strip() for part in value.split(",") if part.strip())
-    if dict in kinds:
-        try:
-            return json.loads(value)
-        except json.JSONDecodeError as exc:
-            raise ConfigurationError(f"--{name.replace('_', '-')} takes JSON: {exc}") from exc
-    return value
-
-
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        prog="replyd",
+    parser = cli_args.Parser(
+        prog="replyd", top=True,
         description="Turns a Kafka stream of customer emails into reply drafts.",
     )
-    parser.add_argument("--plain-logs", action="store_true", help="Human logs instead of JSON.")
+    parser.add_argument("--version", action="version", version=f"replyd {_version()}")
     sub = parser.add_subparsers(dest="command", required=True)
 
     p = sub.add_parser(
@@ -102,14 +66,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_run)
 
     p = sub.add_parser("demo", help="Broker + synthetic emails + daemon, end to end, then stop.")
-    p.add_argument("--emails", type=int, default=20, help="Emails to send [default: 20].")
-    p.add_argument("--seed", type=int, default=7, help="Synthetic generator seed [default: 7].")
+    p.add_argument("--emails", type=int, default=20, metavar="N", help="Emails to send.")
+    p.add_argument("--seed", type=int, default=7, help="Synthetic generator seed.")
     p.add_argument("--out", type=Path, default=Path("demo-out"), help="Output folder.")
     _add_settings_flags(p)
     p.set_defaults(func=cmd_demo)
 
     p = sub.add_parser("broker", help="Run the embedded Tansu broker on 127.0.0.1 until stopped.")
-    p.add_argument("--port", type=int, default=9092, help="Port [default: 9092].")
+    p.add_argument("--port", type=int, default=9092, help="Port.")
     p.set_defaults(func=cmd_broker)
 
     p = sub.add_parser("produce", help="Publish emails to a topic.", description="Real mail "
@@ -117,7 +81,8 @@ def build_parser() -> argparse.ArgumentParser:
                        "message/rfc822, key: its Message-ID; sizes are checked before sending.")
     source = p.add_mutually_exclusive_group(required=True)
     source.add_argument("--file", type=Path, help="JSONL of IncomingEmail objects (validated).")
-    source.add_argument("--synthetic", type=int, metavar="N", help="N synthetic customer emails.")
+    source.add_argument("--emails", "--synthetic", dest="emails", type=int, metavar="N",
+                        action=cli_args.RenamedStore, help="N synthetic customer emails.")
     source.add_argument("--raw", type=Path,
                         help="Send each line's bytes unchanged (bad-input tests).")
     source.add_argument("--eml", type=Path, nargs="+", metavar="FILE", help=".eml files.")
@@ -127,8 +92,8 @@ def build_parser() -> argparse.ArgumentParser:
                    "JSON the daemon's parser makes of each (codec.incoming_from_mail) instead.")
     p.add_argument("--allow-oversize", action="store_true",
                    help="Real mail: send messages over --max-body-bytes too (too_large tests).")
-    p.add_argument("--seed", type=int, default=0, help="Synthetic generator seed [default: 0].")
-    p.add_argument("--topic", help="Topic [default: the input topic setting].")
+    p.add_argument("--seed", type=int, default=0, help="Synthetic generator seed.")
+    p.add_argument("--topic", help="Topic (default: the input topic setting)")
     _add_settings_flags(p, only=["bootstrap_servers", "client_id", "security_protocol",
                                  "sasl_mechanism", "sasl_username", "ssl_cafile",
                                  "input_topic", "max_body_bytes"])
@@ -140,7 +105,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--data", required=True, type=Path, help="JSONL examples; for injection also "
                    "synth[:SEED] and/or public[:dev|:test], comma-separated.")
     mode = p.add_mutually_exclusive_group()
-    mode.add_argument("--adapter", help="Customization ID [default: the registry's default].")
+    mode.add_argument("--adapter", help="Customization ID (default: the registry's default)")
     mode.add_argument("--zero-shot", action="store_true", help="The bare base model.")
     mode.add_argument("--few-shot", type=int, default=0, metavar="K",
                       help="The bare base model with K solved examples in the prompt.")
@@ -148,7 +113,8 @@ def build_parser() -> argparse.ArgumentParser:
                       help="No model, no engine: VADER (lexicon, sentiment) or Capitalised word "
                       "runs as names (capitalised, entities), as a reference.")
     p.add_argument("--predictions", type=Path, help="Write one JSON line per example.")
-    p.add_argument("--batch", type=int, default=32, help="Examples per engine call.")
+    p.add_argument("--batch-size", "--batch", dest="batch", type=int, default=32,
+                   action=cli_args.RenamedStore, help="Examples per engine call.")
     _add_settings_flags(p, only=["engine", "base_model_path", "model_cache_dir", "registry_dir",
                                  "dtype", "max_model_len", "engine_max_num_seqs",
                                  "vllm_kv_cache_gib", "torch_threads", "reply_max_tokens"])
@@ -166,21 +132,25 @@ def build_parser() -> argparse.ArgumentParser:
                    help="JSONL file to write (mail corpora: the folder to write).")
     size = v.add_mutually_exclusive_group()
     size.add_argument("--n", type=int, help="Posts to sample (entity corpora), messages (mail, "
-                      "stratified) [default: the corpus's, see `corpus list`].")
+                      "stratified) (default: the corpus's, see `corpus list`)")
     size.add_argument("--per-class", type=int, metavar="K",
-                      help="Lines per label (sentiment corpora) [default: 200].")
-    v.add_argument("--seed", type=int, default=0, help="Sampling seed [default: 0].")
+                      help="Lines per label (sentiment corpora) (default: 200)")
+    v.add_argument("--seed", type=int, default=0, help="Sampling seed.")
     v.add_argument("--cache-dir", type=Path,
-                   help="Where downloads are kept [default: ~/.cache/replyd/corpora].")
+                   help="Where downloads are kept (default: ~/.cache/replyd/corpora)")
     v.set_defaults(func=_tool("daemon.tools.corpora", "cmd_get"))
 
     _add_trial_command(sub)
 
     p = sub.add_parser("bench", help="Benchmark daemon vs engine, batching, adapters, latency.")
-    p.add_argument("--emails", type=int, default=64, help="Emails per measurement [64].")
+    p.add_argument("--emails", type=int, default=64, metavar="N", help="Emails per measurement.")
     p.add_argument("--out", type=Path, help="Markdown file to update (e.g. docs/BENCHMARKS.md).")
     p.add_argument("--load-seconds", type=float, default=8.0,
-                   help="Duration of each steady-load latency run [8].")
+                   help="Seconds of each steady-load latency run.")
+    p.add_argument("--peer", type=int, nargs="?", const=8, metavar="CONCURRENCY",
+                   help="Instead: replyd (--engine openai) against a bare aiokafka + vLLM peer "
+                   "with CONCURRENCY emails in flight (default 8), on a local vLLM server "
+                   "(or REPLYD_ENGINE_URL with --engine openai); section 'peer' of --out.")
     _add_settings_flags(p, only=["engine", "base_model_path", "model_cache_dir", "registry_dir",
                                  "adapters", "dtype", "max_model_len", "engine_max_num_seqs",
                                  "vllm_kv_cache_gib", "torch_threads", "reply_max_tokens",
@@ -193,13 +163,13 @@ def build_parser() -> argparse.ArgumentParser:
     which = p.add_mutually_exclusive_group()
     which.add_argument("--reasons", "--reason", dest="reasons", action="append", metavar="R,R",
                        help=f"Replay these reasons (comma-separated, repeatable) of "
-                       f"{', '.join(DEAD_LETTER_REASONS)} [default: the transient engine_error].")
+                       f"{', '.join(DEAD_LETTER_REASONS)} (default: the transient engine_error)")
     which.add_argument("--all-reasons", action="store_true", help="Replay every reason.")
     p.add_argument("--since", metavar="ISO8601",
                    help="Only dead letters that failed at or after this time (UTC if no offset).")
     p.add_argument("--group", dest="replay_group", metavar="GROUP",
                    help="Consumer group that records what was handled "
-                   "[default: replyd-replay-<input topic>]; a new one starts from the beginning.")
+                   "(default: replyd-replay-<input topic>); a new one starts from the beginning.")
     p.add_argument("--dry-run", action="store_true",
                    help="Print counts by reason of what would be replayed or skipped; send and "
                    "commit nothing.")
@@ -222,92 +192,14 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _add_customize_commands(sub: argparse._SubParsersAction) -> None:
-    """``synth``, ``train`` and ``adapters``: the customization loop (daemon.tools.customize)."""
-    from models.customize.registry import DEFAULT_ROOT, METHODS
+def _version() -> str:
+    """The installed package's version (what ``--version`` prints)."""
+    from importlib.metadata import PackageNotFoundError, version
 
-    customize = "daemon.tools.customize"
-    p = sub.add_parser("synth", help="Write a synthetic training or eval set as JSONL.")
-    p.add_argument("--task", required=True, choices=TASKS)
-    p.add_argument("--n", type=int, required=True, help="Rows to write.")
-    p.add_argument("--seed", type=int, default=0, help="Generator seed [default: 0].")
-    p.add_argument("--split", choices=("train", "eval"), default="train",
-                   help="Vocabulary split; eval entities never occur in train [default: train].")
-    p.add_argument("--out", type=Path, required=True, help="JSONL file (a .meta.json beside it).")
-    p.add_argument("--teacher-url", help="OpenAI-compatible server (e.g. vLLM) whose model "
-                   "rewrites each example in its own words; labels are kept and checked "
-                   "(sentiment, entities and reply only) [default: templates only].")
-    p.add_argument("--teacher-model", help="Served model name [default: the server's first].")
-    p.add_argument("--teacher-fraction", type=float, default=1.0,
-                   help="Share of rows sent to the teacher [default: 1.0].")
-    p.add_argument("--teacher-api-key-file", type=Path, help="File with the teacher's bearer "
-                   "token, if any (else REPLYD_TEACHER_API_KEY; no flag: ps shows flags).")
-    p.set_defaults(func=_tool(customize, "cmd_synth"))
-
-    p = sub.add_parser("train", help="Train an adapter and register it under a new ID.")
-    p.add_argument("--task", required=True, choices=TASKS)
-    p.add_argument("--data", type=Path, required=True, help="Training JSONL (from replyd synth).")
-    p.add_argument("--eval-data", type=Path, help="Held-out JSONL for loss and task figures.")
-    p.add_argument("--eval-limit", type=int, help="Use at most this many eval rows.")
-    p.add_argument("--method", choices=METHODS, default="lora", help="[default: lora]")
-    p.add_argument("--rank", type=int, default=8, help="LoRA rank [default: 8].")
-    p.add_argument("--alpha", type=int, help="LoRA alpha [default: 2 x rank].")
-    p.add_argument("--layers", type=int, help="LoRA on the last N layers only [default: all].")
-    p.add_argument("--virtual-tokens", type=int, default=16, help="p-tuning [default: 16].")
-    p.add_argument("--epochs", type=int, default=1, help="[default: 1]")
-    p.add_argument("--lr", type=float, help="[default: 5e-4 LoRA, 3e-3 p-tuning]")
-    p.add_argument("--batch-size", type=int, default=8, help="[default: 8]")
-    p.add_argument("--max-len", type=int, default=320, help="Longer examples are dropped.")
-    p.add_argument("--seed", type=int, default=0, help="Training seed [default: 0].")
-    p.add_argument("--torch-threads", type=int, default=1, help="[default: 1]")
-    p.add_argument("--registry", type=Path, help=f"Registry folder [default: {DEFAULT_ROOT}].")
-    p.add_argument("--set-default", action="store_true", help="Make it the task's default.")
-    p.add_argument("--base-model-path", type=Path, help="HF model folder [default: SmolLM2].")
-    p.add_argument("--model-cache-dir", type=Path, help="Where the default model is converted.")
-    p.add_argument("--quiet", action="store_true", help="No progress bar.")
-    p.set_defaults(func=_tool(customize, "cmd_train"))
-
-    p = sub.add_parser("adapters", help="List, show or verify registered adapters.")
-    verbs = p.add_subparsers(dest="adapters_command", required=True)
-    v = verbs.add_parser("list", help="Registered adapters.")
-    v.add_argument("--json", action="store_true", help="A JSON array with every manifest field.")
-    v.set_defaults(func=_tool(customize, "cmd_adapters_list"))
-    v = verbs.add_parser("show", help="One adapter's manifest.")
-    v.add_argument("id", help="Customization ID.")
-    v.set_defaults(func=_tool(customize, "cmd_adapters_show"))
-    v = verbs.add_parser("verify", help="Check every file's sha256 against its manifest.")
-    v.add_argument("id", nargs="?", help="Only this adapter [default: all, and defaults.json].")
-    v.set_defaults(func=_tool(customize, "cmd_adapters_verify"))
-    for verb in (verbs.choices["list"], verbs.choices["show"], verbs.choices["verify"]):
-        verb.add_argument("--registry", type=Path, help=f"[default: {DEFAULT_ROOT}]")
-
-
-def _add_trial_command(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("trial", help="Real or hostile mail through the real daemon, measured.",
-                       description="Embedded broker, `replyd run` as a subprocess (REPLYD_* env "
-                       "passes through), report in OUT. See docs/TRIALS.md.")
-    source = p.add_mutually_exclusive_group(required=True)
-    source.add_argument("--eml-dir", type=Path, metavar="DIR", help="Send every DIR/*.eml raw.")
-    source.add_argument("--hostile", action="store_true", help="daemon/tools/hostile.py's cases.")
-    p.add_argument("--good", type=int, default=10, help="--hostile: good emails mixed in [10].")
-    p.add_argument("--seed", type=int, default=7, help="Their generator's seed [7].")
-    p.add_argument("--cases", metavar="A,B", help="--hostile: only these cases [all].")
-    p.add_argument("--engine", choices=_choices(Settings.model_fields["engine"].annotation),
-                   default="vllm", help="The daemon's engine [vllm].")
-    p.add_argument("--timeout", type=float, default=1800.0, metavar="S", help="Seconds [1800].")
-    p.add_argument("--out", type=Path, default=Path("trial-out"), help="Output folder [trial-out].")
-    p.set_defaults(func=_tool("daemon.tools.trial", "cmd_trial"))
-
-
-def _tool(module: str, name: str) -> Callable[[argparse.Namespace], int]:
-    """A command of a tool module, imported only when it runs: building the parser (as
-    ``replyd run`` does) loads no tool."""
-
-    def command(args: argparse.Namespace) -> int:
-        return int(getattr(importlib.import_module(module), name)(args))
-
-    command.__name__ = name
-    return command
+    try:
+        return version("replyd")
+    except PackageNotFoundError:  # run from a checkout that was never installed
+        return "unknown (not installed)"
 
 
 class _Terminated(Exception):
@@ -326,12 +218,19 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     from daemon import logs
 
-    logs.configure(os.environ.get("REPLYD_LOG_LEVEL", "INFO"), json_logs=not args.plain_logs)
+    level = args.setting_log_level or os.environ.get("REPLYD_LOG_LEVEL", "INFO").upper()
+    logs.configure(level if level in logging.getLevelNamesMapping() else "INFO",
+                   json_logs=not args.plain_logs)
+    if args.no_progress:
+        os.environ["REPLYD_NO_PROGRESS"] = "1"  # models.progress reads it; subprocesses inherit
     func: Callable[[argparse.Namespace], int] = args.func
     try:
         return func(args)
-    except (ConfigurationError, ValidationError) as exc:
+    except ConfigurationError as exc:
         print(f"replyd: configuration error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    except ValidationError as exc:  # one line per bad value: its flag and variable, no URL
+        print("\n".join(cli_args.validation_lines(exc)), file=sys.stderr)
         return EXIT_USAGE
     except EngineDeadError as exc:
         log.error("engine dead; exiting without committing", extra={"error": str(exc)})
@@ -340,6 +239,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"replyd: {exc}", file=sys.stderr)
         # BrokerRefusedError (daemon.service.publisher) carries EXIT_BROKER_REFUSED.
         return int(getattr(exc, "exit_code", EXIT_FAILURE))
+    except ModuleNotFoundError as exc:  # an extra's package (daemon/extras.py names it) or a bug
+        return missing_extra(exc, args.command)
     except KeyboardInterrupt:
         return EXIT_FORCED
     except _Terminated:
@@ -446,9 +347,9 @@ def cmd_produce(args: argparse.Namespace) -> int:
                                   check_size=not args.allow_oversize)
         messages = batch.messages
     else:
-        if args.synthetic < 1:
-            raise ConfigurationError("--synthetic needs N >= 1")
-        messages = produce.synthetic(args.synthetic, args.seed)
+        if args.emails < 1:
+            raise ConfigurationError("--emails needs N >= 1")
+        messages = produce.synthetic(args.emails, args.seed)
     acknowledged = asyncio.run(produce.produce(settings, topic, messages))
     print(f"produced {len(acknowledged)} messages to {topic}")
     if batch.skipped:
@@ -458,6 +359,7 @@ def cmd_produce(args: argparse.Namespace) -> int:
 
 def cmd_eval(args: argparse.Namespace) -> int:
     from daemon.tools.evaluate import EvalOptions, run_eval
+    from models.progress import wanted as progress_wanted
 
     settings = settings_from(args)
     options = EvalOptions(
@@ -468,7 +370,7 @@ def cmd_eval(args: argparse.Namespace) -> int:
         few_shot=args.few_shot,
         predictions=args.predictions,
         batch_size=args.batch,
-        progress=sys.stderr.isatty(),
+        progress=progress_wanted(),
         baseline=args.baseline,
     )
     report = asyncio.run(run_eval(settings, options))

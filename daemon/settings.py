@@ -11,7 +11,7 @@ import tomllib
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import Field, SecretStr, field_validator, model_validator
+from pydantic import Field, FilePath, SecretStr, field_validator, model_validator
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -83,8 +83,15 @@ class Settings(BaseSettings):
     )
     transactional_id: str | None = Field(
         None,
-        description="Transactional id in exactly_once mode; must be stable per instance (e.g. the "
-        "StatefulSet pod name). Unset = replyd-<group_id>-<hostname>.",
+        description="Transactional id prefix in exactly_once mode: each assigned input partition "
+        "gets its own producer, <prefix>-<topic>-<partition>, so the next owner of a partition "
+        "fences the last one. The same for every instance of the group. Unset = replyd-<group_id>.",
+    )
+    revoke_transaction_timeout_s: float = Field(
+        5.0,
+        gt=0,
+        description="exactly_once: on revocation, longest wait for a partition's transaction under "
+        "way; then it is given up (the new owner's producer aborts it) and its producer stopped.",
     )
     rebalance_drain_timeout_s: float = Field(
         10.0,
@@ -168,6 +175,17 @@ class Settings(BaseSettings):
         "comma-separated (e.g. http://vllm:8000; a trailing /v1 is fine). Requests are spread "
         "round-robin; one URL behind a Kubernetes Service is the usual fleet.",
     )
+    engine_api_key: SecretStr | None = Field(
+        None,
+        description="openai engine only: the servers' API key (vLLM --api-key / VLLM_API_KEY), "
+        "sent as Authorization: Bearer. Only from REPLYD_ENGINE_API_KEY, a TOML --config file "
+        "or --engine-api-key-file, never a flag (a flag is visible in ps); never printed.",
+    )
+    engine_ca_bundle: FilePath | None = Field(
+        None,
+        description="PEM CA bundle to verify https:// engine servers (engine_url and "
+        "reply_engine_url) with; must be an existing file. Unset = the system's trust store.",
+    )
     engine_max_concurrency: int = Field(
         64, ge=1, description="openai engine only: requests in flight at once (all servers)."
     )
@@ -196,6 +214,11 @@ class Settings(BaseSettings):
         "that writes the replies, and only the replies (the second try of a failed draft "
         "too); the analysis stays on the main engine's adapters. Comma-separated URLs are "
         "spread round-robin. Unset = replies on the main engine.",
+    )
+    reply_engine_api_key: SecretStr | None = Field(
+        None,
+        description="reply_engine_url's API key, handled like engine_api_key "
+        "(REPLYD_REPLY_ENGINE_API_KEY, --config or --reply-engine-api-key-file; no flag).",
     )
     reply_model: str | None = Field(
         None, description="The model's name on reply_engine_url's servers (needed with it)."

@@ -27,6 +27,8 @@ LENGTH = "length"
 UNFINISHED = "unfinished"
 INVENTED_FACTS = "invented_facts"
 GREETING_NAME = "greeting_name"
+# Persona rewrites only: a name or product of the draft that the rewrite dropped.
+FACTS_LOST = "facts_lost"
 CHECKS: tuple[str, ...] = (
     REPETITION, PROMPT_ECHO, CUSTOMER_VOICE, MISPLACED_CONDOLENCE, APOLOGY_MISSING, LENGTH,
     UNFINISHED, INVENTED_FACTS, GREETING_NAME,
@@ -38,6 +40,14 @@ MAX_WORDS = 180
 SHORT_SEGMENT_WORDS = 2
 NGRAM = 4
 NGRAM_REPEATS = 3
+# Near-duplicates: two sentences of at least NEAR_MIN_WORDS words sharing this share of their
+# distinct words. "Thank you for your patience." / "Thank you for your order." share 0.67 and
+# pass; "I'm sorry about your device." / "I'm so sorry about your device!" share 0.83 and fail.
+# Pairs are compared among the first NEAR_MAX_SENTENCES sentences only, so the cost is bounded
+# whatever the text.
+NEAR_MIN_WORDS = 4
+NEAR_SIMILARITY = 0.75
+NEAR_MAX_SENTENCES = 40
 
 HONORIFICS = frozenset({"mr", "mrs", "ms", "miss", "mx", "dr", "prof", "sir", "madam"})
 
@@ -141,6 +151,7 @@ _TEAM_SIGNATURE = re.compile(
     re.IGNORECASE,
 )
 SIGNATURE_MAX_WORDS = 8
+PERSONA_SIGN_OFF_WORDS = 4
 
 # --- invented facts ------------------------------------------------------------------------------
 
@@ -193,6 +204,25 @@ def check_draft(body: str, email: EmailText, sentiment: Sentiment, entities: Ent
     return tuple(name for name in CHECKS if failed[name])
 
 
+def check_rewrite(rewrite: str, draft: str, email: EmailText, sentiment: Sentiment,
+                  entities: Entities, *, allowed_domains: Iterable[str] = ()) -> tuple[str, ...]:
+    """The checks a persona rewrite of ``draft`` fails: every check of :func:`check_draft`
+    (facts may come from the email or the draft it rewrites), plus :data:`FACTS_LOST` when a
+    name or product the draft carried is missing from the rewrite."""
+    grounded = EmailText(message_id=email.message_id, subject=email.subject,
+                         body=f"{email.body}\n{draft}")
+    failed = check_draft(rewrite, grounded, sentiment, entities, allowed_domains=allowed_domains)
+    return failed + ((FACTS_LOST,) if lost_facts(rewrite, draft, entities) else ())
+
+
+def lost_facts(rewrite: str, draft: str, entities: Entities) -> list[str]:
+    """Names (as the draft addresses them) and products in ``draft`` but not in ``rewrite``."""
+    before, after = draft.translate(_FOLD).casefold(), rewrite.translate(_FOLD).casefold()
+    facts = {form for form in _name_forms(entities.name) if " " not in form}
+    facts |= {" ".join(product.split()).casefold() for product in entities.product}
+    return sorted(fact for fact in facts if fact and fact in before and fact not in after)
+
+
 def address_name(full_name: str) -> str | None:
     """How to address a customer: the first name, or "Dr Okafor" for a titled name."""
     parts = full_name.split()
@@ -204,19 +234,31 @@ def address_name(full_name: str) -> str | None:
 
 
 def has_repetition(draft: str) -> bool:
-    """A sentence or line said twice, or one word 4-gram three times (a generation loop)."""
+    """A sentence or line said twice, nearly twice ("I'm sorry about your device." then "I'm so
+    sorry about your device!"), or one word 4-gram three times (a generation loop)."""
     seen: set[str] = set()
+    near: list[frozenset[str]] = []
     for line in draft.splitlines():
         for sentence in _SENTENCE_SPLIT.split(line):
-            key = " ".join(_NON_WORD.sub(" ", sentence.casefold()).split())
-            if len(key.split()) <= SHORT_SEGMENT_WORDS:
+            words = _NON_WORD.sub(" ", sentence.casefold()).split()
+            if len(words) <= SHORT_SEGMENT_WORDS:
                 continue
+            key = " ".join(words)
             if key in seen:
                 return True
             seen.add(key)
+            if len(words) >= NEAR_MIN_WORDS and len(near) < NEAR_MAX_SENTENCES:
+                bag = frozenset(words)
+                if any(_jaccard(bag, other) >= NEAR_SIMILARITY for other in near):
+                    return True
+                near.append(bag)
     words = _WORDS.findall(draft.casefold())
     grams = Counter(tuple(words[i : i + NGRAM]) for i in range(len(words) - NGRAM + 1))
     return any(count >= NGRAM_REPEATS for count in grams.values())
+
+
+def _jaccard(a: frozenset[str], b: frozenset[str]) -> float:
+    return len(a & b) / len(a | b)
 
 
 def echoes_prompt(draft: str) -> bool:
@@ -251,7 +293,7 @@ def is_unfinished(lines: Sequence[str]) -> bool:
         return False
     body_end = None
     signer_ok = len(lines[-1].split()) <= SIGNATURE_MAX_WORDS
-    if len(lines) >= 2 and _SIGN_OFF.match(lines[-2]) and signer_ok:
+    if len(lines) >= 2 and signer_ok and (_SIGN_OFF.match(lines[-2]) or _persona_sign_off(lines)):
         body_end = len(lines) - 2  # "Best regards," / "The support team"
     elif _SIGN_OFF.match(lines[-1]) and not lines[-1].endswith(","):
         body_end = len(lines) - 1  # "Thanks" alone
@@ -262,6 +304,13 @@ def is_unfinished(lines: Sequence[str]) -> bool:
     # The text above the sign-off must end a sentence too: a sign-off after a cut sentence is
     # still a cut draft.
     return body_end > 0 and not _SENTENCE_END.search(lines[body_end - 1])
+
+
+def _persona_sign_off(lines: Sequence[str]) -> bool:
+    """A persona's own sign-off word ("Fair winds to ye,"): a short line ending in a comma
+    above the team signature."""
+    return (lines[-2].endswith(",") and len(lines[-2].split()) <= PERSONA_SIGN_OFF_WORDS
+            and bool(_TEAM_SIGNATURE.match(lines[-1])))
 
 
 def invented_facts(draft: str, source: str, *,

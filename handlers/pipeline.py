@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 
 from handlers import entities, persona, reply, sentiment
 from handlers.budget import PromptBudget
-from handlers.checks import check_draft
+from handlers.checks import check_draft, check_rewrite
 from handlers.prepare import Prepared, email_budget, prepare
 from handlers.types import DraftText, EmailText, Entities, Sentiment, TaskFailure, Usage
 from models.engines.base import Engine, GenerateRequest, GenerateResult, SamplingParams
@@ -87,8 +87,11 @@ class BatchResult:
     usage_by_task: dict[str, Usage]
     # How each checked draft ended: "passed", "regenerated" or "fallback".
     draft_outcomes: Counter[str] = field(default_factory=Counter)
-    # Checks failed by first drafts (a draft can fail several).
+    # Checks failed by first drafts (a draft can fail several), and by persona rewrites as
+    # "persona_<check>".
     check_failures: Counter[str] = field(default_factory=Counter)
+    # How each persona rewrite ended: "rewritten", or "kept_plain" when it failed a check.
+    persona_outcomes: Counter[str] = field(default_factory=Counter)
 
 
 class Pipeline:
@@ -220,8 +223,10 @@ class Pipeline:
                     reasons[i] = failed
                     draft_outcomes["fallback"] += 1
 
-        # Stage 3: the persona rewrite, optional.
+        # Stage 3: the persona rewrite, optional, checked like the draft it rewrites.
         persona_name = None
+        plain: set[int] = set()  # emails whose rewrite failed its checks
+        persona_outcomes: Counter[str] = Counter()
         if "persona" in config.tasks and config.persona:
             persona_name = config.persona
             alive = [i for i in bodies if i not in failures]
@@ -233,13 +238,23 @@ class Pipeline:
                                           config.reply_max_tokens, config.decoding("persona"))
                     for i in alive
                 ],
-                persona.parse,
+                _parse_rewrite if config.check_drafts else persona.parse,
                 failures,
                 usage,
                 stage_seconds,
                 usage_by_task,
             )
-            bodies.update(rewritten)
+            for i, text in rewritten.items():
+                # A rewrite that fails a check is dropped: the checked plain draft goes out.
+                failed = self._check_rewrite(text, bodies[i], prepared[i].source,
+                                             sentiments[i], found[i]) if config.check_drafts else ()
+                if failed:
+                    plain.add(i)
+                    persona_outcomes["kept_plain"] += 1
+                    check_failures.update(f"persona_{name}" for name in failed)
+                    continue
+                bodies[i] = text
+                persona_outcomes["rewritten"] += 1
 
         timings_ms = {stage: round(seconds * 1000, 3) for stage, seconds in stage_seconds.items()}
         adapters = {task: config.adapter(task) for task in config.tasks}
@@ -254,7 +269,7 @@ class Pipeline:
                     body=bodies[i],
                     sentiment=sentiments[i],
                     entities=found[i],
-                    persona=persona_name,
+                    persona=None if i in plain else persona_name,
                     needs_review=bool(review),
                     review_reasons=review,
                     adapters=adapters,
@@ -264,7 +279,8 @@ class Pipeline:
                 )
             )
         totals = {task: Usage(*counts) for task, counts in usage_by_task.items()}
-        return BatchResult(outcomes, stage_seconds, totals, draft_outcomes, check_failures)
+        return BatchResult(outcomes, stage_seconds, totals, draft_outcomes, check_failures,
+                           persona_outcomes)
 
     async def _text_stage(
         self,
@@ -316,6 +332,13 @@ class Pipeline:
                    and (email.language_score >= config.language_min_score or email.non_latin))
         return (("steering",) if email.steering else ()) + (("language",) if foreign else ())
 
+    def _check_rewrite(self, text: str, draft: str, email: EmailText, mood: Sentiment,
+                       found: Entities) -> tuple[str, ...]:
+        if not text:
+            return ("empty",)
+        return check_rewrite(text, draft, email, mood, found,
+                             allowed_domains=self._config.allowed_domains)
+
     def _check(self, body: str, email: EmailText, mood: Sentiment,
                found: Entities) -> tuple[str, ...]:
         if not body:
@@ -349,6 +372,14 @@ def _parse_reply(result: GenerateResult) -> str:
     """The reply text; an empty one is kept (as "") for the checks to fail, not dropped."""
     try:
         return reply.parse(result)
+    except OutputError:
+        return ""
+
+
+def _parse_rewrite(result: GenerateResult) -> str:
+    """The rewrite; an empty one is kept (as "") to fail its checks: the plain draft goes out."""
+    try:
+        return persona.parse(result)
     except OutputError:
         return ""
 

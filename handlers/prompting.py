@@ -34,9 +34,17 @@ def quote_email(email: EmailText, max_chars: int = MAX_PROMPT_CHARS,
 
 def fact_value(value: str, max_chars: int = MAX_FACT_CHARS) -> str:
     """An analysis value (a name, a product) as it may enter a prompt's facts line: one line,
-    no delimiter tags, no list separator, at most ``max_chars`` characters."""
-    value = " ".join(_TAGS.sub(" ", value).replace(",", " ").split())
+    no delimiter tags, no list separator, no double quote (values are quoted, see
+    :func:`quote_fact`), at most ``max_chars`` characters."""
+    value = " ".join(_TAGS.sub(" ", value).replace(",", " ").replace('"', "'").split())
     return value[:max_chars].strip()
+
+
+def quote_fact(value: str, max_chars: int = MAX_FACT_CHARS) -> str:
+    """``value`` bounded by :func:`fact_value` and in double quotes, so the model reads a span
+    copied from the email, not an instruction ('' when nothing is left of it)."""
+    bounded = fact_value(value, max_chars)
+    return f'"{bounded}"' if bounded else ""
 
 
 def quote_text(text: str, max_chars: int = MAX_PROMPT_CHARS) -> str:

@@ -12,7 +12,7 @@ import functools
 
 from handlers.checks import address_name
 from handlers.entities import display_name
-from handlers.prompting import fact_value, quote_email
+from handlers.prompting import quote_email, quote_fact
 from handlers.types import EmailText, Entities, Sentiment
 from models.engines.base import GenerateRequest, GenerateResult, Message, SamplingParams
 from models.errors import OutputError
@@ -53,8 +53,8 @@ def sampling(
 
 
 def messages(email: EmailText, sentiment: Sentiment, entities: Entities) -> tuple[Message, ...]:
-    """The reply prompt: the analysis facts (each value one bounded line, see
-    :func:`handlers.prompting.fact_value`; three at most), then the email with its thread."""
+    """The reply prompt: the analysis facts (each value bounded and quoted, see
+    :func:`handlers.prompting.quote_fact`; three at most), then the email with its thread."""
     facts = (
         f"Customer name: {_facts(entities.name) or 'unknown'}\n"
         f"Products: {_facts(entities.product) or 'none mentioned'}\n"
@@ -65,7 +65,7 @@ def messages(email: EmailText, sentiment: Sentiment, entities: Entities) -> tupl
 
 
 def _facts(values: tuple[str, ...]) -> str:
-    return ", ".join(v for v in (fact_value(value) for value in values[:MAX_FACTS]) if v)
+    return ", ".join(v for v in (quote_fact(value) for value in values[:MAX_FACTS]) if v)
 
 
 def build_request(

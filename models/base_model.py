@@ -38,6 +38,7 @@ from typing import Any
 
 from models.errors import ModelProvisioningError
 from models.files import fsync_folder, sha256_file
+from models.progress import Progress
 
 DEFAULT_MODEL_NAME = "SmolLM2-135M-Instruct"
 DEFAULT_CACHE_DIR = Path("~/.cache/replyd/models")
@@ -96,8 +97,14 @@ def ensure_base_model(cache_dir: Path) -> Path:
     with _conversion_lock(cache_dir):
         # Another process may have finished the conversion while we waited for the lock.
         if not target.exists():
-            _remove_stale_temporaries(cache_dir)
-            _convert_atomically(find_source_gguf(), target)
+            # Minutes on a small machine: say so on a terminal, log start and end elsewhere.
+            with Progress(f"model {DEFAULT_MODEL_NAME}", total=2, unit="steps") as progress:
+                progress.step("convert the GGUF to safetensors (once)")
+                _remove_stale_temporaries(cache_dir)
+                _convert_atomically(find_source_gguf(), target)
+                progress.step("verify")
+                verify_model_folder(target)
+            return target
     verify_model_folder(target)
     return target
 

@@ -4,7 +4,11 @@ and the echo engine needs neither."""
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Any
 
+from pydantic import SecretStr
+
+from daemon.extras import requires_extra
 from daemon.settings import Settings
 from handlers import reply
 from handlers.pipeline import PipelineConfig
@@ -41,6 +45,11 @@ def build_engine(settings: Settings) -> Engine:
                           context_tokens=settings.max_model_len)
     if settings.engine == "openai":
         return _openai_engine(settings, adapters)
+    # Before the model's conversion, which needs torch too: a slim install names its extra.
+    if settings.engine == "vllm":
+        requires_extra("engine 'vllm'", "cpu", "vllm", "transformers")
+    else:
+        requires_extra(f"engine {settings.engine!r}", "peft", "torch", "transformers", "peft")
     from models.base_model import resolve_base_model
 
     model_path = resolve_base_model(settings.base_model_path, settings.model_cache_dir)
@@ -87,7 +96,20 @@ def _openai_engine(settings: Settings, adapters: dict[str, AdapterInfo]) -> Engi
         timeout_s=settings.engine_timeout_s,
         context_tokens=settings.max_model_len,
         count_tokens=_local_tokenizer(settings, served),
+        **_credentials(settings, "engine_api_key"),
     )
+
+
+def _credentials(settings: Settings, key_setting: str) -> dict[str, Any]:
+    """The openai engine's API key (the value of the SecretStr setting ``key_setting``), CA
+    bundle, and where to tell a refused key to be fixed (named in errors, never the key)."""
+    key: SecretStr | None = getattr(settings, key_setting)
+    return {
+        "api_key": key.get_secret_value() if key is not None else None,
+        "ca_bundle": settings.engine_ca_bundle,
+        "key_setting": f"{key_setting} (REPLYD_{key_setting.upper()} or "
+        f"--{key_setting.replace('_', '-')}-file)",
+    }
 
 
 def _local_tokenizer(settings: Settings, served: str) -> Callable[[str], int] | None:
@@ -120,6 +142,7 @@ def build_reply_engine(settings: Settings) -> Engine | None:
         base_model=settings.reply_model,
         max_concurrency=settings.engine_max_concurrency,
         timeout_s=settings.engine_timeout_s,
+        **_credentials(settings, "reply_engine_api_key"),
     )
 
 

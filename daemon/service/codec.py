@@ -1,5 +1,5 @@
 """Bytes ↔ wire models at the Kafka edge: decoding with reason codes; drafts and dead
-letters out."""
+letters out, and the headers every output carries (dead letters' own: service.headers)."""
 
 from __future__ import annotations
 
@@ -33,11 +33,83 @@ CONTENT_TYPE_HEADER = "content-type"
 JSON_CONTENT_TYPE = "application/json"
 MAIL_CONTENT_TYPE = "message/rfc822"
 CONTENT_TYPES = (JSON_CONTENT_TYPE, MAIL_CONTENT_TYPE)
+# W3C Trace Context (https://www.w3.org/TR/trace-context/), carried from input to every output.
+TRACEPARENT_HEADER = "traceparent"
+TRACESTATE_HEADER = "tracestate"
+MAX_TRACESTATE_BYTES = 512  # W3C: a tracestate longer than 512 characters may be dropped
+# The drafts topic's records (Draft, SkippedEmail) say their schema version in a header too.
+SCHEMA_VERSION_HEADER = "replyd-schema-version"
+Header = tuple[str, bytes]
+InHeader = tuple[str, bytes | None]  # a consumed record's: Kafka allows a null header value
+_JSON: Header = (CONTENT_TYPE_HEADER, JSON_CONTENT_TYPE.encode())
+_SCHEMA: Header = (SCHEMA_VERSION_HEADER, str(DRAFT_SCHEMA_VERSION).encode())
+# version-traceid-parentid-flags, lowercase hex; a later version may append "-" and more.
+_TRACEPARENT = re.compile(
+    rb"([0-9a-f]{2})-([0-9a-f]{32})-([0-9a-f]{16})-([0-9a-f]{2})(?:-.*)?", re.DOTALL)
+_ZERO_TRACE = b"0" * 32
+_ZERO_SPAN = b"0" * 16
 
 
 def trace_id(topic: str, partition: int, offset: int) -> str:
     """A per-email id for logs and headers that reveals nothing of the email itself."""
     return hashlib.blake2b(f"{topic}/{partition}/{offset}".encode(), digest_size=8).hexdigest()
+
+
+def child_traceparent(traceparent: bytes, span_id: str) -> bytes | None:
+    """``traceparent`` (W3C Trace Context) continued by span ``span_id`` (16 lowercase hex
+    digits): version 00, the same trace id and flags. None when ``traceparent`` is not valid:
+    not version-traceid-parentid-flags in lowercase hex, version ff, an all-zero id, or a
+    version 00 header that is not exactly 55 characters (a later version may append fields
+    after a ``-``, which are dropped)."""
+    match = _TRACEPARENT.fullmatch(traceparent)
+    if match is None:
+        return None
+    version, trace, parent, flags = match.groups()
+    if (version == b"ff" or (version == b"00" and len(traceparent) != 55)
+            or trace == _ZERO_TRACE or parent == _ZERO_SPAN):
+        return None
+    if span_id == "0" * 16:  # a blake2b digest of zero: never in practice, but never invalid
+        span_id = "0" * 15 + "1"
+    return b"00-" + trace + b"-" + span_id.encode() + b"-" + flags
+
+
+def trace_headers(record_headers: Sequence[InHeader] | None, span_id: str) -> list[Header]:
+    """The ``traceparent`` (and ``tracestate``) an output of this record carries: [] unless the
+    record had exactly one valid ``traceparent`` (several are ambiguous: ignored, like an
+    invalid one). ``tracestate`` goes along unchanged when it is at most 512 bytes."""
+    if not record_headers:
+        return []
+    parent: bytes | None = None
+    state: bytes | None = None
+    seen = 0
+    for name, value in record_headers:
+        lowered = name.lower()
+        if lowered == TRACEPARENT_HEADER:
+            parent, seen = value, seen + 1
+        elif lowered == TRACESTATE_HEADER:
+            state = value
+    if seen != 1 or not parent:
+        return []
+    child = child_traceparent(parent, span_id)
+    if child is None:
+        return []
+    out: list[Header] = [(TRACEPARENT_HEADER, child)]
+    if state and len(state) <= MAX_TRACESTATE_BYTES:
+        out.append((TRACESTATE_HEADER, state))
+    return out
+
+
+def draft_headers(
+    record_headers: Sequence[InHeader] | None, key: bytes, trace: str
+) -> list[Header]:
+    """Headers of a draft or skipped record keyed ``key``, for the email whose
+    ``replyd-trace-id`` is ``trace``: idempotency key, trace id, ``content-type:
+    application/json``, ``replyd-schema-version`` and the child ``traceparent`` (trace_headers).
+    Runs for every email: the constant headers are prebuilt."""
+    headers = [(IDEMPOTENCY_HEADER, key), (TRACE_HEADER, trace.encode()), _JSON, _SCHEMA]
+    if record_headers:
+        headers += trace_headers(record_headers, trace)
+    return headers
 
 
 @dataclass(frozen=True, slots=True)
@@ -56,19 +128,20 @@ class Skipped:
     reason: SkipReason
 
 
-def header_content_type(headers: Sequence[tuple[str, bytes]] | None) -> str | None:
+def header_content_type(headers: Sequence[InHeader] | None) -> str | None:
     """The record's ``content-type`` header as sent (at most 128 characters), or None."""
     for key, value in headers or ():
         if key.lower() == CONTENT_TYPE_HEADER:
-            return value.decode("latin-1")[:128]
+            return (value or b"").decode("latin-1")[:128]
     return None
 
 
-def content_type(headers: Sequence[tuple[str, bytes]] | None, default: str) -> str:
-    """The record's ``content-type`` header (parameters dropped, lower-case), else ``default``."""
+def content_type(headers: Sequence[InHeader] | None, default: str) -> str:
+    """The record's ``content-type`` header (parameters dropped, lower-case), else ``default``
+    (a null header value reads as empty: unsupported, a dead letter, never a crash)."""
     for key, value in headers or ():
         if key.lower() == CONTENT_TYPE_HEADER:
-            return value.decode("latin-1").split(";", 1)[0].strip().lower()
+            return (value or b"").decode("latin-1").split(";", 1)[0].strip().lower()
     return default
 
 
@@ -294,11 +367,11 @@ def dead_letter(
 RECORD_FRAMING_BYTES = 128
 
 
-def record_bytes(key: bytes | None, value: bytes, headers: Sequence[tuple[str, bytes]]) -> int:
+def record_bytes(key: bytes | None, value: bytes, headers: Sequence[InHeader]) -> int:
     """An upper bound of one record's size on the wire, alone in its batch."""
     size = RECORD_FRAMING_BYTES + len(value) + (len(key) if key else 0)
     for name, header in headers:
-        size += len(name.encode()) + len(header) + 10
+        size += len(name.encode()) + (len(header) if header else 0) + 10
     return size
 
 

@@ -8,7 +8,7 @@ Three tasks share the work so that fetching, inference and acknowledgements over
 * the **worker** runs one batch at a time through the pipeline and sends its outputs;
 * the **committer** (at-least-once) waits for every acknowledgement of a batch, then commits its
   offsets, in batch order. In exactly-once mode the worker instead puts the outputs and the offsets
-  in one Kafka transaction.
+  in one Kafka transaction per input partition (zombie fencing: transactions.py).
 
 No offset is ever committed before what its record produced is acknowledged, so a crash replays
 work (duplicates carry the same idempotency key) but never loses an email. Records of partitions
@@ -25,7 +25,7 @@ from collections import Counter, defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.abc import ConsumerRebalanceListener
 from aiokafka.errors import KafkaConnectionError, KafkaError
 
@@ -68,7 +68,7 @@ class _Rebalance(ConsumerRebalanceListener):
         await self._daemon._on_revoked(revoked)
 
     async def on_partitions_assigned(self, assigned: set[TopicPartition]) -> None:
-        self._daemon._on_assigned(assigned)
+        await self._daemon._on_assigned(assigned)
 
 
 class Daemon:
@@ -147,7 +147,7 @@ class Daemon:
             if self._tune_gc:
                 tune_gc()
             self._publisher = publisher = Publisher(s, self.metrics)
-            stack.push_async_callback(publisher.producer.stop)
+            stack.push_async_callback(publisher.stop)
             self._consumer = AIOKafkaConsumer(
                 **s.kafka_common(),
                 group_id=s.group_id,
@@ -163,7 +163,7 @@ class Daemon:
             self._consumer.subscribe([s.input_topic], listener=_Rebalance(self))
             stack.push_async_callback(self._consumer.stop)
             try:
-                await self._start_with_backoff(publisher.producer)
+                await self._start_with_backoff(publisher)
                 await self._start_with_backoff(self._consumer)
             except _StoppedDuringStart:
                 log.info("stopped before the first fetch")
@@ -196,7 +196,7 @@ class Daemon:
                 task.cancel()
             await asyncio.gather(*tasks, return_exceptions=True)
 
-    async def _start_with_backoff(self, client: AIOKafkaConsumer | AIOKafkaProducer) -> None:
+    async def _start_with_backoff(self, client: AIOKafkaConsumer | Publisher) -> None:
         """Start a client, retrying while the broker is unreachable; a stop request wins."""
         backoff = Backoff(0.5)
         while True:
@@ -223,7 +223,7 @@ class Daemon:
     # --- fetching and backpressure -----------------------------------------------------------
     async def _fetch_loop(self) -> None:
         while not self.should_exit:
-            records = await self._fetch_batch()
+            records, epochs = await self._fetch_batch()
             if self._inflight == 0:
                 # Idle and polling is progress; with work in flight only finished work counts,
                 # so a batch stuck in the engine turns /healthz red even though polls go on.
@@ -232,17 +232,17 @@ class Daemon:
                 if self.stats.first_fetch_at is None:
                     self.stats.first_fetch_at = time.perf_counter()
                 self._hold(len(records))
-                partitions = {TopicPartition(r.topic, r.partition) for r in records}
-                epochs = {tp: self._epochs[tp] for tp in partitions}
                 self._batches.put_nowait(Batch(records, epochs))
         await self._batches.put(None)
 
-    async def _fetch_batch(self) -> list[Record]:
-        """Up to ``max_batch_size`` records: wait for the first, then at most ``max_wait_ms``."""
+    async def _fetch_batch(self) -> tuple[list[Record], dict[TopicPartition, int]]:
+        """Up to ``max_batch_size`` records: wait for the first, then at most ``max_wait_ms``;
+        with each partition's epoch when its records came (a seek since then makes them stale)."""
         consumer = self._consumer
         assert consumer is not None
         s = self.settings
         records: list[Record] = []
+        epochs: dict[TopicPartition, int] = {}
         batch_deadline: float | None = None
         while len(records) < s.max_batch_size and not self.should_exit:
             if batch_deadline is None:
@@ -255,13 +255,16 @@ class Daemon:
                 timeout_ms=timeout_ms, max_records=s.max_batch_size - len(records)
             )
             for tp, batch in fetched.items():
+                if epochs.setdefault(tp, self._epochs[tp]) != self._epochs[tp]:  # reassigned
+                    records = [r for r in records if (r.topic, r.partition) != tuple(tp)]
+                    epochs[tp] = self._epochs[tp]
                 records.extend(batch)
                 self._record_lag(tp, batch[-1].offset)
             if records and batch_deadline is None:
                 batch_deadline = time.monotonic() + s.max_wait_ms / 1000
             if not records:
                 break
-        return records
+        return records, epochs
 
     def _record_lag(self, tp: TopicPartition, last_offset: int) -> None:
         assert self._consumer is not None
@@ -309,14 +312,22 @@ class Daemon:
             self._epochs[tp] += 1  # outputs of records fetched before now are not published
             with contextlib.suppress(KeyError):  # never fetched from: no series to remove
                 self.metrics.consumer_lag.remove(tp.topic, str(tp.partition))
-        # A transaction already under way completes before the partitions change hands.
+        # A transaction under way finishes, or is given up, before the partitions change hands.
         if self._publisher is not None:
-            async with self._publisher.txn_lock:
-                pass
+            await self._publisher.revoke(revoked)
 
-    def _on_assigned(self, assigned: set[TopicPartition]) -> None:
-        if self._paused and assigned and self._consumer is not None:
-            self._consumer.pause(*assigned)
+    async def _on_assigned(self, assigned: set[TopicPartition]) -> None:
+        """Exactly-once: the partitions' producers start (fencing their last owners), then the
+        consumer seeks to the offsets as that settled them; what was fetched before is stale."""
+        consumer = self._consumer
+        if assigned and consumer is not None and (self._paused or self._exactly_once):
+            consumer.pause(*assigned)
+        if self._exactly_once and assigned and self._publisher and consumer:
+            await self._publisher.assign(assigned, consumer, self._stop_requested)
+            for tp in assigned:
+                self._epochs[tp] += 1
+            if not self._paused:
+                consumer.resume(*assigned)
         log.info("partitions assigned",
                  extra={"partitions": sorted(tp.partition for tp in assigned)})
 
@@ -336,6 +347,11 @@ class Daemon:
         outputs = [o for r, o in zip(batch.records, batch.outputs, strict=True) if id(r) in kept]
         return Batch(keep, batch.epochs, outputs)
 
+    def _abandon(self, batch: Batch) -> None:
+        """Records given up uncommitted (their partition's new owner replays them)."""
+        self.metrics.abandoned.inc(len(batch.records))
+        self._release(len(batch.records))
+
     # --- inference and publishing ------------------------------------------------------------
     async def _work_loop(self) -> None:
         while (batch := await self._batches.get()) is not None:
@@ -344,7 +360,8 @@ class Daemon:
             publisher = self._publisher
             assert publisher is not None
             if self._exactly_once:
-                published = await publisher.publish_transaction(batch, self._current)
+                published = await publisher.publish_transaction(
+                    batch, self._current, self._abandon)
                 if published.records:
                     self._published(published)
             else:
@@ -425,7 +442,7 @@ class Daemon:
                     log.debug("drafted", extra={"trace_id": trace, "sentiment": outcome.sentiment,
                                                 "needs_review": outcome.needs_review})
                 value = encoder.encode(email, outcome)
-                headers = [(codec.IDEMPOTENCY_HEADER, key), (codec.TRACE_HEADER, trace.encode())]
+                headers = codec.draft_headers(record.headers, key, trace)
                 if codec.record_bytes(key, value, headers) > self.settings.max_record_bytes:
                     # Never seen (a draft is a few KiB), but never sent either: the broker
                     # would refuse it and stop the daemon.

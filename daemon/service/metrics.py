@@ -16,8 +16,10 @@ from prometheus_client import (
     CollectorRegistry,
     Counter,
     Gauge,
+    GCCollector,
     Histogram,
     Info,
+    PlatformCollector,
     ProcessCollector,
     disable_created_metrics,
 )
@@ -34,6 +36,7 @@ disable_created_metrics()
 
 STAGES = ("parse", *TASKS, "publish")
 DRAFT_OUTCOMES = ("passed", "regenerated", "fallback")
+PERSONA_OUTCOMES = ("rewritten", "kept_plain")
 BATCH_BUCKETS = (1, 2, 4, 8, 16, 32, 64, 128, 256)
 LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300)
 # Requests per engine call: the pipeline sends up to 2 per email (sentiment + entities).
@@ -181,8 +184,16 @@ class Metrics:
         )
         self.draft_check_failures = Counter(
             "replyd_draft_check_failures_total",
-            "Checks failed by first reply drafts, by check (a draft can fail several).",
+            "Checks failed by first reply drafts, by check (a draft can fail several); "
+            "persona_<check> for checks failed by persona rewrites.",
             ["check"],
+            registry=r,
+        )
+        self.persona_outcomes = Counter(
+            "replyd_persona_outcomes_total",
+            "Persona rewrites by outcome: rewritten (passed its checks, sent) or kept_plain "
+            "(failed one; the checked plain draft was sent).",
+            ["outcome"],
             registry=r,
         )
         # Every series exists from the start, so dashboards show 0 rather than "no data".
@@ -196,7 +207,14 @@ class Metrics:
             self.draft_outcomes.labels(outcome)
         for check in (*CHECKS, "empty"):
             self.draft_check_failures.labels(check)
+        for outcome in PERSONA_OUTCOMES:
+            self.persona_outcomes.labels(outcome)
+        # The standard collectors the default registry would have (this one is replyd's own):
+        # process_* (Linux /proc), python_gc_* (the daemon tunes the collector: gc_tuning.py,
+        # so its collections per generation are worth watching) and python_info.
         ProcessCollector(registry=r)
+        GCCollector(registry=r)
+        PlatformCollector(registry=r)
         self.build_info = Info(
             "replyd_build", "Version, engine and base model of this process.", registry=r
         )
@@ -265,6 +283,8 @@ class Metrics:
                 self.draft_outcomes.labels(outcome).inc(count)
         for check, count in result.check_failures.items():
             self.draft_check_failures.labels(check).inc(count)
+        for outcome, count in result.persona_outcomes.items():
+            self.persona_outcomes.labels(outcome).inc(count)
         reasons = Tally(reason for outcome in result.outcomes if isinstance(outcome, DraftText)
                         for reason in outcome.review_reasons)
         for reason, count in reasons.items():

@@ -2,7 +2,8 @@
 offset commits (at-least-once) and Kafka transactions (exactly-once).
 
 No offset is committed before everything its record produced is acknowledged; in exactly-once
-mode the outputs and the offsets go in one transaction.
+mode the outputs and the offsets go in one transaction per input partition, through that
+partition's own transactional producer (daemon.service.transactions: zombie fencing).
 
 Producer errors by kind: a retriable one (``err.retriable`` in aiokafka, and
 ``KafkaTimeoutError``: metadata that did not come, a batch that expired while the broker was
@@ -16,10 +17,10 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import socket
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord, TopicPartition
 from aiokafka.errors import (
@@ -41,16 +42,13 @@ from aiokafka.structs import RecordMetadata
 from daemon.service import codec
 from daemon.service.metrics import Metrics
 from daemon.service.partitioner import partition_for
+from daemon.service.transactions import PartitionProducers, rewind
 from daemon.settings import Settings
 from models.errors import ReplydError
 from models.retry import Backoff
 
 log = logging.getLogger(__name__)
 Record = ConsumerRecord[bytes, bytes]
-
-
-class FencedError(ReplydError):
-    """Another instance took over our transactional id; this one must stop."""
 
 
 class BrokerRefusedError(ReplydError):
@@ -76,6 +74,18 @@ def is_refusal(exc: BaseException) -> bool:
         return True
     return isinstance(exc, KafkaError) and not exc.retriable and not isinstance(
         exc, KafkaTimeoutError)
+
+
+def _fatal(producer: AIOKafkaProducer) -> bool:
+    """Whether the producer's transaction state is beyond repair (fenced). aiokafka exposes no
+    public call for it, and every transaction call on such a producer fails an assertion."""
+    manager = getattr(producer, "_txn_manager", None)
+    return manager is not None and manager.is_fatal_error()
+
+
+async def _abort(producer: AIOKafkaProducer) -> None:
+    with contextlib.suppress(KafkaError, IllegalStateError, AssertionError):
+        await producer.abort_transaction()
 
 
 def _retrieve(future: asyncio.Future[RecordMetadata]) -> None:
@@ -107,6 +117,18 @@ class Batch:
     acked: list[bool] = field(default_factory=list)  # per output: acknowledged by the broker
     last_error: BaseException | None = None
 
+    def by_partition(self) -> dict[TopicPartition, Batch]:
+        """The batch split by input partition (each record's output goes with it)."""
+        parts: dict[TopicPartition, Batch] = {}
+        for record, output in zip(self.records, self.outputs, strict=True):
+            tp = TopicPartition(record.topic, record.partition)
+            part = parts.get(tp)
+            if part is None:
+                part = parts[tp] = Batch([], {tp: self.epochs[tp]})
+            part.records.append(record)
+            part.outputs.append(output)
+        return parts
+
     def offsets(self) -> dict[TopicPartition, int]:
         offsets: dict[TopicPartition, int] = {}
         for record in self.records:
@@ -122,19 +144,55 @@ class Publisher:
         self.settings = settings
         self.metrics = metrics
         self.exactly_once = settings.processing_guarantee == "exactly_once"
-        self.producer = self._make_producer()
+        # At-least-once: one producer. Exactly-once: one per assigned input partition.
+        self.producer: AIOKafkaProducer | None = None
+        self.transactions: PartitionProducers | None = None
+        if self.exactly_once:
+            self.transactions = PartitionProducers(settings, self._transactional_producer)
+        else:
+            self.producer = self._make_producer()
         self.broker_connected = False
-        # A transaction under way completes before partitions change hands (see the daemon).
-        self.txn_lock = asyncio.Lock()
+
+    def _common(self) -> dict[str, Any]:
+        s = self.settings
+        return dict(
+            s.kafka_common(), acks="all", linger_ms=5, max_batch_size=s.producer_batch_bytes
+        )
+
+    def _transactional_producer(self, transactional_id: str) -> AIOKafkaProducer:
+        return AIOKafkaProducer(**self._common(), transactional_id=transactional_id)
+
+    async def start(self) -> None:
+        """Start the at-least-once producer; exactly-once producers start with their partition
+        (``assign``)."""
+        if self.producer is not None:
+            await self.producer.start()
+
+    async def stop(self) -> None:
+        if self.producer is not None:
+            await self.producer.stop()
+        if self.transactions is not None:
+            await self.transactions.stop()
+
+    async def assign(self, assigned: Iterable[TopicPartition], consumer: AIOKafkaConsumer,
+                     stopping: asyncio.Event) -> None:
+        """Exactly-once: start the producers of newly assigned partitions, fencing their last
+        owners (daemon.service.transactions), then seek the consumer to the offsets as that
+        settled them. No-op at-least-once."""
+        if self.transactions is not None:
+            partitions = list(assigned)
+            await self.transactions.assign(partitions, stopping)
+            await rewind(consumer, partitions, stopping)
+
+    async def revoke(self, revoked: Iterable[TopicPartition]) -> None:
+        """Exactly-once: the revoked partitions' transactions finish or are given up within
+        ``revoke_transaction_timeout_s``; their producers stop. No-op at-least-once."""
+        if self.transactions is not None:
+            await self.transactions.revoke(revoked)
 
     def _make_producer(self) -> AIOKafkaProducer:
         s = self.settings
-        common = dict(
-            s.kafka_common(), acks="all", linger_ms=5, max_batch_size=s.producer_batch_bytes
-        )
-        if self.exactly_once:
-            transactional_id = s.transactional_id or f"replyd-{s.group_id}-{socket.gethostname()}"
-            return AIOKafkaProducer(**common, transactional_id=transactional_id)
+        common = self._common()
         # The embedded test broker cannot do idempotence (enable_idempotence=False there);
         # duplicates from retries then carry the idempotency key like any other.
         return AIOKafkaProducer(**common, enable_idempotence=s.enable_idempotence)
@@ -144,6 +202,7 @@ class Publisher:
         outputs: Sequence[Output],
         indices: Sequence[int],
         inflight: list[tuple[asyncio.Future[RecordMetadata], list[int]]],
+        producer: AIOKafkaProducer | None = None,
     ) -> None:
         """Queue ``outputs[i]`` for each ``i`` in ``indices`` as record batches, one run per
         partition, in order within each; each batch's delivery future and the indices it carries
@@ -153,8 +212,9 @@ class Publisher:
 
         Partitions are the default partitioner's (murmur2 of the key), so a draft lands where
         ``producer.send`` would put it; building the batches here costs a fraction of one
-        ``send`` per record."""
-        producer = self.producer
+        ``send`` per record. ``producer``: a partition's transactional producer (exactly-once)."""
+        producer = producer or self.producer
+        assert producer is not None
         limit = self.settings.max_record_bytes
         by_partition: dict[tuple[str, int], list[int]] = {}
         partitions: dict[str, list[int]] = {}
@@ -268,45 +328,93 @@ class Publisher:
                 log.warning("commit failed; retrying", extra={"error": repr(exc)})
                 await backoff.wait()
 
-    async def publish_transaction(self, batch: Batch, current: Callable[[Batch], Batch]) -> Batch:
-        """Exactly-once: outputs and input offsets in one transaction, retried until it commits.
-        ``current`` drops records whose partition was revoked since they were fetched; returns
-        the batch that was published (possibly empty)."""
-        producer = self.producer
-        backoff = Backoff(0.5)
-        async with self.txn_lock:
-            batch = current(batch)
-            if not batch.records:
-                return batch
-            started = time.perf_counter()
-            while True:
-                try:
-                    await producer.begin_transaction()
-                    inflight: list[tuple[asyncio.Future[RecordMetadata], list[int]]] = []
-                    await self.send_into(batch.outputs, range(len(batch.outputs)), inflight)
-                    await asyncio.gather(*(future for future, _ in inflight))
-                    await producer.send_offsets_to_transaction(
-                        batch.offsets(), self.settings.group_id
-                    )
-                    await producer.commit_transaction()
-                    self.metrics.last_commit.set_to_current_time()
-                    self.broker_connected = True
-                    break
-                except ProducerFenced as exc:
-                    raise FencedError(
-                        f"transactional id taken over by another instance: {exc}") from exc
-                except (*REFUSALS, BrokerRefusedError) as exc:
-                    with contextlib.suppress(KafkaError, IllegalStateError):
-                        await producer.abort_transaction()
-                    if isinstance(exc, BrokerRefusedError):
-                        raise
-                    raise self._refused(exc) from exc
-                except KafkaError as exc:
-                    self.broker_connected = False
-                    log.warning("transaction failed; retrying", extra={"error": repr(exc)})
-                    self.metrics.publish_retries.inc()
-                    with contextlib.suppress(KafkaError, IllegalStateError):
-                        await producer.abort_transaction()
-                    await backoff.wait()
+    async def publish_transaction(
+        self,
+        batch: Batch,
+        current: Callable[[Batch], Batch],
+        abandon: Callable[[Batch], None],
+    ) -> Batch:
+        """Exactly-once: per input partition, its outputs and its offset in one transaction of
+        that partition's producer, retried until it commits, the partition is revoked, or its
+        producer is fenced. ``current`` drops (and releases) records whose partition was revoked
+        since they were fetched; ``abandon`` releases records given up here (fenced, or revoked
+        mid-transaction): the partition's new owner replays them. Returns what was committed."""
+        assert self.transactions is not None
+        started = time.perf_counter()
+        parts = batch.by_partition()
+        done = await asyncio.gather(
+            *(self._publish_partition(tp, part, current, abandon) for tp, part in parts.items()))
+        published = Batch([], batch.epochs)
+        for part in done:
+            published.records.extend(part.records)
+            published.outputs.extend(part.outputs)
+        if published.records:
             self.metrics.stage_latency.labels("publish").observe(time.perf_counter() - started)
-        return batch
+        return published
+
+    async def _publish_partition(
+        self,
+        tp: TopicPartition,
+        part: Batch,
+        current: Callable[[Batch], Batch],
+        abandon: Callable[[Batch], None],
+    ) -> Batch:
+        transactions = self.transactions
+        assert transactions is not None
+        async with transactions.lock(tp):
+            part = current(part)
+            if not part.records:
+                return part
+            producer = transactions.producer(tp)
+            committed = producer is not None and await transactions.run(
+                tp, self._transaction(tp, part, producer))
+            if committed:
+                return part
+            abandon(part)
+            return Batch([], part.epochs)
+
+    async def _transaction(self, tp: TopicPartition, part: Batch, producer: AIOKafkaProducer
+                           ) -> bool:
+        """One partition's transaction, retried while the broker is away; False when the
+        producer was fenced or revoked meanwhile (nothing of it is committed)."""
+        assert self.transactions is not None
+        backoff = Backoff(0.5)
+        offsets = part.offsets()
+        while self.transactions.producer(tp) is producer:
+            try:
+                await producer.begin_transaction()
+                inflight: list[tuple[asyncio.Future[RecordMetadata], list[int]]] = []
+                await self.send_into(part.outputs, range(len(part.outputs)), inflight, producer)
+                await asyncio.gather(*(future for future, _ in inflight))
+                await producer.send_offsets_to_transaction(offsets, self.settings.group_id)
+                await producer.commit_transaction()
+                self.metrics.last_commit.set_to_current_time()
+                self.broker_connected = True
+                return True
+            except ProducerFenced as exc:  # InvalidProducerEpoch too
+                await self._fenced(tp, exc)
+                return False
+            except (*REFUSALS, BrokerRefusedError) as exc:
+                await _abort(producer)
+                if isinstance(exc, BrokerRefusedError):
+                    raise
+                raise self._refused(exc) from exc
+            except KafkaError as exc:
+                self.broker_connected = False
+                log.warning("transaction failed; retrying",
+                            extra={"partition": tp.partition, "error": repr(exc)})
+                self.metrics.publish_retries.inc()
+                await _abort(producer)
+                if _fatal(producer):
+                    await self._fenced(tp, exc)
+                    return False
+                await backoff.wait()
+        return False
+
+    async def _fenced(self, tp: TopicPartition, exc: BaseException) -> None:
+        """Another instance took the partition over (its producer fenced ours): nothing of this
+        transaction commits; the partition publishes nothing more until assigned again."""
+        log.warning("partition taken over by another instance; dropping its uncommitted outputs",
+                    extra={"topic": tp.topic, "partition": tp.partition, "error": repr(exc)})
+        assert self.transactions is not None
+        await self.transactions.fenced(tp)

@@ -36,6 +36,7 @@ from handlers.pipeline import Pipeline, PipelineConfig
 from handlers.types import EmailText
 from models.engines.base import AdapterInfo, Engine, GenerateRequest, GenerateResult
 from models.errors import ConfigurationError
+from models.progress import Progress
 
 
 class _Borrowed(Engine):
@@ -65,6 +66,8 @@ class _Borrowed(Engine):
 
 # Echo engine: runs of each loop per batch size behind daemon_vs_raw_kafka (the best one counts).
 TRANSPORT_RUNS = 3
+# The phases run_bench reports to its progress line: start, warm-up, five measurements, three loads.
+BENCH_STEPS = 10
 
 
 @dataclass
@@ -97,11 +100,14 @@ async def _rate(run: Any, count: int) -> float:
 
 async def run_bench(
     settings: Settings, n: int = 64, seed: int = 5, load_seconds: float = 8.0,
-    tune_gc: bool = False,
+    tune_gc: bool = False, progress: Progress | None = None,
 ) -> BenchResult:
     """``tune_gc``: the collector settings ``replyd run`` serves with
     (``daemon.service.gc_tuning.tune_gc``), applied once the engine has started; every figure
-    below, the bare loop's too, runs with them."""
+    below, the bare loop's too, runs with them. ``progress`` is told each of the BENCH_STEPS
+    phases as it starts (a run on vLLM takes tens of minutes)."""
+    step = progress.step if progress is not None else (lambda note: None)
+    step("starting the engine and broker")
     result = BenchResult(settings.engine, n)
     figures = result.figures
     texts, messages = _emails(n, seed)
@@ -119,12 +125,14 @@ async def run_bench(
                     "max_batch_size": n, "max_inflight_emails": max(n * 2, 128)}
         )
         pipeline = Pipeline(engine, config)
+        step("warm-up")
         # Warm-up at full size and at size one: first-call costs (grammar compilation, the
         # first pass over each batch shape, allocator growth) stay out of the figures, so
         # both sides of batching_gain are steady-state rates.
         await pipeline.run(texts)
         await pipeline.run(texts[:1])
 
+        step("batched vs one at a time")
         figures["engine_emails_per_s"] = await _rate(lambda: pipeline.run(texts), n)
         singles = texts[: min(8, n)]
 
@@ -135,6 +143,7 @@ async def run_bench(
         figures["single_emails_per_s"] = await _rate(one_at_a_time, len(singles))
         figures["batching_gain"] = figures["engine_emails_per_s"] / figures["single_emails_per_s"]
 
+        step("adapters vs base model")
         stage1 = [sentiment.build_request(e, adapters.get("sentiment")) for e in texts] + [
             entities.build_request(e, adapters.get("entities")) for e in texts
         ]
@@ -146,6 +155,7 @@ async def run_bench(
         figures["base_requests_per_s"] = base
         figures["adapter_vs_base"] = with_adapters / base
 
+        step("tokens per email")
         batch = await pipeline.run(texts)
         drafted = [o for o in batch.outcomes if hasattr(o, "usage")]
         figures["prompt_tokens_per_email"] = statistics.mean(o.usage.prompt_tokens for o in drafted)
@@ -164,11 +174,13 @@ async def run_bench(
         figures["analysis_prompt_tokens_per_email_few_shot_3"] = sum(
             r.prompt_tokens for r in few_results) / n
 
+        step("batch-size curve")
         for size in sorted({1, 4, 16, n} | ({64} if n >= 64 else set())):
             if size <= n:
                 rate = await _rate(lambda s=size: pipeline.run(texts[:s]), size)
                 result.batch_curve.append((size, rate))
 
+        step("daemon vs raw Kafka" if settings.engine == "echo" else "daemon throughput")
         if settings.engine != "echo":
             figures["daemon_emails_per_s"] = await _daemon_rate(settings, engine, config, messages)
         else:
@@ -200,6 +212,7 @@ async def run_bench(
         )
 
         for share in (0.25, 0.5, 0.75):
+            step(f"latency at {share:.0%} load ({load_seconds:g}s)")
             offered = share * figures["daemon_emails_per_s"]
             latencies = await _latency_under_load(
                 settings, engine, config, offered, seed, load_seconds
@@ -424,10 +437,14 @@ def cmd_bench(args: argparse.Namespace) -> int:
 
     if args.emails < 4:
         raise ConfigurationError("--emails must be at least 4")
+    if getattr(args, "peer", None) is not None:  # replyd against a bare aiokafka + vLLM peer
+        from daemon.tools.peer_bench import cmd_peer_bench
+
+        return cmd_peer_bench(args, _replace_section)
     settings = settings_from(args)
-    result = asyncio.run(
-        run_bench(settings, args.emails, load_seconds=args.load_seconds, tune_gc=True)
-    )
+    with Progress("bench", total=BENCH_STEPS, unit="steps") as progress:
+        result = asyncio.run(run_bench(settings, args.emails, load_seconds=args.load_seconds,
+                                       tune_gc=True, progress=progress))
     command = "replyd " + " ".join(sys.argv[1:])
     plot = None
     if args.out is not None:

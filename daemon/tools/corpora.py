@@ -35,6 +35,7 @@ from daemon.tools.corpora_mail import MAIL_CORPORA
 from handlers.types import ENTITY_FIELDS, SENTIMENTS
 from models.errors import ConfigurationError
 from models.files import sha256_file
+from models.progress import Progress
 
 # Sentiment thresholds on the VADER ground truth's mean rating (human ratings, -4..+4).
 NEGATIVE_AT_MOST = -1.0
@@ -352,16 +353,25 @@ def cmd_list(args: argparse.Namespace) -> int:
 def cmd_get(args: argparse.Namespace) -> int:
     """``replyd corpus get``: the last line printed is a JSON summary."""
     if args.name in MAIL_CORPORA:
-        return corpora_mail.cmd_get(MAIL_CORPORA[args.name], args)
+        with Progress(f"corpus get {args.name}") as progress:
+            progress.step("fetch, select, write")
+            return corpora_mail.cmd_get(MAIL_CORPORA[args.name], args)
     corpus = get(args.name)
     balanced = corpus.selection == "balanced"
     if balanced and args.n is not None:
         raise ConfigurationError(f"{corpus.name} is balanced per label: use --per-class K")
     if not balanced and args.per_class is not None:
         raise ConfigurationError(f"{corpus.name} samples posts: use --n N")
-    examples = convert(corpus.name, args.per_class if balanced else args.n, args.seed,
-                               cache_dir=args.cache_dir or DEFAULT_CACHE_DIR)
-    digest = write_jsonl(examples, args.out)
+    count = args.per_class if balanced else args.n
+    if count is not None and count < 1:  # before any download
+        raise ConfigurationError(f"{'--per-class' if balanced else '--n'} must be at least 1")
+    with Progress(f"corpus get {corpus.name}", total=3, unit="steps") as progress:
+        progress.step(f"fetch {corpus.requirement}")
+        text = decode(fetch(corpus, args.cache_dir or DEFAULT_CACHE_DIR).read_bytes())
+        progress.step("convert")
+        examples = convert(corpus.name, count, args.seed, text=text)
+        progress.step(f"write {args.out.name}")
+        digest = write_jsonl(examples, args.out)
     print(json.dumps({
         "name": corpus.name, "task": corpus.task, "n": len(examples),
         "counts": counts(corpus, examples), "seed": args.seed,

@@ -47,7 +47,7 @@ def cmd_synth(args: argparse.Namespace) -> int:
     from models.synth.emails import write_dataset
 
     if args.n < 1:
-        raise ConfigurationError("--n must be at least 1")
+        raise ConfigurationError("--emails must be at least 1")
     if args.teacher_url and args.task not in ("sentiment", "entities", "reply"):
         raise ConfigurationError(
             f"--teacher-url rewrites customer messages; task {args.task!r} has none to rewrite"
@@ -80,7 +80,7 @@ async def _teach(args: argparse.Namespace) -> dict[str, Any]:
                           max_concurrency=16, timeout_s=120)
     async with engine:
         rewritten, stats = await teacher.rewrite(rows, engine, fraction=args.teacher_fraction,
-                                                 seed=args.seed)
+                                                 seed=args.seed, progress=True)
     write_jsonl(rewritten, args.out)
     summary = stats.as_dict()
     print(f"teacher {model}: {json.dumps(summary)}")

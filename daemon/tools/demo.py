@@ -27,6 +27,7 @@ from daemon.tools.broker import EmbeddedBroker
 from daemon.tools.produce import produce, synthetic
 from daemon.tools.topics import ensure_topics
 from models.errors import ReplydError
+from models.progress import Progress
 
 log = logging.getLogger(__name__)
 
@@ -86,9 +87,10 @@ async def run_demo(
                         reply_engine=build_reply_engine(settings))
         daemon_task = asyncio.create_task(daemon.run(), name="replyd-daemon")
         try:
-            drafts, dead = await asyncio.wait_for(
-                _collect(settings, ids, expected, daemon_task), timeout_s
-            )
+            with Progress("demo", total=n, unit="emails done") as progress:
+                drafts, dead = await asyncio.wait_for(
+                    _collect(settings, ids, expected, daemon_task, progress), timeout_s
+                )
         except TimeoutError as exc:
             raise DemoTimeoutError(f"not every email was drafted within {timeout_s:.0f}s") from exc
         finally:
@@ -107,6 +109,7 @@ async def _collect(
     ids: set[str],
     expected: set[tuple[int, int]],
     daemon_task: asyncio.Task[None],
+    progress: Progress | None = None,
 ) -> tuple[list[Draft], list[DeadLetter]]:
     """Read drafts and dead letters until each sent email has one (or the daemon stops)."""
     consumer = AIOKafkaConsumer(
@@ -137,6 +140,8 @@ async def _collect(
                         key = (letter.source.partition, letter.source.offset)
                         if letter.source.topic == settings.input_topic and key in expected:
                             dead[key] = letter
+            if progress is not None:
+                progress.update_to(len(drafts) + len(dead))
     finally:
         await consumer.stop()
     return sorted(drafts.values(), key=lambda d: d.in_reply_to), list(dead.values())

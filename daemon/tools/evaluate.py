@@ -3,6 +3,7 @@ or few-shot, on any engine. The last line printed is one JSON object (see handle
 
 from __future__ import annotations
 
+import re
 import string
 import time
 from collections.abc import Callable, Sequence
@@ -17,7 +18,7 @@ from daemon.settings import Settings
 from daemon.tools.corpora_fetch import DEFAULT_CACHE_DIR, Downloader, PinnedFile, fetch
 from daemon.tools.jsonl import read_jsonl, write_jsonl
 from handlers import entities, persona, reply, scoring, sentiment
-from handlers.checks import CHECKS, check_draft
+from handlers.checks import CHECKS, FACTS_LOST, check_draft, check_rewrite
 from handlers.guard import looks_like_steering
 from handlers.prompting import MAX_PROMPT_CHARS
 from handlers.types import ENTITY_FIELDS, SENTIMENTS, EmailText, Entities
@@ -195,11 +196,35 @@ def _task_functions(
     return (
         lambda e: persona.build_request(e["text"], e.get("persona", "pirate"), adapter, max_tokens),
         guarded(lambda e, r: persona.parse(r)),
-        lambda ex, pr: scoring.rubric_report("persona", [
+        lambda ex, pr: {**scoring.rubric_report("persona", [
             scoring.rubric(_case(e, e.get("persona", "pirate")), p)
             for e, p in zip(ex, pr, strict=True)
-        ]),
+        ]), **rewrite_check_report(ex, pr)},
     )
+
+
+_GREETED = re.compile(r"(?:Hi|Hello|Dear) ([A-Z][\w'-]+),")
+
+
+def rewrite_check_report(examples: Sequence[dict[str, Any]], rewrites: Sequence[str | None]
+                         ) -> dict[str, Any]:
+    """``usable`` for persona rewrites: the share passing :func:`handlers.checks.check_rewrite`
+    against the draft they rewrite. Persona rows carry no analysis: the name is the one the
+    draft greets ("Hi Noor," → Noor), so ``greeting_name`` and ``facts_lost`` check it; products
+    are not known here (the rubric scores those)."""
+    failures: dict[str, int] = dict.fromkeys((*CHECKS, FACTS_LOST, "empty"), 0)
+    usable = 0
+    for example, text in zip(examples, rewrites, strict=True):
+        greeted = _GREETED.match(example["text"])
+        known = Entities(name=(greeted.group(1),) if greeted else ())
+        failed = (check_rewrite(text, example["text"], _email(""), "neutral", known)
+                  if text else ("empty",))
+        usable += not failed
+        for name in failed:
+            failures[name] += 1
+    n = max(1, len(rewrites))
+    return {"usable": round(usable / n, 4),
+            "check_failure_rates": {name: round(count / n, 4) for name, count in failures.items()}}
 
 
 def draft_check_report(examples: Sequence[dict[str, Any]], drafts: Sequence[str | None]

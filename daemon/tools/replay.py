@@ -14,8 +14,12 @@ Each dead letter is either
 - **replayed**: its reason is selected (by default only ``TRANSIENT_DEAD_LETTER_REASONS``), its
   source topic is the input topic and its whole original was kept: the base64-decoded
   ``original_b64`` goes unchanged to the input topic with the dead-letter record's key (the
-  original record's key, which the daemon copies) and a ``replyd-replayed-from`` header naming
-  the dead letter's coordinates (``<dead-letter topic>/<partition>/<offset>``);
+  original record's key, which the daemon copies), the original record's headers the letter
+  preserved (``replyd.original.<name>``: content-type, traceparent, a producer's own; not
+  replyd's own ``replyd-*``/``replyd.*`` ones) under their own names again, and a
+  ``replyd-replayed-from`` header naming the dead letter's coordinates (``<dead-letter
+  topic>/<partition>/<offset>``). A letter without preserved headers (written before they were
+  kept, or dropped to fit) gets the ``content-type`` its ``original_content_type`` names;
 - **skipped**, counted by why: ``unreadable`` (not a ``DeadLetter``), ``foreign_source`` (its
   source topic is not the input topic: replaying would move records between topics),
   ``reason_not_selected``, ``before_since``, ``truncated`` (only a prefix was kept: replaying it
@@ -54,6 +58,7 @@ from pydantic import ValidationError
 
 from daemon.contracts import DeadLetter
 from daemon.service.codec import CONTENT_TYPE_HEADER
+from daemon.service.headers import restored_headers
 from daemon.settings import Settings
 from models.errors import ConfigurationError, ReplydError
 from models.vocabulary import DEAD_LETTER_REASONS, TRANSIENT_DEAD_LETTER_REASONS
@@ -86,6 +91,7 @@ class Decision:
     detail: str
     original: bytes = b""
     content_type: str | None = None  # the original record's content-type header
+    headers: list[tuple[str, bytes]] = field(default_factory=list)  # the original's, restored
 
     @property
     def coordinates(self) -> str:
@@ -202,7 +208,7 @@ def decide(
                         f"from {source}: original_sha256 does not match original_b64 (corrupted "
                         "or edited letter)")
     return Decision(record, reason, None, f"from {source}, {len(original)} bytes", original,
-                    letter.original_content_type)
+                    letter.original_content_type, restored_headers(record.headers))
 
 
 async def _partitions(consumer: AIOKafkaConsumer, topic: str) -> set[TopicPartition]:
@@ -260,8 +266,9 @@ async def _publish(
     pending: list[tuple[Decision, asyncio.Future[object]]] = []
     for d in replays:
         try:
-            headers = [(REPLAYED_FROM_HEADER, d.coordinates.encode())]
-            if d.content_type:  # raw mail is read as raw mail again
+            headers = [*d.headers, (REPLAYED_FROM_HEADER, d.coordinates.encode())]
+            restored = any(name.lower() == CONTENT_TYPE_HEADER for name, _ in d.headers)
+            if d.content_type and not restored:  # raw mail is read as raw mail again
                 headers.append((CONTENT_TYPE_HEADER, d.content_type.encode("latin-1")))
             future = await producer.send(topic, d.original, key=d.record.key, headers=headers)
         except Exception as exc:  # counted; it blocks the commit past it

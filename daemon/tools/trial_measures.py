@@ -14,8 +14,11 @@ import re
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from handlers.checks import greets_by_name, invented_facts
+from handlers.checks import CHECKS, greets_by_name, invented_facts
 from handlers.entities import display_name
+
+
+FALLBACK_REASONS = frozenset((*CHECKS, "empty", "engine_request"))
 
 
 def _share(part: int, whole: int) -> float | None:
@@ -92,7 +95,14 @@ def mail_measures(inputs: Sequence[Any], outcomes: Mapping[int, Any],
     """Greeting, invented-fact and review counts over the drafts of real messages (see RULES)."""
     drafts = [(inputs[n], o.record) for n, o in sorted(outcomes.items()) if o.kind == "drafted"]
     carried = greeted = stranger = inventing = 0
+    prompt_tokens = completion_tokens = fallbacks = 0
     for item, record in drafts:
+        # A fallback lists the checks the model's drafts failed; steering and language do not
+        # make one.
+        fallbacks += bool(set(record.get("review_reasons") or ()) & FALLBACK_REASONS)
+        tokens = record.get("tokens") or {}
+        prompt_tokens += int(tokens.get("prompt", 0))
+        completion_tokens += int(tokens.get("completion", 0))
         source, from_name = mail_source(item.value)
         body = str(record.get("body", ""))
         greeting = next((line.strip() for line in body.splitlines() if line.strip()), "")
@@ -115,6 +125,12 @@ def mail_measures(inputs: Sequence[Any], outcomes: Mapping[int, Any],
         "greeting_word_not_in_message": stranger,
         "drafts_with_invented_facts": inventing,
         "drafts_with_invented_facts_share": _share(inventing, n),
+        "fallbacks": fallbacks,
+        # Drafts the model wrote that passed every check (first or second try): "usable".
+        "model_drafts_passing_checks_share": _share(n - fallbacks, n),
+        # Every stage's tokens for the email, second tries included (the draft's `tokens`).
+        "prompt_tokens_per_draft": round(prompt_tokens / n, 1) if n else None,
+        "completion_tokens_per_draft": round(completion_tokens / n, 1) if n else None,
         "rules": RULES,
     }
 

@@ -19,12 +19,14 @@ keep the tone, and ``--teacher-fraction`` keeps part of the set as template text
 
 from __future__ import annotations
 
+import contextlib
 import random
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 from models.engines.base import Engine, GenerateRequest, Message, SamplingParams
+from models.progress import Progress
 from models.vocabulary import EMAIL_CLOSE, EMAIL_OPEN
 
 SYSTEM = (
@@ -88,12 +90,14 @@ async def rewrite(
     fraction: float = 1.0,
     seed: int = 0,
     batch_size: int = 32,
+    progress: bool = False,
 ) -> tuple[list[dict[str, Any]], TeacherStats]:
     """``rows`` with ``text`` rewritten by ``engine`` where the rewrite passes :func:`check`.
 
     Which rows are sent is decided by ``seed`` alone (a fraction ``fraction`` of them), so a
     rerun against the same deterministic teacher gives the same set. Each output row gains
-    ``"source": "teacher" | "template"``.
+    ``"source": "teacher" | "template"``. ``progress``: count the rows sent (models.progress;
+    a live line on a terminal only), for a large set against a remote teacher takes a while.
     """
     if not 0.0 <= fraction <= 1.0:
         raise ValueError(f"fraction must be within [0, 1], got {fraction}")
@@ -101,18 +105,28 @@ async def rewrite(
     chosen = [i for i in range(len(rows)) if rng.random() < fraction]
     stats = TeacherStats(kept_template=len(rows) - len(chosen))
     out = [dict(row, source="template") for row in rows]
-    for start in range(0, len(chosen), batch_size):
-        indices = chosen[start:start + batch_size]
-        requests = [request_for(rows[i], seed=seed * 1_000_003 + i) for i in indices]
-        results = await engine.generate(requests)
-        for i, result in zip(indices, results, strict=True):
-            reason = check(rows[i], result.text)
-            if reason is None and result.finish_reason == "length":
-                reason = "cut_off"
-            if reason is None:
-                out[i]["text"] = result.text.strip()
-                out[i]["source"] = "teacher"
-                stats.rewritten += 1
-            else:
-                stats.rejected[reason] = stats.rejected.get(reason, 0) + 1
+    counter = Progress("synth teacher", total=len(chosen), unit="rows") if progress else None
+    with counter or contextlib.nullcontext():
+        for start in range(0, len(chosen), batch_size):
+            indices = chosen[start:start + batch_size]
+            await _rewrite_batch(rows, indices, engine, seed, out, stats)
+            if counter is not None:
+                counter.advance(len(indices))
     return out, stats
+
+
+async def _rewrite_batch(rows: Sequence[dict[str, Any]], indices: list[int], engine: Engine,
+                         seed: int, out: list[dict[str, Any]], stats: TeacherStats) -> None:
+    """Send one batch of the chosen rows; keep each rewrite that passes :func:`check`."""
+    requests = [request_for(rows[i], seed=seed * 1_000_003 + i) for i in indices]
+    results = await engine.generate(requests)
+    for i, result in zip(indices, results, strict=True):
+        reason = check(rows[i], result.text)
+        if reason is None and result.finish_reason == "length":
+            reason = "cut_off"
+        if reason is None:
+            out[i]["text"] = result.text.strip()
+            out[i]["source"] = "teacher"
+            stats.rewritten += 1
+        else:
+            stats.rejected[reason] = stats.rejected.get(reason, 0) + 1

@@ -41,6 +41,7 @@ from models.customize.registry import METHODS, Manifest, Registry
 from models.engines.base import Message
 from models.errors import ConfigurationError
 from models.files import sha256_file
+from models.progress import wanted as progress_wanted
 
 LOSS_CURVE_FILE = "loss_curve.png"
 LORA_TARGETS: tuple[str, ...] = ("q_proj", "k_proj", "v_proj", "o_proj")
@@ -179,6 +180,13 @@ def base_model_sha256(model_dir: Path) -> str:
     return sha256_file(weights)
 
 
+def _bar(steps: int, method: str, progress: bool) -> tqdm:
+    """The step bar: only where a person watches (stderr a TTY, progress not switched off); in
+    CI and pod logs tqdm's redraws are noise, one line per update."""
+    return tqdm(total=steps, desc=f"train {method}", unit="step",
+                disable=not (progress and progress_wanted()))
+
+
 def train(
     model_dir: Path,
     examples: Sequence[Example],
@@ -241,8 +249,7 @@ def train(
     scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, schedule)
     losses: list[float] = []
     model.train()
-    with tqdm(total=len(batches), desc=f"train {config.method}", unit="step",
-              disable=not progress) as bar:
+    with _bar(len(batches), config.method, progress) as bar:
         for batch in batches:
             loss_sum, count = _batch_loss(model, batch, pad_id, virtual)
             loss = loss_sum / count

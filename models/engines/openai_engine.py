@@ -15,6 +15,15 @@ list of choices has no OpenAI field and goes in vLLM's extra body field
 ``structured_outputs={"choice": [...]}``. The old ``guided_choice``/``guided_json`` fields are
 accepted and silently ignored (only a server-side warning), so they must not be used.
 
+Credentials: ``api_key`` goes out as ``Authorization: Bearer <key>`` on every request (vLLM's
+``--api-key`` / ``VLLM_API_KEY`` guards ``/v1``); ``ca_bundle`` is a PEM file of the CA that
+signed an ``https://`` server's certificate (else the system's trust store). A 401 or 403 is a
+configuration error, not an outage: retrying cannot fix a wrong key, and holding every batch
+silently would hide it. The engine turns unhealthy for good (``/readyz`` 503, ``replyd_engine_up``
+0), logs an error naming the setting to fix (``key_setting``), and raises ``EngineDeadError``,
+so the daemon exits with code 3 without committing; the restart reads the key again (a rotated
+Secret is picked up).
+
 Timing: a request's ``queue_s`` is its wait for a concurrency slot (the semaphore) before its first
 attempt, ``total_s`` its whole round trip, retries and backoff included. Requests are not streamed,
 so ``ttft_s`` is ``None``: the servers export time to first token themselves, at their
@@ -26,8 +35,10 @@ from __future__ import annotations
 import asyncio
 import itertools
 import logging
+import ssl
 import time
 from collections.abc import Callable, Mapping, Sequence
+from pathlib import Path
 from types import MappingProxyType
 from typing import Any
 
@@ -104,9 +115,13 @@ class OpenAIEngine(Engine):
         backoff_s: float = 0.25,
         context_tokens: int | None = None,
         count_tokens: Callable[[str], int] | None = None,
+        ca_bundle: Path | None = None,
+        key_setting: str = "the API key",
     ) -> None:
         """``context_tokens`` is the servers' ``--max-model-len``; ``count_tokens`` counts with
-        a local copy of the served model's tokenizer (``tokenizer_counter``)."""
+        a local copy of the served model's tokenizer (``tokenizer_counter``). ``ca_bundle``
+        verifies ``https://`` servers against that CA (PEM) instead of the system's;
+        ``key_setting`` names, in errors, where ``api_key`` comes from."""
         urls = [_normalise_url(url) for url in base_urls if url.strip()]
         if not urls:
             raise ConfigurationError("the openai engine needs at least one base URL")
@@ -129,6 +144,9 @@ class OpenAIEngine(Engine):
         self._timeout_s = timeout_s
         self._max_retries = max_retries
         self._api_key = api_key
+        self._verify = _tls_verify(ca_bundle)
+        self._key_setting = key_setting
+        self._refused: str | None = None  # set by a 401/403: unhealthy until stop
         self._backoff_s = backoff_s
         self._next_url = itertools.cycle(self._urls)
         self._client: httpx.AsyncClient | None = None
@@ -155,8 +173,10 @@ class OpenAIEngine(Engine):
     def healthy(self) -> bool:
         """True after a successful ``start`` until ``stop``, except after several attempts in a
         row found the servers unavailable (unreachable, timed out, 429 or 5xx); the next 2xx
-        answer restores it."""
-        return self._client is not None and self._failures < _UNHEALTHY_AFTER
+        answer restores it. A server that refused our credentials (401/403) makes it false
+        for good: a wrong key does not fix itself."""
+        return (self._client is not None and self._failures < _UNHEALTHY_AFTER
+                and self._refused is None)
 
     def queue_depth(self) -> int:
         """Requests sent or waiting to be sent (for a slot or a retry) and not answered yet."""
@@ -181,9 +201,12 @@ class OpenAIEngine(Engine):
         limits = httpx.Limits(
             max_connections=self._max_concurrency, max_keepalive_connections=self._max_concurrency
         )
-        self._client = httpx.AsyncClient(headers=headers, timeout=timeout, limits=limits)
+        self._client = httpx.AsyncClient(
+            headers=headers, timeout=timeout, limits=limits, verify=self._verify
+        )
         self._semaphore = asyncio.Semaphore(self._max_concurrency)
         self._failures = 0
+        self._refused = None
         try:
             served = await asyncio.gather(
                 *(self._list_models(url) for url in self._urls), return_exceptions=True
@@ -347,9 +370,7 @@ class OpenAIEngine(Engine):
         if status < 300:
             self._failures = 0
         if status in (401, 403):
-            raise EngineDeadError(
-                f"{url} refused our credentials ({status}): {_error_message(response)}"
-            )
+            raise self._credentials_refused(url, status, response)
         if status == 404 and isinstance(body, dict) and "model" in body:
             raise AdapterError(
                 f"the server does not serve model {body['model']!r}: {_error_message(response)}"
@@ -364,6 +385,33 @@ class OpenAIEngine(Engine):
             raise EngineResponseError(
                 f"{url} answered {status} with non-JSON: {response.text:.300}"
             ) from exc
+
+    def _credentials_refused(
+        self, url: str, status: int, response: httpx.Response
+    ) -> EngineDeadError:
+        """A 401/403: mark the engine unhealthy for good, log it once, and name the setting."""
+        problem = "no API key was sent" if not self._api_key else "the API key was refused"
+        message = (
+            f"{url} refused our credentials ({status}: {_error_message(response)}): {problem}; set "
+            f"{self._key_setting} to the key the server was started with (vLLM --api-key or "
+            "VLLM_API_KEY)"
+        )
+        if self._refused is None:
+            log.error("engine refused our credentials: %s", message)
+        self._refused = message
+        return EngineDeadError(message)
+
+
+def _tls_verify(ca_bundle: Path | None) -> ssl.SSLContext | bool:
+    """httpx's ``verify``: a context trusting only ``ca_bundle``'s CAs, else the system's."""
+    if ca_bundle is None:
+        return True
+    try:
+        return ssl.create_default_context(cafile=str(ca_bundle))
+    except (OSError, ssl.SSLError) as exc:
+        raise ConfigurationError(
+            f"the CA bundle {ca_bundle} cannot be loaded as PEM certificates: {exc}"
+        ) from exc
 
 
 def _normalise_url(url: str) -> str:

@@ -275,21 +275,33 @@ def draft_reply(email: SyntheticEmail, persona: str | None = None) -> str:
     dates or links) and signs as the replyd support team. Openers, answers, closings and the
     order of the middle sentences vary, deterministically per ``message_id``.
 
-    The persona rewrite is of the frozen v1 plain reply (:func:`_v1_plain_reply`), the text the
-    shipped persona adapter was trained on; it keeps every name, product and location verbatim.
+    The persona rewrite is of that same plain draft, so the persona adapter learns to rewrite
+    what the reply stage writes; it keeps every name, product and location verbatim.
     """
     if persona is None:
         return _plain_reply(email)
     _check_persona(persona)
-    plan = _v1_plan(email)
-    greeting = f"Ahoy {plan.first_name}, matey!" if plan.first_name else "Ahoy there, matey!"
-    paragraph = _shielded_sub(plan.paragraph, plan.keep, _piratise)
-    closing = _shielded_sub(plan.closing, plan.keep, _piratise)
-    return f"{greeting}\n\nArr! {paragraph}\n\n{closing}\n\nFair winds to ye,\n{SIGN_OFF}"
+    return _pirate_reply(email, _plain_reply(email))
+
+
+def _pirate_reply(email: SyntheticEmail, plain: str) -> str:
+    """``plain`` (greeting, paragraphs, sign-off block) in the pirate voice: its own greeting and
+    sign-off, "Arr!" before the first paragraph, pirate words outside the facts."""
+    blocks = plain.split("\n\n")
+    paragraphs = blocks[1:-1]
+    names = email.entities["name"]
+    first_name = names[0].split()[0] if names else None
+    keep = tuple(v for v in (first_name, *email.entities["product"],
+                             *email.entities["location"]) if v)
+    greeting = f"Ahoy {first_name}, matey!" if first_name else "Ahoy there, matey!"
+    rewritten = [_shielded_sub(paragraph, keep, _piratise) for paragraph in paragraphs]
+    rewritten[0] = f"Arr! {rewritten[0]}"
+    return "\n\n".join([greeting, *rewritten, f"Fair winds to ye,\n{SIGN_OFF}"])
 
 
 def _plain_reply(email: SyntheticEmail) -> str:
-    # Its own stream, so the v1 reply (and the persona data built on it) stays byte-identical.
+    # Its own stream (the v1 template that came before used "replyd-reply/"), so a change
+    # elsewhere in the generator leaves the reply data byte-identical.
     rng = random.Random(f"replyd-reply-v2/{email.message_id}")
     names, products = email.entities["name"], email.entities["product"]
     locations = email.entities["location"]
@@ -357,52 +369,6 @@ def _plain_reply(email: SyntheticEmail) -> str:
     return text
 
 
-# The v1 reply: one template, kept byte-for-byte because the shipped persona adapter was trained
-# on it (persona_examples); reply training data uses _plain_reply.
-
-
-@dataclass(frozen=True, slots=True)
-class _ReplyPlan:
-    """The content of a v1 reply, rendered either plainly or in a persona's voice."""
-
-    first_name: str | None
-    neutral_greeting: str
-    paragraph: str
-    closing: str
-    sign_word: str
-    keep: tuple[str, ...]  # strings every rendering must keep verbatim
-
-
-def _v1_plan(email: SyntheticEmail) -> _ReplyPlan:
-    rng = random.Random(f"replyd-reply/{email.message_id}")
-    names, products = email.entities["name"], email.entities["product"]
-    locations = email.entities["location"]
-    first_name = names[0].split()[0] if names else None
-    items = f"your {products[0]}" if products else R.V1_REPLY_GENERIC[email.issue]
-    sentences = [rng.choice(R.V1_REPLY_OPENERS[email.sentiment]).format(items=items)]
-    if len(products) > 1:
-        sentences.append(R.V1_REPLY_EXTRAS.format(
-            extras=_join([f"the {p}" for p in products[1:]])))
-    sentences.append(rng.choice(R.V1_REPLY_ACTIONS[email.issue]))
-    if locations and email.issue == "late_delivery":
-        sentences.append(R.V1_REPLY_LOCATION.format(location=locations[0]))
-    return _ReplyPlan(
-        first_name=first_name,
-        neutral_greeting=rng.choice(R.V1_NEUTRAL_REPLY_GREETINGS),
-        paragraph=" ".join(sentences),
-        closing=rng.choice(R.V1_REPLY_CLOSINGS),
-        sign_word=rng.choice(R.V1_REPLY_SIGN_WORDS),
-        keep=tuple(v for v in (first_name, *products, *locations) if v),
-    )
-
-
-def _v1_plain_reply(email: SyntheticEmail) -> str:
-    """The v1 plain reply: the source text of the persona dataset."""
-    plan = _v1_plan(email)
-    greeting = f"Hi {plan.first_name}," if plan.first_name else plan.neutral_greeting
-    return f"{greeting}\n\n{plan.paragraph}\n\n{plan.closing}\n\n{plan.sign_word}\n{SIGN_OFF}"
-
-
 _PIRATE_RE = re.compile(
     r"\b(" + "|".join(sorted(map(re.escape, R.PIRATE_WORDS), key=len, reverse=True)) + r")\b")
 
@@ -462,14 +428,10 @@ def reply_examples(n: int, seed: int = 0, split: Split = "train") -> list[dict[s
 
 def persona_examples(n: int, seed: int = 0, split: Split = "train",
                      persona: str = "pirate") -> list[dict[str, Any]]:
-    """Persona rewrite rows: a plain reply and the same reply, facts intact, in ``persona``'s voice.
-
-    ``text`` is the v1 plain reply (one template), not the varied ``reply`` of
-    :func:`reply_examples`: the shipped persona adapter was trained on these exact bytes, and the
-    dataset must be reproducible until a persona adapter is retrained on the new replies.
-    """
+    """Persona rewrite rows: a plain reply (the ``reply`` of :func:`reply_examples`, what the
+    reply stage is trained to write) and the same reply, facts intact, in ``persona``'s voice."""
     _check_persona(persona)
-    return [{"text": _v1_plain_reply(e), "persona": persona, "rewrite": draft_reply(e, persona)}
+    return [{"text": _plain_reply(e), "persona": persona, "rewrite": draft_reply(e, persona)}
             for e in generate_emails(n, seed, split)]
 
 

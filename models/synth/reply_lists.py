@@ -1,83 +1,8 @@
 """Phrase lists behind the replies :mod:`models.synth.emails` writes to its emails: the varied
-reply slots the reply adapter learns from, the frozen one-template replies the persona adapter was
-trained on, and the pirate voice's word swaps."""
+reply slots the reply adapter learns from and the pirate voice's word swaps (the persona adapter
+rewrites those same replies)."""
 
 from __future__ import annotations
-
-# --- v1 reply drafts (frozen) --------------------------------------------------------------------
-# The one-template replies the shipped persona adapter was trained to rewrite. The persona
-# dataset must stay byte-identical while that adapter ships (tests/models/synth/test_emails.py checks its
-# sha256), so these lists are frozen; the reply training data uses the lists further below.
-
-V1_REPLY_OPENERS: dict[str, tuple[str, ...]] = {
-    "negative": ("I'm sorry about the trouble with {items}.",
-                 "I'm really sorry to hear about {items}, and for the hassle this has caused.",
-                 "Sorry for the frustration with {items}, and thank you for telling us."),
-    "positive": ("Thank you so much for your kind words about {items}!",
-                 "Thanks for taking the time to write to us about {items}, it made our day.",
-                 "Thank you for the lovely message about {items}."),
-    "neutral": ("Thanks for getting in touch about {items}.",
-                "Thanks for your message about {items}.",
-                "Thank you for reaching out about {items}."),
-}
-
-# What to call the subject of the email when no product is named.
-V1_REPLY_GENERIC: dict[str, str] = {
-    "late_delivery": "your order", "broken_item": "your order", "wrong_item": "your order",
-    "billing": "your account", "return_request": "your return",
-    "cancellation": "your subscription", "feature_question": "your question",
-    "setup_help": "the setup", "praise": "your order", "support_thanks": "our support",
-}
-
-# Only actions the support team can take without knowing order data: no dates, amounts or ids.
-V1_REPLY_ACTIONS: dict[str, tuple[str, ...]] = {
-    "late_delivery": ("We're checking with the courier now and will update you as soon as we "
-                      "know more.",
-                      "We've asked our delivery partner for the latest tracking details and will "
-                      "let you know what they say."),
-    "broken_item": ("Could you reply with a photo of the damage? Once we've seen it, we'll go "
-                    "through the replacement and return options with you.",
-                    "Please keep the item and the packaging for now; a photo of both helps us "
-                    "work out the best fix."),
-    "wrong_item": ("Please hold on to what you received while we work out what went wrong.",
-                   "Could you send us a photo of the label and the item you received? That "
-                   "helps us trace the mix-up."),
-    "billing": ("We're reviewing the charges on your account and will explain exactly what "
-                "happened.",
-                "Our billing team will look at your account and get back to you with a clear "
-                "explanation."),
-    "return_request": ("We'll send you the return instructions in a separate email.",
-                       "A member of the team will follow up with how to send it back."),
-    "cancellation": ("We can help with that, and a member of the team will confirm the next "
-                     "steps with you.",
-                     "We've passed your request to the accounts team, who will confirm the "
-                     "cancellation with you."),
-    "feature_question": ("Good question! A product specialist will follow up with the details.",
-                         "We're checking with our product team and will come back to you with "
-                         "a proper answer."),
-    "setup_help": ("Could you tell us which step you're stuck on and what the status light is "
-                   "doing? We'll walk you through it from there.",
-                   "A reset often helps, but if it doesn't, reply with what you see and we'll "
-                   "guide you step by step."),
-    "praise": ("We'll pass your message on to the team, they'll be delighted.",
-               "It's great to hear it's working so well for you."),
-    "support_thanks": ("We're glad everything is sorted now.",
-                       "We'll make sure your thanks reach the colleague who helped you."),
-}
-
-V1_REPLY_EXTRAS: str = "We've also made a note of {extras} you mentioned."
-
-V1_REPLY_LOCATION: str = "We'll also check for any courier delays around {location}."
-
-V1_REPLY_CLOSINGS: tuple[str, ...] = (
-    "If there's anything else, just reply to this email and we'll help.",
-    "If you have any other questions, we're happy to help.",
-    "Let us know if there's anything else we can do for you.",
-)
-
-V1_REPLY_SIGN_WORDS: tuple[str, ...] = ("Best regards,", "Kind regards,", "All the best,")
-
-V1_NEUTRAL_REPLY_GREETINGS: tuple[str, ...] = ("Hello,", "Hi there,", "Hello there,")
 
 # --- reply drafts ---------------------------------------------------------------------------------
 # A reply is: greeting, an acknowledgement of the request in the customer's tone, the answer (or
@@ -378,5 +303,5 @@ REPLY_GREETINGS_ANONYMOUS: tuple[str, ...] = ("Hello,", "Hi there,", "Hello ther
 PIRATE_WORDS: dict[str, str] = {
     "you": "ye", "You": "Ye", "your": "yer", "Your": "Yer", "yours": "yers",
     "you're": "ye're", "you've": "ye've", "you'll": "ye'll", "team": "crew",
-    "colleague": "shipmate", "email": "letter", "yes": "aye", "Yes": "Aye", "my": "me",
+    "colleague": "shipmate", "yes": "aye", "Yes": "Aye", "my": "me",
 }

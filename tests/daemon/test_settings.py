@@ -75,3 +75,25 @@ def test_the_sasl_password_is_secret_and_no_flag(monkeypatch: pytest.MonkeyPatch
     assert settings.kafka_common()["sasl_plain_password"] == "hunter2"
     with pytest.raises(SystemExit):
         build_parser().parse_args(["run", "--sasl-password", "hunter2"])
+
+
+def test_engine_keys_are_secrets_from_env_or_toml_and_the_ca_bundle_must_exist(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.setenv("REPLYD_ENGINE_API_KEY", "env-key-1")
+    config = tmp_path / "replyd.toml"
+    config.write_text('reply_engine_api_key = "toml-key-2"\nengine_api_key = "toml-key-0"\n')
+    settings = load_settings(config)
+    assert settings.engine_api_key is not None and settings.reply_engine_api_key is not None
+    assert settings.engine_api_key.get_secret_value() == "env-key-1"  # env over TOML
+    assert settings.reply_engine_api_key.get_secret_value() == "toml-key-2"
+    for shown in (repr(settings), str(settings), settings.model_dump_json()):
+        assert "env-key-1" not in shown and "toml-key-2" not in shown
+
+    bundle = tmp_path / "ca.pem"
+    with pytest.raises(ValidationError, match="engine_ca_bundle"):
+        Settings(engine_ca_bundle=bundle)
+    with pytest.raises(ValidationError, match="engine_ca_bundle"):
+        Settings(engine_ca_bundle=tmp_path)  # a folder is no bundle
+    bundle.write_text("-----BEGIN CERTIFICATE-----\n")
+    assert Settings(engine_ca_bundle=bundle).engine_ca_bundle == bundle

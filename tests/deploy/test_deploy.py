@@ -39,7 +39,10 @@ DASHBOARD = DEPLOY / "grafana" / "replyd-dashboard.json"
 COMPOSE = DEPLOY / "compose.yaml"
 DOCKERFILE = DEPLOY / "Dockerfile"
 METRICS_DOC = REPO / "docs" / "METRICS.md"
+RUNBOOK = REPO / "docs" / "RUNBOOK.md"
 DEPLOY_README = DEPLOY / "README.md"
+PROMETHEUS_RULE = K8S / "prometheusrule.yaml"
+MAKE_PROMETHEUSRULE = DEPLOY / "prometheus" / "make_prometheusrule.py"
 
 NOT_IN_KUSTOMIZATION = {"kustomization.yaml", "secret.example.yaml"}
 EXPECTED_ALERTS = {
@@ -62,6 +65,12 @@ EXPECTED_PANELS = {
     "Engine up",
     "In-flight emails",
     "Build info",
+    "vLLM requests running and waiting",
+    "vLLM KV cache usage",
+    "vLLM time to first token p50 / p95",
+    "vLLM request latency p50 / p95 and queue time p95",
+    "vLLM tokens per second",
+    "Python garbage collections",
 }
 PROMTOOL_MISSING = (
     "promtool is not installed: it comes from the Debian package `prometheus`. `make test` "
@@ -71,8 +80,13 @@ PROMTOOL_MISSING = (
 METRIC_TOKEN = re.compile(r"(?<![\w:])replyd_[a-z0-9_]+(?![\w:])")
 # A recorded series, level:metric:operations.
 RECORDED_TOKEN = re.compile(r"(?<![\w:])[a-z_]+:[a-z0-9_]+:[a-z0-9_]+(?![\w:])")
-# prometheus_client's ProcessCollector (Linux only): not replyd's own families, checked apart.
-PROCESS_SERIES_SHOWN = {"process_resident_memory_bytes", "process_cpu_seconds_total"}
+# prometheus_client's standard collectors (process: Linux only; GC; platform): not replyd's own
+# families, checked apart.
+STANDARD_PREFIXES = ("process_", "python_")
+STANDARD_SERIES_SHOWN = {"process_resident_memory_bytes", "process_cpu_seconds_total",
+                         "python_gc_collections_total"}
+# A vLLM server series (vllm:name), as the dashboard and docs use them.
+VLLM_TOKEN = re.compile(r"(?<![\w:])vllm:[a-z0-9_]+(?![\w:])")
 
 
 # --- helpers -------------------------------------------------------------------------------------
@@ -147,14 +161,15 @@ def daemon_engine(env: dict[str, str], args: list[str],
 
 
 def exported_names() -> set[str]:
-    """Every series name the catalogue can export, derived from the registry's families."""
+    """Every series name the catalogue can export, derived from the registry's families (no
+    ``_created`` series: metrics.py disables them, test_created_series_are_not_exported)."""
     names: set[str] = set()
     for family in Metrics().registry.collect():
         base = family.name
         if family.type == "counter":
-            names |= {f"{base}_total", f"{base}_created"}
+            names.add(f"{base}_total")
         elif family.type == "histogram":
-            names |= {f"{base}_bucket", f"{base}_sum", f"{base}_count", f"{base}_created"}
+            names |= {f"{base}_bucket", f"{base}_sum", f"{base}_count"}
         elif family.type == "info":
             names.add(f"{base}_info")
         else:
@@ -163,14 +178,30 @@ def exported_names() -> set[str]:
 
 
 def own_families() -> list[Any]:
-    """Every family of the catalogue but the ProcessCollector's ``process_*`` (not replyd's own)."""
-    return [f for f in Metrics().registry.collect() if not f.name.startswith("process_")]
+    """Every family of the catalogue but the standard collectors' ``process_*`` and
+    ``python_*`` (not replyd's own)."""
+    return [f for f in Metrics().registry.collect() if not f.name.startswith(STANDARD_PREFIXES)]
 
 
-def process_series() -> set[str]:
-    """The ``process_*`` series the registry exports here (none where /proc is missing)."""
+def standard_series() -> set[str]:
+    """The ``process_*`` (none where /proc is missing) and ``python_*`` series the registry
+    exports here."""
     return {sample.name for family in Metrics().registry.collect()
-            if family.name.startswith("process_") for sample in family.samples}
+            if family.name.startswith(STANDARD_PREFIXES) for sample in family.samples}
+
+
+def vllm_metric_names() -> set[str] | None:
+    """The ``vllm:*`` series the installed vLLM defines (its metrics loggers, read as text, not
+    imported), with the suffixes Prometheus adds; None where vLLM is not installed."""
+    spec = importlib.util.find_spec("vllm")
+    if spec is None or not spec.submodule_search_locations:
+        return None
+    source = Path(spec.submodule_search_locations[0]) / "v1" / "metrics" / "loggers.py"
+    if not source.is_file():
+        return None
+    names = set(re.findall(r'name="(vllm:[a-z0-9_]+)"', source.read_text()))
+    return names | {f"{name}{suffix}" for name in names
+                    for suffix in ("_total", "_bucket", "_sum", "_count")}
 
 
 def family_names() -> set[str]:
@@ -277,6 +308,9 @@ def test_expected_kinds_and_api_versions() -> None:
         ("v1", "Service", "replyd-vllm"),
         ("v1", "ConfigMap", "replyd-config"),
         ("v1", "Secret", "replyd-kafka"),
+        ("v1", "Secret", "replyd-engine"),
+        ("networking.k8s.io/v1", "NetworkPolicy", "replyd-vllm"),
+        ("monitoring.coreos.com/v1", "PrometheusRule", "replyd"),
         ("keda.sh/v1alpha1", "ScaledObject", "replyd"),
         ("keda.sh/v1alpha1", "TriggerAuthentication", "replyd-kafka"),
         ("monitoring.coreos.com/v1", "PodMonitor", "replyd"),
@@ -327,8 +361,54 @@ def test_daemon_settings_come_from_configmap_and_secret() -> None:
         ref = env[name]["valueFrom"]["secretKeyRef"]
         assert ref["name"] == "replyd-kafka"
         assert ref["key"] in secret["stringData"]
-    for name in ("REPLYD_SASL_USERNAME", "REPLYD_SASL_PASSWORD"):
+    for name in ("REPLYD_SASL_USERNAME", "REPLYD_SASL_PASSWORD", "REPLYD_ENGINE_API_KEY"):
         assert name not in configmap_data(), "credentials belong in the Secret"
+
+
+def test_daemon_and_vllm_server_share_the_api_key_from_one_secret() -> None:
+    """The server is started with a key (VLLM_API_KEY = --api-key) and the daemon sends the
+    same one; neither appears in args (ps) or the ConfigMap."""
+    daemon = container(k8s_one("Deployment", "replyd"), "replyd")
+    server = container(k8s_one("Deployment", "replyd-vllm"), "vllm")
+    daemon_ref = {e["name"]: e for e in daemon["env"]}["REPLYD_ENGINE_API_KEY"]
+    server_ref = {e["name"]: e for e in server["env"]}["VLLM_API_KEY"]
+    daemon_ref = daemon_ref["valueFrom"]["secretKeyRef"]
+    server_ref = server_ref["valueFrom"]["secretKeyRef"]
+    assert daemon_ref == server_ref and not daemon_ref.get("optional")
+    secret = k8s_one("Secret", daemon_ref["name"])
+    assert daemon_ref["key"] in secret["stringData"]
+    assert secret["stringData"][daemon_ref["key"]].startswith("CHANGE-ME")
+    argv = [*server["command"], *server["args"]]
+    assert not [a for a in argv if a.startswith("--api-key")], "the key would show in ps"
+    assert not any(a.startswith("--engine-api-key") for a in daemon["args"])
+
+
+def test_only_the_daemon_and_prometheus_reach_the_vllm_server() -> None:
+    policy = k8s_one("NetworkPolicy", "replyd-vllm")["spec"]
+    daemon_labels = k8s_one("Deployment", "replyd")["spec"]["template"]["metadata"]["labels"]
+    vllm_deployment = k8s_one("Deployment", "replyd-vllm")
+    vllm_labels = vllm_deployment["spec"]["template"]["metadata"]["labels"]
+    selector = policy["podSelector"]["matchLabels"]
+    assert selector and all(vllm_labels.get(k) == v for k, v in selector.items())
+    assert policy["policyTypes"] == ["Ingress"]
+    server_ports = {p["name"]: p["containerPort"] for p in container(vllm_deployment, "vllm")[
+        "ports"]}
+    service_target = k8s_one("Service", "replyd-vllm")["spec"]["ports"][0]["targetPort"]
+    scraped = next(e["port"] for e in k8s_one("PodMonitor", "replyd-vllm")["spec"][
+        "podMetricsEndpoints"])
+    peers: list[dict[str, Any]] = []
+    for rule in policy["ingress"]:
+        assert rule.get("from"), "a rule without `from` admits every pod"
+        assert {p["port"] for p in rule["ports"]} == {service_target}
+        assert service_target in server_ports
+        peers.extend(rule["from"])
+    daemon_peers = [p for p in peers if "namespaceSelector" not in p]
+    assert [p["podSelector"]["matchLabels"] for p in daemon_peers] == [
+        {k: daemon_labels[k] for k in ("app.kubernetes.io/name", "app.kubernetes.io/component")}]
+    # Prometheus scrapes the same port (vLLM serves /metrics there), from its own namespace.
+    assert scraped == service_target
+    (scraper,) = [p for p in peers if "namespaceSelector" in p]
+    assert scraper["podSelector"]["matchLabels"] == {"app.kubernetes.io/name": "prometheus"}
 
 
 def test_secret_example_only_has_placeholders() -> None:
@@ -336,6 +416,7 @@ def test_secret_example_only_has_placeholders() -> None:
     assert "EXAMPLE ONLY" in text and "PLACEHOLDER" in text
     data = k8s_one("Secret", "replyd-kafka")["stringData"]
     assert data["username"].startswith("CHANGE-ME") and data["password"].startswith("CHANGE-ME")
+    assert k8s_one("Secret", "replyd-engine")["stringData"]["api-key"].startswith("CHANGE-ME")
 
 
 def _replyd_env_sources() -> dict[str, dict[str, str]]:
@@ -541,21 +622,69 @@ def test_kustomize_builds() -> None:
     assert not any(d["kind"] == "Secret" for d in built)
     images = {c["image"] for d in built if d["kind"] == "Deployment"
               for c in d["spec"]["template"]["spec"]["containers"]}
-    assert any(image.endswith("replyd:0.1.0-cpu") for image in images)
+    assert any(image.endswith("replyd-daemon:0.1.0") for image in images)  # the slim daemon
 
 
 # --- Prometheus rules --------------------------------------------------------------------------
-def test_rules_define_the_expected_alerts_with_severity_and_runbooks() -> None:
+def markdown_anchors(text: str) -> set[str]:
+    """The anchors GitHub makes of a Markdown file's headings (lower case, punctuation dropped,
+    spaces to hyphens; repeats numbered), outside code blocks."""
+    anchors: set[str] = set()
+    seen: dict[str, int] = {}
+    in_code = False
+    for line in text.splitlines():
+        if line.startswith("```"):
+            in_code = not in_code
+        match = None if in_code else re.match(r"^#{1,6}\s+(.*?)\s*#*\s*$", line)
+        if match:
+            slug = re.sub(r"[^\w\- ]", "", match.group(1).lower()).replace(" ", "-")
+            count = seen.get(slug, 0)
+            seen[slug] = count + 1
+            anchors.add(slug if count == 0 else f"{slug}-{count}")
+    return anchors
+
+
+def test_markdown_anchors_follow_github() -> None:
+    assert markdown_anchors("# A b\n## `ReplydDown` (x)\n```\n# not\n```\n# A b\n") == {
+        "a-b", "replyddown-x", "a-b-1"}
+
+
+def test_rules_define_the_expected_alerts_with_severity_and_runbook_urls() -> None:
     found = alerts()
     assert set(found) >= EXPECTED_ALERTS
-    readme = DEPLOY_README.read_text()
+    anchors = markdown_anchors(RUNBOOK.read_text())
     for name, rule in found.items():
         assert rule["labels"]["severity"] in {"critical", "warning"}, name
         annotations = rule["annotations"]
-        assert {"summary", "description", "runbook"} <= set(annotations), name
-        anchor = name.lower()
-        assert annotations["runbook"].endswith(f"deploy/README.md#{anchor}"), name
-        assert re.search(rf"^#+ {name}\s*$", readme, re.MULTILINE), f"README lacks a {name} runbook"
+        assert {"summary", "description", "runbook_url"} <= set(annotations), name
+        assert "runbook" not in annotations, f"{name}: prose runbook, not a runbook_url"
+        path, _, anchor = annotations["runbook_url"].partition("#")
+        assert (REPO / path).resolve() == RUNBOOK, name
+        assert anchor == name.lower(), name
+        assert anchor in anchors, f"docs/RUNBOOK.md has no section {name} (#{anchor})"
+
+
+def test_prometheusrule_manifest_is_generated_from_the_rules_file() -> None:
+    """deploy/k8s/prometheusrule.yaml is make_prometheusrule.py's output for the rules file:
+    editing one without regenerating the other fails here."""
+    spec = importlib.util.spec_from_file_location("make_prometheusrule", MAKE_PROMETHEUSRULE)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    expected = module.render(RULES.read_text())
+    assert PROMETHEUS_RULE.read_text() == expected, (
+        "deploy/k8s/prometheusrule.yaml is stale: python deploy/prometheus/make_prometheusrule.py")
+    manifest = load_docs(PROMETHEUS_RULE)[0]
+    assert (manifest["apiVersion"], manifest["kind"]) == ("monitoring.coreos.com/v1",
+                                                          "PrometheusRule")
+    assert manifest["spec"]["groups"] == rule_groups()
+    based = yaml.safe_load(module.render(RULES.read_text(), "https://git.example/r/blob/main/"))
+    urls = {r["annotations"]["runbook_url"] for g in based["spec"]["groups"] for r in g["rules"]
+            if "alert" in r}
+    assert urls and all(u.startswith("https://git.example/r/blob/main/docs/RUNBOOK.md#")
+                        for u in urls)
+    readme = DEPLOY_README.read_text()
+    assert "printf" not in readme and "make_prometheusrule.py" in readme
 
 
 def test_rule_and_alert_metric_names_exist() -> None:
@@ -621,6 +750,25 @@ def test_dashboard_has_the_panels_and_a_datasource_variable() -> None:
             assert target["expr"].strip(), panel["title"]
 
 
+def test_dashboard_shows_the_vllm_servers_with_real_series_names() -> None:
+    """Every vllm:* series the dashboard (and METRICS.md) names is one vLLM defines: checked
+    against the installed vLLM's source where it is installed."""
+    used = {m for expr in dashboard_exprs() for m in VLLM_TOKEN.findall(expr)}
+    assert {"vllm:num_requests_running", "vllm:num_requests_waiting", "vllm:kv_cache_usage_perc",
+            "vllm:time_to_first_token_seconds_bucket",
+            "vllm:e2e_request_latency_seconds_bucket"} <= used
+    variables = {v["name"]: v for v in dashboard()["templating"]["list"]}
+    assert "vllm:" in variables["vllm_job"]["definition"]
+    for expr in dashboard_exprs():
+        if VLLM_TOKEN.search(expr) and "label_values" not in expr:
+            assert 'job=~"$vllm_job"' in expr, expr
+    known = vllm_metric_names()
+    if known is None:
+        pytest.skip("vLLM is not installed: the vllm:* names are not checked against it")
+    unknown = (used | set(VLLM_TOKEN.findall(METRICS_DOC.read_text()))) - known
+    assert not unknown, f"not series of the installed vLLM: {sorted(unknown)}"
+
+
 def test_dashboard_metric_names_exist() -> None:
     check_metric_tokens(dashboard_exprs(), "replyd-dashboard.json")
     used = {m for expr in dashboard_exprs() for m in METRIC_TOKEN.findall(expr)}
@@ -669,6 +817,16 @@ def test_compose_stack() -> None:
     assert "./prometheus:/etc/prometheus:ro" in services["prometheus"]["volumes"]
     gpu = services["vllm"]["deploy"]["resources"]["reservations"]["devices"][0]
     assert gpu["capabilities"] == ["gpu"]
+
+
+def test_compose_daemon_and_vllm_share_a_required_api_key() -> None:
+    services = load_docs(COMPOSE)[0]["services"]
+    daemon_key = services["replyd"]["environment"]["REPLYD_ENGINE_API_KEY"]
+    server_key = services["vllm"]["environment"]["VLLM_API_KEY"]
+    assert daemon_key == server_key
+    # Required (`:?`): no default, so the server never starts without a key.
+    assert re.fullmatch(r"\$\{REPLYD_ENGINE_API_KEY:\?[^}]+\}", daemon_key), daemon_key
+    assert not any(str(a).startswith("--api-key") for a in services["vllm"]["command"])
 
 
 def test_compose_daemon_uses_the_vllm_service(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -867,13 +1025,26 @@ def test_metrics_doc_covers_every_series_and_names_only_real_ones() -> None:
         assert f"`{path}`" in doc
 
 
-def test_process_series_are_documented_and_on_the_dashboard() -> None:
+def test_standard_series_are_documented_and_on_the_dashboard() -> None:
     doc = METRICS_DOC.read_text()
-    for name in process_series():
+    series = standard_series()
+    assert {"python_gc_collections_total", "python_info"} <= series
+    for name in series:
         assert f"`{name}`" in doc, f"METRICS.md does not name {name}"
     exprs = " ".join(dashboard_exprs())
-    for name in PROCESS_SERIES_SHOWN:
+    for name in STANDARD_SERIES_SHOWN:
         assert re.search(rf"\b{name}\{{", exprs), f"no panel shows {name}"
+
+
+def test_created_series_are_not_exported_nor_promised() -> None:
+    from prometheus_client import generate_latest
+
+    metrics = Metrics()
+    metrics.dead_letters.labels("schema").inc()
+    metrics.stage_latency.labels("reply").observe(0.1)
+    assert "_created" not in generate_latest(metrics.registry).decode()
+    doc = METRICS_DOC.read_text()
+    assert not re.search(r"exports? an? `<name>_created`", doc)
 
 
 def test_metrics_doc_promql_examples_parse(tmp_path: Path) -> None:

@@ -82,6 +82,37 @@ def test_short_lines_and_sign_offs_may_repeat() -> None:
     assert "repetition" not in failed(body)
 
 
+@pytest.mark.parametrize("body", [
+    "I'm sorry about your device. I'm so sorry about your device!",
+    "We will look into your order today. We will look into your order soon.",
+    # Two sentences of a draft the bare base model wrote (docs/DRAFTS.md, before).
+    "I'm sure you're not here to help me with my order.\n\nI'm sure you're here to help me "
+    "with my order.",
+])
+def test_near_duplicate_sentences_are_repetition(body: str) -> None:
+    assert checks.has_repetition(body)
+
+
+@pytest.mark.parametrize("body", [
+    "Thank you for your patience. Thank you for your order.",
+    "Please send us the order number. Please send us the order number and a photo.",
+])
+def test_sentences_that_only_share_a_frame_are_not_repetition(body: str) -> None:
+    assert not checks.has_repetition(body)
+
+
+def test_near_duplicate_search_is_bounded() -> None:
+    """Only the first NEAR_MAX_SENTENCES sentences are compared pairwise: 5,000 distinct
+    sentences cost what 40 do, and a near-duplicate pair far down is not looked for."""
+    sentences = [f"Alpha{i} beta{i} gamma{i} delta{i} epsilon{i}." for i in range(5_000)]
+    assert not checks.has_repetition(" ".join(sentences))
+    late = sentences[:checks.NEAR_MAX_SENTENCES] + ["Our team will check the parcel today.",
+                                                     "Our team will check the parcel soon."]
+    assert not checks.has_repetition(" ".join(late))
+    early = ["Our team will check the parcel today.", "Our team will check the parcel soon."]
+    assert checks.has_repetition(" ".join(early + sentences[:10]))
+
+
 # --- prompt echo ---------------------------------------------------------------------------------
 
 

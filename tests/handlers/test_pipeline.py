@@ -46,7 +46,7 @@ async def test_stages_run_batched_and_failures_stay_per_email() -> None:
     first, second, third = batch.outcomes
     assert isinstance(first, DraftText) and first.sentiment == "negative"
     assert first.entities.name == ("Ana Lopez",) and first.entities.product == ("Nimbus X2",)
-    assert first.body == "Reply for Customer name: Ana Lopez"
+    assert first.body == 'Reply for Customer name: "Ana Lopez"'
     assert not first.needs_review
     assert isinstance(second, DraftText) and second.needs_review
     assert second.entities.name == ()  # "Ana Lopez" is not in that email: never invented
@@ -98,6 +98,46 @@ def _replies(first: str, second: str) -> ScriptedEngine:
         return result(second if request.sampling.temperature > 0 else first)
 
     return ScriptedEngine(answer)
+
+
+def _rewrites(rewrite: str) -> ScriptedEngine:
+    """Analysis as ``script``, every reply GOOD, every persona rewrite ``rewrite``."""
+
+    def answer(request: GenerateRequest) -> GenerateResult:
+        if request.constraint is not None:
+            return script(request)
+        assert request.messages is not None
+        return result(rewrite if "persona" in request.messages[0].content else GOOD)
+
+    return ScriptedEngine(answer)
+
+
+PIRATE = GOOD.replace("Hi Ana,", "Ahoy Ana, matey!").replace("Best regards,", "Fair winds to ye,")
+
+
+@pytest.mark.parametrize(("rewrite", "failed"), [
+    (PIRATE.replace("Nimbus X2", "gadget"), "persona_facts_lost"),
+    (PIRATE.replace("Ahoy Ana", "Ahoy Marco"), "persona_greeting_name"),
+    (PIRATE + "\nCall 0800 123 4567 for yer refund.", "persona_invented_facts"),
+    ("Arr! " * 30, "persona_repetition"),
+    ("", "persona_empty"),
+])
+async def test_a_persona_rewrite_that_fails_a_check_leaves_the_plain_draft(
+        rewrite: str, failed: str) -> None:
+    config = PipelineConfig(tasks=("sentiment", "entities", "reply", "persona"), persona="pirate")
+    batch = await Pipeline(_rewrites(rewrite), config).run(EMAILS[:1])
+    (draft,) = batch.outcomes
+    assert isinstance(draft, DraftText) and draft.body == GOOD and draft.persona is None
+    assert not draft.needs_review  # the plain draft passed its own checks
+    assert batch.persona_outcomes == {"kept_plain": 1} and failed in batch.check_failures
+
+
+async def test_a_persona_rewrite_that_keeps_the_facts_goes_out() -> None:
+    config = PipelineConfig(tasks=("sentiment", "entities", "reply", "persona"), persona="pirate")
+    batch = await Pipeline(_rewrites(PIRATE), config).run(EMAILS[:1])
+    (draft,) = batch.outcomes
+    assert isinstance(draft, DraftText) and draft.body == PIRATE and draft.persona == "pirate"
+    assert batch.persona_outcomes == {"rewritten": 1}
 
 
 async def test_a_draft_that_passes_its_checks_goes_out_as_written() -> None:

@@ -1,6 +1,7 @@
 """Faults against real broker processes on loopback: kill -9, SIGTERM, bad bytes, a missing broker,
-a group of two, a slow engine, and exactly-once under kill -9. Each test is bounded in time and
-prints its counts (lost, duplicates, dead letters); run with -s to see them."""
+a group of two, a slow engine, and exactly-once under kill -9, a SIGSTOP past the session timeout
+(zombie fencing) and a broker restart. Each test is bounded in time and prints its counts (lost,
+duplicates, dead letters); run with -s to see them."""
 
 from __future__ import annotations
 
@@ -17,10 +18,12 @@ import urllib.request
 from collections import Counter
 from pathlib import Path
 
-from aiokafka import AIOKafkaConsumer
+from aiokafka import AIOKafkaConsumer, TopicPartition
 
 from daemon.contracts import DeadLetter, Draft
 from daemon.service.daemon import Daemon
+from daemon.service.metrics import Metrics
+from daemon.service.publisher import Batch, Publisher
 from daemon.settings import Settings
 from daemon.tools.broker import EmbeddedBroker, free_port
 from handlers.pipeline import PipelineConfig
@@ -319,7 +322,7 @@ async def test_exactly_once_under_kill_9(tmp_path: Path) -> None:
             bootstrap_servers=broker.bootstrap, engine="echo", metrics_port=0,
             processing_guarantee="exactly_once", input_topic=f"in-{run}",
             drafts_topic=f"drafts-{run}", deadletter_topic=f"dead-{run}", group_id=f"g-{run}",
-            transactional_id=f"replyd-test-{run}", session_timeout_ms=6000,
+            session_timeout_ms=6000,
             heartbeat_interval_ms=1000, max_batch_size=16, echo_delay_ms=100.0,
         )
         n = 300
@@ -352,6 +355,128 @@ async def test_exactly_once_under_kill_9(tmp_path: Path) -> None:
         assert kills == 3 and 0 < mid < n, "the kills should land mid-stream"
         assert counts["lost"] == 0, (tmp_path / "daemon.log").read_text()[-3000:]
         assert counts["duplicates"] == 0
+
+
+async def take_over(settings: Settings, partitions: int, per_partition: int) -> int:
+    """The new owner of every input partition, built from replyd's own parts: it starts each
+    partition's producer (fencing the last owner), seeks to the committed offsets, and commits
+    drafts and offsets for up to ``per_partition`` records of each. Returns how many."""
+    tps = [TopicPartition(settings.input_topic, p) for p in range(partitions)]
+    owner = Daemon(settings, EchoEngine(delay_ms=0), PipelineConfig())  # for its outputs
+    publisher = Publisher(settings, Metrics())
+    consumer = AIOKafkaConsumer(
+        bootstrap_servers=settings.bootstrap_servers, group_id=settings.group_id,
+        enable_auto_commit=False, auto_offset_reset="earliest", isolation_level="read_committed")
+    await consumer.start()
+    consumer.assign(tps)
+    published = 0
+    try:
+        async with owner.engine:
+            await publisher.assign(tps, consumer, asyncio.Event())
+            for tp in tps:
+                records = (await consumer.getmany(tp, timeout_ms=2000,
+                                                  max_records=per_partition)).get(tp, [])
+                if records:
+                    batch = Batch(records, {tp: 0}, await owner._outputs(records))
+                    done = await publisher.publish_transaction(batch, lambda b: b, lambda b: None)
+                    published += len(done.records)
+    finally:
+        await publisher.stop()
+        await consumer.stop()
+    return published
+
+
+async def test_exactly_once_a_stalled_instance_that_resumes_commits_nothing_stale(
+    tmp_path: Path,
+) -> None:
+    # An instance is SIGSTOPped past its session timeout with batches in flight; a new owner
+    # takes its partitions over and commits some of their records; the instance is SIGCONTed.
+    # noida-db cannot move a stalled member's partitions to another member (its rebalance waits
+    # for the stalled member, then loops), so the new owner is this test, built from replyd's
+    # own Publisher: it starts each partition's producer exactly as an instance does on
+    # assignment. What resumes then must commit nothing it had in flight; it rejoins, fences
+    # the test's producers in turn and finishes from the committed offsets.
+    broker = EmbeddedBroker(port=0, kind="noida", data_dir=tmp_path / "noida")
+    with broker:
+        run = os.urandom(4).hex()
+        settings = Settings(
+            bootstrap_servers=broker.bootstrap, engine="echo", metrics_port=0,
+            processing_guarantee="exactly_once", input_topic=f"in-{run}",
+            drafts_topic=f"drafts-{run}", deadletter_topic=f"dead-{run}", group_id=f"g-{run}",
+            session_timeout_ms=6000, heartbeat_interval_ms=1000, max_batch_size=8,
+            echo_delay_ms=300.0, max_inflight_emails=32, rebalance_drain_timeout_s=1.0,
+            revoke_transaction_timeout_s=1.0,
+        )
+        n = 400
+        ids = {f"<test-{i}@example.com>" for i in range(n)}
+        await send(settings, [email_bytes(i) for i in range(n)], partitions=4)
+        log = tmp_path / "daemon.log"
+        process = spawn(settings, log)
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline and not (await outcomes(settings, True, 0.2))[0]:
+            pass
+        await asyncio.sleep(1.0)
+        process.send_signal(signal.SIGSTOP)
+        try:
+            stopped_at = sum((await outcomes(settings, True))[0].values())
+            await asyncio.sleep(settings.session_timeout_ms / 1000 + 1)
+            taken = await take_over(settings, 4, 24)
+        finally:
+            process.send_signal(signal.SIGCONT)
+        try:
+            drafts, dead = await wait_for_all(settings, ids, set(), timeout_s=60,
+                                              read_committed=True)
+        finally:
+            process.send_signal(signal.SIGTERM)
+            code = process.wait(timeout=60)
+        counts = report("exactly-once-sigstop", ids, drafts, dead, 0)
+        text = log.read_text()
+        fenced = text.count("taken over by another instance")
+        print(f"chaos[exactly-once-sigstop] drafts when stopped {stopped_at}; the new owner "
+              f"committed {taken}; fenced transactions of the resumed instance {fenced}; "
+              f"exit code {code}")
+        assert 0 < stopped_at < n and taken > 0
+        assert fenced > 0, "the resumed instance should have had work in flight"
+        assert counts["lost"] == 0, text[-3000:]
+        assert counts["duplicates"] == 0, text[-3000:]
+
+
+async def test_exactly_once_across_a_broker_restart_under_load(tmp_path: Path) -> None:
+    # The broker is restarted while an instance publishes: its transactions fail and are
+    # retried on the partitions' producers until the broker is back (it keeps its data on disk).
+    broker = EmbeddedBroker(port=0, kind="noida", data_dir=tmp_path / "noida")
+    with broker:
+        run = os.urandom(4).hex()
+        settings = Settings(
+            bootstrap_servers=broker.bootstrap, engine="echo", metrics_port=0,
+            processing_guarantee="exactly_once", input_topic=f"in-{run}",
+            drafts_topic=f"drafts-{run}", deadletter_topic=f"dead-{run}", group_id=f"g-{run}",
+            session_timeout_ms=6000, heartbeat_interval_ms=1000, max_batch_size=8,
+            echo_delay_ms=200.0,
+        )
+        n = 300
+        ids = {f"<test-{i}@example.com>" for i in range(n)}
+        await send(settings, [email_bytes(i) for i in range(n)], partitions=2)
+        log = tmp_path / "daemon.log"
+        process = spawn(settings, log)
+        try:
+            deadline = time.monotonic() + 30
+            while time.monotonic() < deadline and not (await outcomes(settings, True, 0.2))[0]:
+                pass
+            await asyncio.sleep(0.5)
+            broker.stop_sync()
+            await asyncio.sleep(2.0)
+            broker.start_sync()
+            drafts, dead = await wait_for_all(settings, ids, set(), timeout_s=75,
+                                              read_committed=True)
+        finally:
+            process.send_signal(signal.SIGTERM)
+            code = process.wait(timeout=60)
+        counts = report("exactly-once-broker-restart", ids, drafts, dead, 0)
+        retries = log.read_text().count("transaction failed; retrying")
+        print(f"chaos[exactly-once-broker-restart] transaction retries {retries}; exit {code}")
+        assert counts["lost"] == 0, log.read_text()[-3000:]
+        assert counts["duplicates"] == 0, log.read_text()[-3000:]
 
 
 async def wait_ready(port: int, timeout_s: float = 60) -> None:

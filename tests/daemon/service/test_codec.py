@@ -174,3 +174,13 @@ def test_max_body_bytes_must_fit_max_record_bytes() -> None:
     with pytest.raises(ValidationError, match="max_body_bytes 1048576 does not fit max_record"):
         Settings(max_body_bytes=1_048_576)
     assert Settings(max_body_bytes=1_048_576, max_record_bytes=1_500_000).max_body_bytes
+
+
+def test_a_null_header_value_is_read_as_empty_not_a_crash() -> None:
+    # Kafka allows a header without a value; aiokafka hands it over as None.
+    assert codec.content_type([("content-type", None)], "application/json") == ""
+    assert codec.header_content_type([("Content-Type", None)]) == ""
+    rejected = decode(b"{}", 100, codec.content_type([("content-type", None)], "x"))
+    assert isinstance(rejected, Rejected) and rejected.reason == "schema"
+    assert codec.record_bytes(b"k", b"v", [("a", None), ("bb", b"123")]) == (
+        codec.RECORD_FRAMING_BYTES + 2 + (1 + 10) + (2 + 3 + 10))

@@ -72,6 +72,32 @@ async def test_drafts_are_keyed_and_carry_the_idempotency_header(settings: Setti
     assert dict(record.headers)["replyd-idempotency-key"] == b"<test-1@example.com>"
 
 
+async def test_outputs_carry_trace_schema_and_dead_letter_context_headers(
+    settings: Settings,
+) -> None:
+    trace = "4bf92f3577b34da6a3ce929d0e0e4736"
+    sent = [("traceparent", f"00-{trace}-00f067aa0ba902b7-01".encode()), ("tenant", b"acme")]
+    await send(settings, [email_bytes(1), b"{not json"], headers=sent)
+    await run_until(daemon_for(settings), settings, drafts=1, dead=1)
+    (draft,) = await read(settings, settings.drafts_topic, 1)
+    (letter,) = await read(settings, settings.deadletter_topic, 1)
+    got = dict(draft.headers)
+    assert got["content-type"] == b"application/json"
+    assert got["replyd-schema-version"] == b"3"
+    version, trace_id, span, flags = got["traceparent"].decode().split("-")
+    assert (version, trace_id, flags) == ("00", trace, "01")
+    assert span == got["replyd-trace-id"].decode() != "00f067aa0ba902b7"
+    dead = dict(letter.headers)
+    assert dead["replyd.errors.topic"] == settings.input_topic.encode()
+    assert (dead["replyd.errors.partition"], dead["replyd.errors.offset"]) == (b"0", b"1")
+    assert dead["replyd.errors.reason"] == b"invalid_json"
+    assert dead["replyd.errors.exception.class"] == b"daemon.service.codec.Rejected"
+    assert dead["replyd.errors.exception.message"].startswith(b"not UTF-8 JSON")
+    assert dead["replyd.original.tenant"] == b"acme"
+    assert dead["replyd.original.traceparent"] == sent[0][1]
+    assert dead["traceparent"].decode().split("-")[1] == trace
+
+
 async def test_committed_offsets_are_not_reprocessed_after_restart(settings: Settings) -> None:
     await send(settings, [email_bytes(i) for i in range(3)])
     await run_until(daemon_for(settings), settings, drafts=3, dead=0)

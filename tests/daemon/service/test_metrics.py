@@ -32,6 +32,7 @@ EXPECTED = {
     "replyd_publish_retries": ("counter", set()),
     "replyd_emails_with_unknown_fields": ("counter", set()),
     "replyd_draft_outcomes": ("counter", {"outcome"}),
+    "replyd_persona_outcomes": ("counter", {"outcome"}),
     "replyd_draft_check_failures": ("counter", {"check"}),
     "replyd_emails_skipped": ("counter", {"reason"}),
     "replyd_drafts_needing_review": ("counter", {"reason"}),
@@ -115,7 +116,7 @@ def test_observe_many_equals_observe_value_by_value() -> None:
 
 
 def test_closed_label_sets_are_exported_at_zero_from_the_start() -> None:
-    from daemon.service.metrics import DRAFT_OUTCOMES, Metrics
+    from daemon.service.metrics import DRAFT_OUTCOMES, PERSONA_OUTCOMES, Metrics
     from models.vocabulary import DEAD_LETTER_REASONS
 
     text = generate_latest(Metrics().registry).decode()
@@ -123,6 +124,8 @@ def test_closed_label_sets_are_exported_at_zero_from_the_start() -> None:
         assert f'replyd_dead_letters_total{{reason="{reason}"}} 0.0' in text
     for outcome in DRAFT_OUTCOMES:
         assert f'replyd_draft_outcomes_total{{outcome="{outcome}"}} 0.0' in text
+    for outcome in PERSONA_OUTCOMES:
+        assert f'replyd_persona_outcomes_total{{outcome="{outcome}"}} 0.0' in text
 
 
 def test_outputs_are_counted_by_kind() -> None:
@@ -134,3 +137,27 @@ def test_outputs_are_counted_by_kind() -> None:
     assert value("replyd_emails_skipped_total", {"reason": "auto_reply"}) == 0
     assert value("replyd_dead_letters_total", {"reason": "schema"}) == 1
     assert value("replyd_drafts_needing_review_total", {"reason": "language"}) == 0
+
+
+def test_standard_collectors_are_on_the_daemons_registry() -> None:
+    """GC, platform and process series, as the default registry would have them, but on
+    replyd's own registry; and no ``*_created`` series (``disable_created_metrics``)."""
+    import gc
+
+    metrics = Metrics()
+    text = generate_latest(metrics.registry).decode()
+    for generation in ("0", "1", "2"):
+        assert f'python_gc_collections_total{{generation="{generation}"}}' in text
+        assert f'python_gc_objects_collected_total{{generation="{generation}"}}' in text
+    assert "python_info{" in text
+    assert "_created" not in text
+    before = _gc_collections(metrics, "2")
+    gc.collect()
+    assert _gc_collections(metrics, "2") == before + 1, "the series follow gc.get_stats()"
+
+
+def _gc_collections(metrics: Metrics, generation: str) -> float:
+    value = metrics.registry.get_sample_value(
+        "python_gc_collections_total", {"generation": generation})
+    assert value is not None
+    return value

@@ -55,6 +55,18 @@ def test_draft_check_report_counts_usable_drafts() -> None:
     assert report["check_failure_rates"]["empty"] == round(1 / 3, 4)
 
 
+def test_rewrite_check_report_counts_usable_rewrites() -> None:
+    from daemon.tools.evaluate import rewrite_check_report
+    from models.synth.emails import persona_examples
+
+    rows = persona_examples(3, 5, "eval")
+    rewrites = [rows[0]["rewrite"], rows[1]["rewrite"] + " Call 0800 555 0199 today.", None]
+    report = rewrite_check_report(rows, rewrites)
+    assert report["usable"] == round(1 / 3, 4)
+    assert report["check_failure_rates"]["invented_facts"] == round(1 / 3, 4)
+    assert report["check_failure_rates"]["empty"] == round(1 / 3, 4)
+
+
 def test_eval_rejects_bad_data_before_starting_an_engine(tmp_path: Path) -> None:
     data = tmp_path / "bad.jsonl"
     data.write_text('{"text": "hi", "label": "angry"}\n')

@@ -232,3 +232,22 @@ async def test_raw_mail_goes_back_as_raw_mail(settings: Settings) -> None:
     ((_, value, headers),) = await _input_then_marker(settings, 1)
     assert value == raw
     assert headers["content-type"] == b"message/rfc822"
+
+
+async def test_the_original_headers_go_back_but_not_replyds_own(settings: Settings) -> None:
+    """A daemon-made letter keeps the record's headers; replay sends them again."""
+    traceparent = b"00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"
+    own = [("traceparent", traceparent), ("tenant", b"acme"),
+           ("content-type", b"application/json"), ("replyd-replayed-from", b"dead/0/3")]
+    await ensure_topics(
+        settings, [settings.input_topic, settings.drafts_topic, settings.deadletter_topic])
+    await produce(settings, settings.input_topic, [(b"k-junk", b"{not json", own)])
+    await run_until(daemon_for(settings), settings, drafts=0, dead=1)
+
+    summary = await _run(settings, reasons=["invalid_json"])
+    assert summary.replayed_total == 1
+    _, replayed = await read(settings, settings.input_topic, 2, timeout_s=20)
+    assert (replayed.key, replayed.value) == (b"k-junk", b"{not json")
+    assert list(replayed.headers) == [  # the earlier replay's header is not among them
+        ("traceparent", traceparent), ("tenant", b"acme"), ("content-type", b"application/json"),
+        (REPLAYED_FROM_HEADER, f"{settings.deadletter_topic}/0/0".encode())]

@@ -161,10 +161,13 @@ def test_mail_measures_on_fabricated_drafts(tmp_path: Path) -> None:
         0: Outcome("drafted", None, {
             "body": "\nHi Jane,\nSorry about order 4821. See https://help.example.com/k",
             "entities": {"name": ["Jane Smith"]}, "needs_review": False, "subject": "Re: Kettle",
-            "sentiment": "negative", "language": "en", "review_reasons": []}),
+            "sentiment": "negative", "language": "en", "review_reasons": [],
+            "tokens": {"prompt": 900, "completion": 60}}),
         1: Outcome("drafted", None, {
             "body": "Dear Robert,\nWe will look into it.", "needs_review": True,
-            "entities": {"name": ["Robert Brown", "Zed Nobody"]}}),
+            "review_reasons": ["repetition", "steering"],
+            "entities": {"name": ["Robert Brown", "Zed Nobody"]},
+            "tokens": {"prompt": 600, "completion": 90}}),
         2: Outcome("drafted", None, {
             "body": "Hello Marcus,\nPlease call 555-0100.", "entities": {"name": []}}),
         3: Outcome("dead_letter", "invalid_mail"),
@@ -176,6 +179,9 @@ def test_mail_measures_on_fabricated_drafts(tmp_path: Path) -> None:
     assert mail["greeting_uses_carried_name_share_of_named"] == 1.0
     assert mail["greeting_word_not_in_message"] == 1  # "Marcus" is in no message text
     assert mail["drafts_with_invented_facts"] == 1  # the URL; 4821 and 555-0100 are grounded
+    assert mail["fallbacks"] == 1 and mail["model_drafts_passing_checks_share"] == 0.667
+    assert mail["prompt_tokens_per_draft"] == 500.0  # (900 + 600 + 0) / 3 drafts
+    assert mail["completion_tokens_per_draft"] == 50.0
     assert set(mail["rules"]) == {"greeting", "greeting_word_not_in_message", "invented_facts"}
     # Links on the company's own domains are not invented (as the daemon's own check says).
     allowed = trial_measures.mail_measures(inputs, outcomes, ("example.com",))
