@@ -202,8 +202,10 @@ class Settings(BaseSettings):
         description="How long transient errors of an engine that reports itself healthy are "
         "retried quietly before the daemon declares an outage (/readyz engine false, one "
         "warning, then one every minute). An unhealthy engine is an outage at once. Either "
-        "way the batch is held, uncommitted and never dead-lettered, until the engine answers "
-        "or the process is asked to stop.",
+        "way the batch is held, uncommitted, until the engine answers or the process is asked "
+        "to stop; except when, past this deadline, a one-token probe shows the engine serving "
+        "other requests: then the batch is split to find the email(s) whose requests keep "
+        "failing, which become engine_request dead letters (daemon/service/isolate.py).",
     )
     engine_retry_initial_backoff_s: float = Field(
         0.2, gt=0, description="First delay between those retries (doubling, jittered)."

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import re
 from collections import Counter
+from difflib import SequenceMatcher
 from collections.abc import Iterable, Sequence
 
 from handlers.types import EmailText, Entities, Sentiment
@@ -27,11 +28,12 @@ LENGTH = "length"
 UNFINISHED = "unfinished"
 INVENTED_FACTS = "invented_facts"
 GREETING_NAME = "greeting_name"
+MISSPELT_FACT = "misspelt_fact"
 # Persona rewrites only: a name or product of the draft that the rewrite dropped.
 FACTS_LOST = "facts_lost"
 CHECKS: tuple[str, ...] = (
     REPETITION, PROMPT_ECHO, CUSTOMER_VOICE, MISPLACED_CONDOLENCE, APOLOGY_MISSING, LENGTH,
-    UNFINISHED, INVENTED_FACTS, GREETING_NAME,
+    UNFINISHED, INVENTED_FACTS, GREETING_NAME, MISSPELT_FACT,
 )
 
 MIN_WORDS = 12
@@ -151,6 +153,11 @@ _TEAM_SIGNATURE = re.compile(
     re.IGNORECASE,
 )
 SIGNATURE_MAX_WORDS = 8
+# Near misses of a name or product word (see misspelt_facts): words of this many characters or
+# more, this similar. "Juniberx"/"Juniper" 0.80, "Noer"/"Noor" 0.75 (four letters: one slip is
+# a quarter of the word), "Thanks"/"Tanaka" 0.50.
+MISSPELT_MIN_CHARS = 4
+MISSPELT_SIMILARITY = 0.75
 PERSONA_SIGN_OFF_WORDS = 4
 
 # --- invented facts ------------------------------------------------------------------------------
@@ -200,6 +207,7 @@ def check_draft(body: str, email: EmailText, sentiment: Sentiment, entities: Ent
         UNFINISHED: is_unfinished(lines),
         INVENTED_FACTS: bool(invented_facts(draft, source, allowed_domains=allowed_domains)),
         GREETING_NAME: bool(entities.name) and not greets_by_name(lines, entities.name),
+        MISSPELT_FACT: bool(misspelt_facts(draft, entities)),
     }
     return tuple(name for name in CHECKS if failed[name])
 
@@ -304,6 +312,32 @@ def is_unfinished(lines: Sequence[str]) -> bool:
     # The text above the sign-off must end a sentence too: a sign-off after a cut sentence is
     # still a cut draft.
     return body_end > 0 and not _SENTENCE_END.search(lines[body_end - 1])
+
+
+def misspelt_facts(draft: str, entities: Entities) -> list[str]:
+    """Capitalised words of ``draft`` that are near misses of a word of a name or product the
+    analysis found ("Juniberx" for "Juniper", "Noer" for "Noor"): same first letter, length
+    within two, ``difflib`` ratio ≥ MISSPELT_SIMILARITY, not equal. A model that mangles the
+    customer's name or product writes a draft nobody can send."""
+    # Capitalised words only: a brand or a name ("Sprout"), not "kids'" or "massager", which
+    # ordinary words ("Kind", "Messages") come close to.
+    targets = {word for value in (*entities.name, *entities.product)
+               for word in _WORDS.findall(value)
+               if len(word) >= MISSPELT_MIN_CHARS and word[0].isupper()}
+    if not targets:
+        return []
+    folded = {target.casefold() for target in targets}
+    found = []
+    for word in dict.fromkeys(_WORDS.findall(draft)):  # distinct, in order
+        low = word.casefold()
+        if len(word) < MISSPELT_MIN_CHARS or not word[0].isupper() or low in folded:
+            continue
+        for target in folded:
+            if (target[0] == low[0] and abs(len(target) - len(low)) <= 2
+                    and SequenceMatcher(None, target, low).ratio() >= MISSPELT_SIMILARITY):
+                found.append(word)
+                break
+    return found
 
 
 def _persona_sign_off(lines: Sequence[str]) -> bool:

@@ -21,7 +21,9 @@ where letters spaced out one by one are joined, and a few unmistakable phrases a
 letters alone ("ignoreallpreviousinstructions"). Each rule needs an instruction-like object
 (instructions, rules, the system prompt), an AI-directed target or a role marker, never a verb
 alone, so "please ignore my previous email" passes. A rule runs only when the text holds the
-words of its gate (a set lookup), so most mail runs few of them.
+words of its gate (a set lookup), so most mail runs few of them. Two counting rules catch what
+names no rule to break: jailbreak vocabulary packed into a window (:data:`SIGNALS`) and several
+kinds of role-play cue close together (:mod:`handlers.guard_roleplay`).
 
 Everything is linear in the (bounded) text: translate tables and fixed regular expressions whose
 gaps are all bounded (``[^.!?]{0,120}?``, never ``.*``: a ``.*`` once made "act as a " x 12,000
@@ -40,6 +42,15 @@ from handlers.guard_rules import (
     SIGNAL_WINDOW,
     SIGNALS,
     SQUASHED_PARTS,
+)
+from handlers.guard_roleplay import (
+    CUE_KEY_KINDS,
+    CUE_MARKS,
+    CUE_MIN_KINDS,
+    CUE_WINDOW,
+    CUE_WORDS,
+    CUES,
+    ROLEPLAY_FAMILIES,
 )
 
 MAX_SCAN_CHARS = 20_000
@@ -99,11 +110,16 @@ _SIGNAL = re.compile("|".join(
 _SIGNAL_WORDS = {family: tuple(frozenset(term.split()) for term in terms.split("|"))
                  for family, terms in SIGNALS.items() if family != "command"}
 
-_RULES = [pattern for rules in FAMILIES.values() for pattern, _ in rules]
+# The role-play cues (handlers.guard_roleplay), one named group per kind.
+_CUE = re.compile("|".join(rf"(?P<{kind}>{_phrase(cues)})" for kind, cues in CUES.items()),
+                  re.MULTILINE)
+
+_FAMILIES = {**FAMILIES, **ROLEPLAY_FAMILIES}
+_RULES = [pattern for rules in _FAMILIES.values() for pattern, _ in rules]
 # Every rule in one expression. The guard searches _GATED; this one is for callers that search
 # raw text (IGNORECASE stands in for the case folding), as the tests do.
 _STEERING = re.compile(_alternation(_RULES), re.IGNORECASE | re.MULTILINE)
-_GATED = _gated(FAMILIES)
+_GATED = _gated(_FAMILIES)
 _MARKS = ("<", "[", "##")
 # Each word of a rule's first gate string, to the rules it opens: a text's words pick the few
 # rules worth searching without testing every gate.
@@ -237,7 +253,8 @@ def looks_like_steering(text: str) -> bool:
         # Letters spaced out one by one ("i n   y o u r"): single spaces join letters, wider
         # gaps part words. Only for a text that has such a run, since it glues normal words.
         views.append(_finish(_SINGLE_SPACE.sub("", folded), False))
-    if any(_matches(view) for view in views) or _many_signals(views[0]):
+    if (any(_matches(view) for view in views) or _many_signals(views[0])
+            or _many_cues(views[0])):
         return True
     squashed = (views[0].translate(_ASCII_NON_LETTERS) if views[0].isascii()
                 else _NOT_LETTER.sub("", views[0]))
@@ -287,5 +304,26 @@ def _many_signals(view: str) -> bool:
         if len(counts) >= SIGNAL_MIN_TERMS and sum(
                 n > 0 for name, n in families.items() if name != "command") >= (
                 SIGNAL_MIN_FAMILIES):
+            return True
+    return False
+
+
+def _many_cues(view: str) -> bool:
+    """Whether some window of CUE_WINDOW characters holds CUE_MIN_KINDS kinds of role-play cue,
+    one of them a key kind (handlers.guard_roleplay): one pass over the matches, keeping each
+    kind's last position (at most eight kinds, so each step is constant work)."""
+    words = set(_TOKEN.findall(view))
+    open_kinds = {kind for kind, needed in CUE_WORDS.items() if not words.isdisjoint(needed)
+                  or any(mark in view for mark in CUE_MARKS.get(kind, ()))}
+    if len(open_kinds) < CUE_MIN_KINDS or CUE_KEY_KINDS.isdisjoint(open_kinds):
+        return False
+    last: dict[str, int] = {}
+    for match in _CUE.finditer(view):
+        start = match.start()
+        last[match.lastgroup or ""] = start
+        if len(last) < CUE_MIN_KINDS:
+            continue
+        near = [kind for kind, seen in last.items() if start - seen <= CUE_WINDOW]
+        if len(near) >= CUE_MIN_KINDS and not CUE_KEY_KINDS.isdisjoint(near):
             return True
     return False

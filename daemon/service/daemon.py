@@ -33,6 +33,7 @@ from daemon.contracts import IncomingEmail
 from daemon.service import codec, outputs
 from daemon.service.gc_tuning import tune_gc
 from daemon.service.health import HealthServer
+from daemon.service.isolate import BatchRunner
 from daemon.service.metered import MeteredEngine
 from daemon.service.metrics import Metrics, observe_many
 from daemon.service.outage import EngineOutage
@@ -118,6 +119,10 @@ class Daemon:
         self._epochs: defaultdict[TopicPartition, int] = defaultdict(int)
         self._outage = EngineOutage(settings.engine_retry_deadline_s,
                                     settings.engine_retry_initial_backoff_s, self._engines_healthy)
+        self._runner = BatchRunner(  # holds a batch through outages, isolates emails that fail
+            self.pipeline.run, [e for e in (engine, reply_engine) if e], self._outage,
+            settings.engine_retry_deadline_s, settings.engine_retry_initial_backoff_s,
+            self._stop_requested)
 
     @property
     def broker_connected(self) -> bool:
@@ -402,27 +407,18 @@ class Daemon:
         outputs: list[Output | None],
     ) -> None:
         texts = [codec.email_text(email) for _, email in valid]
-        # The one place engine errors are retried (the pipeline raises them as they come). A
-        # retriable error means the engine is unavailable, not that the emails are bad: the
-        # batch is held, uncommitted, until the engine answers (daemon.service.outage).
-        while True:
-            try:
-                result = await self.pipeline.run(texts)
-                self._outage.recovered()
-                break
-            except EngineDeadError:
-                raise
-            except EngineError as exc:
-                if not exc.retriable:
-                    # Deterministic for this batch (e.g. a 2xx that is not a completion).
-                    log.error("engine failed on the batch; dead-lettering it",
-                              extra={"error_type": type(exc).__name__, "emails": len(valid)})
-                    for i, _ in valid:
-                        outputs[i] = self._dead(records[i], "engine_error", f"engine error: {exc}")
-                    return
-                if self.should_exit:
-                    raise EngineDeadError(f"engine unavailable at shutdown: {exc}") from exc
-                await self._outage.failed(exc, self._stop_requested)
+        # The one place engine errors are retried (the pipeline raises them as they come): the
+        # batch is held through outages; emails the engine alone fails are isolated (isolate.py).
+        try:
+            result = await self._runner.run(texts)
+        except EngineDeadError:
+            raise
+        except EngineError as exc:  # not retriable: e.g. a 2xx that is not a completion
+            log.error("engine failed on the batch; dead-lettering it",
+                      extra={"error_type": type(exc).__name__, "emails": len(valid)})
+            for i, _ in valid:
+                outputs[i] = self._dead(records[i], "engine_error", f"engine error: {exc}")
+            return
         self.metrics.record_batch(result, self.pipeline.config, len(valid))
         debug = log.isEnabledFor(logging.DEBUG)
         encoder: codec.DraftEncoder | None = None

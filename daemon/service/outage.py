@@ -7,6 +7,9 @@ process is asked to stop. An engine that reports itself unhealthy is down at onc
 reports itself healthy but keeps failing is down after ``engine_retry_deadline_s``. While down,
 ``/readyz`` reports the engine false; the log gets one line when it goes down, one every
 ``LOG_EVERY_S`` while it stays down, and one when it is back.
+
+An engine that keeps failing one batch while it answers a probe is not down: the batch's failing
+emails are isolated and dead-lettered instead (:mod:`daemon.service.isolate`).
 """
 
 from __future__ import annotations

@@ -53,7 +53,7 @@ def test_good_drafts_pass_every_check() -> None:
 def test_checks_are_named_constants_in_order() -> None:
     assert CHECKS == ("repetition", "prompt_echo", "customer_voice", "misplaced_condolence",
                       "apology_missing", "length", "unfinished", "invented_facts",
-                      "greeting_name")
+                      "greeting_name", "misspelt_fact")
     assert len(set(CHECKS)) == len(CHECKS)
     everything = "<email>\n" + "I'm sorry for your loss. " * 4
     result = failed(everything, ANGRY, "negative", DANA)
@@ -111,6 +111,23 @@ def test_near_duplicate_search_is_bounded() -> None:
     assert not checks.has_repetition(" ".join(late))
     early = ["Our team will check the parcel today.", "Our team will check the parcel soon."]
     assert checks.has_repetition(" ".join(early + sentences[:10]))
+
+
+@pytest.mark.parametrize(("draft", "found"), [
+    ("Hi Björn,\n\nI'm sorry your Juniberx humidifier did not arrive.", ["Juniberx"]),
+    ("Ahoy Noer, matey! Yer Juniper humidifier is on its way.", ["Noer"]),
+    ("Hi Noor,\n\nThanks for your note. Please tell us more about the Juniper humidifier.", []),
+    ("Hi Noor,\n\nThank you. Pulse, Mosaic and Music are not your products.", []),
+])
+def test_misspelt_names_and_products_are_found(draft: str, found: list[str]) -> None:
+    entities = Entities(name=("Noor Murphy",), product=("Juniper humidifier",))
+    assert checks.misspelt_facts(draft, entities) == found
+
+
+def test_generator_replies_misspell_nothing() -> None:
+    for e in generate_emails(300, seed=3, split="eval"):
+        entities = Entities(tuple(e.entities["name"]), tuple(e.entities["product"]), ())
+        assert checks.misspelt_facts(draft_reply(e), entities) == [], e.message_id
 
 
 # --- prompt echo ---------------------------------------------------------------------------------

@@ -414,3 +414,65 @@ def test_cli_maps_a_broker_refusal_to_exit_code_4(monkeypatch: pytest.MonkeyPatc
 
     monkeypatch.setattr(cli, "cmd_run", refuse)
     assert cli.main(["run"]) == cli.EXIT_BROKER_REFUSED == 4
+
+
+async def test_an_email_the_engine_fails_every_time_is_dead_lettered_not_held(
+    settings: Settings,
+) -> None:
+    """Issue 18: one email whose requests a healthy server answers with 500 every time costs
+    that email (an ``engine_request`` dead letter), not its partition."""
+    from tests.daemon.service.test_isolate import MARKER, Poisoned
+
+    bodies = ["My AeroBlend 500 stopped working, please help."] * 9
+    bodies[4] = f"It broke again. {MARKER}"
+    await send(settings, [email_bytes(i, body=body) for i, body in enumerate(bodies)])
+    settings = settings.model_copy(
+        update={"engine_retry_deadline_s": 0.3, "engine_retry_initial_backoff_s": 0.01})
+    engine = Poisoned()
+    daemon = daemon_for(settings, engine, check_drafts=False)
+    started = asyncio.get_running_loop().time()
+    drafts, dead = await run_until(daemon, settings, drafts=8, dead=1)
+    took = asyncio.get_running_loop().time() - started
+    assert sorted(d.in_reply_to for d in drafts) == sorted(
+        f"<test-{i}@example.com>" for i in range(9) if i != 4)
+    (letter,) = dead
+    assert (letter.reason, letter.source.offset) == ("engine_request", 4)
+    assert "repeatedly" in letter.error and MARKER not in letter.error
+    assert await committed(settings) == 9
+    assert engine.probes >= 2 and daemon._runner.isolated == 1
+    assert took < 20, took
+    print(f"isolated 1 of 9 in {took:.2f} s: {len(drafts)} drafts, {len(dead)} dead letter")
+
+
+async def test_an_outage_with_a_failing_email_in_the_batch_still_dead_letters_nothing(
+    settings: Settings,
+) -> None:
+    """While the probes fail too it is an outage: the batch is held, uncommitted; once the
+    engine answers again, only the email it still fails is dead-lettered."""
+    from tests.daemon.service.test_isolate import MARKER, Poisoned
+
+    await send(settings, [email_bytes(i, body=f"Broken. {MARKER}" if i == 1 else "Broken.")
+                          for i in range(3)])
+    settings = settings.model_copy(
+        update={"engine_retry_deadline_s": 0.2, "engine_retry_initial_backoff_s": 0.01})
+    engine = Poisoned()
+    engine.down = True
+    daemon = daemon_for(settings, engine, check_drafts=False)
+    task = asyncio.create_task(daemon.run())
+    try:
+        for _ in range(100):
+            await asyncio.sleep(0.05)
+            if engine.probes >= 3 and daemon._outage.down:
+                break
+        assert engine.probes >= 3 and daemon._ready_checks()["engine"] is False
+        assert await read(settings, settings.deadletter_topic, 0, timeout_s=0.5) == []
+        assert await committed(settings) is None and daemon._runner.isolated == 0
+        engine.down = False
+        drafts = await read(settings, settings.drafts_topic, 2)
+        dead = await read(settings, settings.deadletter_topic, 1)
+    finally:
+        daemon.request_stop()
+        await asyncio.wait_for(task, 30)
+    assert len(drafts) == 2 and [DeadLetter.model_validate_json(r.value).reason
+                                 for r in dead] == ["engine_request"]
+    assert await committed(settings) == 3
