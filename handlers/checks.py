@@ -29,11 +29,12 @@ UNFINISHED = "unfinished"
 INVENTED_FACTS = "invented_facts"
 GREETING_NAME = "greeting_name"
 MISSPELT_FACT = "misspelt_fact"
+UNSIGNED = "unsigned"
 # Persona rewrites only: a name or product of the draft that the rewrite dropped.
 FACTS_LOST = "facts_lost"
 CHECKS: tuple[str, ...] = (
     REPETITION, PROMPT_ECHO, CUSTOMER_VOICE, MISPLACED_CONDOLENCE, APOLOGY_MISSING, LENGTH,
-    UNFINISHED, INVENTED_FACTS, GREETING_NAME, MISSPELT_FACT,
+    UNFINISHED, INVENTED_FACTS, GREETING_NAME, MISSPELT_FACT, UNSIGNED,
 )
 
 MIN_WORDS = 12
@@ -61,6 +62,12 @@ _FOLD = str.maketrans({"\u2019": "'", "\u2018": "'", "\u201c": '"', "\u201d": '"
 _SENTENCE_SPLIT = re.compile(r"(?<=[.!?])\s+")
 _NON_WORD = re.compile(r"[^\w\s]+")
 _WORDS = re.compile(r"\w+")
+
+# A line that is only a salutation ("Hi Dana,", "Hello there,", "Dear Ms Smith,").
+_GREETING = re.compile(
+    r"^[ \t]*(?:hi|hello|hey|dear|good (?:morning|afternoon|evening))\b[^.!?\n]{0,40}[,!]?[ \t]*$",
+    re.IGNORECASE)
+GREETING_LINES = 4  # the first lines of a draft, where a second greeting shows a restart
 
 # --- prompt echo ---------------------------------------------------------------------------------
 
@@ -182,6 +189,9 @@ _FACTS = re.compile(
     re.IGNORECASE,
 )
 _DIGIT_RUNS = re.compile(r"\d+")
+# A capitalised word right after a lower-case letter or a comma and one space: mid-sentence.
+_MID_SENTENCE_CAPITAL = re.compile(r"(?<=[a-z,;:] )([A-Z][\w'-]+)")
+_ALWAYS_CAPITAL = frozenset({"I", "I'm", "I've", "I'll", "I'd", "OK"})
 # The host of a URL ("https://user@host:443/path"), an address ("name@host") or a bare domain.
 _HOST = re.compile(r"(?:[a-z][a-z0-9+.-]*://)?(?:[^@/?#\s]*@)?([^/?#:@\s]+)", re.IGNORECASE)
 
@@ -205,9 +215,12 @@ def check_draft(body: str, email: EmailText, sentiment: Sentiment, entities: Ent
         APOLOGY_MISSING: sentiment == "negative" and not _APOLOGY.search(draft),
         LENGTH: not MIN_WORDS <= len(draft.split()) <= MAX_WORDS,
         UNFINISHED: is_unfinished(lines),
-        INVENTED_FACTS: bool(invented_facts(draft, source, allowed_domains=allowed_domains)),
+        INVENTED_FACTS: bool(invented_facts(draft, source, allowed_domains=allowed_domains)
+                             or invented_names(draft, source)),
         GREETING_NAME: bool(entities.name) and not greets_by_name(lines, entities.name),
         MISSPELT_FACT: bool(misspelt_facts(draft, entities)),
+        # The team's signature closes every draft support sends ("The replyd support team").
+        UNSIGNED: not lines or not _TEAM_SIGNATURE.match(lines[-1]),
     }
     return tuple(name for name in CHECKS if failed[name])
 
@@ -243,7 +256,11 @@ def address_name(full_name: str) -> str | None:
 
 def has_repetition(draft: str) -> bool:
     """A sentence or line said twice, nearly twice ("I'm sorry about your device." then "I'm so
-    sorry about your device!"), or one word 4-gram three times (a generation loop)."""
+    sorry about your device!"), a second greeting line ("Hello there," then "Hi,"), or one word
+    4-gram three times (a generation loop)."""
+    greetings = [line for line in draft.splitlines()[:GREETING_LINES] if _GREETING.match(line)]
+    if len(greetings) > 1:
+        return True
     seen: set[str] = set()
     near: list[frozenset[str]] = []
     for line in draft.splitlines():
@@ -371,6 +388,21 @@ def invented_facts(draft: str, source: str, *,
                     else text.casefold() in source_facts)
         if not grounded:
             found.append(text)
+    return found
+
+
+def invented_names(draft: str, source: str) -> list[str]:
+    """Capitalised words in mid-sentence (after a lower-case word or a comma) that ``source``
+    never contains: a partner, brand or place the model made up ("CareLovely", "Reclaimx"),
+    or a name it garbled. Sentence starts are skipped, since any word is capitalised there."""
+    text = source.casefold()
+    found = []
+    # Links, addresses and numbers are invented_facts' to judge ("BILLING@Mail.Example.com").
+    for match in _MID_SENTENCE_CAPITAL.finditer(_FACTS.sub(" ", draft)):
+        word = match.group(1)
+        word = word.removesuffix("'s").strip("'-")  # "CareShield's" is CareShield
+        if word not in _ALWAYS_CAPITAL and word.casefold() not in text:
+            found.append(word)
     return found
 
 

@@ -53,7 +53,7 @@ def test_good_drafts_pass_every_check() -> None:
 def test_checks_are_named_constants_in_order() -> None:
     assert CHECKS == ("repetition", "prompt_echo", "customer_voice", "misplaced_condolence",
                       "apology_missing", "length", "unfinished", "invented_facts",
-                      "greeting_name", "misspelt_fact")
+                      "greeting_name", "misspelt_fact", "unsigned")
     assert len(set(CHECKS)) == len(CHECKS)
     everything = "<email>\n" + "I'm sorry for your loss. " * 4
     result = failed(everything, ANGRY, "negative", DANA)
@@ -128,6 +128,28 @@ def test_generator_replies_misspell_nothing() -> None:
     for e in generate_emails(300, seed=3, split="eval"):
         entities = Entities(tuple(e.entities["name"]), tuple(e.entities["product"]), ())
         assert checks.misspelt_facts(draft_reply(e), entities) == [], e.message_id
+
+
+def test_a_second_greeting_line_is_repetition() -> None:
+    assert checks.has_repetition("Hello there,\nHi,\n\nThanks for your note about the kettle.")
+    assert not checks.has_repetition("Hi Dana,\n\nHello from the team: your kettle is noted.")
+
+
+def test_a_draft_without_the_team_signature_is_unsigned() -> None:
+    signed = ("Hi Dana,\n\nThanks for your note about the Vela toothbrush. We'll send the "
+              "steps to set it up.\n\nBest regards,\nThe replyd support team")
+    assert "unsigned" not in failed(signed)
+    assert "unsigned" in failed(signed.rsplit("\n\n", 1)[0])
+    assert "unsigned" in failed("")
+
+
+def test_made_up_proper_nouns_are_invented_facts() -> None:
+    source = "My CareShield extended warranty renews in March. Can I switch it to annual billing?"
+    assert checks.invented_names("We've noted the CareShield's partner, CareLovely, for you.",
+                                 source) == ["CareLovely"]
+    assert checks.invented_names("Thanks, I'm glad your CareShield plan works. We'll check.",
+                                 source) == []  # sentence starts and source words are fine
+    assert checks.invented_names("Write to Help@Example.com today.", "") == []  # a link's job
 
 
 # --- prompt echo ---------------------------------------------------------------------------------
