@@ -256,7 +256,7 @@ def add_customize_commands(sub: argparse._SubParsersAction) -> None:
                    help="No progress bar (there is none when stderr is not a terminal anyway).")
     p.set_defaults(func=tool(customize, "cmd_train"))
 
-    p = sub.add_parser("adapters", help="List, show or verify registered adapters.")
+    p = sub.add_parser("adapters", help="List, show, verify or push registered adapters.")
     verbs = p.add_subparsers(dest="adapters_command", required=True)
     v = verbs.add_parser("list", help="Registered adapters.")
     v.add_argument("--json", action="store_true", help="A JSON array with every manifest field.")
@@ -267,7 +267,20 @@ def add_customize_commands(sub: argparse._SubParsersAction) -> None:
     v = verbs.add_parser("verify", help="Check every file's sha256 against its manifest.")
     v.add_argument("id", nargs="?", help="Only this adapter (default: all, and defaults.json)")
     v.set_defaults(func=tool(customize, "cmd_adapters_verify"))
-    for verb in (verbs.choices["list"], verbs.choices["show"], verbs.choices["verify"]):
+    v = verbs.add_parser("push", help="Load an adapter into running vLLM servers, verified.",
+                         description="Runtime LoRA load on every server (needs "
+                         "VLLM_ALLOW_RUNTIME_LORA_UPDATING=True there), then /v1/models and a "
+                         "1-token completion; exit 0 only when every server answers on it.")
+    v.add_argument("id", help="Customization ID of a registered adapter.")
+    v.add_argument("--server", action="append", metavar="URL",
+                   help="A vLLM server (repeat or comma-separate; default: REPLYD_ENGINE_URL)")
+    v.add_argument("--server-path-prefix", metavar="DIR", help="The registry as the servers "
+                   "see it: load from DIR/ID (/adapters in deploy/k8s; default: local folder)")
+    v.add_argument("--timeout", type=float, default=120.0, metavar="S", help="Per request.")
+    secret_setting(v.add_argument_group("secrets"), "engine_api_key")
+    v.set_defaults(func=tool(customize, "cmd_adapters_push"))
+    for verb in (verbs.choices["list"], verbs.choices["show"], verbs.choices["verify"],
+                 verbs.choices["push"]):
         verb.add_argument("--registry", "--registry-dir", dest="registry", type=Path,
                           action=RenamedStore, help=f"Registry folder (default: {DEFAULT_ROOT})")
 

@@ -269,6 +269,13 @@ class Settings(BaseSettings):
         "(e.g. '{\"sentiment\": \"sentiment-lora-...\"}'); "
         "unset = the registry's defaults; '{}' = the bare base model for every task.",
     )
+    adapters_reload_s: float = Field(
+        0.0, ge=0,
+        description="openai engine only: every N seconds, re-read the registry's defaults.json "
+        "and move a task whose default changed to its new adapter once every server lists it "
+        "(replyd adapters push), from the next batch on, without a restart; 0 = off. Nothing "
+        "to re-read when the adapters setting pins the IDs.",
+    )
 
     # --- pipeline ----------------------------------------------------------------------------
     tasks: tuple[Task, ...] = Field(

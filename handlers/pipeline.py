@@ -115,6 +115,11 @@ class Pipeline:
     def config(self) -> PipelineConfig:
         return self._config
 
+    @config.setter
+    def config(self, config: PipelineConfig) -> None:
+        """A new config (an adapter rollout) applies from the next batch: ``run`` reads it once."""
+        self._config = config
+
     async def run(self, emails: Sequence[EmailText]) -> BatchResult:
         """Draft every email. Engine failures raise (``EngineError``, ``EngineDeadError``) and
         are retried by the caller; output problems never raise."""

@@ -31,6 +31,7 @@ from aiokafka.errors import KafkaConnectionError, KafkaError
 
 from daemon.contracts import IncomingEmail
 from daemon.service import codec, outputs
+from daemon.service.adapters_reload import AdapterReloader
 from daemon.service.gc_tuning import tune_gc
 from daemon.service.health import HealthServer
 from daemon.service.isolate import BatchRunner
@@ -151,6 +152,8 @@ class Daemon:
             self.metrics.set_build(self.engine.name, self.engine.base_model)
             if self._tune_gc:
                 tune_gc()
+            await stack.enter_async_context(
+                AdapterReloader(s, self.engine, self.pipeline, self.metrics))
             self._publisher = publisher = Publisher(s, self.metrics)
             stack.push_async_callback(publisher.stop)
             self._consumer = AIOKafkaConsumer(

@@ -219,6 +219,11 @@ class Metrics:
             "replyd_build", "Version, engine and base model of this process.", registry=r
         )
         self.build_info.info({"version": __version__, "engine": "", "base_model": ""})
+        # Which adapter each task runs on now: it moves without a restart (adapters_reload_s).
+        self.adapter_info = Gauge(
+            "replyd_adapter_info", "1 for the adapter each task runs on ('base': none).",
+            ["task", "adapter"], registry=r,
+        )
 
     def count_outputs(self, kinds: Mapping[str, int]) -> None:
         """Acknowledged outputs of a batch by kind: "draft", "skipped:<reason>" or a
@@ -289,6 +294,12 @@ class Metrics:
                         for reason in outcome.review_reasons)
         for reason, count in reasons.items():
             self.review_reasons.labels(reason).inc(count)
+
+    def set_adapters(self, config: PipelineConfig) -> None:
+        """``replyd_adapter_info``: one series per task of ``config``; the previous ones go."""
+        self.adapter_info.clear()
+        for task in config.tasks:
+            self.adapter_info.labels(task, config.adapter(task) or "base").set(1)
 
     def set_build(self, engine: str, base_model: str) -> None:
         self.build_info.info({"version": __version__, "engine": engine, "base_model": base_model})

@@ -373,3 +373,10 @@ def cmd_adapters_verify(args: argparse.Namespace) -> int:
     count = 1 if args.id else len(registry.list())
     print(f"ok: {count} adapter(s) in {registry.root} match their manifests")
     return EXIT_OK
+
+
+def cmd_adapters_push(args: argparse.Namespace) -> int:
+    """Load an adapter into running vLLM servers and verify it answers (``adapters_push``)."""
+    from daemon.tools.adapters_push import cmd_adapters_push as push
+
+    return push(args)

@@ -237,6 +237,17 @@ class OpenAIEngine(Engine):
             len(self._adapters),
         )
 
+    async def served_everywhere(self) -> set[str]:
+        """The model names every server lists now (adapters loaded at runtime included)."""
+        if self._client is None:
+            raise EngineDeadError("the openai engine is not started")
+        served = await asyncio.gather(*(self._list_models(url) for url in self._urls))
+        return set.intersection(*served)
+
+    def add_adapter(self, info: AdapterInfo) -> None:
+        """Accept requests for ``info`` from now on; the caller has seen every server list it."""
+        self._adapters = MappingProxyType({**self._adapters, info.customization_id: info})
+
     async def stop(self) -> None:
         """Close the HTTP client (dropping its connections). Idempotent."""
         client, self._client = self._client, None

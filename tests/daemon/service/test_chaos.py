@@ -18,6 +18,7 @@ import urllib.request
 from collections import Counter
 from pathlib import Path
 
+import pytest
 from aiokafka import AIOKafkaConsumer, TopicPartition
 
 from daemon.contracts import DeadLetter, Draft
@@ -320,7 +321,7 @@ async def test_exactly_once_under_kill_9(tmp_path: Path) -> None:
         run = os.urandom(4).hex()
         settings = Settings(
             bootstrap_servers=broker.bootstrap, engine="echo", metrics_port=0,
-            processing_guarantee="exactly_once", input_topic=f"in-{run}",
+            processing_guarantee=guarantee, input_topic=f"in-{run}",
             drafts_topic=f"drafts-{run}", deadletter_topic=f"dead-{run}", group_id=f"g-{run}",
             session_timeout_ms=6000,
             heartbeat_interval_ms=1000, max_batch_size=16, echo_delay_ms=100.0,
@@ -441,9 +442,14 @@ async def test_exactly_once_a_stalled_instance_that_resumes_commits_nothing_stal
         assert counts["duplicates"] == 0, text[-3000:]
 
 
-async def test_exactly_once_across_a_broker_restart_under_load(tmp_path: Path) -> None:
-    # The broker is restarted while an instance publishes: its transactions fail and are
-    # retried on the partitions' producers until the broker is back (it keeps its data on disk).
+@pytest.mark.parametrize("guarantee", ["exactly_once", "at_least_once"])
+async def test_a_broker_restart_under_load_loses_nothing(tmp_path: Path, guarantee: str) -> None:
+    # The broker is restarted while an instance publishes. Exactly-once: its transactions fail
+    # and are retried on the partitions' producers until the broker is back (it keeps its data
+    # on disk); 0 lost, 0 duplicates for a read_committed reader. At-least-once: sends and
+    # commits fail and are retried; the daemon waits and resumes, no crash, 0 lost (a replayed
+    # batch may repeat drafts, which carry the same idempotency key).
+    exactly_once = guarantee == "exactly_once"
     broker = EmbeddedBroker(port=0, kind="noida", data_dir=tmp_path / "noida")
     with broker:
         run = os.urandom(4).hex()
@@ -468,15 +474,19 @@ async def test_exactly_once_across_a_broker_restart_under_load(tmp_path: Path) -
             await asyncio.sleep(2.0)
             broker.start_sync()
             drafts, dead = await wait_for_all(settings, ids, set(), timeout_s=75,
-                                              read_committed=True)
+                                              read_committed=exactly_once)
+            assert process.poll() is None, "the daemon exited while the broker was away"
         finally:
             process.send_signal(signal.SIGTERM)
             code = process.wait(timeout=60)
-        counts = report("exactly-once-broker-restart", ids, drafts, dead, 0)
-        retries = log.read_text().count("transaction failed; retrying")
-        print(f"chaos[exactly-once-broker-restart] transaction retries {retries}; exit {code}")
+        name = "exactly-once-broker-restart" if exactly_once else "at-least-once-broker-restart"
+        counts = report(name, ids, drafts, dead, 0)
+        retries = log.read_text().count("retrying")
+        print(f"chaos[{name}] retries logged {retries}; exit {code}")
         assert counts["lost"] == 0, log.read_text()[-3000:]
-        assert counts["duplicates"] == 0, log.read_text()[-3000:]
+        assert code == 0, log.read_text()[-3000:]
+        if exactly_once:
+            assert counts["duplicates"] == 0, log.read_text()[-3000:]
 
 
 async def wait_ready(port: int, timeout_s: float = 60) -> None:

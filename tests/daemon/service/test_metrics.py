@@ -26,6 +26,7 @@ EXPECTED = {
     "replyd_engine_time_to_first_token_seconds": ("histogram", {"adapter"}),
     "replyd_engine_generation_seconds": ("histogram", {"adapter"}),
     "replyd_build": ("info", {"version", "engine", "base_model"}),
+    "replyd_adapter_info": ("gauge", {"task", "adapter"}),
     "replyd_last_commit_timestamp_seconds": ("gauge", set()),
     "replyd_rebalances": ("counter", set()),
     "replyd_abandoned_emails": ("counter", set()),
@@ -48,6 +49,7 @@ def test_catalogue_names_types_and_labels() -> None:
     metrics.consumer_lag.labels("t", "0").set(3)
     metrics.inference_tokens.labels("base", "prompt").inc(5)
     metrics.adapter_requests.labels("base").inc()
+    metrics.adapter_info.labels("sentiment", "base").set(1)
     metrics.observe_engine_call(
         [GenerateRequest(prompt="hi"), GenerateRequest(prompt="hi", adapter="acme")],
         [GenerateResult("a", "stop", 1, 1, RequestTiming(0.01, 0.1, 0.2))] * 2,

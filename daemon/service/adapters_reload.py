@@ -1,0 +1,132 @@
+"""Follow the registry's ``defaults.json`` while the daemon runs (``adapters_reload_s``).
+
+An adapter rollout without restarts: ``replyd adapters push ID`` loads the adapter into every
+vLLM server, ``replyd train --set-default`` (or an edit of ``defaults.json``, e.g. a ConfigMap)
+moves the default, and every ``adapters_reload_s`` seconds this loop re-reads the defaults. A task
+moves to its new adapter only when every server lists it, so a default that was changed before
+the push (or whose push failed on one server) waits, logged, instead of failing emails. The
+switch applies from the next batch: the batch in flight finishes on the adapters it started with.
+
+Only the openai engine can follow: the in-process vLLM engine fixes its LoRA slots and integer
+IDs when it starts, and the peft and echo engines load their adapters at construction. With the
+``adapters`` setting given, the IDs are pinned and there is nothing to re-read.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import dataclasses
+import logging
+from types import TracebackType
+from typing import Protocol, cast
+
+from daemon.service.build import build_pipeline_config, registry_for
+from daemon.service.metrics import Metrics
+from daemon.settings import Settings
+from handlers.pipeline import Pipeline
+from models.engines.base import AdapterInfo
+from models.errors import AdapterError, EngineError
+
+log = logging.getLogger(__name__)
+
+
+class _Following(Protocol):
+    """What the reloader needs of the engine (``OpenAIEngine`` has it)."""
+
+    async def served_everywhere(self) -> set[str]: ...
+
+    def add_adapter(self, info: AdapterInfo) -> None: ...
+
+
+class AdapterReloader:
+    """An async context: a background loop while the daemon runs, cancelled when it stops."""
+
+    def __init__(self, settings: Settings, engine: object, pipeline: Pipeline,
+                 metrics: Metrics | None = None) -> None:
+        self._settings = settings
+        self._metrics = metrics
+        self._engine = engine
+        self._pipeline = pipeline
+        self._task: asyncio.Task[None] | None = None
+        self._waiting: dict[str, str] = {}  # task → ID already logged as not served yet
+
+    @property
+    def enabled(self) -> bool:
+        """On when asked for, the engine can follow, and the IDs come from ``defaults.json``."""
+        s = self._settings
+        return (s.adapters_reload_s > 0 and s.adapters is None
+                and hasattr(self._engine, "served_everywhere"))
+
+    async def __aenter__(self) -> AdapterReloader:
+        s = self._settings
+        if self._metrics is not None:
+            self._metrics.set_adapters(self._pipeline.config)
+        if self.enabled:
+            self._task = asyncio.create_task(self._loop(), name="replyd-adapters-reload")
+        elif s.adapters_reload_s > 0:
+            log.warning("adapters_reload_s is ignored: it needs engine 'openai' and adapters "
+                        "from the registry's defaults (the adapters setting unset)")
+        return self
+
+    async def __aexit__(self, kind: type[BaseException] | None, error: BaseException | None,
+                        trace: TracebackType | None) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+            self._task = None
+
+    async def _loop(self) -> None:
+        while True:
+            await asyncio.sleep(self._settings.adapters_reload_s)
+            try:
+                await self.check()
+            except Exception:  # a bug here must not stop the daemon, nor this loop silently
+                log.exception("adapters reload failed; the adapters stay as they are")
+
+    async def check(self) -> dict[str, tuple[str | None, str | None]]:
+        """Re-read the defaults once; switch every changed task whose new adapter is served.
+        Returns task → (old, new) for the tasks switched. Never raises for a bad registry or
+        an unreachable server: the daemon keeps its adapters and says why in the log."""
+        current = self._pipeline.config
+        try:
+            wanted = build_pipeline_config(self._settings).adapters
+            changed: dict[str, str | None] = {
+                task: wanted.get(task) for task in {*wanted, *current.adapters}
+                if task in current.tasks and current.adapters.get(task) != wanted.get(task)}
+            if not changed:
+                self._waiting.clear()
+                return {}
+            served = await self._served() if any(changed.values()) else set()
+        except (AdapterError, EngineError) as error:
+            log.warning("adapters not reloaded: %s", error)
+            return {}
+        ready = {task: cid for task, cid in changed.items() if cid is None or cid in served}
+        self._log_waiting({t: c for t, c in changed.items() if t not in ready and c is not None})
+        if not ready:
+            return {}
+        registry = registry_for(self._settings)
+        for cid in ready.values():
+            if cid is not None:
+                cast(_Following, self._engine).add_adapter(registry.adapter_info(cid))
+        self._pipeline.config = dataclasses.replace(current,
+                                                    adapters={**current.adapters, **ready})
+        if self._metrics is not None:
+            self._metrics.set_adapters(self._pipeline.config)
+        switched = {task: (current.adapters.get(task), cid) for task, cid in ready.items()}
+        for task, (old, new) in sorted(switched.items()):
+            log.info("adapter switched: %s %s → %s", task, old or "base model", new or "base model")
+        return switched
+
+    async def _served(self) -> set[str]:
+        return await cast(_Following, self._engine).served_everywhere()
+
+    def _log_waiting(self, waiting: dict[str, str]) -> None:
+        """One line per (task, ID) that waits for its push, not one every period."""
+        for task, cid in sorted(waiting.items()):
+            if self._waiting.get(task) != cid:
+                log.warning("adapter %s for %s is the default but not served by every server "
+                            "yet (replyd adapters push %s); staying on the current one",
+                            cid, task, cid)
+        self._waiting = waiting
