@@ -6,7 +6,7 @@ from __future__ import annotations
 import re
 import string
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -212,19 +212,14 @@ def rewrite_check_report(examples: Sequence[dict[str, Any]], rewrites: Sequence[
     against the draft they rewrite. Persona rows carry no analysis: the name is the one the
     draft greets ("Hi Noor," → Noor), so ``greeting_name`` and ``facts_lost`` check it; products
     are not known here (the rubric scores those)."""
-    failures: dict[str, int] = dict.fromkeys((*CHECKS, FACTS_LOST, "empty"), 0)
-    usable = 0
-    for example, text in zip(examples, rewrites, strict=True):
+    def failed(example: dict[str, Any], text: str | None) -> tuple[str, ...]:
         greeted = _GREETED.match(example["text"])
         known = Entities(name=(greeted.group(1),) if greeted else ())
-        failed = (check_rewrite(text, example["text"], _email(""), "neutral", known)
-                  if text else ("empty",))
-        usable += not failed
-        for name in failed:
-            failures[name] += 1
-    n = max(1, len(rewrites))
-    return {"usable": round(usable / n, 4),
-            "check_failure_rates": {name: round(count / n, 4) for name, count in failures.items()}}
+        return (check_rewrite(text, example["text"], _email(""), "neutral", known)
+                if text else ("empty",))
+
+    return _check_report((failed(e, t) for e, t in zip(examples, rewrites, strict=True)),
+                         (*CHECKS, FACTS_LOST, "empty"))
 
 
 def draft_check_report(examples: Sequence[dict[str, Any]], drafts: Sequence[str | None]
@@ -232,17 +227,27 @@ def draft_check_report(examples: Sequence[dict[str, Any]], drafts: Sequence[str 
     """``usable``: the share of drafts that pass every check a draft must pass before it leaves
     the daemon (:func:`handlers.checks.check_draft`), and each check's failure rate. An
     unusable output (None) fails as "empty"."""
-    failures: dict[str, int] = dict.fromkeys((*CHECKS, "empty"), 0)
-    usable = 0
-    for example, draft in zip(examples, drafts, strict=True):
+    def failed(example: dict[str, Any], draft: str | None) -> tuple[str, ...]:
         found = example.get("entities", {})
         known = Entities(**{f: tuple(found.get(f, [])) for f in ENTITY_FIELDS})
-        failed = (check_draft(draft, _email(example["text"]), example.get("sentiment", "neutral"),
-                              known) if draft else ("empty",))
+        return (check_draft(draft, _email(example["text"]), example.get("sentiment", "neutral"),
+                            known) if draft else ("empty",))
+
+    return _check_report((failed(e, d) for e, d in zip(examples, drafts, strict=True)),
+                         (*CHECKS, "empty"))
+
+
+def _check_report(results: Iterable[tuple[str, ...]], names: Sequence[str]) -> dict[str, Any]:
+    """``usable`` (the share of outputs that failed no check) and each check's failure rate,
+    from the checks each output failed."""
+    failures: dict[str, int] = dict.fromkeys(names, 0)
+    usable = n = 0
+    for failed in results:
+        n += 1
         usable += not failed
         for name in failed:
             failures[name] += 1
-    n = max(1, len(drafts))
+    n = max(1, n)
     return {"usable": round(usable / n, 4),
             "check_failure_rates": {name: round(count / n, 4) for name, count in failures.items()}}
 
