@@ -14,8 +14,8 @@ from __future__ import annotations
 
 import re
 from collections import Counter
-from difflib import SequenceMatcher
 from collections.abc import Iterable, Sequence
+from difflib import SequenceMatcher
 
 from handlers.types import EmailText, Entities, Sentiment
 

@@ -35,14 +35,6 @@ from __future__ import annotations
 import re
 import unicodedata
 
-from handlers.guard_rules import (
-    FAMILIES,
-    SIGNAL_MIN_FAMILIES,
-    SIGNAL_MIN_TERMS,
-    SIGNAL_WINDOW,
-    SIGNALS,
-    SQUASHED_PARTS,
-)
 from handlers.guard_roleplay import (
     CUE_KEY_KINDS,
     CUE_MARKS,
@@ -51,6 +43,14 @@ from handlers.guard_roleplay import (
     CUE_WORDS,
     CUES,
     ROLEPLAY_FAMILIES,
+)
+from handlers.guard_rules import (
+    FAMILIES,
+    SIGNAL_MIN_FAMILIES,
+    SIGNAL_MIN_TERMS,
+    SIGNAL_WINDOW,
+    SIGNALS,
+    SQUASHED_PARTS,
 )
 
 MAX_SCAN_CHARS = 20_000

@@ -17,7 +17,6 @@ from typing import Any
 from handlers.checks import CHECKS, greets_by_name, invented_facts
 from handlers.entities import display_name
 
-
 FALLBACK_REASONS = frozenset((*CHECKS, "empty", "engine_request"))
 
 

@@ -110,7 +110,7 @@ def test_near_duplicate_search_is_bounded() -> None:
                                                      "Our team will check the parcel soon."]
     assert not checks.has_repetition(" ".join(late))
     early = ["Our team will check the parcel today.", "Our team will check the parcel soon."]
-    assert checks.has_repetition(" ".join(early + sentences[:10]))
+    assert checks.has_repetition(" ".join([*early, *sentences[:10]]))
 
 
 @pytest.mark.parametrize(("draft", "found"), [

@@ -321,7 +321,7 @@ async def test_exactly_once_under_kill_9(tmp_path: Path) -> None:
         run = os.urandom(4).hex()
         settings = Settings(
             bootstrap_servers=broker.bootstrap, engine="echo", metrics_port=0,
-            processing_guarantee=guarantee, input_topic=f"in-{run}",
+            processing_guarantee="exactly_once", input_topic=f"in-{run}",
             drafts_topic=f"drafts-{run}", deadletter_topic=f"dead-{run}", group_id=f"g-{run}",
             session_timeout_ms=6000,
             heartbeat_interval_ms=1000, max_batch_size=16, echo_delay_ms=100.0,
@@ -455,7 +455,7 @@ async def test_a_broker_restart_under_load_loses_nothing(tmp_path: Path, guarant
         run = os.urandom(4).hex()
         settings = Settings(
             bootstrap_servers=broker.bootstrap, engine="echo", metrics_port=0,
-            processing_guarantee="exactly_once", input_topic=f"in-{run}",
+            processing_guarantee=guarantee, input_topic=f"in-{run}",
             drafts_topic=f"drafts-{run}", deadletter_topic=f"dead-{run}", group_id=f"g-{run}",
             session_timeout_ms=6000, heartbeat_interval_ms=1000, max_batch_size=8,
             echo_delay_ms=200.0,
