@@ -197,12 +197,14 @@ _HOST = re.compile(r"(?:[a-z][a-z0-9+.-]*://)?(?:[^@/?#\s]*@)?([^/?#:@\s]+)", re
 
 
 def check_draft(body: str, email: EmailText, sentiment: Sentiment, entities: Entities, *,
-                allowed_domains: Iterable[str] = ()) -> tuple[str, ...]:
+                allowed_domains: Iterable[str] = (), company: str = "") -> tuple[str, ...]:
     """The names of the checks ``body`` fails, in :data:`CHECKS` order; empty means usable.
 
     ``email`` is what the customer wrote (facts in the draft must come from it), ``sentiment``
     and ``entities`` what the analysis stage found in it. ``allowed_domains`` are the company's
-    own domains: links and addresses on them (or their subdomains) are not invented facts.
+    own domains: links and addresses on them (or their subdomains) are not invented facts;
+    ``company`` is the company's own name, which a draft may name ("the Acme team") without
+    the email doing so.
     """
     draft = body.translate(_FOLD)
     source = f"{email.subject}\n{email.body}".translate(_FOLD)
@@ -216,7 +218,7 @@ def check_draft(body: str, email: EmailText, sentiment: Sentiment, entities: Ent
         LENGTH: not MIN_WORDS <= len(draft.split()) <= MAX_WORDS,
         UNFINISHED: is_unfinished(lines),
         INVENTED_FACTS: bool(invented_facts(draft, source, allowed_domains=allowed_domains)
-                             or invented_names(draft, source)),
+                             or invented_names(draft, f"{source}\n{company}")),
         GREETING_NAME: bool(entities.name) and not greets_by_name(lines, entities.name),
         MISSPELT_FACT: bool(misspelt_facts(draft, entities)),
         # The team's signature closes every draft support sends ("The replyd support team").
@@ -226,13 +228,15 @@ def check_draft(body: str, email: EmailText, sentiment: Sentiment, entities: Ent
 
 
 def check_rewrite(rewrite: str, draft: str, email: EmailText, sentiment: Sentiment,
-                  entities: Entities, *, allowed_domains: Iterable[str] = ()) -> tuple[str, ...]:
+                  entities: Entities, *, allowed_domains: Iterable[str] = (),
+                  company: str = "") -> tuple[str, ...]:
     """The checks a persona rewrite of ``draft`` fails: every check of :func:`check_draft`
     (facts may come from the email or the draft it rewrites), plus :data:`FACTS_LOST` when a
     name or product the draft carried is missing from the rewrite."""
     grounded = EmailText(message_id=email.message_id, subject=email.subject,
                          body=f"{email.body}\n{draft}")
-    failed = check_draft(rewrite, grounded, sentiment, entities, allowed_domains=allowed_domains)
+    failed = check_draft(rewrite, grounded, sentiment, entities, allowed_domains=allowed_domains,
+                         company=company)
     return failed + ((FACTS_LOST,) if lost_facts(rewrite, draft, entities) else ())
 
 

@@ -342,13 +342,15 @@ class Pipeline:
         if not text:
             return ("empty",)
         return check_rewrite(text, draft, email, mood, found,
-                             allowed_domains=self._config.allowed_domains)
+                             allowed_domains=self._config.allowed_domains,
+                             company=self._config.company)
 
     def _check(self, body: str, email: EmailText, mood: Sentiment,
                found: Entities) -> tuple[str, ...]:
         if not body:
             return ("empty",)
-        return check_draft(body, email, mood, found, allowed_domains=self._config.allowed_domains)
+        return check_draft(body, email, mood, found, allowed_domains=self._config.allowed_domains,
+                           company=self._config.company)
 
     async def _generate(
         self, requests: list[GenerateRequest], engine: Engine | None = None

@@ -102,8 +102,8 @@ def test_sentences_that_only_share_a_frame_are_not_repetition(body: str) -> None
 
 
 def test_near_duplicate_search_is_bounded() -> None:
-    """Only the first NEAR_MAX_SENTENCES sentences are compared pairwise: 5,000 distinct
-    sentences cost what 40 do, and a near-duplicate pair far down is not looked for."""
+    """Only the first NEAR_MAX_SENTENCES sentences are compared pairwise (the cost is bounded
+    whatever the text): a near-duplicate pair far down is not looked for."""
     sentences = [f"Alpha{i} beta{i} gamma{i} delta{i} epsilon{i}." for i in range(5_000)]
     assert not checks.has_repetition(" ".join(sentences))
     late = sentences[:checks.NEAR_MAX_SENTENCES] + ["Our team will check the parcel today.",
@@ -150,6 +150,11 @@ def test_made_up_proper_nouns_are_invented_facts() -> None:
     assert checks.invented_names("Thanks, I'm glad your CareShield plan works. We'll check.",
                                  source) == []  # sentence starts and source words are fine
     assert checks.invented_names("Write to Help@Example.com today.", "") == []  # a link's job
+    # The company's own name is no invention: check_draft grounds it (`company`).
+    acme = ("Hi Kenji,\n\nThanks for your note; the Acme team will look at the Spark Basic "
+            "mobile plan and write back.\n\nBest regards,\nThe Acme support team")
+    assert "invented_facts" in check_draft(acme, EMAIL, "neutral", KENJI)
+    assert "invented_facts" not in check_draft(acme, EMAIL, "neutral", KENJI, company="Acme")
 
 
 # --- prompt echo ---------------------------------------------------------------------------------
