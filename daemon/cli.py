@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from pydantic import ValidationError
+from pydantic_settings import SettingsError
 
 from daemon import cli_args
 from daemon.extras import missing_extra
@@ -37,14 +38,10 @@ _add_customize_commands, _add_trial_command = (cli_args.add_customize_commands,
 
 
 def settings_from(args: argparse.Namespace, **forced: Any) -> Settings:
-    overrides: dict[str, Any] = {}
-    for key, value in vars(args).items():
-        if key.startswith("setting_") and value is not None:
-            name = key.removeprefix("setting_")
-            overrides[name] = cli_args.parse_value(name, value)
-    overrides.update(secrets_from_files(args))
-    overrides.update({k: v for k, v in forced.items() if v is not None})
-    return load_settings(getattr(args, "config", None), **overrides)
+    """The settings of a parsed command line: its settings flags (pydantic-settings' CLI source)
+    > ``forced`` > secrets read from --*-file flags > environment > --config > defaults."""
+    return load_settings(getattr(args, "config", None), cli=cli_args.settings_given(args),
+                         **{**secrets_from_files(args), **forced})
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -232,6 +229,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ValidationError as exc:  # one line per bad value: its flag and variable, no URL
         print("\n".join(cli_args.validation_lines(exc)), file=sys.stderr)
         return EXIT_USAGE
+    except SettingsError as exc:  # a list or mapping value that does not decode
+        print(cli_args.unparsable_line(exc), file=sys.stderr)
+        return EXIT_USAGE
     except EngineDeadError as exc:
         log.error("engine dead; exiting without committing", extra={"error": str(exc)})
         return EXIT_ENGINE_DEAD
@@ -303,7 +303,8 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
     if args.emails < 1:
         raise ConfigurationError("--emails must be at least 1")
-    configured = args.setting_bootstrap_servers is not None or "REPLYD_BOOTSTRAP_SERVERS" in os.environ
+    configured = (getattr(args, "setting_bootstrap_servers", None) is not None
+                  or "REPLYD_BOOTSTRAP_SERVERS" in os.environ)
     settings = settings_from(args)
     summary = asyncio.run(
         run_demo(settings, args.emails, args.seed, args.out, embedded_broker=not configured)

@@ -11,13 +11,18 @@ Conventions every command follows:
 * a default is shown one way, ``(default: X)``, added by :class:`HelpFormatter`;
 * one name per concept (``--emails N``, ``--batch-size``, ``--registry``); older spellings still
   parse, are hidden from help and print a one-line deprecation note (:data:`DEPRECATED`).
+
+The settings flags are pydantic-settings' own: :func:`add_settings_flags` lets its
+``CliSettingsSource`` add them to a command's parser, and :func:`settings_source` loads the parsed
+values (comma-separated or JSON lists, JSON or ``k=v`` mappings), so pydantic-settings parses
+and validates them as it does the environment and the ``--config`` TOML file.
 """
 
 from __future__ import annotations
 
 import argparse
 import importlib
-import json
+import re
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -25,19 +30,22 @@ from types import UnionType
 from typing import Any, Literal, Union, get_args, get_origin
 
 from pydantic import ValidationError
+from pydantic_settings import CliSettingsSource, SettingsError
 
 from daemon.secret_flags import SECRET_SETTINGS, secret_setting
 from daemon.settings import Settings
-from models.errors import ConfigurationError
 from models.vocabulary import TASKS
 
 # Old spelling → the one to use. Still accepted (scripts keep working), never shown in help.
 DEPRECATED = {"--synthetic": "--emails", "--n": "--emails", "--batch": "--batch-size",
               "--registry-dir": "--registry"}
-# Short flags kept from the first CLI; every setting also has its own --field-name flag.
-ALIASES = {"bootstrap_servers": ["--bootstrap"], "group_id": ["--group"]}
-# Settings whose flag is not their field name (the name the other commands use for it).
+# Extra flag names (pydantic-settings' cli_shortcuts, keyed by the kebab-case field flag): short
+# flags kept from the first CLI, and --registry, the name the other commands use for it.
+SHORTCUTS = {"bootstrap-servers": "bootstrap", "group-id": "group", "registry-dir": "registry"}
+# Settings whose flag is not their field name; the field's own flag is deprecated (DEPRECATED).
 RENAMED = {"registry_dir": "--registry"}
+# Settings flags store into setting_<field> (no clash with a command's own options).
+SETTING = "setting_"
 # Settings that are global flags rather than per-command settings flags.
 GLOBAL_SETTINGS = frozenset({"log_level"})
 
@@ -112,28 +120,60 @@ def choices(annotation: Any) -> list[str] | None:
     return None
 
 
+def settings_source(parser: argparse.ArgumentParser | None = None,
+                    add_argument: Callable[..., Any] | None = None) -> CliSettingsSource[Any]:
+    """pydantic-settings' CLI source for :class:`Settings`, spelled the house way: kebab-case
+    flags, :data:`SHORTCUTS`, no ``None`` in choices; ``null`` unsets an optional value."""
+    return CliSettingsSource(
+        Settings, root_parser=parser or argparse.ArgumentParser(add_help=False),
+        add_argument_method=add_argument or (lambda *args, **kwargs: None),
+        cli_kebab_case=True, cli_shortcuts=SHORTCUTS, cli_hide_none_type=True,
+        cli_implicit_flags=False, cli_exit_on_error=True)
+
+
+def settings_given(args: argparse.Namespace) -> CliSettingsSource[Any]:
+    """The CLI source loaded with the settings flags ``args`` holds (those given)."""
+    given = {key.removeprefix(SETTING): value for key, value in vars(args).items()
+             if key.startswith(SETTING) and value is not None}
+    return settings_source()(parsed_args=given)
+
+
 def add_settings_flags(parser: argparse.ArgumentParser, only: Sequence[str] | None = None) -> None:
-    """One flag per settings field (``--max-batch-size`` ↔ ``max_batch_size``), help from the
-    field's description and default, so ``--help`` documents every setting."""
+    """One flag per settings field (``--max-batch-size`` ↔ ``max_batch_size``), added by
+    pydantic-settings' CLI source; help from the field's description and default, so ``--help``
+    documents every setting. ``only``: this command's subset."""
     group = parser.add_argument_group(
         "settings (also REPLYD_<NAME> env vars or --config TOML)",
         "Secrets are no flags (flags show in ps): REPLYD_SASL_PASSWORD, REPLYD_ENGINE_API_KEY, "
         "REPLYD_REPLY_ENGINE_API_KEY, --config, or the keys' --*-api-key-file flags.")
     group.add_argument("--config", type=Path, help="TOML file with settings (lowest precedence).")
-    for name, field in Settings.model_fields.items():
+
+    def add(_parser: Any, *flags: str, **kwargs: Any) -> argparse.Action | None:
+        name = kwargs["dest"]
         if (only is not None and name not in only) or name in GLOBAL_SETTINGS:
-            continue
+            return None
         if secret_setting(group, name):
-            continue
-        flags = [flag_of(name), *ALIASES.get(name, [])]
-        if name in RENAMED:
-            flags.append(f"--{name.replace('_', '-')}")
-        values = choices(field.annotation)
-        metavar = None if values else _metavar(name, field.annotation)
-        action = group.add_argument(*flags, dest=f"setting_{name}", action=RenamedStore,
-                                    choices=values, metavar=metavar,
-                                    help=_help(field.description or "", field.annotation))
-        action.shown_default = None if callable(field.default) else field.default  # type: ignore[attr-defined]
+            return None
+        return _add_flag(group, name, flags, kwargs)
+
+    settings_source(parser, add)
+
+
+def _add_flag(group: argparse._ArgumentGroup, name: str, flags: Sequence[str],
+              kwargs: dict[str, Any]) -> argparse.Action:
+    """pydantic-settings' flag with the house help, metavar, dest and deprecation note; its
+    values stay strings (lists appended) for the CLI source to parse."""
+    field = Settings.model_fields[name]
+    kwargs = {**kwargs, "dest": f"{SETTING}{name}", "help": _help(field.description or "",
+                                                                   field.annotation)}
+    kwargs.pop("required", None)
+    if not choices(field.annotation):  # pydantic-settings' metavar names the choices
+        kwargs["metavar"] = _metavar(name, field.annotation)
+    kwargs.setdefault("action", RenamedStore)
+    flags = sorted(flags, key=lambda flag: flag != flag_of(name))  # usage shows the first
+    action = group.add_argument(*flags, **kwargs)
+    action.shown_default = None if callable(field.default) else field.default  # type: ignore[attr-defined]
+    return action
 
 
 def _help(text: str, annotation: Any) -> str:
@@ -153,18 +193,16 @@ def _metavar(name: str, annotation: Any) -> str:
     return name.upper()
 
 
-def parse_value(name: str, value: str) -> Any:
-    """Tuples are given comma-separated (``--tasks sentiment,reply``), mappings as JSON."""
-    annotation = Settings.model_fields[name].annotation
-    kinds = {get_origin(a) for a in (annotation, *get_args(annotation))}
-    if tuple in kinds:
-        return tuple(part.strip() for part in value.split(",") if part.strip())
-    if dict in kinds:
-        try:
-            return json.loads(value)
-        except json.JSONDecodeError as exc:
-            raise ConfigurationError(f"{flag_of(name)} takes JSON: {exc}") from exc
-    return value
+def unparsable_line(exc: SettingsError) -> str:
+    """A value pydantic-settings could not decode (a list or mapping flag or variable): its flag
+    and variable, and why; never the value. What ``replyd`` prints, exit code 2."""
+    found = re.search(r'field "(\w+)"|encountered for (\w+)', str(exc))
+    name = next((g for g in found.groups() if g), "") if found else ""
+    if name not in Settings.model_fields:
+        return f"replyd: configuration error: {exc}"
+    cause = exc.__cause__ or exc
+    return (f"replyd: {flag_of(name)} / REPLYD_{name.upper()}: not a comma-separated list, JSON "
+            f"or key=value ({cause})")
 
 
 def validation_lines(exc: ValidationError) -> list[str]:

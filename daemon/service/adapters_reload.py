@@ -7,9 +7,12 @@ moves to its new adapter only when every server lists it, so a default that was 
 the push (or whose push failed on one server) waits, logged, instead of failing emails. The
 switch applies from the next batch: the batch in flight finishes on the adapters it started with.
 
-Only the openai engine can follow: the in-process vLLM engine fixes its LoRA slots and integer
-IDs when it starts, and the peft and echo engines load their adapters at construction. With the
-``adapters`` setting given, the IDs are pinned and there is nothing to re-read.
+The openai engine follows once every server lists the new ID. The in-process vLLM engine
+follows too when built for it (``ReloadableVllmEngine``, which ``build_engine`` picks when
+``adapters_reload_s`` is set): the new adapter is loaded into the running engine before the
+switch, into one of a few spare LoRA slots (a restart frees them). The peft and echo engines
+load their adapters at construction. With the ``adapters`` setting given, the IDs are pinned
+and there is nothing to re-read.
 """
 
 from __future__ import annotations
@@ -23,6 +26,7 @@ from typing import Protocol, cast
 
 from daemon.service.build import build_pipeline_config, registry_for
 from daemon.service.metrics import Metrics
+from daemon.service.shadow import Shadow
 from daemon.settings import Settings
 from handlers.pipeline import Pipeline
 from models.engines.base import AdapterInfo
@@ -39,12 +43,20 @@ class _Following(Protocol):
     def add_adapter(self, info: AdapterInfo) -> None: ...
 
 
+class _Loading(Protocol):
+    """What the reloader needs of an in-process engine (``ReloadableVllmEngine`` has it)."""
+
+    async def load_adapter(self, info: AdapterInfo) -> bool: ...
+
+
 class AdapterReloader:
     """An async context: a background loop while the daemon runs, cancelled when it stops."""
 
     def __init__(self, settings: Settings, engine: object, pipeline: Pipeline,
-                 metrics: Metrics | None = None) -> None:
+                 metrics: Metrics | None = None, shadow: Shadow | None = None) -> None:
+        """``shadow``: the daemon's shadow mode, whose run in flight stops with this loop."""
         self._settings = settings
+        self._shadow = shadow
         self._metrics = metrics
         self._engine = engine
         self._pipeline = pipeline
@@ -56,7 +68,8 @@ class AdapterReloader:
         """On when asked for, the engine can follow, and the IDs come from ``defaults.json``."""
         s = self._settings
         return (s.adapters_reload_s > 0 and s.adapters is None
-                and hasattr(self._engine, "served_everywhere"))
+                and (hasattr(self._engine, "served_everywhere")
+                     or hasattr(self._engine, "load_adapter")))
 
     async def __aenter__(self) -> AdapterReloader:
         s = self._settings
@@ -65,12 +78,14 @@ class AdapterReloader:
         if self.enabled:
             self._task = asyncio.create_task(self._loop(), name="replyd-adapters-reload")
         elif s.adapters_reload_s > 0:
-            log.warning("adapters_reload_s is ignored: it needs engine 'openai' and adapters "
-                        "from the registry's defaults (the adapters setting unset)")
+            log.warning("adapters_reload_s is ignored: it needs engine 'openai' or 'vllm' and "
+                        "adapters from the registry's defaults (the adapters setting unset)")
         return self
 
     async def __aexit__(self, kind: type[BaseException] | None, error: BaseException | None,
                         trace: TracebackType | None) -> None:
+        if self._shadow is not None:
+            await self._shadow.close()
         if self._task is not None:
             self._task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
@@ -98,7 +113,7 @@ class AdapterReloader:
             if not changed:
                 self._waiting.clear()
                 return {}
-            served = await self._served() if any(changed.values()) else set()
+            served = await self._served(changed) if any(changed.values()) else set()
         except (AdapterError, EngineError) as error:
             log.warning("adapters not reloaded: %s", error)
             return {}
@@ -108,7 +123,7 @@ class AdapterReloader:
             return {}
         registry = registry_for(self._settings)
         for cid in ready.values():
-            if cid is not None:
+            if cid is not None and hasattr(self._engine, "add_adapter"):
                 cast(_Following, self._engine).add_adapter(registry.adapter_info(cid))
         self._pipeline.config = dataclasses.replace(current,
                                                     adapters={**current.adapters, **ready})
@@ -119,14 +134,29 @@ class AdapterReloader:
             log.info("adapter switched: %s %s → %s", task, old or "base model", new or "base model")
         return switched
 
-    async def _served(self) -> set[str]:
-        return await cast(_Following, self._engine).served_everywhere()
+    async def _served(self, changed: dict[str, str | None]) -> set[str]:
+        """The IDs the engine can run now: every server lists them (openai), or the in-process
+        engine loaded them just now (a refused load is logged; that task waits)."""
+        if not hasattr(self._engine, "load_adapter"):
+            return await cast(_Following, self._engine).served_everywhere()
+        registry = registry_for(self._settings)
+        loaded: set[str] = set()
+        for cid in sorted({c for c in changed.values() if c}):
+            try:
+                await cast(_Loading, self._engine).load_adapter(registry.adapter_info(cid))
+            except AdapterError as error:
+                log.warning("adapter %s not loaded: %s", cid, error)
+                continue
+            loaded.add(cid)
+        return loaded
 
     def _log_waiting(self, waiting: dict[str, str]) -> None:
         """One line per (task, ID) that waits for its push, not one every period."""
         for task, cid in sorted(waiting.items()):
             if self._waiting.get(task) != cid:
-                log.warning("adapter %s for %s is the default but not served by every server "
-                            "yet (replyd adapters push %s); staying on the current one",
-                            cid, task, cid)
+                where = ("not loaded into the running engine (restart to load it)"
+                         if hasattr(self._engine, "load_adapter") else
+                         f"not served by every server yet (replyd adapters push {cid})")
+                log.warning("adapter %s for %s is the default but %s; staying on the current one",
+                            cid, task, where)
         self._waiting = waiting

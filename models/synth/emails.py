@@ -410,6 +410,17 @@ def entity_examples(n: int, seed: int = 0, split: Split = "train") -> list[dict[
     return _alternate(emails, posts)
 
 
+def analysis_examples(n: int, seed: int = 0, split: Split = "train") -> list[dict[str, Any]]:
+    """Joint analysis rows ``{"text", "label", "entities"}``: emails (both labels by
+    construction) and review snippets (a sentiment, and by construction no name, product or
+    place) alternately. Social posts are left out: they carry no sentiment label."""
+    emails = [{"text": e.body, "label": e.sentiment, "entities": e.entities}
+              for e in generate_emails((n + 1) // 2, seed, split)]
+    reviews = [{"text": r.text, "label": r.sentiment, "entities": r.entities}
+               for r in synth_short.generate_reviews(n // 2, seed, split)]
+    return _alternate(emails, reviews)
+
+
 def _alternate(first: list[dict[str, Any]], second: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """first[0], second[0], first[1], ...: a prefix of the result is a result for a smaller n."""
     rows: list[dict[str, Any]] = []
@@ -437,7 +448,7 @@ def persona_examples(n: int, seed: int = 0, split: Split = "train",
 
 _BUILDERS: dict[str, Callable[[int, int, Split], list[dict[str, Any]]]] = {
     "sentiment": sentiment_examples, "entities": entity_examples, "reply": reply_examples,
-    "persona": persona_examples,
+    "persona": persona_examples, "analysis": analysis_examples,
 }
 
 

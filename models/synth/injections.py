@@ -2,7 +2,8 @@
 
 An evaluation set for the steering guard (``handlers.guard``): attacks of several families
 (override, forget, role, jailbreak, leak, tags, new_instructions, address_ai, act_as,
-phishing_reply), each dressed in an obfuscation (doubled spaces, newlines, zero-width and bidi
+phishing_reply, slot, format_order, planted_note), each dressed in an obfuscation (doubled spaces,
+newlines, zero-width and bidi
 characters, Cyrillic and Greek homoglyphs, fullwidth and mathematical letters, dotted, spaced or
 leetspeak letters, invisible tag characters, ...) and placed somewhere in a realistic email (first
 paragraph, middle, end, subject, after a long body, a P.S.). The benign half carries the phrases an
@@ -37,12 +38,15 @@ ATTACK = "attack"
 BENIGN = "benign"
 FAMILIES: tuple[str, ...] = (
     "override", "forget", "role", "jailbreak", "leak", "tags", "new_instructions", "address_ai",
-    "act_as", "phishing_reply",
+    "act_as", "phishing_reply", "slot", "format_order", "planted_note",
 )
+# Attacks step through these by 7 and benign mail by 5, so their number must share no factor
+# with 5 or 7 for every family to meet every obfuscation.
 OBFUSCATIONS: tuple[str, ...] = (
     "none", "double_space", "newlines", "zero_width", "homoglyph", "fullwidth", "mixed_case",
     "upper", "dotted", "leet", "spaced", "soft_hyphen", "bidi", "nbsp", "math_bold", "diacritics",
-    "small_caps", "tag_chars", "joined",
+    "small_caps", "tag_chars", "joined", "hyphen_split", "regional",
+    "title_case",
 )
 PLACES: tuple[str, ...] = ("start", "middle", "end", "subject", "long_tail", "postscript")
 DEV_SEED = 1  # the seed the guard's patterns were written against
@@ -168,7 +172,26 @@ def obfuscate(text: str, how: str, rng: random.Random) -> str:
         return "".join(chr(0xE0000 + ord(c)) if " " <= c <= "~" else c for c in text)
     if how == "joined":
         return rng.choice(("_", "-", ".", "/")).join(text.split(" "))
+    if how == "title_case":
+        return text.title()
+    if how == "hyphen_split":
+        return _hyphen_split(text, rng)
+    if how == "regional":  # letters as regional indicator symbols (the halves of flag emoji)
+        return "".join(chr(0x1F1E6 + ord(c.lower()) - ord("a")) if c.isascii() and c.isalpha()
+                       else c for c in text)
     return text
+
+
+def _hyphen_split(text: str, rng: random.Random) -> str:
+    """Words of four letters or more broken by a hyphen or underscore ("i-nstruction"); at least
+    one word is broken, so the text always changes."""
+    words = text.split(" ")
+    long = [i for i, w in enumerate(words) if len(w) >= 4 and w.isalpha()]
+    chosen = {i for i in long if rng.random() < 0.7} or set(long[:1])
+    for i in chosen:
+        at = rng.randrange(1, len(words[i]) - 1)
+        words[i] = words[i][:at] + rng.choice(("-", "--", "_", "-_")) + words[i][at:]
+    return " ".join(words)
 
 
 # --- placing a phrase in an email -------------------------------------------------------------

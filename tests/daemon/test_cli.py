@@ -224,3 +224,53 @@ def test_a_secret_value_is_never_echoed(tmp_path: Path) -> None:
     out = replyd("run", "--config", str(config))
     assert out.returncode == 2 and "REPLYD_SASL_PASSWORD" in out.stderr
     assert "12345678" not in out.stderr and "http" not in out.stderr
+
+
+@pytest.mark.parametrize(("name", "flag", "env", "toml", "flag_value", "expected"), [
+    ("tasks", ["--tasks", "sentiment,reply"], "[\"entities\"]", 'tasks = ["persona"]',
+     ("sentiment", "reply"), ("entities",)),
+    ("adapters", ["--adapters", '{"sentiment": "from-flag"}'], '{"sentiment": "from-env"}',
+     'adapters = {sentiment = "from-toml"}', {"sentiment": "from-flag"},
+     {"sentiment": "from-env"}),
+    ("check_drafts", ["--check-drafts", "false"], "true", "check_drafts = false", False, True),
+])
+def test_precedence_is_flag_then_env_then_toml_then_default(
+        name: str, flag: list[str], env: str, toml: str, flag_value: object, expected: object,
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import tomllib
+
+    from daemon.cli import settings_from
+
+    config = tmp_path / "replyd.toml"
+    config.write_text(toml + "\n")
+    toml_value = getattr(Settings(**tomllib.loads(toml)), name)
+    default = Settings.model_fields[name].default
+    # Each layer changes the value, so each assertion below can only pass by that layer.
+    assert default != toml_value != expected != flag_value
+    parse = build_parser().parse_args
+    monkeypatch.delenv(f"REPLYD_{name.upper()}", raising=False)
+    assert getattr(settings_from(parse(["run"])), name) == default
+    assert getattr(settings_from(parse(["run", "--config", str(config)])), name) == toml_value
+    monkeypatch.setenv(f"REPLYD_{name.upper()}", env)
+    assert getattr(settings_from(parse(["run", "--config", str(config)])), name) == expected
+    given = settings_from(parse(["run", "--config", str(config), *flag]))
+    assert getattr(given, name) == flag_value
+
+
+def test_list_and_mapping_flags_take_pydantic_settings_spellings() -> None:
+    from daemon.cli import settings_from
+
+    parse = build_parser().parse_args
+    settings = settings_from(parse(["run", "--tasks", '["sentiment", "reply"]', "--tasks",
+                                    "persona", "--adapters", "sentiment=a,entities=b",
+                                    "--engine-url", "null"]))
+    assert settings.tasks == ("sentiment", "reply", "persona")  # JSON, and repeated
+    assert settings.adapters == {"sentiment": "a", "entities": "b"}  # key=value pairs
+    assert settings.engine_url is None
+
+
+def test_an_undecodable_value_names_the_flag_not_the_value() -> None:
+    out = replyd("run", "--engine", "echo", "--adapters", '{"sentiment": "secretish')
+    assert out.returncode == 2
+    assert out.stderr.startswith("replyd: --adapters / REPLYD_ADAPTERS: not a comma-separated")
+    assert len(out.stderr.strip().splitlines()) == 1 and "secretish" not in out.stderr

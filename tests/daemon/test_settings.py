@@ -97,3 +97,51 @@ def test_engine_keys_are_secrets_from_env_or_toml_and_the_ca_bundle_must_exist(
         Settings(engine_ca_bundle=tmp_path)  # a folder is no bundle
     bundle.write_text("-----BEGIN CERTIFICATE-----\n")
     assert Settings(engine_ca_bundle=bundle).engine_ca_bundle == bundle
+
+
+def test_the_toml_file_is_pydantic_settings_own_source(tmp_path: Path) -> None:
+    from pydantic_settings import TomlConfigSettingsSource
+
+    from daemon import settings as module
+
+    config = tmp_path / "replyd.toml"
+    config.write_text('tasks = ["reply"]\n')
+    seen: list[tuple[str, ...]] = []
+    original = Settings.settings_customise_sources
+
+    def spy(*args: object, **kwargs: object) -> tuple[object, ...]:
+        sources = original(*args, **kwargs)  # type: ignore[arg-type]
+        seen.append(tuple(type(s).__name__ for s in sources))
+        return sources
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(Settings, "settings_customise_sources", spy)
+        assert load_settings(config).tasks == ("reply",)
+        assert Settings().tasks != ("reply",)  # only while load_settings builds
+    assert seen[0][-1] == TomlConfigSettingsSource.__name__
+    assert TomlConfigSettingsSource.__name__ not in seen[1]
+    assert module._TOML_FILE.get() is None
+
+
+def test_a_bad_toml_value_names_its_key(tmp_path: Path) -> None:
+    from daemon.cli_args import validation_lines
+
+    config = tmp_path / "replyd.toml"
+    config.write_text("max_batch_size = 0\nno_such_setting = 1\n")
+    with pytest.raises(ValidationError) as caught:
+        load_settings(config)
+    lines = validation_lines(caught.value)
+    assert ("replyd: --max-batch-size / REPLYD_MAX_BATCH_SIZE: Input should be greater than "
+            "or equal to 1 (got 0)") in lines
+    assert "replyd: no_such_setting: not a setting (in the --config file?)" in lines
+    folder = tmp_path / "folder.toml"
+    folder.mkdir()
+    with pytest.raises(ConfigurationError, match="does not exist"):
+        load_settings(folder)
+
+
+def test_the_tasks_setting_lists_stages_so_analysis_is_refused() -> None:
+    # "analysis" is an adapter task (the joint first stage: analysis="joint"), not a stage.
+    with pytest.raises(ValidationError):
+        Settings(tasks=("sentiment", "analysis", "reply"))
+    assert Settings(analysis="joint").tasks == ("sentiment", "entities", "reply")

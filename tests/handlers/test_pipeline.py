@@ -5,6 +5,7 @@ from collections.abc import Sequence
 
 import pytest
 
+from handlers import reply
 from handlers.pipeline import Pipeline, PipelineConfig
 from handlers.types import DraftText, EmailText, TaskFailure
 from models.engines.base import GenerateRequest, GenerateResult
@@ -158,6 +159,8 @@ async def test_a_failing_draft_is_written_again_with_other_sampling() -> None:
     assert "repetition" in batch.check_failures
     retry = engine.calls[2][0]
     assert retry.sampling.temperature > 0 and retry.sampling.repetition_penalty > 1
+    # Three candidates by default, unseeded: a seeded request can kill a vLLM-CPU engine.
+    assert len(engine.calls[2]) == 3 and {r.sampling.seed for r in engine.calls[2]} == {None}
 
 
 async def test_a_draft_failing_twice_becomes_the_grounded_fallback_for_review() -> None:
@@ -169,6 +172,34 @@ async def test_a_draft_failing_twice_becomes_the_grounded_fallback_for_review() 
     assert "sorry" in draft.body.lower()  # the email is negative
     assert set(draft.review_reasons) >= {"repetition", "prompt_echo"}
     assert batch.draft_outcomes == {"passed": 0, "fallback": 1}
+
+
+async def test_the_second_try_keeps_the_first_of_its_candidates_that_passes() -> None:
+    def answer(request: GenerateRequest) -> GenerateResult:
+        if request.constraint is not None:
+            return script(request)
+        # First try and seed 0 loop; seed 1 passes; seed 2 would pass too but comes later.
+        seed = request.sampling.seed if request.sampling.temperature > 0 else None
+        return result({1: GOOD, 2: GOOD.replace("Best regards", "Kind regards")}.get(seed, LOOPING))
+
+    engine = ScriptedEngine(answer)
+    seeded = reply.sampling(96, temperature=0.7, top_p=0.9, seed=0)
+    config = PipelineConfig(retry_sampling=seeded, retry_candidates=3)
+    batch = await Pipeline(engine, config).run(EMAILS[:1] * 2)
+    assert [o.body for o in batch.outcomes if isinstance(o, DraftText)] == [GOOD, GOOD]
+    assert batch.draft_outcomes == {"passed": 0, "regenerated": 2}
+    retry = engine.calls[2]  # one engine call: 3 candidates for each of the 2 emails
+    assert sorted(r.sampling.seed for r in retry) == [0, 0, 1, 1, 2, 2]
+    # Every candidate's tokens are counted, the discarded ones too: 2 first tries + 6, 3 each.
+    assert batch.usage_by_task["reply"].completion_tokens == (2 + 6) * 3
+
+
+async def test_with_one_candidate_the_second_try_is_a_single_sample() -> None:
+    engine = _replies(LOOPING, LOOPING)
+    batch = await Pipeline(engine, PipelineConfig(retry_candidates=1)).run(EMAILS[:1])
+    assert len(engine.calls[2]) == 1 and batch.draft_outcomes["fallback"] == 1
+    with pytest.raises(ConfigurationError):
+        PipelineConfig(retry_candidates=0)
 
 
 async def test_an_empty_reply_is_a_failed_check_not_a_dead_letter() -> None:

@@ -37,6 +37,10 @@ EXPECTED = {
     "replyd_draft_check_failures": ("counter", {"check"}),
     "replyd_emails_skipped": ("counter", {"reason"}),
     "replyd_drafts_needing_review": ("counter", {"reason"}),
+    "replyd_shadow_agreement": ("counter", {"task", "candidate", "agreed"}),
+    "replyd_shadow_entities_f1": ("histogram", {"candidate"}),
+    "replyd_shadow_errors": ("counter", set()),
+    "replyd_shadow_dropped": ("counter", set()),
 }
 # Labels whose values could come from email content or ids are never allowed.
 FORBIDDEN_LABELS = {"message_id", "email", "from", "to", "subject", "customer", "name", "address"}
@@ -50,6 +54,7 @@ def test_catalogue_names_types_and_labels() -> None:
     metrics.inference_tokens.labels("base", "prompt").inc(5)
     metrics.adapter_requests.labels("base").inc()
     metrics.adapter_info.labels("sentiment", "base").set(1)
+    metrics.watch_shadow({"entities": "acme"})
     metrics.observe_engine_call(
         [GenerateRequest(prompt="hi"), GenerateRequest(prompt="hi", adapter="acme")],
         [GenerateResult("a", "stop", 1, 1, RequestTiming(0.01, 0.1, 0.2))] * 2,
@@ -74,6 +79,7 @@ def test_naming_rules() -> None:
     metrics.dead_letters.labels("schema").inc()
     metrics.inference_tokens.labels("base", "prompt").inc(5)
     metrics.adapter_requests.labels("base").inc()
+    metrics.watch_shadow({"sentiment": "acme"})
     metrics.observe_engine_call(
         [GenerateRequest(prompt="hi")], [GenerateResult("a", "stop", 1, 1, RequestTiming(0, 0, 0))]
     )
@@ -163,3 +169,23 @@ def _gc_collections(metrics: Metrics, generation: str) -> float:
         "python_gc_collections_total", {"generation": generation})
     assert value is not None
     return value
+
+
+@pytest.mark.parametrize(("analysis", "expected"), [
+    ("split", {"sent-1": 5, "ent-1": 5, "reply-1": 5}),
+    ("joint", {"an-1": 5, "reply-1": 5}),  # one analysis request per email, not two
+])
+def test_adapter_requests_count_what_the_pipeline_sent(
+        analysis: str, expected: dict[str, int]) -> None:
+    from handlers.pipeline import BatchResult, PipelineConfig
+
+    adapters = {"sentiment": "sent-1", "entities": "ent-1", "reply": "reply-1"}
+    if analysis == "joint":  # build.py: the analysis adapter answers for both analysis tasks
+        adapters = {"sentiment": "an-1", "entities": "an-1", "analysis": "an-1",
+                    "reply": "reply-1"}
+    config = PipelineConfig(adapters=adapters, analysis=analysis)
+    metrics = Metrics()
+    metrics.record_batch(BatchResult([], {}, {}), config, emails=5)
+    counted = {adapter: metrics.registry.get_sample_value(
+        "replyd_adapter_requests_total", {"adapter": adapter}) for adapter in expected}
+    assert counted == expected

@@ -1,0 +1,84 @@
+"""The analysis setting: which adapters a joint first stage resolves, and the config it builds."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+
+from daemon.service.build import build_pipeline_config, task_adapters
+from daemon.settings import Settings
+from models.customize.registry import DEFAULT_ROOT, Registry
+from models.errors import ConfigurationError
+
+DEFAULTS = Registry().defaults()
+JOINT = "analysis-lora-20261202t0000-c0ffee"  # a copy of the entities adapter, relabelled
+
+
+@pytest.fixture
+def registry(tmp_path: Path) -> Registry:
+    root = tmp_path / "adapters"
+    shutil.copytree(DEFAULT_ROOT, root)
+    shutil.copytree(root / DEFAULTS["entities"], root / JOINT)
+    manifest = json.loads((root / JOINT / "manifest.json").read_text())
+    (root / JOINT / "manifest.json").write_text(
+        json.dumps({**manifest, "id": JOINT, "task": "analysis"}))
+    defaults = {k: v for k, v in DEFAULTS.items() if k != "analysis"}
+    (root / "defaults.json").write_text(json.dumps(defaults))
+    return Registry(root)
+
+
+def settings_for(registry: Registry, monkeypatch: pytest.MonkeyPatch, **values: object
+                 ) -> Settings:
+    for name in Settings.model_fields:
+        monkeypatch.delenv(f"REPLYD_{name.upper()}", raising=False)
+    return Settings(**{"engine": "echo", "registry_dir": registry.root, **values})
+
+
+def test_split_is_the_default_and_resolves_the_two_adapters(
+    registry: Registry, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    settings = settings_for(registry, monkeypatch)
+    assert settings.analysis == "split"
+    chosen = task_adapters(settings)
+    assert chosen["sentiment"] == DEFAULTS["sentiment"] and "analysis" not in chosen
+    assert build_pipeline_config(settings).analysis == "split"
+
+
+def test_joint_resolves_the_analysis_default_for_both_tasks(
+    registry: Registry, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    registry.set_default("analysis", JOINT)
+    settings = settings_for(registry, monkeypatch, analysis="joint")
+    chosen = task_adapters(settings)
+    # Drafts and metrics name the adapter that produced sentiment and entities.
+    assert chosen["analysis"] == chosen["sentiment"] == chosen["entities"] == JOINT
+    assert chosen["reply"] == DEFAULTS["reply"]
+    config = build_pipeline_config(settings)
+    assert config.analysis == "joint" and config.adapter("analysis") == JOINT
+
+
+def test_joint_without_an_analysis_adapter_fails_at_start(
+    registry: Registry, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    with pytest.raises(ConfigurationError, match="no default for task 'analysis'"):
+        task_adapters(settings_for(registry, monkeypatch, analysis="joint"))
+    wrong = {"analysis": DEFAULTS["sentiment"]}
+    with pytest.raises(ConfigurationError, match="is a sentiment adapter"):
+        task_adapters(settings_for(registry, monkeypatch, analysis="joint", adapters=wrong))
+    # Adapters named explicitly without one: the base model answers, as for any unnamed task.
+    chosen = task_adapters(settings_for(registry, monkeypatch, analysis="joint",
+                                        adapters={"reply": DEFAULTS["reply"]}))
+    assert chosen == {"reply": DEFAULTS["reply"]}
+
+
+def test_the_setting_takes_only_split_or_joint(
+    registry: Registry, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    with pytest.raises(ValueError, match="analysis"):
+        settings_for(registry, monkeypatch, analysis="both")
+    settings = settings_for(registry, monkeypatch, tasks=("sentiment", "analysis", "reply"))
+    with pytest.raises(ConfigurationError, match="not a task"):
+        build_pipeline_config(settings)
