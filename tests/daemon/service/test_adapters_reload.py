@@ -4,9 +4,7 @@ against fake vLLM servers on 127.0.0.1 and the real openai engine."""
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
-import shutil
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
@@ -17,11 +15,12 @@ from daemon.service.build import build_pipeline_config
 from daemon.service.metrics import Metrics
 from daemon.settings import Settings
 from handlers.pipeline import Pipeline
-from models.customize.registry import DEFAULT_ROOT, Registry
+from models.customize.registry import Registry
 from models.engines.base import GenerateRequest, Message, SamplingParams
 from models.engines.echo import EchoEngine
 from models.engines.openai_engine import OpenAIEngine
 from tests.daemon.tools.test_adapters_push import BASE, FakeVllm
+from tests.registry_copies import copy_adapter, shipped
 
 OLD = Registry().defaults()["sentiment"]
 NEW = "sentiment-lora-20261201t2130-abc123"  # a copy of OLD under a new ID
@@ -30,11 +29,8 @@ NEW = "sentiment-lora-20261201t2130-abc123"  # a copy of OLD under a new ID
 @pytest.fixture
 def registry(tmp_path: Path) -> Registry:
     """The shipped registry plus NEW, a second sentiment adapter."""
-    root = tmp_path / "adapters"
-    shutil.copytree(DEFAULT_ROOT, root)
-    shutil.copytree(root / OLD, root / NEW)
-    manifest = json.loads((root / NEW / "manifest.json").read_text())
-    (root / NEW / "manifest.json").write_text(json.dumps({**manifest, "id": NEW}))
+    root = shipped(tmp_path)
+    copy_adapter(root, OLD, NEW)
     return Registry(root)
 
 

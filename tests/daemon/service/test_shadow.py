@@ -25,6 +25,7 @@ from models.customize.registry import DEFAULT_ROOT, Registry
 from models.engines.base import GenerateRequest, GenerateResult
 from models.engines.echo import EchoEngine
 from models.errors import ConfigurationError, EngineError
+from tests.registry_copies import copy_adapter, shipped
 
 DEFAULTS = Registry().defaults()
 LIVE_S, LIVE_E = DEFAULTS["sentiment"], DEFAULTS["entities"]
@@ -41,12 +42,9 @@ EMAILS = [
 
 @pytest.fixture
 def registry(tmp_path: Path) -> Registry:
-    root = tmp_path / "adapters"
-    shutil.copytree(DEFAULT_ROOT, root)
+    root = shipped(tmp_path)
     for live, new in ((LIVE_S, CAND_S), (LIVE_E, CAND_E)):
-        shutil.copytree(root / live, root / new)
-        manifest = json.loads((root / new / "manifest.json").read_text())
-        (root / new / "manifest.json").write_text(json.dumps({**manifest, "id": new}))
+        copy_adapter(root, live, new)
     return Registry(root)
 
 

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import json
 import logging
-import shutil
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -16,11 +15,12 @@ from daemon.service.adapters_reload import AdapterReloader
 from daemon.service.build import build_engine, build_pipeline_config
 from daemon.settings import Settings
 from handlers.pipeline import Pipeline
-from models.customize.registry import DEFAULT_ROOT, Registry
+from models.customize.registry import Registry
 from models.engines.base import AdapterInfo
 from models.engines.echo import EchoEngine
 from models.errors import AdapterError
 from tests.models.engines.engine_helpers import ask
+from tests.registry_copies import copy_adapter, shipped
 
 DEFAULTS = Registry().defaults()
 LIVE_S, LIVE_E = DEFAULTS["sentiment"], DEFAULTS["entities"]
@@ -30,13 +30,10 @@ COPIES = [f"entities-lora-20261202t000{i}-c0ffee" for i in range(2)]  # LIVE_E u
 @pytest.fixture
 def registry(tmp_path: Path) -> Registry:
     """The shipped adapters, defaults naming sentiment only, and two copies of entities."""
-    root = tmp_path / "adapters"
-    shutil.copytree(DEFAULT_ROOT, root)
+    root = shipped(tmp_path)
     (root / "defaults.json").write_text(json.dumps({"sentiment": LIVE_S}))
     for new in COPIES:
-        shutil.copytree(root / LIVE_E, root / new)
-        manifest = json.loads((root / new / "manifest.json").read_text())
-        (root / new / "manifest.json").write_text(json.dumps({**manifest, "id": new}))
+        copy_adapter(root, LIVE_E, new)
     return Registry(root)
 
 
