@@ -188,6 +188,19 @@ _FACTS = re.compile(
     r"|\b\d+(?:\s?(?:-|to)\s?\d+)?\s+(?:business\s+|working\s+)?(?:days?|hours?|weeks?)\b",
     re.IGNORECASE,
 )
+# Promises support makes only on purpose: a cancellation, compensation, a discount or voucher,
+# something free. The generator's replies name them only where the email does, so one the email
+# never mentions is the model's invention (replacements and refunds are left out: the replies
+# offer them as policy, "if it has gone missing, we'll talk you through a replacement").
+_COMMITMENT = re.compile(
+    r"\b(cancel|compensat|reimburs|discount|voucher|money back|free of charge|for free"
+    r"|at no (?:extra )?cost)", re.IGNORECASE)
+# A deadline the draft sets ("by today", "before the end of the week"): the prompt forbids
+# promising dates, and a weekday or "tomorrow" the email lacks is already an invented fact.
+_DEADLINE = re.compile(
+    r"\b(?:by|before|within|until|no later than) (?:today|tonight|end of (?:the )?(?:day|week|month)"
+    r"|the end of (?:the )?(?:day|week|month)|(?:this|next) (?:week|month|weekend))\b",
+    re.IGNORECASE)
 _DIGIT_RUNS = re.compile(r"\d+")
 # A capitalised word right after a lower-case letter or a comma and one space: mid-sentence.
 _MID_SENTENCE_CAPITAL = re.compile(r"(?<=[a-z,;:] )([A-Z][\w'-]+)")
@@ -218,7 +231,8 @@ def check_draft(body: str, email: EmailText, sentiment: Sentiment, entities: Ent
         LENGTH: not MIN_WORDS <= len(draft.split()) <= MAX_WORDS,
         UNFINISHED: is_unfinished(lines),
         INVENTED_FACTS: bool(invented_facts(draft, source, allowed_domains=allowed_domains)
-                             or invented_names(draft, f"{source}\n{company}")),
+                             or invented_names(draft, f"{source}\n{company}")
+                             or invented_commitments(draft, source)),
         GREETING_NAME: bool(entities.name) and not greets_by_name(lines, entities.name),
         MISSPELT_FACT: bool(misspelt_facts(draft, entities)),
         # The team's signature closes every draft support sends ("The replyd support team").
@@ -393,6 +407,17 @@ def invented_facts(draft: str, source: str, *,
         if not grounded:
             found.append(text)
     return found
+
+
+def invented_commitments(draft: str, source: str) -> list[str]:
+    """Promises in ``draft`` the email gives no ground for: a cancellation, compensation, a
+    discount or voucher, something free, when ``source`` never names one (by stem: "cancelled"
+    grounds "cancellation"), and any deadline the draft sets ("by today", "before the end of the
+    week"). Both are commitments a person must make, not a 135M model."""
+    grounded = {m.group(1).casefold() for m in _COMMITMENT.finditer(source)}
+    found = [m.group(0) for m in _COMMITMENT.finditer(draft)
+             if m.group(1).casefold() not in grounded]
+    return found + [m.group(0) for m in _DEADLINE.finditer(draft)]
 
 
 def invented_names(draft: str, source: str) -> list[str]:

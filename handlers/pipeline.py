@@ -8,10 +8,9 @@ the others carry on.
 
 Every reply draft is checked (:func:`handlers.checks.check_draft`) before it leaves. The drafts
 that fail are written once more, together, with other sampling: ``retry_candidates`` samples
-each, of which the first that passes every check is kept. A draft whose
-candidates all fail is replaced by a grounded fallback built from the analysis alone
-(:func:`handlers.reply.fallback`) and marked ``needs_review`` with the checks its first
-candidate failed.
+each, of which the first that passes every check is kept. A draft whose candidates all fail is
+replaced by a grounded fallback built from the analysis alone (:func:`handlers.reply.fallback`)
+and marked ``needs_review`` with the checks its first candidate failed.
 """
 
 from __future__ import annotations
@@ -50,8 +49,8 @@ class PipelineConfig:
     persona_sampling: SamplingParams | None = None
     # The second try of a draft that failed its checks: sampled, so it is not the same draft.
     retry_sampling: SamplingParams | None = None
-    # Samples in that second try (seeds 0, 1, …): rejection sampling against the checks. Each
-    # costs a reply's decoding; only drafts that failed a check pay it.
+    # Samples in that second try: rejection sampling against the checks. Each costs a reply's
+    # decoding; only drafts that failed a check pay it.
     retry_candidates: int = 3
     check_drafts: bool = True
     company: str = reply.DEFAULT_COMPANY

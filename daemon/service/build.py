@@ -23,7 +23,7 @@ def task_adapters(settings: Settings) -> dict[str, str]:
     registry = registry_for(settings)
     mapping = settings.adapters if settings.adapters is not None else registry.defaults()
     chosen = {task: cid for task, cid in mapping.items() if task in settings.tasks}
-    if settings.analysis == "joint" and "analysis" not in settings.tasks:
+    if settings.analysis == "joint":
         chosen = _joint_analysis(chosen, mapping, registry, explicit=settings.adapters is not None)
     for cid in chosen.values():
         registry.path(cid)  # raises AdapterError for an unknown or unsafe adapter

@@ -296,6 +296,31 @@ def test_invented_facts_fail(fact: str) -> None:
     assert "invented_facts" in failed(body)
 
 
+@pytest.mark.parametrize("promise", [
+    "We've asked the account team to cancel the account by today.",
+    "We'll add a voucher for your next order.",
+    "We'll send a new one free of charge.",
+    "We'll offer you a discount on the plan.",
+    "We'll sort it out before the end of the week.",
+    "We'll keep you updated until this week's delivery.",
+])
+def test_promises_the_email_gives_no_ground_for_are_invented(promise: str) -> None:
+    body = GOOD_KENJI.replace("with you.", f"with you. {promise}")
+    assert "invented_facts" in failed(body)
+    assert checks.invented_commitments(promise, "My order is late.")
+
+
+def test_a_promise_the_email_asks_for_is_grounded_but_a_deadline_never_is() -> None:
+    email = "Cancel the Pawprint pet insurance, please. I expect an answer TODAY."
+    assert checks.invented_commitments("We can cancel it for you from here.", email) == []
+    assert checks.invented_commitments("We'll process the cancellation.", email) == []
+    # A deadline is a promise only a person makes, whatever the customer demanded.
+    assert checks.invented_commitments("We'll cancel it by today.", email) == ["by today"]
+    # Replacements and refunds are the replies' policy offers, not inventions.
+    assert checks.invented_commitments(
+        "If it has gone missing, we'll talk you through a replacement or a refund.", email) == []
+
+
 def test_facts_from_the_email_are_grounded() -> None:
     # Order number, amount and date all come from the customer's own email.
     body = GOOD_DANA.replace("from there.", "from there, including the £39.99 you paid on 12/03.")
