@@ -139,7 +139,10 @@ async def test_a_key_refused_while_running_is_engine_dead_and_stays_unhealthy(
         server.key = KEY  # a later 2xx does not make a refused key healthy again
         await engine.generate([raw("Hi")])
         assert not engine.healthy()
-    errors = [r for r in caplog.records if r.levelno == logging.ERROR]
+    # The engine's own records: a client an earlier test left on the session's event loop may
+    # log its own errors meanwhile (seen once in CI: aiokafka retrying a stopped broker).
+    errors = [r for r in caplog.records
+              if r.levelno == logging.ERROR and r.name == "models.engines.openai_engine"]
     assert len(errors) == 1, "logged once, not once per request"
     assert KEY not in caplog.text
 
