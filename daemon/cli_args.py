@@ -336,5 +336,7 @@ def add_trial_command(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--engine", choices=choices(Settings.model_fields["engine"].annotation),
                    default="vllm", help="The daemon's engine.")
     p.add_argument("--timeout", type=float, default=1800.0, metavar="S", help="Seconds.")
+    p.add_argument("--rate", type=float, metavar="R", help="Launch the daemon first, then send "
+                   "R emails per second once it is ready (default: all at once, before it).")
     p.add_argument("--out", type=Path, default=Path("trial-out"), help="Output folder.")
     p.set_defaults(func=tool("daemon.tools.trial", "cmd_trial"))

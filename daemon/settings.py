@@ -144,6 +144,14 @@ class Settings(BaseSettings):
     max_wait_ms: int = Field(
         50, ge=0, description="Longest wait for a batch to fill before running it anyway."
     )
+    max_concurrent_batches: int = Field(
+        2,
+        ge=1,
+        description="Batches in the pipeline at once; their outputs are still published and "
+        "committed in fetch order. Above 1, an engine that batches continuously (vLLM, "
+        "in-process or a server) gets the next batch's requests while the last answers of "
+        "one batch's stage, or its second tries, are still being written. 1 = one at a time.",
+    )
     max_body_bytes: int = Field(
         737_280,
         ge=1,

@@ -3,16 +3,16 @@
 Three tasks share the work so that fetching, inference and acknowledgements overlap:
 
 * the **fetcher** polls Kafka, forms micro-batches (``max_batch_size`` / ``max_wait_ms``) and
-  pauses the assigned partitions while more than ``max_inflight_emails`` are uncommitted, so the
-  consumer keeps polling (and heartbeating) instead of blocking;
-* the **worker** runs one batch at a time through the pipeline and sends its outputs;
-* the **committer** (at-least-once) waits for every acknowledgement of a batch, then commits its
-  offsets, in batch order. In exactly-once mode the worker instead puts the outputs and the offsets
-  in one Kafka transaction per input partition (zombie fencing: transactions.py).
+  pauses the partitions while ``max_inflight_emails`` are uncommitted (polls go on);
+* the **worker** runs up to ``max_concurrent_batches`` batches through the pipeline at once
+  (ordered.py) and sends their outputs in fetch order;
+* the **committer** (at-least-once) waits for a batch's acknowledgements, then commits its
+  offsets, in batch order; exactly-once, the worker puts the outputs and the offsets in one Kafka
+  transaction per input partition instead (zombie fencing: transactions.py).
 
-No offset is ever committed before what its record produced is acknowledged, so a crash replays
-work (duplicates carry the same idempotency key) but never loses an email. Records of partitions
-revoked in a rebalance are abandoned uncommitted after ``rebalance_drain_timeout_s``.
+No offset is committed before what its record produced is acknowledged: a crash replays work
+(same idempotency keys) but never loses an email. Records of partitions revoked in a rebalance
+are abandoned uncommitted after ``rebalance_drain_timeout_s``.
 """
 
 from __future__ import annotations
@@ -23,7 +23,6 @@ import logging
 import time
 from collections import Counter, defaultdict
 from collections.abc import Sequence
-from dataclasses import dataclass
 
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.abc import ConsumerRebalanceListener
@@ -36,7 +35,8 @@ from daemon.service.gc_tuning import tune_gc
 from daemon.service.health import HealthServer
 from daemon.service.isolate import BatchRunner
 from daemon.service.metered import MeteredEngine
-from daemon.service.metrics import Metrics, observe_many
+from daemon.service.metrics import LoopStats, Metrics, observe_many
+from daemon.service.ordered import in_order
 from daemon.service.outage import EngineOutage
 from daemon.service.publisher import Batch, Output, Publisher, Record
 from daemon.settings import Settings
@@ -51,15 +51,6 @@ log = logging.getLogger(__name__)
 
 class _StoppedDuringStart(Exception):
     """A stop was requested while a Kafka client was still starting (joining the group)."""
-
-
-@dataclass(slots=True)
-class LoopStats:
-    """Plain counters for benchmarks and tests (Prometheus series: metrics.py)."""
-
-    first_fetch_at: float | None = None  # perf_counter() when the first records arrived
-    last_publish_at: float | None = None  # perf_counter() when the last batch was acknowledged
-    published: int = 0  # records whose draft or dead letter is acknowledged and committed
 
 
 class _Rebalance(ConsumerRebalanceListener):
@@ -364,8 +355,9 @@ class Daemon:
 
     # --- inference and publishing ------------------------------------------------------------
     async def _work_loop(self) -> None:
-        while (batch := await self._batches.get()) is not None:
-            batch.outputs = await self._outputs(batch.records)
+        depth = self.settings.max_concurrent_batches
+        async for batch, done in in_order(self._batches.get, self._batch_outputs, depth):
+            batch.outputs = done
             self._last_progress = time.monotonic()
             publisher = self._publisher
             assert publisher is not None
@@ -379,6 +371,9 @@ class Daemon:
                 await publisher.send(batch)  # a failed send is resent by the committer
                 self._sent.put_nowait(batch)
         await self._sent.put(None)
+
+    async def _batch_outputs(self, batch: Batch) -> list[Output]:
+        return await self._outputs(batch.records)  # looked up per call: tracing wraps it
 
     async def _outputs(self, records: Sequence[Record]) -> list[Output]:
         """A draft or a dead letter for every record, in order."""

@@ -11,6 +11,7 @@ from bisect import bisect_left
 from collections import Counter as Tally
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass
 
 from prometheus_client import (
     CollectorRegistry,
@@ -42,6 +43,15 @@ LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 
 # Requests per engine call: the pipeline sends up to 2 per email (sentiment + entities).
 ENGINE_BATCH_BUCKETS = (1, 2, 4, 8, 16, 32, 64, 128, 256, 512)
 F1_BUCKETS = (0.0, 0.25, 0.5, 0.75, 0.9, 0.99, 1.0)
+
+
+@dataclass(slots=True)
+class LoopStats:
+    """Plain counters of the daemon loop for benchmarks and tests (Prometheus series: Metrics)."""
+
+    first_fetch_at: float | None = None  # perf_counter() when the first records arrived
+    last_publish_at: float | None = None  # perf_counter() when the last batch was acknowledged
+    published: int = 0  # records whose draft or dead letter is acknowledged and committed
 
 
 class Metrics:

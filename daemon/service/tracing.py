@@ -130,7 +130,9 @@ class EmailTracer:
         self.provider.add_span_processor(export.BatchSpanProcessor(exporter))
         self._tracer = self.provider.get_tracer("replyd")
         self._settings = settings
-        self._timing: _Timing | None = None
+        # The batch's timing, per task: the daemon runs several batches at once.
+        self._timing: contextvars.ContextVar[_Timing | None] = contextvars.ContextVar(
+            "replyd_batch_timing", default=None)
         self._pending: dict[int, _Pending] = {}
         # perf_counter → epoch nanoseconds, for spans placed after the fact.
         self._epoch_offset_ns = time.time_ns() - int(time.perf_counter() * 1e9)
@@ -147,21 +149,21 @@ class EmailTracer:
 
         async def traced_outputs(records: Sequence[Record]) -> list[Output]:
             started = time.perf_counter()
-            self._timing = None
+            self._timing.set(None)
             out = await outputs(records)
-            self.batch_done(records, out, self._timing, started, time.perf_counter())
+            self.batch_done(records, out, self._timing.get(), started, time.perf_counter())
             return out
 
         async def traced_infer(records: Sequence[Record], valid: list[Any], out: list[Any]) -> None:
-            self._timing = _Timing([i for i, _ in valid])
+            self._timing.set(_Timing([i for i, _ in valid]))
             await infer(records, valid, out)
 
         async def traced_runner(texts: Sequence[Any]) -> BatchResult:
             started = time.perf_counter()
             result = await runner_run(texts)
-            if self._timing is not None:
-                self._timing.result, self._timing.started = result, started
-                self._timing.ended = time.perf_counter()
+            timing = self._timing.get()
+            if timing is not None:
+                timing.result, timing.started, timing.ended = result, started, time.perf_counter()
             return result
 
         def traced_published(batch: Batch) -> None:

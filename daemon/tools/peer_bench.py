@@ -10,12 +10,13 @@ option a user has to discover. At most ``concurrency`` emails are in flight (one
 ``asyncio.Semaphore``); it produces a draft JSON per email and commits after each fetched batch.
 
 replyd is ``replyd run --engine openai`` in-process (a ``Daemon``) against the SAME server, with
-the registry's adapters served under their customization IDs. Both read the same labelled
-synthetic emails (``generate_emails(n, seed, split="eval")``); their sides alternate over
-``ROUNDS`` rounds (the order flips each round), on fresh topics each time, so a slow spell of a
-shared machine hits both. Figures per side: emails/s (first record fetched → last draft
-acknowledged), prompt and completion tokens per email (the servers' ``usage`` fields), sentiment
-accuracy and entity micro-F1 (``handlers.scoring``) against the labels.
+the registry's adapters served under their customization IDs and its own batching settings
+(``REPLYD_MAX_BATCH_SIZE``, ``REPLYD_MAX_CONCURRENT_BATCHES`` or ``--config``). Both read the
+same labelled synthetic emails (``generate_emails(n, seed, split="eval")``); their sides
+alternate over ``ROUNDS`` rounds (the order flips each round), on fresh topics each time, so a
+slow spell of a shared machine hits both. Figures per side: emails/s (first record fetched →
+last draft acknowledged), prompt and completion tokens per email (the servers' ``usage``
+fields), sentiment accuracy and entity micro-F1 (``handlers.scoring``) against the labels.
 
 The server: ``REPLYD_ENGINE_URL`` with ``--engine openai``, else a local vLLM server started here
 (``engine_bench.local_server``) and stopped at the end.
@@ -284,6 +285,8 @@ class PeerResult:
     emails: int
     concurrency: int
     rounds: list[tuple[SideRun, SideRun]] = field(default_factory=list)  # (peer, replyd)
+    # replyd's (max_batch_size, max_concurrent_batches): its settings, as `replyd run` has them.
+    replyd_batching: tuple[int, int] = (0, 0)
 
 
 def served_model(settings: Settings) -> str:
@@ -306,8 +309,9 @@ async def compare(settings: Settings, url: str, n: int, concurrency: int = PEER_
             base_url=url.removesuffix("/v1"), timeout=settings.engine_timeout_s) as client:
         settings = settings.model_copy(update={
             "engine": "openai", "engine_url": url, "bootstrap_servers": broker.bootstrap,
-            "metrics_port": 0, "enable_idempotence": False, "max_batch_size": n,
-            "max_inflight_emails": max(n * 2, 128)})
+            "metrics_port": 0, "enable_idempotence": False,
+            "max_inflight_emails": max(n * 2, settings.max_inflight_emails)})
+        result.replyd_batching = (settings.max_batch_size, settings.max_concurrent_batches)
         peer = Peer(client, served_model(settings), settings.reply_max_tokens)
         step("warm-up (adapters load on first use)")
         await run_peer(settings, peer, [_message(e) for e in warm], concurrency)
@@ -338,6 +342,8 @@ FIGURES = ("emails_per_s", "prompt_tokens_per_email", "completion_tokens_per_ema
 def summary(result: PeerResult) -> dict[str, Any]:
     """Medians over rounds per side, and replyd ÷ peer per round for emails/s."""
     out: dict[str, Any] = {"emails": result.emails, "peer_concurrency": result.concurrency,
+                           "replyd_max_batch_size": result.replyd_batching[0],
+                           "replyd_max_concurrent_batches": result.replyd_batching[1],
                            "rounds": len(result.rounds)}
     for index, side in enumerate(("peer", "replyd")):
         for name in FIGURES:
@@ -363,7 +369,9 @@ def render_markdown(result: PeerResult, command: str) -> str:
         f"Command: `{command}`  \nPeer: {result.concurrency} emails in flight, 3 requests per "
         f"email (few-shot sentiment and entities with {SHOTS} shots, zero-shot reply) on the base "
         f"model, no constrained decoding. replyd: `--engine openai` with its adapters, same "
-        f"server. {len(result.rounds)} alternating rounds; medians.\n\n"
+        f"server, batches of up to {result.replyd_batching[0]} emails, "
+        f"{result.replyd_batching[1]} at once. {len(result.rounds)} alternating rounds; "
+        f"medians.\n\n"
         f"| figure | peer | replyd | per round (peer vs replyd) |\n|---|---|---|---|\n"
         + "\n".join(rows)
         + f"\n\nreplyd ÷ peer, emails/s, per round: {ratios} (median "

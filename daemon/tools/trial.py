@@ -1,10 +1,11 @@
 """`replyd trial`: real or hostile mail through the real daemon, run as a subprocess, measured.
 
-Embedded broker, inputs produced, ``replyd run`` as a child process, ``/metrics`` scraped every
-0.5 s (a slow scrape means a blocked event loop), outputs read until every input is accounted for
-(by the ``replyd-trace-id`` header) or the timeout, SIGTERM. report.json/report.md hold counts,
-reasons and names, never email text; drafts.md every draft in full (local, never committed).
-docs/TRIALS.md says what the numbers mean.
+Embedded broker, inputs produced, ``replyd run`` as a child process (with ``--rate``: launched
+first, the inputs then offered at a steady rate), ``/metrics`` scraped every 0.5 s (a slow scrape
+means a blocked event loop), outputs read until every input is accounted for (by the
+``replyd-trace-id`` header) or the timeout, SIGTERM; input → output record latencies.
+report.json/report.md hold counts, reasons and names, never email text; drafts.md every draft
+in full (local, never committed). docs/TRIALS.md says what the numbers mean.
 """
 
 from __future__ import annotations
@@ -32,15 +33,15 @@ from daemon.tools.broker import EmbeddedBroker, free_port
 from daemon.tools.hostile import hostile_cases, select_cases, with_good
 from daemon.tools.produce import RFC822_HEADERS, Headers, mail_key, produce
 from daemon.tools.topics import ensure_topics
-from daemon.tools.trial_measures import (
-    _share,
-    mail_measures,
-)
+from daemon.tools.trial_measures import _share, latencies, latency_summary, mail_measures
+from daemon.tools.trial_pace import http_status, offer_steadily
 from models.errors import ConfigurationError
 
 SCRAPE_INTERVAL_S = 0.5
 SCRAPE_TIMEOUT_S = 5.0
 STOP_GRACE_S = 15.0  # on top of the daemon's own shutdown_timeout_s
+
+
 @dataclass(frozen=True, slots=True)
 class TrialInput:
     """One record to send, named for reports (file or case name); hostile ones expect a label."""
@@ -74,6 +75,10 @@ class Observed:
     scrape_failed_before_up: int = 0
     scrape_failed: int = 0
     up_s: float | None = None  # launch → first answered scrape
+    ready_s: float | None = None  # --rate: launch → /readyz answered 200
+    produced: int = 0  # inputs sent (--rate stops sending if the daemon exits)
+    input_ms: dict[int, int] = field(default_factory=dict)  # input → its record timestamp
+    output_ms: dict[int, int] = field(default_factory=dict)  # input → its output's timestamp
     exit_codes: list[int] = field(default_factory=list)  # exits the trial did not ask for
     stop_code: int | None = None  # the return code after SIGTERM
     seconds: float = 0.0  # launch → every input accounted (or the timeout)
@@ -89,6 +94,7 @@ class TrialOptions:
     cases: list[str] | None = None
     engine: str = "vllm"
     timeout_s: float = 1800.0
+    rate: float | None = None  # emails per second once the daemon is ready; None: one burst
 
 
 # -- inputs ---------------------------------------------------------------------------------------
@@ -158,8 +164,9 @@ async def collect(settings: Settings, traces: dict[str, int],
                 for record in records:
                     outcome, data = outcome_of(dead, record.value)
                     index = match_input(record, data, traces, coordinates, TRACE_HEADER)
-                    if index is not None:
-                        observed.outcomes.setdefault(index, outcome)
+                    if index is not None and index not in observed.outcomes:
+                        observed.outcomes[index] = outcome
+                        observed.output_ms[index] = record.timestamp
             if len(observed.outcomes) >= len(traces) or time.monotonic() > deadline:
                 return
             if exited.done() and not batches:
@@ -169,16 +176,7 @@ async def collect(settings: Settings, traces: dict[str, int],
 
 
 async def _get_metrics(port: int) -> None:
-    reader, writer = await asyncio.open_connection("127.0.0.1", port)
-    try:
-        writer.write(b"GET /metrics HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n")
-        await writer.drain()
-        answer = await reader.read()
-    finally:
-        writer.close()
-        with contextlib.suppress(OSError):
-            await writer.wait_closed()
-    if not answer.startswith(b"HTTP/1.1 200"):
+    if await http_status(port, "/metrics") != 200:
         raise ValueError("the metrics endpoint did not answer 200")
 
 
@@ -221,6 +219,10 @@ async def run_trial(options: TrialOptions) -> dict[str, Any]:
         inputs = eml_inputs(options.eml_dir)
     else:
         inputs = hostile_inputs(options.good, options.seed, options.cases, base.max_body_bytes)
+    if options.rate is not None and len(inputs) / options.rate >= options.timeout_s:
+        raise ConfigurationError(
+            f"--rate {options.rate} takes {len(inputs) / options.rate:.0f} s to offer "
+            f"{len(inputs)} inputs, not less than --timeout {options.timeout_s:g}")
     options.out.mkdir(parents=True, exist_ok=True)
     run = uuid.uuid4().hex[:8]
     observed = Observed()
@@ -233,10 +235,9 @@ async def run_trial(options: TrialOptions) -> dict[str, Any]:
         })
         await ensure_topics(settings, [settings.input_topic, settings.drafts_topic,
                                        settings.deadletter_topic])
-        sent = await produce(settings, settings.input_topic,
-                             [(i.key, i.value, i.headers) for i in inputs])
-        traces = {trace_id(m.topic, m.partition, m.offset): n for n, m in enumerate(sent)}
-        coordinates = {(m.topic, m.partition, m.offset): n for n, m in enumerate(sent)}
+        messages = [(i.key, i.value, i.headers) for i in inputs]
+        burst = options.rate is None
+        sent = await produce(settings, settings.input_topic, messages) if burst else []
         port = free_port()
         with (options.out / "daemon.log").open("wb") as log_file:
             launched = time.monotonic()
@@ -249,6 +250,16 @@ async def run_trial(options: TrialOptions) -> dict[str, Any]:
             stop = asyncio.Event()
             scraping = asyncio.create_task(scrape(port, observed, launched, stop))
             try:
+                if options.rate is not None:
+                    offered = await offer_steadily(settings, messages, options.rate, port,
+                                                   exited, launched, launched + options.timeout_s)
+                    observed.ready_s, sent = offered.ready_s, offered.sent
+                observed.produced = len(sent)
+                # A burst's records share a batch's first timestamp in aiokafka (ms apart).
+                observed.input_ms = {n: m.timestamp for n, m in enumerate(sent)
+                                     if m.timestamp is not None and m.timestamp >= 0}
+                traces = {trace_id(m.topic, m.partition, m.offset): n for n, m in enumerate(sent)}
+                coordinates = {(m.topic, m.partition, m.offset): n for n, m in enumerate(sent)}
                 await collect(settings, traces, coordinates, observed, exited,
                               launched + options.timeout_s)
             finally:
@@ -308,7 +319,14 @@ def build_report(options: TrialOptions, inputs: list[TrialInput], observed: Obse
             "worst_s": round(max(times), 4) if times else None,
         },
         "daemon_up_s": None if observed.up_s is None else round(observed.up_s, 2),
+        "daemon_ready_s": None if observed.ready_s is None else round(observed.ready_s, 2),
         "seconds": round(observed.seconds, 2),
+        # None: every input was sent before the daemon's launch, so start-up is in each latency.
+        "offered_rate": options.rate, "produced": observed.produced,
+        "latency": latency_summary(latencies(observed.input_ms, observed.output_ms, outcomes)),
+        "drafted_latency": latency_summary(latencies(
+            observed.input_ms, observed.output_ms,
+            [n for n, o in outcomes.items() if o.kind == "drafted"])),
     }
     rows = [{"name": item.name,
              "got": outcomes[n].label if n in outcomes else "unaccounted",
@@ -330,11 +348,13 @@ def summary_line(report: dict[str, Any]) -> str:
     reasons = {**{f"skipped {k}": v for k, v in report["skipped"].items()},
                **{f"dead {k}": v for k, v in report["dead_lettered"].items()}}
     detail = ", ".join(f"{v} {k}" for k, v in sorted(reasons.items()))
-    scrapes = report["scrapes"]
+    scrapes, latency, rate = report["scrapes"], report["latency"], report["offered_rate"]
+    offered = "burst, start-up included" if rate is None else f"at {rate:g}/s"
     return (f"trial ({report['mode']}, {report['engine']}): {report['inputs']} in, "
             f"{report['drafted']} drafted" + (f", {detail}" if detail else "")
             + f", {report['unaccounted']} unaccounted; {report['process_exits']} process exits; "
             f"scrapes {scrapes['count']} p50 {scrapes['p50_s']}s worst {scrapes['worst_s']}s; "
+            f"latency ({offered}) p50 {latency['p50_s']}s p99 {latency['p99_s']}s; "
             f"{report['seconds']}s")
 
 
@@ -344,8 +364,13 @@ def render_report(report: dict[str, Any]) -> str:
              summary_line(report), "", "| measure | value |", "|---|---|"]
     for key in ("inputs", "drafted", "skipped", "dead_lettered", "unaccounted",
                 "unreadable_outputs", "needs_review_share", "process_exits", "exit_codes",
-                "stop_return_code", "scrapes", "daemon_up_s", "seconds"):
+                "stop_return_code", "scrapes", "daemon_up_s", "daemon_ready_s", "seconds",
+                "offered_rate", "produced", "latency", "drafted_latency"):
         lines.append(f"| {key} | `{json.dumps(report[key])}` |")
+    lines += ["", "Latency: input record timestamp → output record timestamp (nearest rank); "
+              + ("all inputs were sent before the daemon's launch, so its start-up is in them."
+                 if report["offered_rate"] is None else
+                 f"inputs offered at {report['offered_rate']:g}/s once the daemon was ready.")]
     if "mail" in report:
         mail = report["mail"]
         lines += ["", "## Drafts of real mail", "", "| measure | value |", "|---|---|"]
@@ -389,9 +414,12 @@ def cmd_trial(args: argparse.Namespace) -> int:
         raise ConfigurationError(f"--eml-dir {args.eml_dir} is not a folder")
     if args.cases is not None and not args.hostile:
         raise ConfigurationError("--cases goes with --hostile")
+    if args.rate is not None and not (0 < args.rate < float("inf")):
+        raise ConfigurationError("--rate must be a positive number of emails per second")
     options = TrialOptions(
         mode="hostile" if args.hostile else "eml", out=args.out, eml_dir=args.eml_dir,
         good=args.good, seed=args.seed, engine=args.engine, timeout_s=args.timeout,
+        rate=args.rate,
         cases=args.cases.split(",") if args.cases is not None else None,
     )
     report = asyncio.run(run_trial(options))

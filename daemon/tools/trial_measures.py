@@ -10,8 +10,9 @@ import email
 import email.message
 import email.policy
 import email.utils
+import math
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 from handlers.checks import CHECKS, greets_by_name, invented_facts
@@ -22,6 +23,36 @@ FALLBACK_REASONS = frozenset((*CHECKS, "empty", "engine_request"))
 
 def _share(part: int, whole: int) -> float | None:
     return round(part / whole, 3) if whole else None
+
+
+def percentile(values: Sequence[float], p: float) -> float:
+    """The nearest-rank ``p``-th percentile: the smallest value with at least ``p`` % of the
+    values at or below it (always one of the values, never interpolated, so a p99 of a small
+    trial is its worst email rather than a made-up figure between two)."""
+    if not values:
+        raise ValueError("percentile of no values")
+    if not 0 <= p <= 100:
+        raise ValueError(f"percentile {p} is not in 0..100")
+    ordered = sorted(values)
+    return ordered[max(0, math.ceil(p / 100 * len(ordered)) - 1)]
+
+
+def latency_summary(seconds: Sequence[float]) -> dict[str, Any]:
+    """{count, p50_s, p95_s, p99_s, max_s} of per-email latencies (nearest rank); None figures
+    when there are none."""
+    figures: dict[str, Any] = {"count": len(seconds)}
+    for p in (50, 95, 99):
+        figures[f"p{p}_s"] = round(percentile(seconds, p), 3) if seconds else None
+    figures["max_s"] = round(max(seconds), 3) if seconds else None
+    return figures
+
+
+def latencies(input_ms: Mapping[int, int], output_ms: Mapping[int, int],
+              indexes: Iterable[int]) -> list[float]:
+    """Output record timestamp minus input record timestamp, in seconds, for each of ``indexes``
+    that has both (record timestamps are milliseconds since the epoch)."""
+    return [(output_ms[n] - input_ms[n]) / 1000 for n in indexes
+            if n in input_ms and n in output_ms]
 
 
 # "Hi Bob," / "Dear Ms Smith": the word after the salutation, when it is capitalised.

@@ -476,3 +476,39 @@ async def test_an_outage_with_a_failing_email_in_the_batch_still_dead_letters_no
     assert len(drafts) == 2 and [DeadLetter.model_validate_json(r.value).reason
                                  for r in dead] == ["engine_request"]
     assert await committed(settings) == 3
+
+
+class _SlowFirstCall(EchoEngine):
+    """The echo engine, whose first call is slow; counts the calls running at once."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.calls = 0
+        self.running = 0
+        self.most = 0
+
+    async def generate(self, requests: Sequence[GenerateRequest]) -> list[GenerateResult]:
+        self.calls += 1
+        delay = 0.5 if self.calls == 1 else 0.01
+        self.running += 1
+        self.most = max(self.most, self.running)
+        try:
+            await asyncio.sleep(delay)
+            return await super().generate(requests)
+        finally:
+            self.running -= 1
+
+
+@pytest.mark.parametrize("depth", [1, 3])
+async def test_concurrent_batches_are_published_and_committed_in_fetch_order(
+        settings: Settings, depth: int) -> None:
+    settings = settings.model_copy(update={"max_batch_size": 2, "max_concurrent_batches": depth})
+    await send(settings, [email_bytes(i) for i in range(10)])
+    engine = _SlowFirstCall()
+    drafts, _ = await run_until(daemon_for(settings, engine), settings, drafts=10, dead=0)
+    # The first batch is the slowest; with depth 3 later batches finish first, yet the drafts
+    # topic holds the drafts in input order and every offset is committed.
+    assert [d.in_reply_to for d in drafts] == [f"<test-{i}@example.com>" for i in range(10)]
+    assert await committed(settings) == 10
+    # One batch calls the engine one stage at a time; several batches call it side by side.
+    assert engine.most == 1 if depth == 1 else 1 < engine.most <= depth

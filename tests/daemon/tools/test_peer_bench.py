@@ -179,6 +179,8 @@ async def test_compare_runs_both_sides_on_the_same_emails(
     negative = sum(e.sentiment == "negative" for e in emails) / n
     assert 0 < negative < 1
     assert len(result.rounds) == 2
+    # replyd runs with its own batching settings, as `replyd run` would.
+    assert result.replyd_batching == (settings.max_batch_size, settings.max_concurrent_batches)
     for peer, replyd in result.rounds:
         for side in (peer, replyd):
             assert side.drafted == n

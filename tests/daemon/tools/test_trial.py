@@ -3,6 +3,7 @@ and one real run (embedded broker, `replyd run --engine echo` as a subprocess)."
 
 from __future__ import annotations
 
+import itertools
 import json
 import subprocess
 import sys
@@ -14,10 +15,13 @@ import pytest
 from pydantic import ValidationError
 
 from daemon.contracts import IncomingEmail
-from daemon.tools import hostile, trial, trial_measures
+from daemon.settings import Settings
+from daemon.tools import hostile, trial, trial_measures, trial_pace
+from daemon.tools.topics import ensure_topics
 from daemon.tools.trial import Observed, Outcome, TrialInput, TrialOptions
 from models.errors import ConfigurationError
 from tests.conftest import REPO
+from tests.daemon.kafka_helpers import read
 
 CASES = {case.name: case for case in hostile.hostile_cases()}
 
@@ -210,8 +214,6 @@ def test_source_text_includes_quoted_parts_and_every_text_part() -> None:
 
 
 def test_daemon_env_passes_settings_through(monkeypatch: pytest.MonkeyPatch) -> None:
-    from daemon.settings import Settings
-
     monkeypatch.setenv("REPLYD_MAX_BATCH_SIZE", "7")
     settings = Settings(bootstrap_servers="127.0.0.1:1234", input_topic="in", drafts_topic="d",
                         deadletter_topic="x", group_id="g")
@@ -280,3 +282,101 @@ def test_trial_hostile_with_the_real_engine(tmp_path: Path) -> None:
     drafts = (out / "drafts.md").read_text()
     phishing = drafts.split("## injection-phishing")[1].split("\n## ")[0]
     assert "'steering'" in phishing and "http" not in phishing.split("    ", 1)[1]
+
+
+def test_percentile_is_nearest_rank() -> None:
+    ten = [float(v) for v in range(10, 0, -1)]  # 10..1, unsorted on purpose
+    assert trial_measures.percentile(ten, 50) == 5.0  # linear interpolation would say 5.5
+    assert trial_measures.percentile(ten, 90) == 9.0
+    assert trial_measures.percentile(ten, 95) == 10.0  # rank ceil(9.5) = 10
+    assert trial_measures.percentile(ten, 0) == 1.0 and trial_measures.percentile(ten, 100) == 10
+    five = [15.0, 20.0, 35.0, 40.0, 50.0]
+    assert [trial_measures.percentile(five, p) for p in (5, 30, 40, 50, 99)] == [
+        15.0, 20.0, 20.0, 35.0, 50.0]
+    with pytest.raises(ValueError, match="no values"):
+        trial_measures.percentile([], 50)
+    with pytest.raises(ValueError, match=r"not in 0\.\.100"):
+        trial_measures.percentile(five, 101)
+    assert trial_measures.latency_summary([0.2, 0.1, 0.4, 0.3]) == {
+        "count": 4, "p50_s": 0.2, "p95_s": 0.4, "p99_s": 0.4, "max_s": 0.4}
+    assert trial_measures.latency_summary([]) == {
+        "count": 0, "p50_s": None, "p95_s": None, "p99_s": None, "max_s": None}
+    # Only inputs with both timestamps count; milliseconds become seconds.
+    assert trial_measures.latencies({0: 1000, 1: 2000, 2: 3000}, {0: 1250, 2: 4500, 3: 9},
+                                    [0, 1, 2, 3]) == [0.25, 1.5]
+
+
+def test_report_latency_on_fabricated_timestamps(tmp_path: Path) -> None:
+    inputs = [TrialInput(f"{n}.eml", b"") for n in range(4)]
+    outcomes = {0: Outcome("drafted"), 1: Outcome("skipped", "bounce"),
+                2: Outcome("dead_letter", "invalid_mail"), 3: Outcome("drafted")}
+    observed = observed_with(outcomes, produced=4,
+                             input_ms={0: 10_000, 1: 10_000, 2: 10_000, 3: 10_000},
+                             output_ms={0: 10_100, 1: 10_400, 2: 12_000, 3: 10_900})
+    burst = trial.build_report(TrialOptions("eml", tmp_path), inputs, observed)
+    assert burst["offered_rate"] is None and burst["produced"] == 4
+    assert burst["latency"] == {"count": 4, "p50_s": 0.4, "p95_s": 2.0, "p99_s": 2.0,
+                                "max_s": 2.0}
+    assert burst["drafted_latency"] == {"count": 2, "p50_s": 0.1, "p95_s": 0.9, "p99_s": 0.9,
+                                        "max_s": 0.9}
+    assert "latency (burst, start-up included) p50 0.4s p99 2.0s" in trial.summary_line(burst)
+    assert "its start-up is in them" in trial.render_report(burst)
+    paced = trial.build_report(TrialOptions("eml", tmp_path, rate=0.5), inputs, observed)
+    assert paced["offered_rate"] == 0.5 and "latency (at 0.5/s)" in trial.summary_line(paced)
+    assert "offered at 0.5/s" in trial.render_report(paced)
+
+
+def test_trial_rate_usage_errors(tmp_path: Path) -> None:
+    done = replyd("trial", "--eml-dir", str(tmp_path), "--rate", "0")
+    assert done.returncode == 2 and "--rate must be a positive" in done.stderr
+    (tmp_path / "a.eml").write_bytes(eml("Jane <jane@example.com>", "Hello"))
+    (tmp_path / "b.eml").write_bytes(eml("Jane <jane@example.com>", "Hello again"))
+    done = replyd("trial", "--eml-dir", str(tmp_path), "--rate", "0.1", "--timeout", "15",
+                  "--engine", "echo", "--out", str(tmp_path / "out"))
+    assert done.returncode == 2 and "takes 20 s to offer 2 inputs" in done.stderr
+
+
+def test_trial_at_a_steady_rate_with_the_echo_engine(tmp_path: Path) -> None:
+    """8 emails at 20/s to a daemon that is already up: each one accounted for, with a latency
+    measured from its own record timestamp, and none of them waited for the daemon's start."""
+    mail = tmp_path / "mail"
+    mail.mkdir()
+    for n in range(8):
+        (mail / f"{n:02d}.eml").write_bytes(eml(f"Customer {n} <c{n}@example.com>",
+                                                f"My kettle number {n} leaks.", f"Kettle {n}"))
+    out = tmp_path / "trial"
+    done = replyd("trial", "--eml-dir", str(mail), "--engine", "echo", "--rate", "20",
+                  "--timeout", "90", "--out", str(out), timeout=180)
+    assert done.returncode == 0, done.stdout + done.stderr[-3000:]
+    report = json.loads((out / "report.json").read_text())
+    assert report["inputs"] == report["produced"] == 8 and report["unaccounted"] == 0
+    assert report["offered_rate"] == 20.0 and report["process_exits"] == 0
+    latency, drafted = report["latency"], report["drafted_latency"]
+    assert latency["count"] == 8 and drafted["count"] == report["drafted"] > 0
+    assert 0 <= latency["p50_s"] <= latency["p95_s"] <= latency["p99_s"] <= latency["max_s"]
+    assert report["daemon_ready_s"] is not None and report["daemon_ready_s"] > 0
+    # Sent after /readyz and the join pause, so start-up is no part of any email's wait (sent
+    # before the launch, as without --rate, each would wait at least daemon_ready_s).
+    assert latency["max_s"] < report["daemon_ready_s"], (latency, report["daemon_ready_s"])
+    assert "latency (at 20/s)" in done.stdout
+
+
+async def test_paced_producer_keeps_the_schedule_and_stamps_each_record(
+        settings: Settings) -> None:
+    """Five records at 10/s: i / rate apart on the schedule (not after each acknowledgement),
+    each stored with the timestamp returned for it; ``stopped`` ends the offer early."""
+    await ensure_topics(settings, [settings.input_topic])
+    messages = [(f"k{i}".encode(), f"v{i}".encode(), [("h", b"1")]) for i in range(5)]
+    sent = await trial_pace.produce_paced(settings, settings.input_topic, messages, 10.0,
+                                          lambda: False)
+    stamps = [m.timestamp for m in sent]
+    assert [m.offset for m in sent] == [0, 1, 2, 3, 4]
+    assert 390 <= stamps[-1] - stamps[0] <= 1000  # 4 gaps of 100 ms, some slack for the CPU
+    assert all(b - a >= 50 for a, b in itertools.pairwise(stamps)), stamps
+    stored = await read(settings, settings.input_topic, 5)
+    assert {(r.offset, r.timestamp) for r in stored} == {(m.offset, m.timestamp) for m in sent}
+    assert [r.value for r in sorted(stored, key=lambda r: r.offset)] == [m[1] for m in messages]
+    calls: list[int] = []
+    fewer = await trial_pace.produce_paced(settings, settings.input_topic, messages, 50.0,
+                                           lambda: calls.append(1) or len(calls) > 2)
+    assert len(fewer) == 2
