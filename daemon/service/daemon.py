@@ -4,8 +4,8 @@ Three tasks share the work so that fetching, inference and acknowledgements over
 
 * the **fetcher** polls Kafka, forms micro-batches (``max_batch_size`` / ``max_wait_ms``) and
   pauses the partitions while ``max_inflight_emails`` are uncommitted (polls go on);
-* the **worker** runs up to ``max_concurrent_batches`` batches through the pipeline at once
-  (ordered.py) and sends their outputs in fetch order;
+* the **worker** runs up to ``max_concurrent_batches`` batches through the pipeline at once,
+  merging those that waited (ordered.py), and sends their outputs in fetch order;
 * the **committer** (at-least-once) waits for a batch's acknowledgements, then commits its
   offsets, in batch order; exactly-once, the worker puts the outputs and the offsets in one Kafka
   transaction per input partition instead (zombie fencing: transactions.py).
@@ -36,7 +36,7 @@ from daemon.service.health import HealthServer
 from daemon.service.isolate import BatchRunner
 from daemon.service.metered import MeteredEngine
 from daemon.service.metrics import LoopStats, Metrics, observe_many
-from daemon.service.ordered import in_order
+from daemon.service.ordered import Coalescing, in_order
 from daemon.service.outage import EngineOutage
 from daemon.service.publisher import Batch, Output, Publisher, Record
 from daemon.settings import Settings
@@ -355,8 +355,10 @@ class Daemon:
 
     # --- inference and publishing ------------------------------------------------------------
     async def _work_loop(self) -> None:
-        depth = self.settings.max_concurrent_batches
-        async for batch, done in in_order(self._batches.get, self._batch_outputs, depth):
+        s = self.settings
+        fetched = Coalescing(self._batches, lambda a, b: a.merged(b, s.max_batch_size))
+        async for batch, done in in_order(fetched.next, self._batch_outputs,
+                                          s.max_concurrent_batches):
             batch.outputs = done
             self._last_progress = time.monotonic()
             publisher = self._publisher

@@ -1,10 +1,16 @@
-"""Work on up to ``depth`` items at once, results in the order the items came.
+"""Work on up to ``depth`` items at once, results in the order the items came; items that
+waited merged into one.
 
 The daemon runs the pipeline on more than one batch at a time (``max_concurrent_batches``):
 an engine with continuous batching (vLLM, in-process or a server) is only busy when requests
 are waiting, and one batch leaves it half idle at every stage boundary (the last, longest
 answers of a stage; a second try for the few drafts that failed their checks). Publishing and
 committing stay in fetch order, so offsets are committed exactly as with one batch at a time.
+
+Batches that waited while the pipeline was busy are merged (up to ``max_batch_size``) before
+they go in: at a steady load each batch the fetcher forms holds the few emails of one
+``max_wait_ms`` window, and run one by one they would keep the engine at a batch of one or two
+while the rest wait their turn.
 """
 
 from __future__ import annotations
@@ -13,7 +19,7 @@ import asyncio
 import contextlib
 from collections import deque
 from collections.abc import AsyncIterator, Awaitable, Callable
-from typing import TypeVar
+from typing import Generic, TypeVar
 
 T = TypeVar("T")
 R = TypeVar("R")
@@ -73,3 +79,27 @@ async def _next_or_done(next_item: Callable[[], Awaitable[T | None]],
     with contextlib.suppress(asyncio.CancelledError):
         await fetch
     return _DONE
+
+
+class Coalescing(Generic[T]):
+    """Reads a queue whose last item is None; each read merges the items already waiting
+    behind the first into it while ``merge`` accepts them (``merge(a, b)`` is the two as one,
+    or None to keep ``b`` for the next read)."""
+
+    def __init__(self, queue: asyncio.Queue[T | None],
+                 merge: Callable[[T, T], T | None]) -> None:
+        self._queue = queue
+        self._merge = merge
+        self._kept: list[T | None] = []  # an item taken but not merged: the next read's first
+
+    async def next(self) -> T | None:
+        """Cancel-safe: nothing is taken from the queue before the last await."""
+        item = self._kept.pop() if self._kept else await self._queue.get()
+        while item is not None and not self._queue.empty():
+            waiting = self._queue.get_nowait()
+            merged = None if waiting is None else self._merge(item, waiting)
+            if merged is None:
+                self._kept.append(waiting)
+                break
+            item = merged
+        return item

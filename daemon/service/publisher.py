@@ -129,6 +129,15 @@ class Batch:
             part.outputs.append(output)
         return parts
 
+    def merged(self, other: Batch, limit: int) -> Batch | None:
+        """This batch and ``other`` (fetched after it) as one, before inference; None when the
+        two hold more than ``limit`` records, or a partition was reassigned between them."""
+        if len(self.records) + len(other.records) > limit or any(
+                self.epochs[tp] != epoch for tp, epoch in other.epochs.items()
+                if tp in self.epochs):
+            return None
+        return Batch(self.records + other.records, {**self.epochs, **other.epochs})
+
     def offsets(self) -> dict[TopicPartition, int]:
         offsets: dict[TopicPartition, int] = {}
         for record in self.records:

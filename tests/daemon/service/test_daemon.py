@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import contextlib
 import json
 import urllib.request
 from collections.abc import Sequence
@@ -481,19 +482,24 @@ async def test_an_outage_with_a_failing_email_in_the_batch_still_dead_letters_no
 class _SlowFirstCall(EchoEngine):
     """The echo engine, whose first call is slow; counts the calls running at once."""
 
-    def __init__(self) -> None:
+    def __init__(self, first_delay: float = 0.5) -> None:
         super().__init__()
+        self.first_delay = first_delay
+        self.release = asyncio.Event()  # ends the first call's delay early
         self.calls = 0
+        self.sizes: list[int] = []  # requests per call
         self.running = 0
         self.most = 0
 
     async def generate(self, requests: Sequence[GenerateRequest]) -> list[GenerateResult]:
         self.calls += 1
-        delay = 0.5 if self.calls == 1 else 0.01
+        self.sizes.append(len(requests))
+        delay = self.first_delay if self.calls == 1 else 0.01
         self.running += 1
         self.most = max(self.most, self.running)
         try:
-            await asyncio.sleep(delay)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self.release.wait(), delay)
             return await super().generate(requests)
         finally:
             self.running -= 1
@@ -512,3 +518,32 @@ async def test_concurrent_batches_are_published_and_committed_in_fetch_order(
     assert await committed(settings) == 10
     # One batch calls the engine one stage at a time; several batches call it side by side.
     assert engine.most == 1 if depth == 1 else 1 < engine.most <= depth
+
+
+async def test_emails_that_arrive_while_a_batch_runs_go_to_the_engine_together(
+        settings: Settings) -> None:
+    # Every fetch forms its own batch (no wait), one batch runs at a time, the first is slow:
+    # what arrives meanwhile waits as five one-email batches, and goes in as one.
+    settings = settings.model_copy(update={"max_wait_ms": 0, "max_concurrent_batches": 1})
+    engine = _SlowFirstCall(first_delay=60.0)  # until every email is fetched (below)
+    daemon = daemon_for(settings, engine)
+    # Sent first: it creates the topic with one partition (a consumer's metadata request could
+    # auto-create it with the broker's default, and then the arrival order is per partition).
+    await send(settings, [email_bytes(0)])
+    task = asyncio.create_task(daemon.run())
+    try:
+        while engine.calls == 0:  # noqa: ASYNC110
+            await asyncio.sleep(0.02)
+        for i in range(1, 6):
+            await send(settings, [email_bytes(i)])
+        while daemon.metrics.registry.get_sample_value("replyd_inflight_emails") < 6:  # noqa: ASYNC110
+            await asyncio.sleep(0.02)
+        engine.release.set()
+        drafts = await read(settings, settings.drafts_topic, 6)
+    finally:
+        daemon.request_stop()
+        await asyncio.wait_for(task, 30)
+    assert [json.loads(r.value)["in_reply_to"] for r in drafts] == [
+        f"<test-{i}@example.com>" for i in range(6)]
+    # The first stage sends 2 requests per email: one call carried all five waiting emails.
+    assert engine.sizes[0] == 2 and 10 in engine.sizes, engine.sizes

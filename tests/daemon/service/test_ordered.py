@@ -1,12 +1,15 @@
-"""Work on several items at once, results in order (the daemon's concurrent batches)."""
+"""Work on several items at once, results in order; waiting items merged (the daemon's batches)."""
 
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 
 import pytest
+from aiokafka import TopicPartition
 
-from daemon.service.ordered import in_order
+from daemon.service.ordered import Coalescing, in_order
+from daemon.service.publisher import Batch
 
 
 class _Work:
@@ -112,3 +115,48 @@ async def test_a_consumer_that_stops_early_cancels_the_running_work() -> None:
 async def test_depth_below_one_is_refused() -> None:
     with pytest.raises(ValueError, match="depth must be >= 1"):
         await in_order(_queue([]).get, _Work({}), depth=0).__anext__()
+
+
+def _merge_up_to(limit: int) -> Callable[[list[int], list[int]], list[int] | None]:
+    return lambda a, b: a + b if len(a) + len(b) <= limit else None
+
+
+async def test_items_that_waited_are_merged_up_to_the_limit_in_order() -> None:
+    queue: asyncio.Queue[list[int] | None] = asyncio.Queue()
+    for item in ([1], [2, 3], [4], [5, 6, 7], [8], None):
+        queue.put_nowait(item)
+    fetched = Coalescing(queue, _merge_up_to(4))
+    reads = []
+    while (item := await fetched.next()) is not None:
+        reads.append(item)
+    # [5, 6, 7] did not fit beside [1..4]: kept whole for the next read, nothing lost or split.
+    assert reads == [[1, 2, 3, 4], [5, 6, 7, 8]]
+
+
+async def test_a_lone_item_is_not_held_back_waiting_for_company() -> None:
+    queue: asyncio.Queue[list[int] | None] = asyncio.Queue()
+    fetched = Coalescing(queue, _merge_up_to(10))
+    queue.put_nowait([1])
+    assert await asyncio.wait_for(fetched.next(), 5) == [1]
+    reading = asyncio.ensure_future(fetched.next())
+    await asyncio.sleep(0.01)
+    reading.cancel()  # in_order gives up a read when a work finishes first: nothing is lost
+    with pytest.raises(asyncio.CancelledError):
+        await reading
+    queue.put_nowait([2])
+    queue.put_nowait(None)
+    assert await fetched.next() == [2]
+    assert await fetched.next() is None
+
+
+def test_batches_merge_only_within_the_limit_and_the_same_partition_epochs() -> None:
+    tp0, tp1 = TopicPartition("in", 0), TopicPartition("in", 1)
+
+    def batch(n: int, epochs: dict[TopicPartition, int]) -> Batch:
+        return Batch([object()] * n, epochs)  # type: ignore[list-item]
+
+    merged = batch(2, {tp0: 1}).merged(batch(3, {tp0: 1, tp1: 4}), limit=5)
+    assert merged is not None
+    assert len(merged.records) == 5 and merged.epochs == {tp0: 1, tp1: 4}
+    assert batch(2, {tp0: 1}).merged(batch(4, {tp0: 1}), limit=5) is None  # too many
+    assert batch(2, {tp0: 1}).merged(batch(1, {tp0: 2}), limit=5) is None  # reassigned between
