@@ -20,7 +20,7 @@ from models.engines.base import GenerateRequest, Message, SamplingParams
 from models.engines.echo import EchoEngine
 from models.engines.openai_engine import OpenAIEngine
 from tests.daemon.tools.test_adapters_push import BASE, FakeVllm
-from tests.registry_copies import copy_adapter, shipped
+from tests.registry_copies import copy_adapter, settings_without_env, shipped
 
 OLD = Registry().defaults()["sentiment"]
 NEW = "sentiment-lora-20261201t2130-abc123"  # a copy of OLD under a new ID
@@ -44,11 +44,9 @@ def fake(registry: Registry) -> Iterator[FakeVllm]:
 
 def settings_for(registry: Registry, fake: FakeVllm, monkeypatch: pytest.MonkeyPatch,
                  **values: object) -> Settings:
-    for name in Settings.model_fields:
-        monkeypatch.delenv(f"REPLYD_{name.upper()}", raising=False)
     given: dict[str, object] = {"engine": "openai", "engine_url": fake.url,
                                 "registry_dir": registry.root, "adapters_reload_s": 0.05}
-    return Settings(**{**given, **values})
+    return settings_without_env(monkeypatch, **{**given, **values})
 
 
 @pytest.fixture

@@ -11,7 +11,7 @@ from daemon.service.build import build_pipeline_config, task_adapters
 from daemon.settings import Settings
 from models.customize.registry import Registry
 from models.errors import ConfigurationError
-from tests.registry_copies import copy_adapter, shipped
+from tests.registry_copies import copy_adapter, settings_without_env, shipped
 
 DEFAULTS = Registry().defaults()
 JOINT = "analysis-lora-20261202t0000-c0ffee"  # a copy of the entities adapter, relabelled
@@ -28,9 +28,8 @@ def registry(tmp_path: Path) -> Registry:
 
 def settings_for(registry: Registry, monkeypatch: pytest.MonkeyPatch, **values: object
                  ) -> Settings:
-    for name in Settings.model_fields:
-        monkeypatch.delenv(f"REPLYD_{name.upper()}", raising=False)
-    return Settings(**{"engine": "echo", "registry_dir": registry.root, **values})
+    return settings_without_env(monkeypatch, **{"engine": "echo", "registry_dir": registry.root,
+                                                **values})
 
 
 def test_split_is_the_default_and_resolves_the_two_adapters(

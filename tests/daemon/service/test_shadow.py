@@ -25,7 +25,7 @@ from models.customize.registry import DEFAULT_ROOT, Registry
 from models.engines.base import GenerateRequest, GenerateResult
 from models.engines.echo import EchoEngine
 from models.errors import ConfigurationError, EngineError
-from tests.registry_copies import copy_adapter, shipped
+from tests.registry_copies import copy_adapter, settings_without_env, shipped
 
 DEFAULTS = Registry().defaults()
 LIVE_S, LIVE_E = DEFAULTS["sentiment"], DEFAULTS["entities"]
@@ -50,11 +50,9 @@ def registry(tmp_path: Path) -> Registry:
 
 def settings_for(registry: Registry, monkeypatch: pytest.MonkeyPatch, **values: object
                  ) -> Settings:
-    for name in Settings.model_fields:
-        monkeypatch.delenv(f"REPLYD_{name.upper()}", raising=False)
     given: dict[str, object] = {"engine": "echo", "registry_dir": registry.root,
                                 "shadow_sample": 1.0, "check_drafts": False}
-    return Settings(**{**given, **values})
+    return settings_without_env(monkeypatch, **{**given, **values})
 
 
 class Candidates(EchoEngine):

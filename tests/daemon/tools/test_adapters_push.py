@@ -25,6 +25,7 @@ import pytest
 from daemon.cli import main
 from daemon.tools.adapters_push import push, server_path, server_url
 from models.customize.registry import DEFAULT_ROOT, Registry
+from tests.registry_copies import settings_without_env
 
 BASE = "SmolLM2-135M-Instruct"
 CID = Registry().defaults()["sentiment"]
@@ -254,15 +255,12 @@ async def _daemon_follows(registry: Registry, url: str, pushed: str,
                           monkeypatch: pytest.MonkeyPatch) -> None:
     from daemon.service.adapters_reload import AdapterReloader
     from daemon.service.build import build_pipeline_config
-    from daemon.settings import Settings
     from handlers.pipeline import Pipeline
     from models.engines.base import GenerateRequest, Message, SamplingParams
     from models.engines.openai_engine import OpenAIEngine
 
-    for name in Settings.model_fields:
-        monkeypatch.delenv(f"REPLYD_{name.upper()}", raising=False)
-    settings = Settings(engine="openai", engine_url=url, registry_dir=registry.root,
-                        adapters_reload_s=1)
+    settings = settings_without_env(monkeypatch, engine="openai", engine_url=url,
+                                    registry_dir=registry.root, adapters_reload_s=1)
     config = build_pipeline_config(settings)
     assert config.adapter("entities") is None
     engine = OpenAIEngine([url], BASE, {cid: registry.adapter_info(cid)

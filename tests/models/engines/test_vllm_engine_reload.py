@@ -20,7 +20,7 @@ from models.engines.base import AdapterInfo
 from models.engines.echo import EchoEngine
 from models.errors import AdapterError
 from tests.models.engines.engine_helpers import ask
-from tests.registry_copies import copy_adapter, shipped
+from tests.registry_copies import copy_adapter, settings_without_env, shipped
 
 DEFAULTS = Registry().defaults()
 LIVE_S, LIVE_E = DEFAULTS["sentiment"], DEFAULTS["entities"]
@@ -39,9 +39,8 @@ def registry(tmp_path: Path) -> Registry:
 
 def settings_for(registry: Registry, monkeypatch: pytest.MonkeyPatch, **values: object
                  ) -> Settings:
-    for name in Settings.model_fields:
-        monkeypatch.delenv(f"REPLYD_{name.upper()}", raising=False)
-    return Settings(**{"registry_dir": registry.root, "adapters_reload_s": 1, **values})
+    return settings_without_env(monkeypatch, **{"registry_dir": registry.root,
+                                                "adapters_reload_s": 1, **values})
 
 
 class Loading(EchoEngine):
