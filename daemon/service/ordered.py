@@ -3,7 +3,7 @@ waited merged into one.
 
 The daemon runs the pipeline on more than one batch at a time (``max_concurrent_batches``):
 an engine with continuous batching (vLLM, in-process or a server) is only busy when requests
-are waiting, and one batch leaves it half idle at every stage boundary (the last, longest
+are waiting, and one batch leaves it partly idle at every stage boundary (the last, longest
 answers of a stage; a second try for the few drafts that failed their checks). Publishing and
 committing stay in fetch order, so offsets are committed exactly as with one batch at a time.
 
