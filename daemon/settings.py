@@ -358,6 +358,14 @@ class Settings(BaseSettings):
         "the model's context leaves less). A longer email is cut in the middle, its start and "
         "end kept, and still gets a draft.",
     )
+    analysis_email_tokens: int = Field(
+        384,
+        ge=32,
+        description="Tokens the quoted email may take in each analysis prompt (sentiment, "
+        "entities; at most max_email_tokens). A longer email is cut there the same way, its "
+        "start and end kept: the mood and the names show there, and the two analysis prompts "
+        "would otherwise prefill the whole text twice more.",
+    )
     reply_languages: tuple[str, ...] = Field(
         ("en",),
         description="ISO 639-1 codes the reply model writes well; a draft for an email in "

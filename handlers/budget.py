@@ -10,6 +10,7 @@ question asked last), with a marker in between that says how much was cut.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -18,11 +19,18 @@ TokenCounter = Callable[[str], int]
 # Characters looked at, at most, whatever the budget: a bound on the tokenizer's work per email.
 MAX_EMAIL_CHARS = 6000
 CUT_MARKER = "\n[... {n} characters cut ...]\n"
+_MARKER = re.compile(r"\[\.\.\. \d+ characters cut \.\.\.\]")
 # Room a cut leaves unused, so that one more fitting round is rarely needed.
 _SLACK = 0.92
 _MAX_ROUNDS = 6
 # How far back from a cut point to look for whitespace, so words are not split.
 _WORD_SEARCH = 40
+
+
+def without_cut_markers(text: str) -> str:
+    """``text`` with every cut marker blanked: words the marker holds are replyd's, not the
+    sender's (an entity "1812 characters cut" is no place)."""
+    return _MARKER.sub(" ", text) if "characters cut" in text else text
 
 
 def cut_middle(text: str, keep_chars: int) -> str:

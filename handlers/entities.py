@@ -12,6 +12,7 @@ import json
 import string
 from collections.abc import Mapping, Sequence
 
+from handlers.budget import without_cut_markers
 from handlers.prompting import quote_email
 from handlers.types import ENTITY_FIELDS, EmailText, Entities
 from models.engines.base import Constraint, GenerateRequest, GenerateResult, Message, SamplingParams
@@ -123,7 +124,8 @@ def parse(result: GenerateResult, email: EmailText) -> Entities:
             if not key or key in kept:
                 continue
             if haystack is None:
-                haystack = _words(f"{email.subject} {email.body}", handles=False)
+                haystack = _words(f"{email.subject} {without_cut_markers(email.body)}",
+                                  handles=False)
             if _words(key) in haystack:
                 kept[key] = value.strip(_STRIP)
         found[field] = tuple(kept.values())

@@ -4,7 +4,9 @@ Stages run for the whole batch at once, because the stage boundary is where batc
 sentiment and entities go to the engine as one mixed-adapter call (2 requests per email, or 1
 on the joint analysis adapter with ``analysis="joint"``), then replies, then the optional persona
 rewrite. An email whose output is unusable drops out of the later stages as a ``TaskFailure``;
-the others carry on.
+the others carry on. The analysis quotes a shorter cut of a long email than the reply does
+(``analysis_email_tokens``): on the 2-core CPU the engine is busy all the time and a batch's
+cost is its tokens, so each token an email is quoted with counts.
 
 Every reply draft is checked (:func:`handlers.checks.check_draft`) before it leaves. The drafts
 that fail are written once more, together, with other sampling: ``retry_candidates`` samples
@@ -56,6 +58,9 @@ class PipelineConfig:
     company: str = reply.DEFAULT_COMPANY
     # Tokens the quoted email may take in a prompt (less where the context leaves less room).
     max_email_tokens: int = 1024
+    # Tokens it may take in the analysis prompts (sentiment, entities), cut the same way; None
+    # quotes the reply's text.
+    analysis_email_tokens: int | None = None
     # Languages the reply model writes well; a draft for another is marked needs_review.
     reply_languages: tuple[str, ...] = ("en",)
     language_min_score: float = 0.5
@@ -143,7 +148,7 @@ class Pipeline:
         config = self._config
         n = len(emails)
         # Thread split, language, steering and token fitting: CPU work, off the event loop.
-        prepared = await asyncio.to_thread(_prepare_all, emails, self._budget())
+        prepared = await asyncio.to_thread(self.prepare, emails)
         emails = [p.text for p in prepared]
         failures: dict[int, TaskFailure] = {}
         # Token counts per email ([prompt, completion]) and per task, summed as plain ints.
@@ -157,7 +162,8 @@ class Pipeline:
         tasks = ["analysis"] if joint else (
             ["sentiment"] + (["entities"] if "entities" in config.tasks else []))
         requests: list[GenerateRequest] = []
-        for email in emails:
+        analysed = [p.analysed for p in prepared]  # the shorter cut, where one was made
+        for email in analysed:
             if joint:
                 requests.append(analysis.build_request(email, config.adapter("analysis")))
                 continue
@@ -172,7 +178,7 @@ class Pipeline:
         found: dict[int, Entities] = {}
         for offset, task in enumerate(tasks):
             usage_by_task[task] = _total(results[offset::per_email])
-        for i, email in enumerate(emails):
+        for i, email in enumerate(analysed):
             row = results[i * per_email : (i + 1) * per_email]
             refused = [(task, r) for task, r in zip(tasks, row, strict=True)
                        if isinstance(r, Refused)]
@@ -381,6 +387,13 @@ class Pipeline:
                 chosen[i] = (failed, text)
         return chosen
 
+    def prepare(self, emails: Sequence[EmailText]) -> list[Prepared]:
+        """What the stages quote of each email (thread split, language, steering, token cuts):
+        CPU work, for a worker thread. The shadow run quotes the same."""
+        budget = self._budget()
+        tokens = self._config.analysis_email_tokens
+        return [prepare(email, budget, tokens) for email in emails]
+
     def _budget(self) -> PromptBudget:
         """The quoted email's token budget, from the smallest context of the engines in use."""
         contexts = [c for c in (self._engine.context_tokens(), self._reply_engine.context_tokens())
@@ -429,10 +442,6 @@ class Pipeline:
         half = len(requests) // 2
         return (await self._generate(requests[:half], engine)
                 + await self._generate(requests[half:], engine))
-
-
-def _prepare_all(emails: Sequence[EmailText], budget: PromptBudget) -> list[Prepared]:
-    return [prepare(email, budget) for email in emails]
 
 
 def _parse_reply(result: GenerateResult) -> str:

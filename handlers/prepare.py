@@ -7,7 +7,9 @@ and legal footers, often longer than the new text. :func:`prepare` splits them
 also a bounded slice of the thread as context; the draft checks compare against everything the
 email carries. It also detects the new text's language, looks for steering attempts, and cuts
 the quoted text to the token budget (:class:`handlers.budget.PromptBudget`), so every prompt fits
-the served model's context.
+the served model's context. The analysis stages (sentiment, entities) quote a shorter cut of
+the same text (``analysis_tokens``): a mood and the names in an email show in its start and
+its end, and each of the two analysis prompts would otherwise prefill the whole text again.
 
 CPU work on text (a tokenizer, a classifier): the pipeline runs it off the event loop.
 """
@@ -42,7 +44,7 @@ LANGUAGE_SAMPLE_CHARS = 2000
 class Prepared:
     """One email ready for the stages."""
 
-    text: EmailText  # subject, new text and thread slice, each fitted: what prompts quote
+    text: EmailText  # subject, new text and thread slice, each fitted: what the reply quotes
     source: EmailText  # what the email carries (thread included), for the draft checks
     language: str  # ISO 639-1 code of the new text, "und" when too short to tell
     language_score: float
@@ -50,6 +52,14 @@ class Prepared:
     # Most letters of the new text are outside the Latin script (CJK, Arabic, Cyrillic...):
     # a sure sign of a language the reply model does not write, whatever the detector's score.
     non_latin: bool = False
+    # What the analysis prompts quote: ``text`` cut to the analysis budget (``text`` itself
+    # when it fits, or when no analysis budget was given).
+    analysis: EmailText | None = None
+
+    @property
+    def analysed(self) -> EmailText:
+        """The text the analysis stages quote."""
+        return self.analysis or self.text
 
 
 def email_budget(count: TokenCounter, context_tokens: int | None, max_email_tokens: int,
@@ -65,7 +75,9 @@ def email_budget(count: TokenCounter, context_tokens: int | None, max_email_toke
     return PromptBudget(count, max(tokens, 0))
 
 
-def prepare(email: EmailText, budget: PromptBudget) -> Prepared:
+def prepare(email: EmailText, budget: PromptBudget, analysis_tokens: int | None = None) -> Prepared:
+    """``analysis_tokens``: the tokens the analysis prompts may quote (subject and new text
+    together, never more than ``budget``); None quotes the reply's text."""
     parts = split_thread(email.body)
     new_text = parts.new_text
     if parts.signature:
@@ -81,9 +93,19 @@ def prepare(email: EmailText, budget: PromptBudget) -> Prepared:
             parts.quoted[:THREAD_CHARS])
     language, score = detect_language(parts.new_text)
     window = f"{email.subject}\n{email.body[:STEERING_WINDOW_CHARS]}"
+    text = EmailText(email.message_id, subject, body_budget.fit(new_text),
+                     from_name=email.from_name, thread=thread)
+    analysis = None
+    if analysis_tokens is not None and analysis_tokens < budget.email_tokens:
+        # The same shares as above: the subject at most a quarter, the body the rest.
+        short = PromptBudget(budget.count, analysis_tokens // 4, MAX_SUBJECT_CHARS).fit(subject)
+        room = analysis_tokens - budget.count(short)
+        body = PromptBudget(budget.count, room, budget.max_chars).fit(text.body)
+        if (short, body) != (subject, text.body):
+            analysis = EmailText(email.message_id, short, body, from_name=email.from_name)
     return Prepared(
-        text=EmailText(email.message_id, subject, body_budget.fit(new_text),
-                       from_name=email.from_name, thread=thread),
+        text=text,
+        analysis=analysis,
         source=EmailText(email.message_id, email.subject,
                          f"{email.from_name}\n{email.body[:SOURCE_CHARS]}",
                          from_name=email.from_name),

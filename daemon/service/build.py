@@ -231,6 +231,7 @@ def build_pipeline_config(settings: Settings) -> PipelineConfig:
         check_drafts=settings.check_drafts,
         company=settings.company_name,
         max_email_tokens=settings.max_email_tokens,
+        analysis_email_tokens=settings.analysis_email_tokens,
         reply_languages=settings.reply_languages,
         allowed_domains=settings.allowed_domains,
     )

@@ -32,7 +32,6 @@ from daemon.service.metrics import Metrics
 from daemon.settings import Settings
 from handlers import entities, sentiment
 from handlers.pipeline import BatchResult, Pipeline
-from handlers.prepare import email_budget, prepare
 from handlers.types import DraftText, EmailText, Entities
 from models.engines.base import Engine, GenerateRequest, GenerateResult
 from models.errors import OutputError
@@ -160,13 +159,8 @@ class Shadow:
                 self._metrics.shadow_entities_f1.labels(c.candidate).observe(c.f1)
 
     def _prepare(self, emails: Sequence[EmailText]) -> list[EmailText]:
-        """What the live prompts quoted: the pipeline's preparation under the same budget
-        (from the analysis engine's context, as the pipeline's when replies run there too)."""
-        config = self._pipeline.config
-        budget = email_budget(self._engine.count_tokens, self._engine.context_tokens(),
-                              config.max_email_tokens,
-                              max(config.reply_max_tokens, entities.SAMPLING.max_tokens))
-        return [prepare(email, budget).text for email in emails]
+        """What the live analysis prompts quoted: the pipeline's own preparation."""
+        return [prepared.analysed for prepared in self._pipeline.prepare(emails)]
 
     def _compare(self, task: str, result: GenerateResult, text: EmailText,
                  live: DraftText) -> Comparison:

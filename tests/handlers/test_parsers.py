@@ -25,6 +25,15 @@ def test_entities_keep_only_spans_of_the_email() -> None:
     assert found == Entities(name=("Ana Lopez",), product=("aeroblend 500",), location=("Porto",))
 
 
+def test_entities_never_take_the_words_of_a_cut_marker() -> None:
+    cut = EmailText("<3@x>", "Kettle", "My AeroBlend 500 broke.\n[... 1812 characters cut ...]\n"
+                    "Ana Lopez, Porto")
+    raw = ('{"name": ["Ana Lopez"], "product": ["AeroBlend 500"], '
+           '"location": ["1812 characters cut", "Porto"]}')
+    assert entities.parse(result(raw), cut) == Entities(
+        name=("Ana Lopez",), product=("AeroBlend 500",), location=("Porto",))
+
+
 def test_entities_never_take_an_account_handle() -> None:
     post = EmailText("<2@x>", "", "@dana_ross @Kai thanks Kai , see you in Porto with dana")
     raw = (

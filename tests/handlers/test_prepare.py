@@ -106,3 +106,47 @@ def test_text_in_another_script_asks_for_review_whatever_the_score() -> None:
     (outcome,) = asyncio.run(run()).outcomes  # type: ignore[attr-defined]
     assert isinstance(outcome, DraftText)
     assert "language" in outcome.review_reasons
+
+
+LONG = ("Hello, my Kettle Pro stopped heating last week. " + "It was fine before. " * 200
+        + "Please help.\n\nDana Ross, Leeds")
+
+
+def test_the_analysis_quotes_a_shorter_cut_with_the_start_and_the_end() -> None:
+    prepared = prepare(EmailText("<7@x>", "Kettle", LONG), PromptBudget(estimate_tokens, 1024),
+                       analysis_tokens=256)
+    analysed = prepared.analysed
+    assert analysed is prepared.analysis
+    assert estimate_tokens(analysed.subject) + estimate_tokens(analysed.body) <= 256
+    assert estimate_tokens(prepared.text.body) > 512  # the reply still quotes far more
+    assert analysed.body.startswith("Hello, my Kettle Pro")
+    assert analysed.body.endswith("Dana Ross, Leeds")
+    assert "characters cut" in analysed.body
+
+
+def test_a_short_email_is_quoted_whole_by_every_stage() -> None:
+    email = EmailText("<8@x>", "Kettle", "My Kettle Pro broke. Dana")
+    prepared = prepare(email, PromptBudget(estimate_tokens, 1024), analysis_tokens=256)
+    assert prepared.analysis is None and prepared.analysed is prepared.text
+    # No analysis budget, or one above the reply's: the reply's text.
+    long = EmailText("<9@x>", "Kettle", LONG)
+    assert prepare(long, PromptBudget(estimate_tokens, 300)).analysis is None
+    assert prepare(long, PromptBudget(estimate_tokens, 300), analysis_tokens=512).analysis is None
+
+
+def test_the_analysis_prompts_quote_the_cut_and_the_reply_the_longer_text() -> None:
+    engine = _Recording(context_tokens=4096)
+    pipeline = Pipeline(engine, PipelineConfig(analysis_email_tokens=256))
+
+    async def run() -> object:
+        async with engine:
+            return await pipeline.run([EmailText("<10@x>", "Kettle", LONG)])
+
+    (outcome,) = asyncio.run(run()).outcomes  # type: ignore[attr-defined]
+    assert isinstance(outcome, DraftText)
+    by_system = {r.messages[0].content: r.messages[-1].content for r in engine.seen}
+    analysis = [by_system[entities.SYSTEM]] + [
+        user for system, user in by_system.items() if system not in (entities.SYSTEM, reply.SYSTEM)]
+    for user in analysis:
+        assert estimate_tokens(user) < 256 + 64 and "characters cut" in user
+    assert estimate_tokens(by_system[reply.SYSTEM]) > 512
