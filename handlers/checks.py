@@ -1,9 +1,10 @@
 """Checks a reply draft must pass before it is worth showing to a support agent.
 
 The reply model is small and fails in recognisable ways: it loops on one sentence, echoes the
-prompt, writes as the customer, offers condolences for a broken toothbrush, or invents order
-numbers and dates. :func:`check_draft` names every such failure it finds, so the caller can swap
-the draft for a grounded fallback or flag it for review.
+prompt, writes as the customer, offers condolences for a broken toothbrush, invents order
+numbers and dates, or answers a parcel nobody sent (``handlers.checks_case``).
+:func:`check_draft` names every such failure it finds, so the caller can swap the draft for a
+grounded fallback or flag it for review.
 
 Everything here is pure and runs in time linear in the draft and email length: a fixed set of
 regular expressions without nested unbounded repetition, plus counting in dicts. The checker
@@ -17,6 +18,7 @@ from collections import Counter
 from collections.abc import Iterable, Sequence
 from difflib import SequenceMatcher
 
+from handlers.checks_case import invented_case
 from handlers.types import EmailText, Entities, Sentiment
 
 REPETITION = "repetition"
@@ -232,7 +234,9 @@ def check_draft(body: str, email: EmailText, sentiment: Sentiment, entities: Ent
         UNFINISHED: is_unfinished(lines),
         INVENTED_FACTS: bool(invented_facts(draft, source, allowed_domains=allowed_domains)
                              or invented_names(draft, f"{source}\n{company}")
-                             or invented_commitments(draft, source)),
+                             or invented_commitments(draft, source)
+                             # Links and addresses are invented_facts' ("billing@...").
+                             or invented_case(_FACTS.sub(" ", draft), source)),
         GREETING_NAME: bool(entities.name) and not greets_by_name(lines, entities.name),
         MISSPELT_FACT: bool(misspelt_facts(draft, entities)),
         # The team's signature closes every draft support sends ("The replyd support team").

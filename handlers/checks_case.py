@@ -1,0 +1,96 @@
+"""A support case the email never raised: a reply model's most believable invention.
+
+Given mail that is not a support request (a newsletter, a digest, a note between colleagues),
+the reply model still writes the support reply it was trained on: "I'm sorry that your parcel
+has been taken", "we're checking whether your account has been suspended", "we'll send you the
+payment confirmation". Each reads as a real answer and is wrong. :func:`invented_case` finds the
+claims of three kinds of case (a delivery, a payment, an account problem) that the email gives
+no ground for: none of the words of that kind of case occur in it, nor a near miss of one (a
+typo). The grounding words are wide on purpose ("order", "bought" and a currency sign ground a
+payment), so an email that raises a case in its own words is not mistaken for one that does
+not; the words of every newsletter footer ("subscribe", "sign up") ground nothing.
+
+Pure and linear: a fixed set of regular expressions without nested unbounded repetition.
+"""
+
+from __future__ import annotations
+
+import re
+from difflib import SequenceMatcher
+
+# (kind, a claim of that kind in a draft, any ground for it in the email)
+_CASES: tuple[tuple[str, re.Pattern[str], re.Pattern[str]], ...] = (
+    (
+        "delivery",
+        re.compile(r"\b(?:parcels?|packages?|couriers?|deliver(?:y|ies|ed)|shipments?|"
+                   r"tracking)\b", re.IGNORECASE),
+        re.compile(r"\b(?:parcel|package|courier|deliver|ship|track|dispatch|arriv|post|"
+                   r"mailed|sent|order|box|rout|driver|doorstep|porch|neighbou?r|address|"
+                   r"warehouse|collect|pick(?:ed)? ?up|return|exchange|replac|send|due\b|wait|"
+                   r"receiv|came\b|got\b|shown up|turn(?:ed)? up|where is|estimat|seen it|late\b|"
+                   r"lost\b|missing|stolen)",
+                   re.IGNORECASE),
+    ),
+    (
+        "payment",
+        # Not "refund": the replies offer one as policy for a broken item, as they do a
+        # replacement (handlers.checks leaves both out of the commitments for that reason).
+        re.compile(r"\b(?:charged|charges?|payments?|invoices?|billing|billed|receipts?|bank)\b",
+                   re.IGNORECASE),
+        re.compile(r"[$€£¥]|\b(?:refund|charg|pa(?:y|id)|invoice|bill|bank|card|money|price|"
+                   r"cost|fee|subscription|receipt|purchas|bought|buy|order|debit|credit|paypal|"
+                   r"transaction|account|cancel|renew|dollar|euro|pound|cash|wallet)",
+                   re.IGNORECASE),
+    ),
+    (
+        "account",
+        re.compile(r"\baccount (?:has|had|is|was)(?: been)? (?:\w+ ){0,2}?(?:flagged|suspended|"
+                   r"locked|closed|blocked|hacked|compromised|deactivated|disabled|banned|"
+                   r"frozen|marked|terminated)\b|\bpasswords?\b", re.IGNORECASE),
+        # Not "subscribe", "member" or "sign": every newsletter's footer has them.
+        re.compile(r"\b(?:account|password|log ?in|logg(?:ed|ing) ?in|sign(?:ed|ing)?[ -]?in\b|"
+                   r"username|profile|suspend|lock|flag|block|hack|verif|two-factor|2fa|"
+                   r"subscription)", re.IGNORECASE),
+    ),
+)
+
+
+# Ground words a typo may hide ("delivvery driiver", "arrrived"): a word of the email this
+# similar to one of them grounds its kind too. Looked for only when no exact ground was found.
+_NEAR: dict[str, tuple[str, ...]] = {
+    "delivery": ("delivery", "delivered", "driver", "arrived", "parcel", "package", "courier",
+                 "shipping", "shipped", "tracking", "order", "ordered", "replacement"),
+    "payment": ("payment", "charged", "invoice", "refund", "billed", "purchase", "subscription",
+                "order", "ordered", "bought"),
+    "account": ("account", "password", "login", "username", "profile", "subscription"),
+}
+NEAR_SIMILARITY = 0.8
+# Words of the email compared, at most: a bound on the work per draft.
+_NEAR_MAX_WORDS = 3000
+_WORD = re.compile(r"[^\W\d_]{5,20}")
+
+
+def invented_case(draft: str, source: str) -> list[str]:
+    """The kinds of case ("delivery", "payment", "account") ``draft`` speaks of that ``source``
+    (the email) gives no ground for, in that order; empty when every claim is grounded."""
+    found = []
+    words: set[str] | None = None
+    for kind, claim, ground in _CASES:
+        if not claim.search(draft) or ground.search(source):
+            continue
+        if words is None:
+            words = {m.group(0).casefold()
+                     for m, _ in zip(_WORD.finditer(source), range(_NEAR_MAX_WORDS), strict=False)}
+        if not _near(words, _NEAR[kind]):
+            found.append(kind)
+    return found
+
+
+def _near(words: set[str], targets: tuple[str, ...]) -> bool:
+    """Whether a word of ``words`` is a near miss of a target ("delivvery" of "delivery")."""
+    for target in targets:
+        for word in words:
+            if (word[0] == target[0] and abs(len(word) - len(target)) <= 2
+                    and SequenceMatcher(None, word, target).ratio() >= NEAR_SIMILARITY):
+                return True
+    return False

@@ -1,0 +1,65 @@
+"""A support case the email never raised is an invented fact; one it raised, in any words,
+is not."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+
+from handlers.checks import INVENTED_FACTS, check_draft
+from handlers.checks_case import invented_case
+from handlers.types import EmailText, Entities
+from models.synth.emails import draft_reply, generate_emails
+
+NEWSLETTER = ("Media Unspun: what the press is reporting and why. October 8. The president spoke "
+              "about the economy; markets fell. To change your subscriber details, use this link.")
+
+
+@pytest.mark.parametrize(("draft", "kind"), [
+    ("I'm sorry that your parcel has been taken. We're checking with the courier.", "delivery"),
+    ("We're checking whether the account has been suspended and will let you know.", "account"),
+    ("We'll send you a photo of the payment confirmation.", "payment"),
+])
+def test_a_case_the_email_never_raised_is_invented(draft: str, kind: str) -> None:
+    assert invented_case(draft, NEWSLETTER) == [kind]
+    body = f"Hi there,\n\n{draft}\n\nBest regards,\nThe replyd support team"
+    assert INVENTED_FACTS in check_draft(body, EmailText("<1@x>", "News", NEWSLETTER),
+                                         "neutral", Entities())
+
+
+@pytest.mark.parametrize("email", [
+    "My Piccolo espresso machine never arrived. Where is it?",
+    "Your delivvery driiver went out of their way to get it to me on time.",  # typos
+    "Just checking on my Glide cordless iron. It was due two weeks ago and I haven't seen it yet.",
+    "I was billed twice for the same order last week.",
+    "I can't log in since yesterday, it says my account is locked.",
+])
+def test_a_case_the_email_raised_in_its_own_words_is_not(email: str) -> None:
+    drafts = ("We're checking the parcel with the courier.", "We're checking the payment.",
+              "Your account has been locked, we're looking into it.")
+    flagged = [invented_case(d, email) for d in drafts]
+    # Each email grounds the kind of case it raises (and may ground others).
+    assert [] in flagged
+
+
+def test_the_generators_own_replies_raise_no_case_of_their_own() -> None:
+    emails = generate_emails(600, seed=3, split="eval")
+    flagged = [e for e in emails if invented_case(draft_reply(e), f"{e.subject}\n{e.body}")]
+    assert flagged == []
+
+
+def test_policy_words_alone_are_no_case() -> None:
+    # A refund offered as policy, and the request for account details every fallback makes.
+    draft = ("Could you send us a photo of the fault? We'll go through the replacement and refund "
+             "options. Could you tell us your order or account details?")
+    assert invented_case(draft, "My kettle stopped heating.") == []
+
+
+def test_the_near_miss_search_is_bounded_on_a_huge_email() -> None:
+    source = " ".join(f"d{'x' * (i % 7)}yzw{i % 97}" for i in range(40_000))[:20_000] + " dxlivery"
+    started = time.perf_counter()
+    assert invented_case("We're checking the parcel with the courier.", source) == []
+    assert invented_case("Your password was reset.", source) == ["account"]
+    # Generous for a shared machine; the work is a bounded number of word comparisons.
+    assert time.perf_counter() - started < 1.0
