@@ -3,6 +3,7 @@ is not."""
 
 from __future__ import annotations
 
+import random
 import time
 
 import pytest
@@ -57,9 +58,15 @@ def test_policy_words_alone_are_no_case() -> None:
 
 
 def test_the_near_miss_search_is_bounded_on_a_huge_email() -> None:
-    source = " ".join(f"d{'x' * (i % 7)}yzw{i % 97}" for i in range(40_000))[:20_000] + " dxlivery"
+    # 20,000 characters of distinct words that all share a first two letters with a ground word:
+    # the worst case for the near-miss search, which the checks run on the event loop.
+    rng = random.Random(0)
+    words = [rng.choice(["pa", "ac", "de", "pu", "ch", "pr", "bi", "co", "ma"])
+             + "".join(rng.choice("aeiouxzrtn") for _ in range(rng.randint(3, 7)))
+             for _ in range(6000)]
+    source = " ".join(words)[:20_000]
+    draft = "Your account has been locked, the payment failed and the parcel is lost."
     started = time.perf_counter()
-    assert invented_case("We're checking the parcel with the courier.", source) == []
-    assert invented_case("Your password was reset.", source) == ["account"]
-    # Generous for a shared machine; the work is a bounded number of word comparisons.
-    assert time.perf_counter() - started < 1.0
+    assert invented_case(draft, source) == ["delivery", "payment", "account"]
+    # Generous for a shared machine (a few milliseconds when idle).
+    assert time.perf_counter() - started < 0.5
