@@ -202,8 +202,12 @@ class Pipeline:
                 if not joint:
                     found[i] = entities.parse(row[1], email) if per_email == 2 else Entities()
             except OutputError as exc:
-                failures[i] = TaskFailure("engine_output", "entities", str(exc))
-                continue
+                if row[1].finish_reason != "length":
+                    failures[i] = TaskFailure("engine_output", "entities", str(exc))
+                    continue
+                # Cut off at its token bound (a model listing junk from junk text): no usable
+                # entities, but the email still gets its draft.
+                found[i] = Entities()
             found[i] = entities.with_display_name(found[i], email.from_name)
 
         # Stage 2: replies for every email still standing, checked; failures written again once.

@@ -57,6 +57,22 @@ async def test_stages_run_batched_and_failures_stay_per_email() -> None:
     assert set(batch.stage_seconds) == {"sentiment+entities", "reply"}
 
 
+async def test_an_entities_answer_cut_off_at_its_bound_still_gets_a_draft() -> None:
+    def cut_off(request: GenerateRequest) -> GenerateResult:
+        if request.constraint is not None and request.constraint.json_schema is not None:
+            return result('{"name":[],"product":["junk junk junk', finish_reason="length")
+        return script(request)
+
+    batch = await Pipeline(ScriptedEngine(cut_off), PipelineConfig(check_drafts=False)).run(
+        EMAILS[:1])
+    (draft,) = batch.outcomes
+    assert isinstance(draft, DraftText) and draft.entities.product == ()
+    # The same broken JSON without the cut-off is unusable output, as before.
+    broken = await Pipeline(ScriptedEngine(script), PipelineConfig(check_drafts=False)).run(
+        EMAILS[2:])
+    assert isinstance(broken.outcomes[0], TaskFailure)
+
+
 async def test_engine_errors_are_not_retried_here_the_daemon_retries_them() -> None:
     for error in (EngineError("busy"), EngineDeadError("gone")):
         engine = ScriptedEngine(script, failures=[error])
