@@ -26,10 +26,11 @@ _CASES: tuple[tuple[str, re.Pattern[str], re.Pattern[str]], ...] = (
         "delivery",
         re.compile(r"\b(?:parcels?|packages?|couriers?|deliver(?:y|ies|ed)|shipments?|"
                    r"tracking)\b", re.IGNORECASE),
-        re.compile(r"\b(?:parcel|package|courier|deliver|ship|track|dispatch|arriv|post|"
-                   r"mailed|sent|order|box|rout|driver|doorstep|porch|neighbou?r|address|"
-                   r"warehouse|collect|pick(?:ed)? ?up|return|exchange|replac|send|due\b|wait|"
-                   r"receiv|came\b|got\b|shown up|turn(?:ed)? up|where is|estimat|seen it|late\b|"
+        # Not "sent" or "got": "Sent from my phone" and quoted headers carry them everywhere.
+        re.compile(r"\b(?:parcel|package|courier|deliver|ship|track|dispatch|arriv|post(?:ed|al|"
+                   r"age)?\b|mailed|order|box|rout|driver|doorstep|porch|neighbou?r|address|"
+                   r"warehouse|collect|pick(?:ed)? ?up|return|exchange|replac|due\b|wait|"
+                   r"receiv|came\b|shown up|turn(?:ed)? up|where is|estimat|seen it|late\b|"
                    r"lost\b|missing|stolen)",
                    re.IGNORECASE),
     ),

@@ -50,6 +50,12 @@ def test_the_generators_own_replies_raise_no_case_of_their_own() -> None:
     assert flagged == []
 
 
+def test_a_phone_signature_or_a_product_name_grounds_no_delivery() -> None:
+    # "Sent from my phone" ends half of all mail; "Sentinel" holds "sent".
+    email = "My Sentinel security camera is all working again. Thank you!\n\nSent from my phone"
+    assert invented_case("We're checking the status with the courier.", email) == ["delivery"]
+
+
 def test_policy_words_alone_are_no_case() -> None:
     # A refund offered as policy, and the request for account details every fallback makes.
     draft = ("Could you send us a photo of the fault? We'll go through the replacement and refund "
