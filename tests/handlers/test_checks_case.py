@@ -29,19 +29,20 @@ def test_a_case_the_email_never_raised_is_invented(draft: str, kind: str) -> Non
                                          "neutral", Entities())
 
 
-@pytest.mark.parametrize("email", [
-    "My Piccolo espresso machine never arrived. Where is it?",
-    "Your delivvery driiver went out of their way to get it to me on time.",  # typos
-    "Just checking on my Glide cordless iron. It was due two weeks ago and I haven't seen it yet.",
-    "I was billed twice for the same order last week.",
-    "I can't log in since yesterday, it says my account is locked.",
+@pytest.mark.parametrize(("email", "draft"), [
+    ("My Piccolo espresso machine never arrived. Where is it?",
+     "We're checking the parcel with the courier."),
+    ("Your delivvery driiver went out of their way to get it to me on time.",  # typos
+     "We'll make sure your thanks reach the courier."),
+    ("Just checking on my Glide cordless iron. It was due two weeks ago and I haven't seen it yet.",
+     "We're checking whether the parcel has been delivered."),
+    ("I was billed twice for the same subscription last week.",
+     "We're checking the payment and the invoice."),
+    ("I can't log in since yesterday, it says my account is locked.",
+     "Your account has been locked, we're looking into it."),
 ])
-def test_a_case_the_email_raised_in_its_own_words_is_not(email: str) -> None:
-    drafts = ("We're checking the parcel with the courier.", "We're checking the payment.",
-              "Your account has been locked, we're looking into it.")
-    flagged = [invented_case(d, email) for d in drafts]
-    # Each email grounds the kind of case it raises (and may ground others).
-    assert [] in flagged
+def test_a_case_the_email_raised_in_its_own_words_is_not(email: str, draft: str) -> None:
+    assert invented_case(draft, email) == []
 
 
 def test_the_generators_own_replies_raise_no_case_of_their_own() -> None:
