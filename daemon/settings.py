@@ -335,8 +335,9 @@ class Settings(BaseSettings):
     )
     retry_candidates: int = Field(
         3, ge=1, le=8,
-        description="Drafts sampled in that second try (seeds 0, 1, …); the first that passes "
-        "every check goes out. Only drafts that failed a check pay for them.",
+        description="Drafts sampled in that second try (unseeded: vLLM on CPU crashes on seeded "
+        "requests); the first that passes every check goes out. Only drafts that failed a "
+        "check pay for them.",
     )
     persona_temperature: float = Field(0.0, ge=0, description="Persona rewrite temperature.")
     persona_repetition_penalty: float = Field(

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import re
 from collections.abc import Mapping, Sequence
 
 from handlers import entities as entities_handler
@@ -42,6 +43,8 @@ SYSTEM = (
 )
 _SYSTEM_MESSAGE = Message("system", SYSTEM)
 CONSTRAINT = Constraint(json_schema=SCHEMA)
+# The opening of a cut-off answer: the grammar writes the sentiment member first.
+_CUT_SENTIMENT = re.compile(r'\s*\{\s*"sentiment"\s*:\s*"(\w+)"')
 # The entities answer's bound plus the sentiment member ('"sentiment":"negative",' ~ 8 tokens).
 SAMPLING = dataclasses.replace(
     entities_handler.SAMPLING, max_tokens=entities_handler.SAMPLING.max_tokens + 16
@@ -78,11 +81,19 @@ def build_request(
 
 def parse(result: GenerateResult, email: EmailText) -> tuple[Sentiment, Entities]:
     """The sentiment and the entities found in the email; ``OutputError`` when the output is not
-    the schema's JSON or either half fails its own task's parser."""
+    the schema's JSON or either half fails its own task's parser.
+
+    An answer cut off at its token bound (``finish_reason`` "length": a model listing junk from
+    junk text) keeps its sentiment, which comes first, and has no entities, as the split stage
+    treats an entities answer cut off the same way."""
     try:
         data = json.loads(result.text)
     except json.JSONDecodeError as exc:
-        raise OutputError(f"analysis output is not JSON ({exc.msg})") from exc
+        cut = _CUT_SENTIMENT.match(result.text) if result.finish_reason == "length" else None
+        if cut is None:
+            raise OutputError(f"analysis output is not JSON ({exc.msg})") from exc
+        label = sentiment_handler.parse(dataclasses.replace(result, text=cut.group(1)))
+        return label, Entities()
     if not isinstance(data, dict):
         raise OutputError("analysis output is not a JSON object")
     label = data.get("sentiment")

@@ -411,23 +411,34 @@ def entity_examples(n: int, seed: int = 0, split: Split = "train") -> list[dict[
 
 
 def analysis_examples(n: int, seed: int = 0, split: Split = "train") -> list[dict[str, Any]]:
-    """Joint analysis rows ``{"text", "label", "entities"}``: emails (both labels by
-    construction) and review snippets (a sentiment, and by construction no name, product or
-    place) alternately. Social posts are left out: they carry no sentiment label."""
+    """Joint analysis rows ``{"text", "label", "entities"}``: emails, review snippets and social
+    posts in turn, each with both labels. Emails carry both by construction; a review names no
+    person, product or place; a post's sentiment comes from its template and marks
+    (:mod:`models.synth.post_sentiment`), and the posts that read either way are skipped."""
     emails = [{"text": e.body, "label": e.sentiment, "entities": e.entities}
-              for e in generate_emails((n + 1) // 2, seed, split)]
+              for e in generate_emails((n + 2) // 3, seed, split)]
     reviews = [{"text": r.text, "label": r.sentiment, "entities": r.entities}
-               for r in synth_short.generate_reviews(n // 2, seed, split)]
-    return _alternate(emails, reviews)
+               for r in synth_short.generate_reviews((n + 1) // 3, seed, split)]
+    posts = [{"text": p.text, "label": p.sentiment, "entities": p.entities}
+             for p in _labelled_posts(n // 3, seed, split)]
+    return _alternate(emails, reviews, posts)[:n]
 
 
-def _alternate(first: list[dict[str, Any]], second: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """first[0], second[0], first[1], ...: a prefix of the result is a result for a smaller n."""
+def _labelled_posts(n: int, seed: int, split: Split) -> list[synth_short.ShortText]:
+    """The first ``n`` generated posts that carry a sentiment (a prefix for a smaller ``n``)."""
+    generated = max(n, 1)
+    while True:
+        posts = [p for p in synth_short.generate_posts(generated, seed, split) if p.sentiment]
+        if len(posts) >= n:
+            return posts[:n]
+        generated *= 2
+
+
+def _alternate(*lists: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """a[0], b[0], …, a[1], b[1], …: a prefix of the result is a result for a smaller n."""
     rows: list[dict[str, Any]] = []
-    for i, row in enumerate(first):
-        rows.append(row)
-        if i < len(second):
-            rows.append(second[i])
+    for i in range(max(map(len, lists), default=0)):
+        rows.extend(rows_[i] for rows_ in lists if i < len(rows_))
     return rows
 
 

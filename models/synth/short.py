@@ -9,7 +9,9 @@ registers:
   opinion clauses of their sentiment only, neutral ones only factual clauses and questions;
 * social posts carry entities by construction: the people, places and products filled into a
   template's entity slots, exact substrings of the post; companies, events, handles and
-  hashtags are unlabelled distractors, and a third of posts name nothing at all.
+  hashtags are unlabelled distractors, and a third of posts name nothing at all. Their
+  sentiment comes from the template's tone and its emoticon or hashtag
+  (:mod:`models.synth.post_sentiment`), ``None`` where those disagree.
 
 Same rules as the emails: deterministic for ``(n, seed, split)``, a shorter list is a prefix of
 a longer one, the global ``random`` state is untouched, and the eval split's names, places and
@@ -25,6 +27,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from models.synth import short_lists as S
+from models.synth.post_sentiment import post_sentiment
 from models.synth.splits import split_items, vocabulary
 from models.vocabulary import SENTIMENTS
 
@@ -164,7 +167,8 @@ def _post(i: int, seed: int, split: str, vocab: dict[str, tuple[str, ...]]) -> S
         for value in values_:
             if value not in text:  # a wrong label must fail loudly
                 raise AssertionError(f"label {value!r} lost from post {i}")
-    return ShortText(text=text, sentiment=None, entities=entities)
+    marks = [values[slot] for slot in ("emo", "tag") if slot in slots]
+    return ShortText(text=text, sentiment=post_sentiment(template, marks), entities=entities)
 
 
 def _person(rng: random.Random, vocab: dict[str, tuple[str, ...]]) -> str:

@@ -91,6 +91,20 @@ def test_parse_rejects_what_either_half_rejects(text: str) -> None:
         analysis.parse(result(text), EMAIL)
 
 
+def test_an_answer_cut_at_its_bound_keeps_its_sentiment_and_no_entities() -> None:
+    cut = '{"sentiment":"negative","name":["aaa","bbb","ccc'
+    mood, facts = analysis.parse(result(cut, finish_reason="length"), EMAIL)
+    assert (mood, facts) == ("negative", Entities())
+    # Only a cut answer is forgiven: the same text that stopped on its own is broken output,
+    # and a cut answer without a sentiment is too.
+    with pytest.raises(OutputError):
+        analysis.parse(result(cut), EMAIL)
+    with pytest.raises(OutputError):
+        analysis.parse(result('{"name":["aaa","bb', finish_reason="length"), EMAIL)
+    with pytest.raises(OutputError):
+        analysis.parse(result('{"sentiment":"angry","name":["a', finish_reason="length"), EMAIL)
+
+
 def test_parse_keeps_the_handle_rule() -> None:
     email = EmailText("<h@x>", "", "@ana_lopez my Nimbus X2 broke")
     _, facts = analysis.parse(_result({"sentiment": "negative", "name": ["ana_lopez"],
