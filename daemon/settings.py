@@ -307,11 +307,14 @@ class Settings(BaseSettings):
     tasks: tuple[Stage, ...] = Field(
         DEFAULT_TASKS, description="Stages the pipeline runs, in order."
     )
-    analysis: Literal["split", "joint"] = Field(
-        "split",
-        description="The first stage: split = a sentiment and an entities request per email, "
-        "each on its adapter; joint = one request on the analysis adapter (sentiment and "
-        "entities in one JSON: the email is prefilled once). Joint needs the entities task.",
+    analysis: Literal["auto", "split", "joint"] = Field(
+        "auto",
+        description="The first stage: joint = one request per email on the analysis adapter "
+        "(sentiment and entities in one JSON: the email is prefilled once); split = a "
+        "sentiment and an entities request per email, each on its adapter; auto = joint when "
+        "the pipeline runs the entities stage and an analysis adapter is at hand (the "
+        "registry's default, or one named in adapters), else split. Joint needs the entities "
+        "task.",
     )
     persona: str = Field("support", description="Company voice named in drafts.")
     reply_max_tokens: int = Field(96, ge=8, description="Token bound of a reply draft.")

@@ -23,11 +23,24 @@ def task_adapters(settings: Settings) -> dict[str, str]:
     registry = registry_for(settings)
     mapping = settings.adapters if settings.adapters is not None else registry.defaults()
     chosen = {task: cid for task, cid in mapping.items() if task in settings.tasks}
-    if settings.analysis == "joint":
+    if analysis_mode(settings, mapping) == "joint":
         chosen = _joint_analysis(chosen, mapping, registry, explicit=settings.adapters is not None)
     for cid in chosen.values():
         registry.path(cid)  # raises AdapterError for an unknown or unsafe adapter
     return chosen
+
+
+def analysis_mode(settings: Settings, mapping: Mapping[str, str] | None = None) -> str:
+    """"split" or "joint": the ``analysis`` setting, with "auto" resolved. Auto is joint only
+    where it can be what the operator meant: the entities stage runs and an analysis adapter
+    is at hand (in ``adapters`` when those are named, else among the registry's defaults), so
+    naming split adapters, or dropping the entities stage, never puts the base model on it."""
+    if settings.analysis != "auto":
+        return settings.analysis
+    if mapping is None:
+        mapping = (settings.adapters if settings.adapters is not None
+                   else registry_for(settings).defaults())
+    return "joint" if "entities" in settings.tasks and "analysis" in mapping else "split"
 
 
 def _joint_analysis(chosen: dict[str, str], mapping: Mapping[str, str], registry: Registry,
@@ -210,7 +223,7 @@ def build_pipeline_config(settings: Settings) -> PipelineConfig:
     return PipelineConfig(
         tasks=settings.tasks,
         adapters=adapters,
-        analysis=settings.analysis,
+        analysis=analysis_mode(settings),
         persona=settings.persona if "persona" in settings.tasks else None,
         reply_max_tokens=settings.reply_max_tokens,
         # No sampling seeds: a seeded request whose prefill is split kills a vLLM-CPU engine

@@ -107,8 +107,9 @@ def local_server(settings: Settings) -> Iterator[str]:
     registry = registry_for(settings)
     model = resolve_base_model(settings.base_model_path, settings.model_cache_dir)
     port = free_port()
+    # One module per adapter: the joint analysis adapter answers three tasks.
     modules = [f"{cid}={registry.adapter_info(cid).path}"
-               for cid in task_adapters(settings).values()]
+               for cid in sorted(set(task_adapters(settings).values()))]
     command = [sys.executable, "-m", "vllm.entrypoints.openai.api_server", "--model", str(model),
                "--served-model-name", DEFAULT_MODEL_NAME, "--host", "127.0.0.1",
                "--port", str(port), "--dtype", settings.dtype,

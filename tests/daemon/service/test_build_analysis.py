@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from daemon.service.build import build_pipeline_config, task_adapters
+from daemon.service.build import analysis_mode, build_pipeline_config, task_adapters
 from daemon.settings import Settings
 from models.customize.registry import Registry
 from models.errors import ConfigurationError
@@ -32,14 +32,40 @@ def settings_for(registry: Registry, monkeypatch: pytest.MonkeyPatch, **values: 
                                                 **values})
 
 
-def test_split_is_the_default_and_resolves_the_two_adapters(
+def test_auto_is_split_without_an_analysis_adapter_and_resolves_the_two_adapters(
     registry: Registry, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     settings = settings_for(registry, monkeypatch)
-    assert settings.analysis == "split"
+    assert settings.analysis == "auto" and analysis_mode(settings) == "split"
     chosen = task_adapters(settings)
     assert chosen["sentiment"] == DEFAULTS["sentiment"] and "analysis" not in chosen
     assert build_pipeline_config(settings).analysis == "split"
+
+
+def test_auto_is_joint_where_an_analysis_adapter_is_at_hand(
+    registry: Registry, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    registry.set_default("analysis", JOINT)
+    settings = settings_for(registry, monkeypatch)
+    assert analysis_mode(settings) == "joint"
+    assert task_adapters(settings)["sentiment"] == JOINT
+    assert build_pipeline_config(settings).analysis == "joint"
+    # Never the base model by default: split adapters named without an analysis one, or no
+    # entities stage, keep the split stage; an explicit setting is taken as it is.
+    named = {task: DEFAULTS[task] for task in ("sentiment", "entities", "reply")}
+    assert analysis_mode(settings_for(registry, monkeypatch, adapters=named)) == "split"
+    assert analysis_mode(settings_for(registry, monkeypatch, adapters={**named, "analysis": JOINT})
+                         ) == "joint"
+    assert analysis_mode(settings_for(registry, monkeypatch, tasks=("sentiment", "reply"))
+                         ) == "split"
+    assert analysis_mode(settings_for(registry, monkeypatch, analysis="split")) == "split"
+
+
+def test_the_shipped_registry_runs_joint_by_default(monkeypatch: pytest.MonkeyPatch) -> None:
+    settings = settings_without_env(monkeypatch, engine="echo")
+    assert analysis_mode(settings) == "joint"
+    chosen = task_adapters(settings)
+    assert chosen["sentiment"] == chosen["entities"] == chosen["analysis"] == DEFAULTS["analysis"]
 
 
 def test_joint_resolves_the_analysis_default_for_both_tasks(
