@@ -44,7 +44,8 @@ def fake(registry: Registry) -> Iterator[FakeVllm]:
 
 def settings_for(registry: Registry, fake: FakeVllm, monkeypatch: pytest.MonkeyPatch,
                  **values: object) -> Settings:
-    given: dict[str, object] = {"engine": "openai", "engine_url": fake.url,
+    # The split first stage: these tests follow the sentiment and entities defaults.
+    given: dict[str, object] = {"engine": "openai", "engine_url": fake.url, "analysis": "split",
                                 "registry_dir": registry.root, "adapters_reload_s": 0.05}
     return settings_without_env(monkeypatch, **{**given, **values})
 

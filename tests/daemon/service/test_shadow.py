@@ -50,8 +50,9 @@ def registry(tmp_path: Path) -> Registry:
 
 def settings_for(registry: Registry, monkeypatch: pytest.MonkeyPatch, **values: object
                  ) -> Settings:
+    # The split first stage: a candidate copy of a live split adapter must agree with it.
     given: dict[str, object] = {"engine": "echo", "registry_dir": registry.root,
-                                "shadow_sample": 1.0, "check_drafts": False}
+                                "analysis": "split", "shadow_sample": 1.0, "check_drafts": False}
     return settings_without_env(monkeypatch, **{**given, **values})
 
 
