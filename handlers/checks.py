@@ -69,6 +69,11 @@ _WORDS = re.compile(r"\w+")
 _GREETING = re.compile(
     r"^[ \t]*(?:hi|hello|hey|dear|good (?:morning|afternoon|evening))\b[^.!?\n]{0,40}[,!]?[ \t]*$",
     re.IGNORECASE)
+# A line that opens with one ("Hi, thank you for writing", "Hello Dana, we're sorry"): a
+# salutation, at most three words of a name, then a comma or "!".
+_GREETING_OPENING = re.compile(
+    r"^[ \t]*(?:hi|hello|hey|dear|good (?:morning|afternoon|evening))\b(?:[ \t]+[\w.'-]+){0,3}"
+    r"[ \t]*[,!]", re.IGNORECASE)
 GREETING_LINES = 4  # the first lines of a draft, where a second greeting shows a restart
 
 # --- prompt echo ---------------------------------------------------------------------------------
@@ -278,9 +283,11 @@ def address_name(full_name: str) -> str | None:
 
 def has_repetition(draft: str) -> bool:
     """A sentence or line said twice, nearly twice ("I'm sorry about your device." then "I'm so
-    sorry about your device!"), a second greeting line ("Hello there," then "Hi,"), or one word
-    4-gram three times (a generation loop)."""
-    greetings = [line for line in draft.splitlines()[:GREETING_LINES] if _GREETING.match(line)]
+    sorry about your device!"), a second greeting in the opening lines ("Hello there," then "Hi,
+    thank you..."), or one word 4-gram three times (a generation loop)."""
+    opening = [line for line in draft.splitlines() if line.strip()][:GREETING_LINES]
+    greetings = [line for line in opening
+                 if _GREETING.match(line) or _GREETING_OPENING.match(line)]
     if len(greetings) > 1:
         return True
     seen: set[str] = set()

@@ -11,8 +11,9 @@ option a user has to discover. At most ``concurrency`` emails are in flight (one
 
 replyd is ``replyd run --engine openai`` in-process (a ``Daemon``) against the SAME server, with
 the registry's adapters served under their customization IDs and its own batching settings
-(``REPLYD_MAX_BATCH_SIZE``, ``REPLYD_MAX_CONCURRENT_BATCHES`` or ``--config``). Both read the
-same labelled synthetic emails (``generate_emails(n, seed, split="eval")``); their sides
+(``REPLYD_MAX_BATCH_SIZE``, ``REPLYD_MAX_CONCURRENT_BATCHES`` or ``--config``). In each round both
+read the same labelled synthetic emails (``generate_emails(n, SEED + round, split="eval")``:
+new emails every round, so the server's prefix cache never replays a round); their sides
 alternate over ``ROUNDS`` rounds (the order flips each round), on fresh topics each time, so a
 slow spell of a shared machine hits both. Figures per side: emails/s (first record fetched →
 last draft acknowledged), prompt and completion tokens per email (the servers' ``usage``
@@ -53,7 +54,8 @@ from models.vocabulary import ENTITY_FIELDS, SENTIMENTS
 PEER_CONCURRENCY = 8  # emails in flight in the peer (each sends 2 requests, then 1)
 SHOTS = 3
 ROUNDS = 2
-SEED = 5  # the synthetic eval emails (bench.py's seed)
+SEED = 5  # the synthetic eval emails of the first round (bench.py's seed); round i: SEED + i
+WARM_SEED = 99
 SENTIMENT_MAX_TOKENS = 5
 ENTITIES_MAX_TOKENS = 160  # replyd's entities bound
 # A CPU server answers the last of a burst of requests after minutes, not seconds.
@@ -300,10 +302,10 @@ def served_model(settings: Settings) -> str:
 async def compare(settings: Settings, url: str, n: int, concurrency: int = PEER_CONCURRENCY,
                   rounds: int = ROUNDS, step: Callable[[str], None] = lambda note: None
                   ) -> PeerResult:
-    """Both sides on the same emails, server and broker, alternating; warm-up first."""
-    emails = generate_emails(n, seed=SEED, split="eval")
-    warm = generate_emails(2, seed=SEED + 1, split="eval")
-    messages = [_message(e) for e in emails]
+    """Both sides on the same emails, server and broker, alternating; warm-up first. Each round
+    has emails of its own (:func:`round_emails`): the server's prefix cache would otherwise
+    serve a side's second round from its first, which no stream of new mail gets."""
+    warm = generate_emails(2, seed=WARM_SEED, split="eval")
     result = PeerResult(n, concurrency)
     async with EmbeddedBroker(port=0) as broker, httpx.AsyncClient(
             base_url=url.removesuffix("/v1"), timeout=settings.engine_timeout_s) as client:
@@ -317,6 +319,8 @@ async def compare(settings: Settings, url: str, n: int, concurrency: int = PEER_
         await run_peer(settings, peer, [_message(e) for e in warm], concurrency)
         await run_replyd(settings, [_message(e) for e in warm])
         for i in range(rounds):
+            emails = round_emails(n, i)
+            messages = [_message(e) for e in emails]
             sides: dict[str, SideRun] = {}
             for side in ("peer", "replyd") if i % 2 == 0 else ("replyd", "peer"):
                 step(f"round {i + 1}/{rounds}: {side}")
@@ -327,6 +331,11 @@ async def compare(settings: Settings, url: str, n: int, concurrency: int = PEER_
                 sides[side] = score(emails, drafts, rate)
             result.rounds.append((sides["peer"], sides["replyd"]))
     return result
+
+
+def round_emails(n: int, round_index: int) -> list[SyntheticEmail]:
+    """The labelled emails both sides read in one round: a seed per round."""
+    return generate_emails(n, seed=SEED + round_index, split="eval")
 
 
 def _message(email: SyntheticEmail) -> tuple[bytes, bytes]:

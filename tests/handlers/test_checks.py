@@ -133,6 +133,12 @@ def test_generator_replies_misspell_nothing() -> None:
 def test_a_second_greeting_line_is_repetition() -> None:
     assert checks.has_repetition("Hello there,\nHi,\n\nThanks for your note about the kettle.")
     assert not checks.has_repetition("Hi Dana,\n\nHello from the team: your kettle is noted.")
+    # A greeting that opens a sentence line counts too; one greeting alone never does.
+    assert checks.has_repetition("Hello there,\nHi, thank you so much for your note about the "
+                                 "kettle.\n\nThe replyd support team")
+    assert checks.has_repetition("Hi Dana,\n\nDear Ms Dana Reyes, we have your note.")
+    assert not checks.has_repetition("Hi, thank you so much for your note about the kettle.\n\n"
+                                     "Hello again from the team: it is noted.")
 
 
 def test_a_draft_without_the_team_signature_is_unsigned() -> None:

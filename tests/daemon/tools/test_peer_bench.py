@@ -66,7 +66,7 @@ def test_few_shot_prompt_pairs_each_example_before_the_email() -> None:
     for _, answer in entity_shots:
         assert set(json.loads(answer)) == set(EMPTY)
     # The examples come from the training split, never from the emails the bench scores.
-    scored = {e.body for e in generate_emails(24, seed=peer_bench.SEED, split="eval")}
+    scored = {e.body for i in range(peer_bench.ROUNDS) for e in peer_bench.round_emails(24, i)}
     assert not scored & {text for text, _ in sentiment_shots + entity_shots}
 
 
@@ -178,13 +178,16 @@ async def test_compare_runs_both_sides_on_the_same_emails(
     settings = Settings(engine="openai", engine_url=url, session_timeout_ms=2000,
                         heartbeat_interval_ms=500, max_wait_ms=20)
     result = await compare(settings, url, n, concurrency=2, rounds=2)
-    emails = generate_emails(n, seed=peer_bench.SEED, split="eval")
-    negative = sum(e.sentiment == "negative" for e in emails) / n
-    assert 0 < negative < 1
+    # Each round reads new emails (the server's prefix cache must not replay a round), and both
+    # sides of a round read the same ones.
+    rounds = [peer_bench.round_emails(n, i) for i in range(2)]
+    assert {e.body for e in rounds[0]}.isdisjoint({e.body for e in rounds[1]})
     assert len(result.rounds) == 2
     # replyd runs with its own batching settings, as `replyd run` would.
     assert result.replyd_batching == (settings.max_batch_size, settings.max_concurrent_batches)
-    for peer, replyd in result.rounds:
+    for emails, (peer, replyd) in zip(rounds, result.rounds, strict=True):
+        negative = sum(e.sentiment == "negative" for e in emails) / n
+        assert 0 < negative < 1
         for side in (peer, replyd):
             assert side.drafted == n
             assert side.sentiment_accuracy == pytest.approx(negative, abs=1e-4)
