@@ -45,6 +45,7 @@ MAX_WORDS = 180
 SHORT_SEGMENT_WORDS = 2
 NGRAM = 4
 NGRAM_REPEATS = 3
+RUN_WORDS = 7  # a run of this many words said twice ("checking the audio's output with the ...")
 # Near-duplicates: two sentences of at least NEAR_MIN_WORDS words sharing this share of their
 # distinct words. "Thank you for your patience." / "Thank you for your order." share 0.67 and
 # pass; "I'm sorry about your device." / "I'm so sorry about your device!" share 0.83 and fail.
@@ -284,7 +285,8 @@ def address_name(full_name: str) -> str | None:
 def has_repetition(draft: str) -> bool:
     """A sentence or line said twice, nearly twice ("I'm sorry about your device." then "I'm so
     sorry about your device!"), a second greeting in the opening lines ("Hello there," then "Hi,
-    thank you..."), or one word 4-gram three times (a generation loop)."""
+    thank you..."), one word 4-gram three times (a generation loop), or a run of 7 words twice
+    (a clause restated in another sentence)."""
     opening = [line for line in draft.splitlines() if line.strip()][:GREETING_LINES]
     greetings = [line for line in opening
                  if _GREETING.match(line) or _GREETING_OPENING.match(line)]
@@ -308,7 +310,10 @@ def has_repetition(draft: str) -> bool:
                 near.append(bag)
     words = _WORDS.findall(draft.casefold())
     grams = Counter(tuple(words[i : i + NGRAM]) for i in range(len(words) - NGRAM + 1))
-    return any(count >= NGRAM_REPEATS for count in grams.values())
+    if any(count >= NGRAM_REPEATS for count in grams.values()):
+        return True
+    runs = [tuple(words[i : i + RUN_WORDS]) for i in range(len(words) - RUN_WORDS + 1)]
+    return len(set(runs)) < len(runs)
 
 
 def _jaccard(a: frozenset[str], b: frozenset[str]) -> float:

@@ -130,6 +130,19 @@ def test_generator_replies_misspell_nothing() -> None:
         assert checks.misspelt_facts(draft_reply(e), entities) == [], e.message_id
 
 
+def test_a_clause_restated_in_another_sentence_is_repetition() -> None:
+    # Two sentences too different for the near-repeat check, one clause of seven words in both.
+    draft = ("Hi there,\n\nWe've noted that the sound is too loud, and we're checking the "
+             "audio's output with the audio driver. We'll let you know.\n\nWe're checking the "
+             "audio's output with the audio driver and will write again.\n\n"
+             "Best regards,\nThe replyd support team")
+    assert checks.has_repetition(draft)
+    assert not checks.has_repetition(draft.replace(
+        "We're checking the audio's output with the audio driver and will write again.",
+        "We're checking the driver's settings and will write again."))
+    assert not checks.has_repetition(GOOD_KENJI) and not checks.has_repetition(GOOD_DANA)
+
+
 def test_a_second_greeting_line_is_repetition() -> None:
     assert checks.has_repetition("Hello there,\nHi,\n\nThanks for your note about the kettle.")
     assert not checks.has_repetition("Hi Dana,\n\nHello from the team: your kettle is noted.")
