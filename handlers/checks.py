@@ -16,9 +16,9 @@ from __future__ import annotations
 import re
 from collections import Counter
 from collections.abc import Iterable, Sequence
-from difflib import SequenceMatcher
 
 from handlers.checks_case import invented_case
+from handlers.checks_spelling import misspelt_facts
 from handlers.types import EmailText, Entities, Sentiment
 
 REPETITION = "repetition"
@@ -168,11 +168,6 @@ _TEAM_SIGNATURE = re.compile(
     re.IGNORECASE,
 )
 SIGNATURE_MAX_WORDS = 8
-# Near misses of a name or product word (see misspelt_facts): words of this many characters or
-# more, this similar. "Juniberx"/"Juniper" 0.80, "Noer"/"Noor" 0.75 (four letters: one slip is
-# a quarter of the word), "Thanks"/"Tanaka" 0.50.
-MISSPELT_MIN_CHARS = 4
-MISSPELT_SIMILARITY = 0.75
 PERSONA_SIGN_OFF_WORDS = 4
 
 # --- invented facts ------------------------------------------------------------------------------
@@ -363,32 +358,6 @@ def is_unfinished(lines: Sequence[str]) -> bool:
     # The text above the sign-off must end a sentence too: a sign-off after a cut sentence is
     # still a cut draft.
     return body_end > 0 and not _SENTENCE_END.search(lines[body_end - 1])
-
-
-def misspelt_facts(draft: str, entities: Entities) -> list[str]:
-    """Capitalised words of ``draft`` that are near misses of a word of a name or product the
-    analysis found ("Juniberx" for "Juniper", "Noer" for "Noor"): same first letter, length
-    within two, ``difflib`` ratio ≥ MISSPELT_SIMILARITY, not equal. A model that mangles the
-    customer's name or product writes a draft nobody can send."""
-    # Capitalised words only: a brand or a name ("Sprout"), not "kids'" or "massager", which
-    # ordinary words ("Kind", "Messages") come close to.
-    targets = {word for value in (*entities.name, *entities.product)
-               for word in _WORDS.findall(value)
-               if len(word) >= MISSPELT_MIN_CHARS and word[0].isupper()}
-    if not targets:
-        return []
-    folded = {target.casefold() for target in targets}
-    found = []
-    for word in dict.fromkeys(_WORDS.findall(draft)):  # distinct, in order
-        low = word.casefold()
-        if len(word) < MISSPELT_MIN_CHARS or not word[0].isupper() or low in folded:
-            continue
-        for target in folded:
-            if (target[0] == low[0] and abs(len(target) - len(low)) <= 2
-                    and SequenceMatcher(None, target, low).ratio() >= MISSPELT_SIMILARITY):
-                found.append(word)
-                break
-    return found
 
 
 def _persona_sign_off(lines: Sequence[str]) -> bool:

@@ -7,7 +7,7 @@ import time
 
 import pytest
 
-from handlers import checks
+from handlers import checks, checks_spelling
 from handlers.checks import CHECKS, check_draft
 from handlers.types import EmailText, Entities, Sentiment
 from models.synth.emails import SyntheticEmail, draft_reply, generate_emails
@@ -121,6 +121,22 @@ def test_near_duplicate_search_is_bounded() -> None:
 ])
 def test_misspelt_names_and_products_are_found(draft: str, found: list[str]) -> None:
     entities = Entities(name=("Noor Murphy",), product=("Juniper humidifier",))
+    assert checks.misspelt_facts(draft, entities) == found
+
+
+@pytest.mark.parametrize(("draft", "found"), [
+    ("Sorry about the trouble with that sonata bookcase speaker!", ["sonata bookcase speaker"]),
+    ("Your Sonata bookshelf speaker is noted.", []),  # a plural dropped is the same product
+    ("Your Sonata speakers are noted.", []),  # shortened: a different word ends the mention
+    ("Your Piccolo espresso maker is noted.", []),  # paraphrased
+    ("Your Mosaic photos printed well.", []),  # "printed" is "printer" inflected, no slip
+    ("Your Kestrel e-bike and the Lyric karaoke microphone.", []),
+])
+def test_a_product_mangled_after_its_brand_word_is_misspelt(draft: str, found: list[str]) -> None:
+    products = ("Sonata bookshelf speakers", "Piccolo espresso machine", "Mosaic photo printer",
+                "Kestrel e-bike", "Lyric karaoke microphone")
+    assert checks_spelling.mangled_products(draft, products) == found
+    entities = Entities(name=(), product=products)
     assert checks.misspelt_facts(draft, entities) == found
 
 

@@ -1,0 +1,78 @@
+"""Names and products a draft spells wrong: a model that mangles the customer's name or
+product writes a draft nobody can send. Pure and bounded: ``difflib`` over the draft's distinct
+capitalised words against the few words of the analysis' names and products, and a linear
+pass over the draft's words for each product.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+from difflib import SequenceMatcher
+
+from handlers.types import Entities
+
+__all__ = ["MANGLED_SIMILARITY", "MISSPELT_MIN_CHARS", "MISSPELT_SIMILARITY", "mangled_products",
+           "misspelt_facts"]
+
+# Near misses of a name or product word (see misspelt_facts): words of this many characters or
+# more, this similar. "Juniberx"/"Juniper" 0.80, "Noer"/"Noor" 0.75 (four letters: one slip is
+# a quarter of the word), "Thanks"/"Tanaka" 0.50.
+MISSPELT_MIN_CHARS = 4
+MISSPELT_SIMILARITY = 0.75
+MANGLED_SIMILARITY = 0.6  # a product's later word after its brand ("bookcase" for "bookshelf")
+
+_WORDS = re.compile(r"\w+")
+
+
+def misspelt_facts(draft: str, entities: Entities) -> list[str]:
+    """Capitalised words of ``draft`` that are near misses of a word of a name or product the
+    analysis found ("Juniberx" for "Juniper", "Noer" for "Noor"): same first letter, length
+    within two, ``difflib`` ratio ≥ MISSPELT_SIMILARITY, not equal. A model that mangles the
+    customer's name or product writes a draft nobody can send."""
+    # Capitalised words only: a brand or a name ("Sprout"), not "kids'" or "massager", which
+    # ordinary words ("Kind", "Messages") come close to.
+    targets = {word for value in (*entities.name, *entities.product)
+               for word in _WORDS.findall(value)
+               if len(word) >= MISSPELT_MIN_CHARS and word[0].isupper()}
+    found = mangled_products(draft, entities.product)
+    if not targets:
+        return found
+    folded = {target.casefold() for target in targets}
+    for word in dict.fromkeys(_WORDS.findall(draft)):  # distinct, in order
+        low = word.casefold()
+        if len(word) < MISSPELT_MIN_CHARS or not word[0].isupper() or low in folded:
+            continue
+        for target in folded:
+            if (target[0] == low[0] and abs(len(target) - len(low)) <= 2
+                    and SequenceMatcher(None, target, low).ratio() >= MISSPELT_SIMILARITY):
+                found.append(word)
+                break
+    return found
+
+
+def mangled_products(draft: str, products: Iterable[str]) -> list[str]:
+    """A product named by its brand word and then a near miss of its next words ("sonata
+    bookcase speaker" for "Sonata bookshelf speakers"): after the brand word (any case), each
+    following word is compared with the product's word at the same place. A word that is the
+    same (or its plural) goes on; a different word ends the mention (a paraphrase: "Piccolo
+    coffee maker"); a near miss (same first letter, ``difflib`` ratio ≥ MANGLED_SIMILARITY, not
+    an inflection of the same stem: "printed" for "printer") is a misspelt product."""
+    words = [word.casefold() for word in _WORDS.findall(draft)]
+    found = []
+    for product in products:
+        parts = [word.casefold() for word in _WORDS.findall(product)]
+        if len(parts) < 2 or len(parts[0]) < MISSPELT_MIN_CHARS:
+            continue
+        for at in (i for i, word in enumerate(words) if word == parts[0]):
+            following = words[at + 1 : at + len(parts)]
+            for said, expected in zip(following, parts[1:], strict=False):
+                if said in (expected, f"{expected}s") or expected == f"{said}s":
+                    continue
+                stem = len(expected) - 2
+                if (len(said) >= MISSPELT_MIN_CHARS and len(expected) >= MISSPELT_MIN_CHARS
+                        and said[0] == expected[0] and said[:stem] != expected[:stem]
+                        and SequenceMatcher(None, said, expected).ratio() >= MANGLED_SIMILARITY):
+                    found.append(" ".join(words[at : at + len(parts)]))
+                break
+    return list(dict.fromkeys(found))
