@@ -30,7 +30,7 @@ from daemon.service.shadow import Shadow
 from daemon.settings import Settings
 from handlers.pipeline import Pipeline
 from models.engines.base import AdapterInfo
-from models.errors import AdapterError, EngineError
+from models.errors import AdapterError, ConfigurationError, EngineError
 
 log = logging.getLogger(__name__)
 
@@ -62,6 +62,7 @@ class AdapterReloader:
         self._pipeline = pipeline
         self._task: asyncio.Task[None] | None = None
         self._waiting: dict[str, str] = {}  # task → ID already logged as not served yet
+        self._mode_logged: str | None = None  # the first stage the defaults asked for, logged
 
     @property
     def enabled(self) -> bool:
@@ -105,16 +106,24 @@ class AdapterReloader:
         Returns task → (old, new) for the tasks switched. Never raises for a bad registry or
         an unreachable server: the daemon keeps its adapters and says why in the log."""
         current = self._pipeline.config
+        # The joint first stage asks the "analysis" adapter, which is no task of its own.
+        followed = {*current.tasks, *(("analysis",) if current.analysis == "joint" else ())}
         try:
-            wanted = build_pipeline_config(self._settings).adapters
+            wanted_config = build_pipeline_config(self._settings)
+            if wanted_config.analysis != current.analysis:
+                # The first stage's adapters belong to the other stage now: keep them (the
+                # reply and persona still follow).
+                self._log_mode_once(current.analysis, wanted_config.analysis)
+                followed -= {"analysis", "sentiment", "entities"}
+            wanted = wanted_config.adapters
             changed: dict[str, str | None] = {
                 task: wanted.get(task) for task in {*wanted, *current.adapters}
-                if task in current.tasks and current.adapters.get(task) != wanted.get(task)}
+                if task in followed and current.adapters.get(task) != wanted.get(task)}
             if not changed:
                 self._waiting.clear()
                 return {}
             served = await self._served(changed) if any(changed.values()) else set()
-        except (AdapterError, EngineError) as error:
+        except (AdapterError, ConfigurationError, EngineError) as error:
             log.warning("adapters not reloaded: %s", error)
             return {}
         ready = {task: cid for task, cid in changed.items() if cid is None or cid in served}
@@ -133,6 +142,15 @@ class AdapterReloader:
         for task, (old, new) in sorted(switched.items()):
             log.info("adapter switched: %s %s → %s", task, old or "base model", new or "base model")
         return switched
+
+    def _log_mode_once(self, current: str, wanted: str) -> None:
+        """The defaults now call for the other first stage (an analysis adapter added or
+        removed under ``analysis`` auto): that takes a restart; said once per change."""
+        if self._mode_logged == wanted:
+            return
+        self._mode_logged = wanted
+        log.warning("the registry's defaults now give a %s first stage; this daemon keeps its "
+                    "%s stage until it restarts", wanted, current)
 
     async def _served(self, changed: dict[str, str | None]) -> set[str]:
         """The IDs the engine can run now: every server lists them (openai), or the in-process

@@ -4,6 +4,7 @@ against fake vLLM servers on 127.0.0.1 and the real openai engine."""
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
@@ -15,6 +16,7 @@ from daemon.service.build import build_pipeline_config
 from daemon.service.metrics import Metrics
 from daemon.settings import Settings
 from handlers.pipeline import Pipeline
+from handlers.types import EmailText
 from models.customize.registry import Registry
 from models.engines.base import GenerateRequest, Message, SamplingParams
 from models.engines.echo import EchoEngine
@@ -144,3 +146,54 @@ async def test_off_unless_openai_reload_and_defaults(
     assert not AdapterReloader(pinned, engine, Pipeline(engine, config)).enabled
     off = settings_for(registry, fake, monkeypatch, adapters_reload_s=0)
     assert not AdapterReloader(off, engine, Pipeline(engine, config)).enabled
+
+
+OLD_ANALYSIS = Registry().defaults()["analysis"]
+NEW_ANALYSIS = "analysis-lora-20261202t1500-abc123"  # a copy of OLD_ANALYSIS under a new ID
+
+
+async def test_the_joint_first_stage_follows_a_changed_analysis_default(
+    registry: Registry, fake: FakeVllm, engine: OpenAIEngine,
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture,
+) -> None:
+    """Under the default first stage (auto, joint with the shipped registry) the request goes
+    to the "analysis" adapter, which is no task of its own: a new default must reach it, not
+    only the sentiment and entities labels."""
+    copy_adapter(registry.root, OLD_ANALYSIS, NEW_ANALYSIS)
+    settings = settings_for(registry, fake, monkeypatch, analysis="auto")
+    pipeline = Pipeline(engine, build_pipeline_config(settings))
+    assert pipeline.config.analysis == "joint"
+    reloader = AdapterReloader(settings, engine, pipeline)
+    registry.set_default("analysis", NEW_ANALYSIS)
+    assert await reloader.check() == {}  # not served yet
+    assert pipeline.config.adapter("analysis") == OLD_ANALYSIS
+
+    fake.loras[NEW_ANALYSIS] = str(registry.path(NEW_ANALYSIS))
+    switched = await reloader.check()
+    assert switched == {task: (OLD_ANALYSIS, NEW_ANALYSIS)
+                        for task in ("analysis", "sentiment", "entities")}
+    assert pipeline.config.adapter("analysis") == NEW_ANALYSIS
+    # The first stage's request names the new adapter.
+    emails = [EmailText("m-1", "Broken kettle", "Hi, my Juniper kettle broke. Dana")]
+    await pipeline.run(emails)
+    assert NEW_ANALYSIS in fake.completions
+
+
+async def test_a_first_stage_the_defaults_no_longer_give_is_kept_and_said_once(
+    registry: Registry, fake: FakeVllm, engine: OpenAIEngine,
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture,
+) -> None:
+    settings = settings_for(registry, fake, monkeypatch, analysis="auto")
+    pipeline = Pipeline(engine, build_pipeline_config(settings))
+    reloader = AdapterReloader(settings, engine, pipeline)
+    defaults = registry.defaults()
+    del defaults["analysis"]  # auto would now choose the split stage
+    (registry.root / "defaults.json").write_text(json.dumps(defaults))
+    caplog.set_level(logging.WARNING, logger="daemon.service.adapters_reload")
+    for _ in range(3):
+        await reloader.check()
+    # The joint stage keeps its adapter rather than asking the base model.
+    assert pipeline.config.analysis == "joint"
+    assert pipeline.config.adapter("analysis") == OLD_ANALYSIS
+    assert pipeline.config.adapter("sentiment") == OLD_ANALYSIS
+    assert sum("until it restarts" in r.message for r in caplog.records) == 1
