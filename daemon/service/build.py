@@ -63,7 +63,8 @@ def _joint_analysis(chosen: dict[str, str], mapping: Mapping[str, str], registry
     return {**joint, "analysis": cid, "sentiment": cid, "entities": cid}
 
 
-SHADOWED_TASKS = ("sentiment", "entities")
+# "analysis": a joint candidate, compared with the live answers as sentiment and entities.
+SHADOWED_TASKS = ("sentiment", "entities", "analysis")
 
 
 def shadow_adapters(settings: Settings) -> dict[str, str]:
@@ -76,7 +77,8 @@ def shadow_adapters(settings: Settings) -> dict[str, str]:
     live = task_adapters(settings)
     bases = {registry.get(cid).base_model for cid in live.values()}
     for task, cid in settings.shadow_adapters.items():
-        if task not in SHADOWED_TASKS or task not in settings.tasks:
+        runs = "entities" if task == "analysis" else task  # a joint answer needs both tasks
+        if task not in SHADOWED_TASKS or runs not in settings.tasks:
             raise ConfigurationError(f"shadow_adapters: {task!r} is not shadowed; it takes the "
                                      f"analysis tasks the pipeline runs {SHADOWED_TASKS}")
         try:

@@ -261,10 +261,12 @@ class Metrics:
     def watch_shadow(self, candidates: Mapping[str, str]) -> None:
         """Create the shadow series of the configured candidates, so they show 0 from the start."""
         for task, candidate in candidates.items():
-            for agreed in ("true", "false"):
-                self.shadow_agreement.labels(task, candidate, agreed)
-            if task == "entities":
-                self.shadow_entities_f1.labels(candidate)
+            # A joint analysis candidate is counted as the two tasks it answers.
+            for counted in ("sentiment", "entities") if task == "analysis" else (task,):
+                for agreed in ("true", "false"):
+                    self.shadow_agreement.labels(counted, candidate, agreed)
+                if counted == "entities":
+                    self.shadow_entities_f1.labels(candidate)
 
     def count_outputs(self, kinds: Mapping[str, int]) -> None:
         """Acknowledged outputs of a batch by kind: "draft", "skipped:<reason>" or a

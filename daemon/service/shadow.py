@@ -3,7 +3,8 @@ it is promoted, on a sample of real emails.
 
 After a batch is drafted, its sampled emails (``shadow_sample``, chosen by a hash of the message
 ID, so a replay shadows the same ones) go through the candidate of each shadowed analysis task
-(sentiment, entities) on the same engine, with the prompts the live run used. Each answer is
+(sentiment, entities, or a joint "analysis" candidate, whose one answer is compared as both) on
+the same engine, with the text the live run quoted. Each answer is
 compared with the live output and counted in ``replyd_shadow_agreement_total{task, candidate,
 agreed}`` (entities also as a micro-F1 in ``replyd_shadow_entities_f1``). That is the evidence a
 promotion needs: how often the candidate would have changed what customers get.
@@ -30,7 +31,7 @@ from dataclasses import dataclass
 from daemon.service.build import shadow_adapters
 from daemon.service.metrics import Metrics
 from daemon.settings import Settings
-from handlers import entities, sentiment
+from handlers import analysis, entities, sentiment
 from handlers.pipeline import BatchResult, Pipeline
 from handlers.types import DraftText, EmailText, Entities
 from models.engines.base import Engine, GenerateRequest, GenerateResult
@@ -39,7 +40,8 @@ from models.vocabulary import ENTITY_FIELDS
 
 log = logging.getLogger(__name__)
 
-_BUILDERS = {"sentiment": sentiment.build_request, "entities": entities.build_request}
+_BUILDERS = {"sentiment": sentiment.build_request, "entities": entities.build_request,
+             "analysis": analysis.build_request}
 
 
 def sampled(message_id: str, share: float) -> bool:
@@ -149,7 +151,11 @@ class Shadow:
         comparisons: list[Comparison] = []
         for i, (text, (_, live)) in enumerate(zip(texts, picked, strict=True)):
             for j, task in enumerate(tasks):
-                comparisons.append(self._compare(task, results[i * len(tasks) + j], text, live))
+                result = results[i * len(tasks) + j]
+                if task == "analysis":
+                    comparisons += self._compare_joint(result, text, live)
+                else:
+                    comparisons.append(self._compare(task, result, text, live))
         return comparisons
 
     def record(self, comparisons: Sequence[Comparison]) -> None:
@@ -161,6 +167,21 @@ class Shadow:
     def _prepare(self, emails: Sequence[EmailText]) -> list[EmailText]:
         """What the live analysis prompts quoted: the pipeline's own preparation."""
         return [prepared.analysed for prepared in self._pipeline.prepare(emails)]
+
+    def _compare_joint(self, result: GenerateResult, text: EmailText,
+                       live: DraftText) -> list[Comparison]:
+        """A joint candidate's one answer, counted as a sentiment and an entities comparison."""
+        candidate = self._candidates["analysis"]
+        try:
+            said, found = analysis.parse(result, text)
+        except OutputError:
+            return [Comparison("sentiment", candidate, False),
+                    Comparison("entities", candidate, False, 0.0)]
+        found = entities.with_display_name(found, text.from_name)
+        return [Comparison("sentiment", candidate, said == live.sentiment),
+                Comparison("entities", candidate,
+                           entity_pairs(found) == entity_pairs(live.entities),
+                           entities_f1(live.entities, found))]
 
     def _compare(self, task: str, result: GenerateResult, text: EmailText,
                  live: DraftText) -> Comparison:

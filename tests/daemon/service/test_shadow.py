@@ -344,3 +344,60 @@ async def test_the_daemon_shadows_in_the_background_and_publishes_live_drafts(
     assert len(drafts) == n and {"positive", "negative"} & set(live)  # the live labels, sent
     disagreed = agreement(daemon.metrics, "sentiment", CAND_S, "false")
     assert compared > 0 and disagreed and disagreed <= sum(s != "neutral" for s in live)
+
+
+# --- a joint analysis candidate ------------------------------------------------------------------
+
+LIVE_A = DEFAULTS["analysis"]
+CAND_A = "analysis-lora-20261202t0000-c0ffee"  # a copy of the live analysis adapter
+
+
+async def test_a_joint_analysis_candidate_is_counted_as_sentiment_and_entities(
+    registry: Registry, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Under the joint first stage: a copy of the live analysis adapter agrees on both tasks
+    everywhere; a candidate with the live label (the echo engine's is always "positive") and a
+    product the live run did not find agrees on sentiment and disagrees on entities, each
+    counted where it happens; a broken answer disagrees on both."""
+    copy_adapter(registry.root, LIVE_A, CAND_A)
+    with pytest.raises(ConfigurationError, match="is a sentiment adapter, not a analysis one"):
+        shadow_adapters(settings_for(registry, monkeypatch, analysis="joint",
+                                     shadow_adapters={"analysis": CAND_S}))
+    with pytest.raises(ConfigurationError, match="'analysis' is not shadowed"):
+        shadow_adapters(settings_for(registry, monkeypatch, tasks=("sentiment", "reply"),
+                                     shadow_adapters={"analysis": CAND_A}))
+    for answer, expect_all_agree in ((None, True),
+                                     ('{"sentiment":"positive","name":[],'
+                                      '"product":["Vela toothbrush"],"location":[]}', False),
+                                     ("not json", False)):
+        settings = settings_for(registry, monkeypatch, analysis="joint",
+                                shadow_adapters={"analysis": CAND_A})
+        engine = Candidates(build_engine(settings).adapters(),
+                            {CAND_A: answer} if answer else {})
+        async with engine:
+            pipeline, result = await drafted(settings, engine)
+            metrics = Metrics()
+            shadow = Shadow(settings, engine, pipeline, metrics)
+            for task in ("sentiment", "entities"):  # both series exist from the start
+                assert agreement(metrics, task, CAND_A, "true") == 0
+            shadow.offer(EMAILS, result)
+            await shadow.wait()
+        live = [o for o in result.outcomes]
+        n = len(EMAILS)
+        if expect_all_agree:
+            assert agreement(metrics, "sentiment", CAND_A, "true") == n
+            assert agreement(metrics, "entities", CAND_A, "true") == n
+            continue
+        if answer == "not json":
+            assert agreement(metrics, "sentiment", CAND_A, "false") == n
+            assert agreement(metrics, "entities", CAND_A, "false") == n
+            continue
+        assert {o.sentiment for o in live} == {"positive"}  # type: ignore[union-attr]
+        assert agreement(metrics, "sentiment", CAND_A, "true") == n
+        assert agreement(metrics, "sentiment", CAND_A, "false") == 0
+        mine = {("product", "vela toothbrush")}
+        same = sum(entity_pairs(o.entities) == mine for o in live)  # type: ignore[union-attr]
+        assert agreement(metrics, "entities", CAND_A, "true") == same
+        assert agreement(metrics, "entities", CAND_A, "false") == n - same > 0
+        assert metrics.registry.get_sample_value(
+            "replyd_shadow_entities_f1_count", {"candidate": CAND_A}) == n
