@@ -295,8 +295,9 @@ class Settings(BaseSettings):
     shadow_adapters: dict[str, str] | None = Field(
         None,
         description="Shadow mode: analysis task (sentiment, entities, or analysis for a joint "
-        "candidate) → candidate customization ID, as JSON. A sample of drafted emails also runs on the candidate, never published; "
-        "agreement with the live output goes to replyd_shadow_agreement_total. Unset = off.",
+        "candidate) → candidate customization ID, as JSON. A sample of drafted emails also "
+        "runs on the candidate, never published; agreement with the live output goes to "
+        "replyd_shadow_agreement_total. Unset = off.",
     )
     shadow_sample: float = Field(
         0.1, gt=0, le=1,

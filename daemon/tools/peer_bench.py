@@ -60,6 +60,7 @@ SENTIMENT_MAX_TOKENS = 5
 ENTITIES_MAX_TOKENS = 160  # replyd's entities bound
 # A CPU server answers the last of a burst of requests after minutes, not seconds.
 TIMEOUT_S = 900.0
+PEER_POLL_INTERVAL_MS = 3_600_000
 
 SENTIMENT_SYSTEM = ("Classify the sentiment of the customer email as positive, negative or "
                     "neutral. Answer with one word.")
@@ -190,9 +191,13 @@ async def run_peer(settings: Settings, peer: Peer, messages: Sequence[tuple[byte
     settings = _topics(settings, "peer")
     await ensure_topics(settings, [settings.input_topic, settings.drafts_topic])
     await produce(settings, settings.input_topic, list(messages))
+    # One poll may fetch the whole run, handled before the next poll: the poll interval allows
+    # for it (at aiokafka's default 300 s, a run of a few hundred emails on a CPU server would
+    # lose its partitions to a rebalance and fail its commit).
     consumer = AIOKafkaConsumer(settings.input_topic, bootstrap_servers=settings.bootstrap_servers,
                                 group_id=settings.group_id, enable_auto_commit=False,
-                                auto_offset_reset="earliest")
+                                auto_offset_reset="earliest",
+                                max_poll_interval_ms=PEER_POLL_INTERVAL_MS)
     producer = AIOKafkaProducer(bootstrap_servers=settings.bootstrap_servers, acks="all",
                                 linger_ms=5, enable_idempotence=False)
     gate = asyncio.Semaphore(concurrency)
