@@ -67,14 +67,12 @@ _NON_WORD = re.compile(r"[^\w\s]+")
 _WORDS = re.compile(r"\w+")
 
 # A line that is only a salutation ("Hi Dana,", "Hello there,", "Dear Ms Smith,").
-_GREETING = re.compile(
-    r"^[ \t]*(?:hi|hello|hey|dear|good (?:morning|afternoon|evening))\b[^.!?\n]{0,40}[,!]?[ \t]*$",
-    re.IGNORECASE)
+_SALUTATION = r"^[ \t]*(?:hi|hello|hey|dear|good (?:morning|afternoon|evening))\b"
+_GREETING = re.compile(_SALUTATION + r"[^.!?\n]{0,40}[,!]?[ \t]*$", re.IGNORECASE)
 # A line that opens with one ("Hi, thank you for writing", "Hello Dana, we're sorry"): a
 # salutation, at most three words of a name, then a comma or "!".
-_GREETING_OPENING = re.compile(
-    r"^[ \t]*(?:hi|hello|hey|dear|good (?:morning|afternoon|evening))\b(?:[ \t]+[\w.'-]+){0,3}"
-    r"[ \t]*[,!]", re.IGNORECASE)
+_GREETING_OPENING = re.compile(_SALUTATION + r"(?:[ \t]+[\w.'-]+){0,3}[ \t]*[,!]",
+                               re.IGNORECASE)
 GREETING_LINES = 4  # the first lines of a draft, where a second greeting shows a restart
 
 # --- prompt echo ---------------------------------------------------------------------------------

@@ -6,6 +6,7 @@ pass over the draft's words for each product.
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Iterable
 from difflib import SequenceMatcher
@@ -58,21 +59,41 @@ def mangled_products(draft: str, products: Iterable[str]) -> list[str]:
     same (or its plural) goes on; a different word ends the mention (a paraphrase: "Piccolo
     coffee maker"); a near miss (same first letter, ``difflib`` ratio ≥ MANGLED_SIMILARITY, not
     an inflection of the same stem: "printed" for "printer") is a misspelt product."""
+    named = [parts for parts in ([word.casefold() for word in _WORDS.findall(product)]
+                                 for product in dict.fromkeys(products))
+             if len(parts) >= 2 and len(parts[0]) >= MISSPELT_MIN_CHARS]
+    if not named:
+        return []
     words = [word.casefold() for word in _WORDS.findall(draft)]
+    brands = {parts[0] for parts in named}
+    places: dict[str, list[int]] = {}  # brand word → where the draft says it (one pass)
+    for at, word in enumerate(words):
+        if word in brands:
+            places.setdefault(word, []).append(at)
     found = []
-    for product in products:
-        parts = [word.casefold() for word in _WORDS.findall(product)]
-        if len(parts) < 2 or len(parts[0]) < MISSPELT_MIN_CHARS:
-            continue
-        for at in (i for i, word in enumerate(words) if word == parts[0]):
-            following = words[at + 1 : at + len(parts)]
-            for said, expected in zip(following, parts[1:], strict=False):
-                if said in (expected, f"{expected}s") or expected == f"{said}s":
-                    continue
-                stem = len(expected) - 2
-                if (len(said) >= MISSPELT_MIN_CHARS and len(expected) >= MISSPELT_MIN_CHARS
-                        and said[0] == expected[0] and said[:stem] != expected[:stem]
-                        and SequenceMatcher(None, said, expected).ratio() >= MANGLED_SIMILARITY):
-                    found.append(" ".join(words[at : at + len(parts)]))
-                break
+    for parts in named:
+        for at in places.get(parts[0], ()):
+            if _mangled_mention(words[at + 1 : at + len(parts)], parts[1:]):
+                found.append(" ".join(words[at : at + len(parts)]))
+                break  # one mangled mention names the product
     return list(dict.fromkeys(found))
+
+
+def _mangled_mention(following: list[str], expected_words: list[str]) -> bool:
+    """Whether the words after a brand word reach a near miss of the product's word at the same
+    place before they reach a different word."""
+    for said, expected in zip(following, expected_words, strict=False):
+        if said in (expected, f"{expected}s") or expected == f"{said}s":
+            continue
+        return _near_miss(said, expected)
+    return False
+
+
+@functools.lru_cache(maxsize=4096)
+def _near_miss(said: str, expected: str) -> bool:
+    """Same first letter, not an inflection of the same stem, ``difflib`` ratio at least
+    MANGLED_SIMILARITY (a draft repeats its words: each pair is judged once)."""
+    stem = len(expected) - 2
+    return (len(said) >= MISSPELT_MIN_CHARS and len(expected) >= MISSPELT_MIN_CHARS
+            and said[0] == expected[0] and said[:stem] != expected[:stem]
+            and SequenceMatcher(None, said, expected).ratio() >= MANGLED_SIMILARITY)

@@ -177,11 +177,8 @@ class Shadow:
         except OutputError:
             return [Comparison("sentiment", candidate, False),
                     Comparison("entities", candidate, False, 0.0)]
-        found = entities.with_display_name(found, text.from_name)
         return [Comparison("sentiment", candidate, said == live.sentiment),
-                Comparison("entities", candidate,
-                           entity_pairs(found) == entity_pairs(live.entities),
-                           entities_f1(live.entities, found))]
+                _entities_comparison(candidate, found, text, live)]
 
     def _compare(self, task: str, result: GenerateResult, text: EmailText,
                  live: DraftText) -> Comparison:
@@ -193,8 +190,16 @@ class Shadow:
             except OutputError:
                 return Comparison(task, candidate, False)
         try:
-            found = entities.with_display_name(entities.parse(result, text), text.from_name)
+            found = entities.parse(result, text)
         except OutputError:
             return Comparison(task, candidate, False, 0.0)
-        return Comparison(task, candidate, entity_pairs(found) == entity_pairs(live.entities),
-                          entities_f1(live.entities, found))
+        return _entities_comparison(candidate, found, text, live)
+
+
+def _entities_comparison(candidate: str, found: Entities, text: EmailText,
+                         live: DraftText) -> Comparison:
+    """The candidate's entities, completed as the live run completes them (the sender's display
+    name), against the live ones."""
+    found = entities.with_display_name(found, text.from_name)
+    return Comparison("entities", candidate, entity_pairs(found) == entity_pairs(live.entities),
+                      entities_f1(live.entities, found))
