@@ -88,7 +88,8 @@ class Draft(_Wire):
     """A reply draft for one email. replyd never sends it: a mail system or a person does."""
 
     in_reply_to: NonEmpty = Field(description="The message_id of the email it answers.")
-    to: Address
+    to: Address = Field(description="Where the reply goes: the email's Reply-To header when it "
+                        "names a usable address (a web form sent from noreply@), else its from.")
     subject: str
     body: Annotated[str, StringConstraints(min_length=1)]
     sentiment: Sentiment
@@ -130,7 +131,7 @@ class SkippedEmail(_Wire):
     record on the drafts topic that says why, keyed like a draft."""
 
     in_reply_to: NonEmpty
-    to: Address = Field(description="The sender's address.")
+    to: Address = Field(description="Where a reply would go: Reply-To when usable, else from.")
     outcome: Literal["skipped"] = "skipped"
     reason: SkipReason
     created_at: datetime

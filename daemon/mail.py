@@ -18,6 +18,7 @@ is linear in the input, ``html_to_text`` (``daemon.html_text``) included.
 from __future__ import annotations
 
 import email
+import re
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -30,15 +31,19 @@ from daemon.html_text import html_to_text
 from daemon.mail_bytes import FIELD_BYTES, bounded_headers, decode_bytes, unsurrogate
 
 __all__ = ["Attachment", "MailError", "ParsedMail", "html_to_text", "no_reply_reason",
-           "parse_message"]
+           "parse_message", "reply_address"]
 
 MAX_HEADER_CHARS = 998  # RFC 5322's line limit; also the cap on one header value here
 # Headers kept in ParsedMail.headers: the ones the brief names plus those no_reply_reason reads.
 KEPT_HEADERS = (
     "in-reply-to", "references", "list-id", "list-post", "auto-submitted", "precedence",
     "content-language", "reply-to", "return-path", "x-autoreply", "x-autorespond",
-    "x-auto-reply-from",
+    "x-auto-reply-from", "list-unsubscribe",
 )
+# A sender that takes no replies: "noreply@", "no-reply@", "do-not-reply@", "donotreply+x@".
+_NO_REPLY_LOCAL = re.compile(r"(?:^|[-_.+])(?:no|do[-_.]?not)[-_.]?reply(?:$|[-_.+\d])",
+                             re.IGNORECASE)
+_BARE_ADDRESS = re.compile(r"^[^@\s]+@[^@\s]+$")
 _ID_HEADERS = frozenset({"message-id", "in-reply-to", "references"})  # read raw, never decoded
 # Without one of these the bytes are not a message (a bare text, a binary blob).
 _MESSAGE_HEADERS = frozenset({
@@ -337,7 +342,8 @@ def no_reply_reason(headers: Mapping[str, str], from_address: str | None,
                     content_type: str = "") -> str | None:
     """Why a message wants no reply ("bounce", "auto_reply", "mailing_list", "bulk"), else None.
 
-    ``headers`` has lower-case keys. Checked in that order of precedence."""
+    ``headers`` has lower-case keys. Checked in that order of precedence. A sender that takes
+    no replies ("noreply@...") with no Reply-To elsewhere is machine mail: "auto_reply"."""
     lower = {key.lower(): str(value) for key, value in headers.items()}
     local = (from_address or "").rpartition("@")[0] or (from_address or "")
     if content_type.split(";")[0].strip().lower() == "multipart/report" \
@@ -349,9 +355,26 @@ def no_reply_reason(headers: Mapping[str, str], from_address: str | None,
     if submitted not in ("", "no") or precedence == "auto_reply" or any(
             key in lower for key in ("x-autoreply", "x-autorespond", "x-auto-reply-from")):
         return "auto_reply"
-    if "list-id" in lower or "list-post" in lower:
+    if "list-id" in lower or "list-post" in lower or "list-unsubscribe" in lower:
         return "mailing_list"
-    return "bulk" if precedence in ("bulk", "junk", "list") else None
+    if precedence in ("bulk", "junk", "list"):
+        return "bulk"
+    replies_to = reply_address(lower, from_address or "")
+    if _NO_REPLY_LOCAL.search(replies_to.rpartition("@")[0] or replies_to):
+        return "auto_reply"
+    return None
+
+
+def reply_address(headers: Mapping[str, str], from_address: str) -> str:
+    """Where a reply goes: the first usable address of Reply-To (RFC 5322 3.6.2: the author's
+    choice, e.g. a web form sent from "noreply@" on a customer's behalf), else From."""
+    value = next((str(v) for k, v in headers.items() if k.lower() == "reply-to"), "") \
+        if headers else ""
+    if value:
+        for _name, address in getaddresses([value[:MAX_HEADER_CHARS]]):
+            if _BARE_ADDRESS.match(address) and len(address) <= 320:
+                return address
+    return from_address
 
 
 def parse_message(raw: bytes, max_body_chars: int = 200_000) -> ParsedMail:

@@ -166,6 +166,8 @@ class Settings(BaseSettings):
         "IncomingEmail JSON, or a raw RFC 822/MIME message as a mail gateway hands it over. A "
         "record's own content-type header always wins.",
     )
+    skip_bulk_text: bool = Field(True, description="Skip (reason bulk) an email whose own text "
+                                 "ends in a newsletter footer ('To unsubscribe, visit http://...').")
     deadletter_max_original_bytes: int | None = Field(
         None,
         ge=0,

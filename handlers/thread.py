@@ -75,6 +75,7 @@ class ThreadParts:
     new_text: str  # what the sender wrote now (stripped)
     quoted: str  # the quoted history / forwarded chain below or around it ("" if none)
     signature: str  # signature and legal/list footers removed from new_text ("" if none)
+    fallback: bool = False  # nothing new was written: new_text is the start of the quoted part
 
 
 def _plain(line: str) -> str:
@@ -236,6 +237,8 @@ def split_thread(body: str, max_chars: int = 100_000) -> ThreadParts:
         i += 1
     new_text = _tidy(new)
     quoted_text = _tidy(quoted)
-    if not new_text and quoted_text:
+    fallback = not new_text and bool(quoted_text)
+    if fallback:
         new_text = _fallback(quoted)
-    return ThreadParts(new_text=new_text, quoted=quoted_text, signature=_tidy(signature))
+    return ThreadParts(new_text=new_text, quoted=quoted_text, signature=_tidy(signature),
+                       fallback=fallback)

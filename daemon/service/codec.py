@@ -23,6 +23,7 @@ from daemon.contracts import (
     SourceCoordinates,
 )
 from daemon.settings import DEADLETTER_ERROR_MAX_CHARS
+from handlers.bulk import looks_like_bulk
 from handlers.types import DraftText, EmailText
 from models.vocabulary import SKIP_REASONS, SkipReason
 
@@ -146,17 +147,20 @@ def content_type(headers: Sequence[InHeader] | None, default: str) -> str:
 
 
 def decode(
-    value: bytes | None, max_body_bytes: int, kind: str = JSON_CONTENT_TYPE
+    value: bytes | None, max_body_bytes: int, kind: str = JSON_CONTENT_TYPE,
+    bulk_text: bool = True,
 ) -> IncomingEmail | Rejected | Skipped:
     """Parse one record value: an ``IncomingEmail`` as JSON, or a raw RFC 822 message when
     ``kind`` is ``message/rfc822``. Size is checked first, so nothing large is ever parsed. An
-    email that wants no reply (an auto-reply, a bounce, list or bulk mail) is ``Skipped``."""
+    email that wants no reply (an auto-reply, a bounce, list or bulk mail) is ``Skipped``; with
+    ``bulk_text``, so is one whose own text ends in a bulk-mail footer
+    (``handlers.bulk.looks_like_bulk``: "bulk")."""
     if value is None:
         return Rejected("invalid_json", "record has no value (tombstone)")
     if len(value) > max_body_bytes:
         return Rejected("too_large", f"record is {len(value)} bytes; the limit is {max_body_bytes}")
     if kind == MAIL_CONTENT_TYPE:
-        return incoming_from_mail(value)
+        return incoming_from_mail(value, bulk_text)
     if kind != JSON_CONTENT_TYPE:
         return Rejected("schema", f"unsupported content-type {kind[:80]!r}; replyd reads "
                         f"{' and '.join(CONTENT_TYPES)}")
@@ -165,10 +169,17 @@ def decode(
         return decoded
     headers = {key.lower(): text for key, text in decoded.headers.items()}
     reason = mail.no_reply_reason(headers, decoded.from_, headers.get("content-type", ""))
-    return Skipped(decoded, reason) if reason in SKIP_REASONS else decoded
+    return _skipped_or_email(decoded, reason, bulk_text)
 
 
-def incoming_from_mail(raw: bytes) -> IncomingEmail | Rejected | Skipped:
+def _skipped_or_email(email: IncomingEmail, reason: str | None,
+                      bulk_text: bool) -> IncomingEmail | Skipped:
+    if reason is None and bulk_text and looks_like_bulk(email.subject, email.body):
+        reason = "bulk"
+    return Skipped(email, reason) if reason in SKIP_REASONS else email  # type: ignore[arg-type]
+
+
+def incoming_from_mail(raw: bytes, bulk_text: bool = True) -> IncomingEmail | Rejected | Skipped:
     """A raw RFC 822 / MIME message as the ``IncomingEmail`` a gateway would have sent: the
     sender's bare address and display name, the decoded subject, the text (HTML converted),
     attachments listed, never inlined. A message without a Message-ID gets one derived from its
@@ -201,9 +212,7 @@ def incoming_from_mail(raw: bytes) -> IncomingEmail | Rejected | Skipped:
         })
     except ValidationError as exc:
         return Rejected("invalid_mail", f"not an IncomingEmail: {_described(exc)}")
-    if parsed.skip_reason in SKIP_REASONS:
-        return Skipped(email, parsed.skip_reason)  # type: ignore[arg-type]
-    return email
+    return _skipped_or_email(email, parsed.skip_reason, bulk_text)
 
 
 def _decode_json(value: bytes) -> IncomingEmail | Rejected:
@@ -227,6 +236,11 @@ def _described(exc: ValidationError) -> str:
 _ADDRESS = re.compile(r"^[^@\s]+@[^@\s]+$")
 
 
+def reply_to(email: IncomingEmail) -> str:
+    """The draft's recipient: Reply-To when the email names a usable one, else From."""
+    return mail.reply_address(email.headers, email.from_) if email.headers else email.from_
+
+
 def email_text(email: IncomingEmail) -> EmailText:
     return EmailText(message_id=email.message_id, subject=email.subject, body=email.body,
                      from_name=email.from_name or "")
@@ -236,7 +250,7 @@ def skipped_record(skipped: Skipped, created_at: datetime | None = None) -> byte
     """The drafts-topic record of an email that gets no draft."""
     return to_json(SkippedEmail(
         in_reply_to=skipped.email.message_id,
-        to=skipped.email.from_,
+        to=reply_to(skipped.email),
         reason=skipped.reason,
         created_at=created_at or datetime.now(UTC),
     ))
@@ -257,7 +271,7 @@ def draft_for(
     # for every email.
     return Draft.model_validate({
         "in_reply_to": email.message_id,
-        "to": email.from_,
+        "to": reply_to(email),
         "subject": subject,
         "body": draft.body,
         "sentiment": draft.sentiment,
@@ -316,7 +330,7 @@ class DraftEncoder:
         entities = draft.entities
         head = _ENCODE({
             "in_reply_to": email.message_id,
-            "to": email.from_,
+            "to": reply_to(email),
             "subject": reply_subject(email.subject),
             "body": draft.body,
             "sentiment": draft.sentiment,

@@ -387,7 +387,7 @@ class Daemon:
         valid: list[tuple[int, IncomingEmail]] = []
         for i, record in enumerate(records):
             kind = codec.content_type(record.headers, s.input_content_type)
-            decoded = codec.decode(record.value, s.max_body_bytes, kind)
+            decoded = codec.decode(record.value, s.max_body_bytes, kind, s.skip_bulk_text)
             if isinstance(decoded, codec.Rejected):
                 outputs[i] = self._dead(record, decoded.reason, decoded.error)
             elif isinstance(decoded, codec.Skipped):

@@ -10,7 +10,14 @@ from email.message import EmailMessage
 
 import pytest
 
-from daemon.mail import Attachment, MailError, html_to_text, no_reply_reason, parse_message
+from daemon.mail import (
+    Attachment,
+    MailError,
+    html_to_text,
+    no_reply_reason,
+    parse_message,
+    reply_address,
+)
 
 
 def _message(body: str = "Hello, where is my order #1234?", **headers: str) -> EmailMessage:
@@ -419,6 +426,33 @@ def test_no_reply_reason_order_and_inputs() -> None:
     assert no_reply_reason({"x-auto-response-suppress": "All"}, None) is None
     assert no_reply_reason({"auto-submitted": "auto-replied", "list-id": "x"},
                            "mailer-daemon@x.example") == "bounce"
+
+
+def test_list_unsubscribe_and_senders_that_take_no_replies() -> None:
+    # RFC 2369's List-Unsubscribe: what bulk senders stamp on newsletters without a List-Id.
+    assert no_reply_reason({"list-unsubscribe": "<https://news.example/u>"}, "n@news.example") \
+        == "mailing_list"
+    for sender in ("noreply@shop.example", "no-reply@shop.example", "do_not_reply@x.example",
+                   "DoNotReply@x.example", "bounce-noreply+42@x.example", "no.reply1@x.example"):
+        assert no_reply_reason({}, sender) == "auto_reply", sender
+    for sender in ("norelpy@x.example", "reply@x.example", "nora.reply@x.example",
+                   "noreplyhelp@x.example", "dana@noreply.example"):
+        assert no_reply_reason({}, sender) is None, sender
+    # A web form sent from noreply@ on the customer's behalf: the reply goes to Reply-To.
+    form = {"reply-to": '"Dana Ross" <dana@example.com>'}
+    assert no_reply_reason(form, "noreply@forms.example") is None
+    assert no_reply_reason({"reply-to": "no-reply@forms.example"}, "dana@example.com") \
+        == "auto_reply"
+
+
+def test_reply_address_prefers_a_usable_reply_to() -> None:
+    assert reply_address({}, "a@x.example") == "a@x.example"
+    assert reply_address({"Reply-To": "Dana <dana@example.com>, b@y.example"}, "a@x.example") \
+        == "dana@example.com"
+    assert reply_address({"reply-to": "undisclosed-recipients:;"}, "a@x.example") == "a@x.example"
+    assert reply_address({"reply-to": "not an address"}, "a@x.example") == "a@x.example"
+    parsed = parse_message(_message(Reply_To="Dana Ross <dana.r@example.org>").as_bytes())
+    assert reply_address(parsed.headers, parsed.from_address or "") == "dana.r@example.org"
 
 
 # ---------------------------------------------------------------- html_to_text

@@ -10,6 +10,7 @@ import pytest
 from daemon.contracts import IncomingEmail, SkippedEmail
 from daemon.service import codec
 from daemon.service.codec import Rejected, Skipped, decode
+from handlers.types import DraftText, Entities, Usage
 from tests.daemon.test_contracts import EMAIL
 
 MAIL = codec.MAIL_CONTENT_TYPE
@@ -66,6 +67,39 @@ def test_json_emails_are_skipped_by_the_headers_the_gateway_parsed() -> None:
     assert isinstance(decoded, Skipped) and decoded.reason == "auto_reply"
     value = json.dumps({**EMAIL, "headers": {"Auto-Submitted": "no"}}).encode()
     assert isinstance(decode(value, 10_000), IncomingEmail)
+
+
+def test_a_newsletter_footer_is_bulk_unless_turned_off() -> None:
+    body = "Our winter sale starts today.\n\nTo unsubscribe, visit https://news.shop.example/u"
+    value = json.dumps({**EMAIL, "subject": "Kettle News", "body": body}).encode()
+    decoded = decode(value, 10_000)
+    assert isinstance(decoded, Skipped) and decoded.reason == "bulk"
+    assert isinstance(decode(value, 10_000, bulk_text=False), IncomingEmail)
+    raw = _message().replace(b"Dana\n", b"Dana\n\nYou are receiving this email because you "
+                             b"subscribed.\n")
+    mailed = decode(raw, 1_000_000, MAIL)
+    assert isinstance(mailed, Skipped) and mailed.reason == "bulk"
+    assert isinstance(decode(raw, 1_000_000, MAIL, bulk_text=False), IncomingEmail)
+
+
+def test_drafts_and_skipped_records_go_to_reply_to() -> None:
+    form = {**EMAIL, "from": "noreply@forms.example",
+            "headers": {"Reply-To": "Dana Ross <dana@example.org>"}}
+    email = decode(json.dumps(form).encode(), 10_000)
+    assert isinstance(email, IncomingEmail)
+    assert codec.reply_to(email) == "dana@example.org"
+    draft = DraftText(body="Hi Dana,\n\nThanks.", sentiment="neutral", entities=Entities(),
+                      persona=None, needs_review=False, adapters={"reply": None},
+                      usage=Usage(1, 1), timings_ms={"reply": 1.0})
+    assert codec.draft_for(email, draft, "base").to == "dana@example.org"
+    encoder = codec.DraftEncoder(draft.adapters, draft.timings_ms, "base")
+    assert json.loads(encoder.encode(email, draft))["to"] == "dana@example.org"
+    bare = decode(json.dumps({**EMAIL, "from": "noreply@forms.example"}).encode(), 10_000)
+    assert isinstance(bare, Skipped) and bare.reason == "auto_reply"
+    listed = decode(json.dumps({**form, "headers": {**form["headers"], "Precedence": "bulk"}})
+                    .encode(), 10_000)
+    assert isinstance(listed, Skipped)
+    assert json.loads(codec.skipped_record(listed))["to"] == "dana@example.org"
 
 
 def test_a_message_without_a_message_id_gets_a_stable_one() -> None:
