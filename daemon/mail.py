@@ -31,7 +31,7 @@ from daemon.html_text import html_to_text
 from daemon.mail_bytes import FIELD_BYTES, bounded_headers, decode_bytes, unsurrogate
 
 __all__ = ["Attachment", "MailError", "ParsedMail", "html_to_text", "no_reply_reason",
-           "parse_message", "reply_address"]
+           "parse_message", "reply_address", "reply_name"]
 
 MAX_HEADER_CHARS = 998  # RFC 5322's line limit; also the cap on one header value here
 # Headers kept in ParsedMail.headers: the ones the brief names plus those no_reply_reason reads.
@@ -368,13 +368,26 @@ def no_reply_reason(headers: Mapping[str, str], from_address: str | None,
 def reply_address(headers: Mapping[str, str], from_address: str) -> str:
     """Where a reply goes: the first usable address of Reply-To (RFC 5322 3.6.2: the author's
     choice, e.g. a web form sent from "noreply@" on a customer's behalf), else From."""
+    return _reply_mailbox(headers)[0] or from_address
+
+
+def reply_name(headers: Mapping[str, str], from_address: str, from_name: str) -> str:
+    """The name to greet: Reply-To's display name when From takes no replies ("Website Form"
+    <noreply@...>, the customer in Reply-To), else ``from_name``."""
+    if not _NO_REPLY_LOCAL.search(from_address.rpartition("@")[0]):
+        return from_name
+    address, name = _reply_mailbox(headers)
+    return clean_display_name(name, address) if address and name else from_name
+
+
+def _reply_mailbox(headers: Mapping[str, str]) -> tuple[str, str]:
     value = next((str(v) for k, v in headers.items() if k.lower() == "reply-to"), "") \
         if headers else ""
     if value:
-        for _name, address in getaddresses([value[:MAX_HEADER_CHARS]]):
+        for name, address in getaddresses([value[:MAX_HEADER_CHARS]]):
             if _BARE_ADDRESS.match(address) and len(address) <= 320:
-                return address
-    return from_address
+                return address, name
+    return "", ""
 
 
 def parse_message(raw: bytes, max_body_chars: int = 200_000) -> ParsedMail:

@@ -242,8 +242,11 @@ def reply_to(email: IncomingEmail) -> str:
 
 
 def email_text(email: IncomingEmail) -> EmailText:
+    name = email.from_name or ""
+    if email.headers:  # a web form's "Website" <noreply@...> greets the customer in Reply-To
+        name = mail.reply_name(email.headers, email.from_, name)
     return EmailText(message_id=email.message_id, subject=email.subject, body=email.body,
-                     from_name=email.from_name or "")
+                     from_name=name)
 
 
 def skipped_record(skipped: Skipped, created_at: datetime | None = None) -> bytes:

@@ -88,6 +88,12 @@ def test_drafts_and_skipped_records_go_to_reply_to() -> None:
     email = decode(json.dumps(form).encode(), 10_000)
     assert isinstance(email, IncomingEmail)
     assert codec.reply_to(email) == "dana@example.org"
+    assert codec.email_text(email).from_name == "Dana Ross"
+    person = decode(json.dumps({**EMAIL, "from_name": "Ana Lopez", "headers": {
+        "reply-to": "Team Inbox <team@example.com>"}}).encode(), 10_000)
+    assert isinstance(person, IncomingEmail)
+    assert codec.email_text(person).from_name == "Ana Lopez"  # From takes replies: its name
+    assert codec.reply_to(person) == "team@example.com"
     draft = DraftText(body="Hi Dana,\n\nThanks.", sentiment="neutral", entities=Entities(),
                       persona=None, needs_review=False, adapters={"reply": None},
                       usage=Usage(1, 1), timings_ms={"reply": 1.0})
