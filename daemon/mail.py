@@ -355,10 +355,12 @@ def no_reply_reason(headers: Mapping[str, str], from_address: str | None,
     if submitted not in ("", "no") or precedence == "auto_reply" or any(
             key in lower for key in ("x-autoreply", "x-autorespond", "x-auto-reply-from")):
         return "auto_reply"
-    if "list-id" in lower or "list-post" in lower or "list-unsubscribe" in lower:
+    if "list-id" in lower or "list-post" in lower:
         return "mailing_list"
     if precedence in ("bulk", "junk", "list"):
         return "bulk"
+    if "list-unsubscribe" in lower:  # RFC 2369, on newsletters that carry no List-Id
+        return "mailing_list"
     replies_to = reply_address(lower, from_address or "")
     if _NO_REPLY_LOCAL.search(replies_to.rpartition("@")[0] or replies_to):
         return "auto_reply"

@@ -385,9 +385,12 @@ class Daemon:
         started = time.perf_counter()
         outputs: list[Output | None] = [None] * len(records)
         valid: list[tuple[int, IncomingEmail]] = []
-        for i, record in enumerate(records):
-            kind = codec.content_type(record.headers, s.input_content_type)
-            decoded = codec.decode(record.value, s.max_body_bytes, kind, s.skip_bulk_text)
+        args = ([(r.value, r.headers) for r in records], s.max_body_bytes,
+                s.input_content_type, s.skip_bulk_text)
+        big = sum(len(r.value or b"") for r in records) > codec.INLINE_DECODE_BYTES
+        all_decoded = await asyncio.to_thread(codec.decode_all, *args) if big \
+            else codec.decode_all(*args)
+        for i, (record, decoded) in enumerate(zip(records, all_decoded, strict=True)):
             if isinstance(decoded, codec.Rejected):
                 outputs[i] = self._dead(record, decoded.reason, decoded.error)
             elif isinstance(decoded, codec.Skipped):
