@@ -130,7 +130,8 @@ def fallback(email: EmailText, sentiment: Sentiment, entities: Entities,
         subject = f"with your {_join(products)}" if products else "you've had"
         opening = f"I'm sorry for the trouble {subject}, and thank you for letting us know."
     elif sentiment == "positive":
-        opening = f"Thank you for your kind message{about}!"
+        # Not "kind message": a positive label is the model's; the text may praise nothing.
+        opening = f"Thank you for your message{about}!"
     else:
         opening = f"Thank you for getting in touch{about}."
     if sentiment == "positive":

@@ -21,6 +21,8 @@ NEWSLETTER = ("Media Unspun: what the press is reporting and why. October 8. The
     ("I'm sorry that your parcel has been taken. We're checking with the courier.", "delivery"),
     ("We're checking whether the account has been suspended and will let you know.", "account"),
     ("We'll send you a photo of the payment confirmation.", "payment"),
+    ("Thank you for the kind message about the economy!", "praise"),
+    ("We'll make sure your thanks reach the press team.", "praise"),
 ])
 def test_a_case_the_email_never_raised_is_invented(draft: str, kind: str) -> None:
     assert invented_case(draft, NEWSLETTER) == [kind]
@@ -40,6 +42,10 @@ def test_a_case_the_email_never_raised_is_invented(draft: str, kind: str) -> Non
      "We're checking the payment and the invoice."),
     ("I can't log in since yesterday, it says my account is locked.",
      "Your account has been locked, we're looking into it."),
+    ("The Aurora kettle is brilliaant, it boils in a minute.",  # a typo of praise
+     "Thank you for the kind words about your Aurora kettle!"),
+    ("The courier went out of his way to bring it before the storm.",
+     "We'll make sure your thanks reach the courier."),
 ])
 def test_a_case_the_email_raised_in_its_own_words_is_not(email: str, draft: str) -> None:
     assert invented_case(draft, email) == []

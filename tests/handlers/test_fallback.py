@@ -54,7 +54,7 @@ def test_fallback_without_analysis_asks_which_product() -> None:
 
 def test_positive_fallback_thanks_and_does_not_apologise() -> None:
     text = fallback(EMAIL, "positive", DANA)
-    assert text.startswith("Hi Dana,\n\nThank you for your kind message about your Vela")
+    assert text.startswith("Hi Dana,\n\nThank you for your message about your Vela")
     assert "sorry" not in text.casefold() and "which product" not in text
 
 
