@@ -35,24 +35,27 @@ _GATE_WORDS = ("unsub", "subscri", "remov", "opt-out", "opt out", "optout", "sto
                "getting this", "sent this")
 _LINK = r"(?:https?://|www\.|mailto:|[\w.+-]+@[\w-]+\.\w)"
 # A sentence or line start: the unsubscribe orders are the sender's, in the imperative.
-_START = r"(?:^|(?<=[.!?:|*\]\)>\n])[ \t]{0,3}|\n[ \t]{0,3})"
+_START = r"(?:^|(?<=[.!?:;,|*\]\)>\n])[ \t]{0,3}|\n[ \t]{0,3})"
+_THIS_MAIL = r"this\s+(?:e-?mail|message|newsletter|mailing|notification|alert|update|letter)"
 _FOOTER = re.compile(
-    r"\byou(?:'re| are| have been)? (?:receiving|received|getting|sent) this\b.{0,60}?"
-    r"\b(?:because|as a|as you|since)\b"
+    # Not "you sent this to my old address because ...": the object is the mail itself.
+    rf"\byou(?:'re| are| have| have been)?\s+(?:receiving|received|getting|been sent)\s+"
+    rf"(?:{_THIS_MAIL}\b.{{0,60}}?|this\s+)\b(?:because|as a|as you|since)\b"
     r"|\byou(?:'re| are) (?:currently )?subscribed (?:to|as)\b"
     r"|\byour subscribed e-?mail address\b|\bthe e-?mail address for your subscription\b"
-    r"|\bsubscription management page\b|\bmanage my subscriptions?\b"
     r"|\bif you (?:no longer|do not|don't) (?:wish|want) to (?:receive|get|be on)\b"
     r"|\bif you (?:wish|want|would like) to (?:unsubscribe|be removed|stop receiving|opt[- ]?out)\b"
-    r"|\b(?:click|go|tap) (?:here|below|this link|on this link)\b.{0,30}?"
-    r"\b(?:unsubscribe|be removed|opt[- ]?out|stop receiving)\b"
+    # An order ("Click here to unsubscribe"), not a story ("when I click this link to ...").
+    rf"|{_START}(?:please |simply |just )?(?:click|go|tap) (?:here|below|this link|on this "
+    r"link)\b.{0,30}?\b(?:unsubscribe|be removed|opt[- ]?out|stop receiving)\b"
     rf"|{_START}to (?:unsubscribe|be removed|opt[- ]?out|stop receiving)\b.{{0,100}}?{_LINK}"
     rf"|{_START}unsubscribe\b.{{0,15}}(?:here|link|at|:).{{0,40}}?{_LINK}"
     r"|\b(?:manage|update|change) your (?:e-?mail |subscription |notification |mailing )?"
     rf"(?:preferences|subscriptions?|settings)\b.{{0,40}}?{_LINK}"
     rf"|{_START}view (?:this|it|the) (?:e-?mail|message|newsletter|issue)?\s?"
     r"(?:online|in (?:your|a) (?:web )?browser)\b"
-    r"|\bthis (?:e-?mail|message|newsletter|mailing) was sent to\b",
+    # "This email was sent to dana@example.com", not "... was sent to me by mistake".
+    rf"|\b{_THIS_MAIL} was sent to\b.{{0,60}}?[@\[]",
     re.IGNORECASE | re.DOTALL,
 )
 

@@ -24,6 +24,10 @@ ISSUE = "This week: three new kettles, our winter sale and a recipe for mulled c
     "View this email in your browser",
     "This email was sent to dana@example.com by Kettle News.",
     "Click here to unsubscribe.",
+    "You received this message because you are subscribed to the Kettle Fans group.",
+    "To stop these, please click here to unsubscribe.",
+    "This is not spam. You are receiving this because you asked for more information.",
+    "NOTE: You are receiving this\ne-mail because you requested information.",
 ])
 def test_a_newsletter_footer_in_the_senders_own_text_is_bulk(footer: str) -> None:
     assert looks_like_bulk("Kettle News, December", ISSUE + footer)
@@ -38,6 +42,12 @@ def test_a_newsletter_footer_in_the_senders_own_text_is_bulk(footer: str) -> Non
     "Your unsubscribe page at https://shop.example/u is broken, can you help?",
     "I want to manage my preferences but the page https://shop.example/prefs is blank.",
     "My kettle leaks from the lid. I am subscribed to your newsletter, if that matters.",
+    "You sent this kettle to my old address because the form kept it. I moved in May.",
+    "You are getting this wrong because the label says 240 V, not 120 V.",
+    "You received this parcel back on 3 May since I returned it. Where is my refund?",
+    "How do I manage my subscriptions? Your subscription management page shows nothing.",
+    "When I click on this link to unsubscribe, I get an error page.",
+    "This email was sent to me by mistake, I think. I never ordered a toaster.",
     "",
 ])
 def test_a_customer_writing_about_unsubscribing_is_no_newsletter(body: str) -> None:
