@@ -43,7 +43,8 @@ KEPT_HEADERS = (
 # A sender that takes no replies: "noreply@", "no-reply@", "do-not-reply@", "donotreply+x@".
 _NO_REPLY_LOCAL = re.compile(r"(?:^|[-_.+])(?:no|do[-_.]?not)[-_.]?reply(?:$|[-_.+\d])",
                              re.IGNORECASE)
-_BARE_ADDRESS = re.compile(r"^[^@\s]+@[^@\s]+$")
+# The shape of an address the wire contract accepts (daemon.contracts.Address).
+BARE_ADDRESS = re.compile(r"^[^@\s]+@[^@\s]+$")
 _ID_HEADERS = frozenset({"message-id", "in-reply-to", "references"})  # read raw, never decoded
 # Without one of these the bytes are not a message (a bare text, a binary blob).
 _MESSAGE_HEADERS = frozenset({
@@ -387,7 +388,7 @@ def _reply_mailbox(headers: Mapping[str, str]) -> tuple[str, str]:
         if headers else ""
     if value:
         for name, address in getaddresses([value[:MAX_HEADER_CHARS]]):
-            if _BARE_ADDRESS.match(address) and len(address) <= 320:
+            if BARE_ADDRESS.match(address) and len(address) <= 320:
                 return address, name
     return "", ""
 

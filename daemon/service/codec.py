@@ -247,7 +247,7 @@ def _described(exc: ValidationError) -> str:
     )
 
 
-_ADDRESS = re.compile(r"^[^@\s]+@[^@\s]+$")
+_ADDRESS = mail.BARE_ADDRESS
 
 
 def reply_to(email: IncomingEmail) -> str:
