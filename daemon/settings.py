@@ -352,9 +352,12 @@ class Settings(BaseSettings):
     check_drafts: bool = Field(
         True,
         description="Check every reply draft (repetition, prompt echo, voice, invented facts, "
-        "...): a failing draft is written once more, then replaced by a grounded fallback "
-        "with needs_review.",
+        "...): a failing draft is mended (repair_drafts) or else written once more, then "
+        "replaced by a grounded fallback with needs_review.",
     )
+    repair_drafts: bool = Field(True, description="Mend a draft that failed a check (delete the "
+                                "sentences at fault, respell names, set greeting and signature) "
+                                "before writing it again; a mended draft must pass every check.")
     company_name: str = Field(
         "replyd", description="Signs fallback drafts (\"The X support team\")."
     )

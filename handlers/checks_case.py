@@ -75,6 +75,10 @@ _CASES: tuple[tuple[str, re.Pattern[str], re.Pattern[str]], ...] = (
     ),
 )
 
+# What a draft says of each kind of case: the sentences a mended draft leaves out
+# (handlers.repair).
+CLAIMS: dict[str, re.Pattern[str]] = {kind: claim for kind, claim, _ in _CASES}
+
 
 # Ground words a typo may hide ("delivvery driiver", "arrrived"): a word of the email this
 # similar to one of them grounds its kind too. Looked for only when no exact ground was found.

@@ -14,7 +14,7 @@ from difflib import SequenceMatcher
 from handlers.types import Entities
 
 __all__ = ["MANGLED_SIMILARITY", "MISSPELT_MIN_CHARS", "MISSPELT_SIMILARITY", "mangled_products",
-           "misspelt_facts"]
+           "misspelt_facts", "spelling_fixes"]
 
 # Near misses of a name or product word (see misspelt_facts): words of this many characters or
 # more, this similar. "Juniberx"/"Juniper" 0.80, "Noer"/"Noor" 0.75 (four letters: one slip is
@@ -31,25 +31,34 @@ def misspelt_facts(draft: str, entities: Entities) -> list[str]:
     analysis found ("Juniberx" for "Juniper", "Noer" for "Noor"): same first letter, length
     within two, ``difflib`` ratio ≥ MISSPELT_SIMILARITY, not equal. A model that mangles the
     customer's name or product writes a draft nobody can send."""
+    return mangled_products(draft, entities.product) + list(spelling_fixes(draft, entities))
+
+
+def spelling_fixes(draft: str, entities: Entities) -> dict[str, str]:
+    """Each capitalised word of ``draft`` that is a near miss of a name or product word (see
+    :func:`misspelt_facts`), with that word as the analysis spelt it: the closest one."""
     # Capitalised words only: a brand or a name ("Sprout"), not "kids'" or "massager", which
     # ordinary words ("Kind", "Messages") come close to.
-    targets = {word for value in (*entities.name, *entities.product)
+    targets = {word.casefold(): word for value in (*entities.name, *entities.product)
                for word in _WORDS.findall(value)
                if len(word) >= MISSPELT_MIN_CHARS and word[0].isupper()}
-    found = mangled_products(draft, entities.product)
+    fixes: dict[str, str] = {}
     if not targets:
-        return found
-    folded = {target.casefold() for target in targets}
+        return fixes
     for word in dict.fromkeys(_WORDS.findall(draft)):  # distinct, in order
         low = word.casefold()
-        if len(word) < MISSPELT_MIN_CHARS or not word[0].isupper() or low in folded:
+        if len(word) < MISSPELT_MIN_CHARS or not word[0].isupper() or low in targets:
             continue
-        for target in folded:
-            if (target[0] == low[0] and abs(len(target) - len(low)) <= 2
-                    and SequenceMatcher(None, target, low).ratio() >= MISSPELT_SIMILARITY):
-                found.append(word)
-                break
-    return found
+        best, best_ratio = None, MISSPELT_SIMILARITY
+        for target, spelt in targets.items():
+            if target[0] != low[0] or abs(len(target) - len(low)) > 2:
+                continue
+            ratio = SequenceMatcher(None, target, low).ratio()
+            if ratio >= best_ratio:
+                best, best_ratio = spelt, ratio
+        if best is not None:
+            fixes[word] = best
+    return fixes
 
 
 def mangled_products(draft: str, products: Iterable[str]) -> list[str]:

@@ -8,8 +8,10 @@ the others carry on. The analysis quotes a shorter cut of a long email than the 
 (``analysis_email_tokens``): on the 2-core CPU the engine is busy all the time and a batch's
 cost is its tokens, so each token an email is quoted with counts.
 
-Every reply draft is checked (:func:`handlers.checks.check_draft`) before it leaves. The drafts
-that fail are written once more, together, with other sampling: ``retry_candidates`` samples
+Every reply draft is checked (:func:`handlers.checks.check_draft`) before it leaves. A draft
+that fails is mended if it can be (:func:`handlers.repair.repair`: the sentences at fault
+deleted, names spelt as found, greeting and signature set). The drafts that are left are
+written once more, together, with other sampling: ``retry_candidates`` samples
 each, of which the first that passes every check is kept. A draft whose candidates all fail is
 replaced by a grounded fallback built from the analysis alone (:func:`handlers.reply.fallback`)
 and marked ``needs_review`` with the checks its first candidate failed.
@@ -28,6 +30,7 @@ from handlers import analysis, entities, persona, reply, sentiment
 from handlers.budget import PromptBudget
 from handlers.checks import check_draft, check_rewrite
 from handlers.prepare import Prepared, email_budget, prepare
+from handlers.repair import repair
 from handlers.types import DraftText, EmailText, Entities, Sentiment, TaskFailure, Usage
 from models.engines.base import Engine, GenerateRequest, GenerateResult, SamplingParams
 from models.errors import AdapterError, ConfigurationError, OutputError, UnsupportedRequestError
@@ -55,6 +58,8 @@ class PipelineConfig:
     # decoding; only drafts that failed a check pay it.
     retry_candidates: int = 3
     check_drafts: bool = True
+    # Mend a failing draft (handlers.repair) before writing it again.
+    repair_drafts: bool = True
     company: str = reply.DEFAULT_COMPANY
     # Tokens the quoted email may take in a prompt (less where the context leaves less room).
     max_email_tokens: int = 1024
@@ -107,7 +112,7 @@ class BatchResult:
     outcomes: list[DraftText | TaskFailure]
     stage_seconds: dict[str, float]
     usage_by_task: dict[str, Usage]
-    # How each checked draft ended: "passed", "regenerated" or "fallback".
+    # How each checked draft ended: "passed", "repaired", "regenerated" or "fallback".
     draft_outcomes: Counter[str] = field(default_factory=Counter)
     # Checks failed by first drafts (a draft can fail several), and by persona rewrites as
     # "persona_<check>".
@@ -239,12 +244,18 @@ class Pipeline:
                        for i in alive}
             for failed in checked.values():
                 check_failures.update(failed)
-            again = [i for i in alive if checked[i]]
-            draft_outcomes["passed"] = len(alive) - len(again)
+            mended = {i: self._repair(bodies[i], checked[i], prepared[i].source, sentiments[i],
+                                      found[i]) for i in alive if checked[i]}
+            for i, text in mended.items():
+                if text is not None:
+                    bodies[i] = text
+                    draft_outcomes["repaired"] += 1
+            again = [i for i, text in mended.items() if text is None]
+            draft_outcomes["passed"] = len(alive) - len(mended)
             if again:
                 second = await self._second_try(
                     again, reply_requests,
-                    lambda i, text: self._check(text, prepared[i].source, sentiments[i], found[i]),
+                    lambda i, text: self._final(text, prepared[i].source, sentiments[i], found[i]),
                     usage, stage_seconds, usage_by_task)
                 for i in again:
                     failed, text = second[i]
@@ -353,14 +364,14 @@ class Pipeline:
         self,
         rows: list[int],
         reply_requests: Callable[[list[int], SamplingParams], list[GenerateRequest]],
-        check: Callable[[int, str], tuple[str, ...]],
+        check: Callable[[int, str], tuple[tuple[str, ...], str]],
         usage: list[list[int]],
         stage_seconds: dict[str, float],
         usage_by_task: dict[str, list[int]],
     ) -> dict[int, tuple[tuple[str, ...], str]]:
         """``retry_candidates`` sampled drafts per row in one engine call;
-        per row, the first candidate that passes every check, as ``((), text)``, else the first
-        candidate's failed checks. A refused request counts as a candidate failing
+        per row, the first candidate that passes every check (or ``check`` mends), as
+        ``((), text)``, else the first candidate's failed checks. A refused request counts as a candidate failing
         ``engine_request``: the email still gets a draft."""
         config = self._config
         base = config.decoding("retry")
@@ -385,8 +396,7 @@ class Pipeline:
             else:
                 usage[i][0] += result.prompt_tokens
                 usage[i][1] += result.completion_tokens
-                text = _parse_reply(result)
-                failed = check(i, text)
+                failed, text = check(i, _parse_reply(result))
             if i not in chosen or not failed:
                 chosen[i] = (failed, text)
         return chosen
@@ -421,6 +431,19 @@ class Pipeline:
         return check_rewrite(text, draft, email, mood, found,
                              allowed_domains=self._config.allowed_domains,
                              company=self._config.company)
+
+    def _repair(self, body: str, failed: tuple[str, ...], email: EmailText, mood: Sentiment,
+                found: Entities) -> str | None:
+        config = self._config
+        return repair(body, failed, email, mood, found, allowed_domains=config.allowed_domains,
+                      company=config.company) if config.repair_drafts else None
+
+    def _final(self, body: str, email: EmailText, mood: Sentiment,
+               found: Entities) -> tuple[tuple[str, ...], str]:
+        """The checks ``body`` fails and the text to keep: its mended form when that passes."""
+        failed = self._check(body, email, mood, found)
+        mended = self._repair(body, failed, email, mood, found) if failed else None
+        return ((), mended) if mended is not None else (failed, body)
 
     def _check(self, body: str, email: EmailText, mood: Sentiment,
                found: Entities) -> tuple[str, ...]:

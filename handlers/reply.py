@@ -100,6 +100,24 @@ def finish_text(result: GenerateResult, task: str) -> str:
     return text
 
 
+def greeting(email: EmailText, entities: Entities) -> str:
+    """The greeting line of a fallback or a mended draft: the customer's first name (or title
+    and surname) when the analysis found one, else "Hello,"."""
+    # The sender's display name when it is a person's (the pipeline put it first); else the
+    # fullest name found: a one-word "name" is more often a misread word ("Honestly") than a
+    # customer who signs with one name, and a first name plus surname is what a signature has.
+    if email.from_name and display_name(email.from_name) and entities.name:
+        full: str | None = entities.name[0]
+    else:
+        full = max(entities.name, key=lambda n: len(n.split()), default=None)
+    name = address_name(full) if full else None
+    if name is None:
+        return "Hello,"
+    if " " in name:  # a title and surname ("Dr Okafor"): first names are one word
+        return f"Dear {name},"
+    return f"Hi {name},"
+
+
 def fallback(email: EmailText, sentiment: Sentiment, entities: Entities,
              company: str = DEFAULT_COMPANY) -> str:
     """A short, safe reply built from the analysis alone; deterministic.
@@ -110,20 +128,7 @@ def fallback(email: EmailText, sentiment: Sentiment, entities: Entities,
     only for its sender's display name; its text is deliberately not used: see the module
     docstring.
     """
-    # The sender's display name when it is a person's (the pipeline put it first); else the
-    # fullest name found: a one-word "name" is more often a misread word ("Honestly") than a
-    # customer who signs with one name, and a first name plus surname is what a signature has.
-    if email.from_name and display_name(email.from_name) and entities.name:
-        full: str | None = entities.name[0]
-    else:
-        full = max(entities.name, key=lambda n: len(n.split()), default=None)
-    name = address_name(full) if full else None
-    if name is None:
-        greeting = "Hello,"
-    elif " " in name:  # a title and surname ("Dr Okafor"): first names are one word
-        greeting = f"Dear {name},"
-    else:
-        greeting = f"Hi {name},"
+    greeting_line = greeting(email, entities)
     products = [p for p in entities.product if p.strip()][:FALLBACK_MAX_PRODUCTS]
     about = f" about your {_join(products)}" if products else ""
     if sentiment == "negative":
@@ -144,7 +149,7 @@ def fallback(email: EmailText, sentiment: Sentiment, entities: Entities,
         middle = (f"So we can help, could you tell us {product}{need} and your order or account "
                   "details? We'll get back to you as soon as we hear from you.")
     team = f"The {company.strip()} support team" if company.strip() else "The support team"
-    return f"{greeting}\n\n{opening} {middle}\n\nBest regards,\n{team}"
+    return f"{greeting_line}\n\n{opening} {middle}\n\nBest regards,\n{team}"
 
 
 def _join(items: list[str]) -> str:

@@ -244,6 +244,7 @@ def build_pipeline_config(settings: Settings) -> PipelineConfig:
             repetition_penalty=settings.persona_repetition_penalty,
         ),
         check_drafts=settings.check_drafts,
+        repair_drafts=settings.repair_drafts,
         company=settings.company_name,
         max_email_tokens=settings.max_email_tokens,
         analysis_email_tokens=settings.analysis_email_tokens,

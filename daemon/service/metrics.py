@@ -36,7 +36,7 @@ from models.vocabulary import DEAD_LETTER_REASONS, SKIP_REASONS, TASKS
 disable_created_metrics()
 
 STAGES = ("parse", *TASKS, "publish")
-DRAFT_OUTCOMES = ("passed", "regenerated", "fallback")
+DRAFT_OUTCOMES = ("passed", "repaired", "regenerated", "fallback")
 PERSONA_OUTCOMES = ("rewritten", "kept_plain")
 BATCH_BUCKETS = (1, 2, 4, 8, 16, 32, 64, 128, 256)
 LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300)
@@ -188,8 +188,8 @@ class Metrics:
         )
         self.draft_outcomes = Counter(
             "replyd_draft_outcomes_total",
-            "Checked reply drafts by outcome: passed (first draft), regenerated (second draft "
-            "passed) or fallback (grounded fallback, needs_review).",
+            "Checked reply drafts by outcome: passed (first draft), repaired (first draft mended), "
+            "regenerated (second draft passed) or fallback (grounded fallback, needs_review).",
             ["outcome"],
             registry=r,
         )

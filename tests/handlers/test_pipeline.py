@@ -179,6 +179,30 @@ async def test_a_failing_draft_is_written_again_with_other_sampling() -> None:
     assert len(engine.calls[2]) == 3 and {r.sampling.seed for r in engine.calls[2]} == {None}
 
 
+async def test_a_draft_failing_on_one_sentence_is_mended_without_a_second_try() -> None:
+    invented = GOOD.replace("as soon as we know more.", "as soon as we know more. Your order "
+                            "number is 48213.")
+    engine = _replies(invented, GOOD.replace("Best regards", "Kind regards"))
+    batch = await Pipeline(engine, PipelineConfig()).run(EMAILS[:1])
+    (draft,) = batch.outcomes
+    assert isinstance(draft, DraftText) and draft.body == GOOD and not draft.needs_review
+    assert batch.draft_outcomes == {"passed": 0, "repaired": 1}
+    assert batch.check_failures == {"invented_facts": 1}  # the first draft's, still counted
+    assert len(engine.calls) == 2  # analysis, replies: no second try
+    # Off, the same draft is written again.
+    engine = _replies(invented, GOOD)
+    batch = await Pipeline(engine, PipelineConfig(repair_drafts=False)).run(EMAILS[:1])
+    assert batch.draft_outcomes == {"passed": 0, "regenerated": 1} and len(engine.calls) == 3
+
+
+async def test_a_second_try_candidate_that_fails_is_mended_before_the_fallback() -> None:
+    engine = _replies(LOOPING, GOOD.replace("more.", "more. Call 0800 555 0199."))
+    batch = await Pipeline(engine, PipelineConfig()).run(EMAILS[:1])
+    (draft,) = batch.outcomes
+    assert isinstance(draft, DraftText) and draft.body == GOOD and not draft.needs_review
+    assert batch.draft_outcomes == {"passed": 0, "regenerated": 1}
+
+
 async def test_a_draft_failing_twice_becomes_the_grounded_fallback_for_review() -> None:
     engine = _replies(LOOPING, "Customer name: Ana Lopez\nReply: " + LOOPING)
     batch = await Pipeline(engine, PipelineConfig()).run(EMAILS[:1])

@@ -1,0 +1,153 @@
+"""Mending a draft that failed its checks by deleting or correcting the words at fault.
+
+A first draft that fails a check is most often right but for one sentence: the model's stock
+sentence ("We're checking the status with the courier") in a reply about an iron, a product
+spelt one slip off ("Juniberu humidifier"), thanks for "kind words" nobody wrote, a greeting
+without the customer's name, no signature. Sampling the draft again (the pipeline's second try,
+``retry_candidates`` samples) costs that many replies' decoding, the dearest work of an email
+on a CPU, and its samples fail the same ways often enough. :func:`repair` first makes the edits
+a support agent would make:
+
+- a capitalised word one slip off a name or product the analysis found is spelt as found;
+- thanks for a "kind message" the email gave no ground for become thanks for the message;
+- a sentence carrying an invented link, number, name, promise or case, a misplaced
+  condolence, or a near repeat of an earlier sentence is deleted; so is a cut last sentence;
+- a greeting without the customer's name (or with a wrong one) becomes the fallback's greeting;
+- a negative email's missing apology and a missing team signature are added.
+
+It never writes a fact: every word it adds is fixed text or the analysis' own. Drafts wrong as
+a whole (the prompt echoed, the customer's voice) are not mended, and neither is one that
+would lose more than half its sentences (a loop is a draft to write again, not to cut down).
+A mended draft is returned only when it passes every check; else None, and the second try goes
+ahead. Pure and bounded like the checks: each pass is linear in the draft (the near-repeat
+comparison is capped as in the checks), and the full checks run once more on the result.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Sequence
+
+from handlers import checks
+from handlers.checks import (
+    _BEREAVEMENT,
+    _CONDOLENCE,
+    _FACTS,
+    _FOLD,
+    _GREETING,
+    _NON_WORD,
+    _SENTENCE_END,
+    _SENTENCE_SPLIT,
+    _SIGN_OFF,
+    _TEAM_SIGNATURE,
+    check_draft,
+    invented_commitments,
+    invented_facts,
+    invented_names,
+)
+from handlers.checks_case import CLAIMS, invented_case
+from handlers.checks_spelling import spelling_fixes
+from handlers.reply import DEFAULT_COMPANY, greeting
+from handlers.types import EmailText, Entities, Sentiment
+
+# Failures of the whole draft: no deletion makes a draft written as the customer usable.
+UNMENDABLE = frozenset({checks.PROMPT_ECHO, checks.CUSTOMER_VOICE, "empty", "engine_request"})
+APOLOGY = "I'm sorry for the trouble you've had."
+# "the kind words" → "your message"; "your kind note" → "your note".
+_KIND_WORDS = re.compile(r"\b(?:the|your) kind words?\b", re.IGNORECASE)
+_KIND_THING = re.compile(r"\b(?:the|your) kind (message|note|feedback|review|comments?)\b",
+                         re.IGNORECASE)
+
+
+def repair(body: str, failed: Sequence[str], email: EmailText, sentiment: Sentiment,
+           entities: Entities, *, allowed_domains: Iterable[str] = (),
+           company: str = DEFAULT_COMPANY) -> str | None:
+    """``body`` (which failed ``failed``) mended so that it passes every check of
+    :func:`handlers.checks.check_draft` with the same arguments, or None."""
+    if not body.strip() or UNMENDABLE.intersection(failed):
+        return None
+    allowed_domains = tuple(allowed_domains)
+    draft = body.translate(_FOLD)
+    source = f"{email.subject}\n{email.body}".translate(_FOLD)
+    for wrong, right in spelling_fixes(draft, entities).items():
+        draft = re.sub(rf"\b{re.escape(wrong)}\b", right, draft)
+    if "praise" in invented_case(_FACTS.sub(" ", draft), source):
+        draft = _KIND_THING.sub(r"your \1", _KIND_WORDS.sub("your message", draft))
+
+    lines = [line.strip() for line in draft.splitlines() if line.strip()]
+    if not lines:
+        return None
+    opening = lines.pop(0) if _GREETING.match(lines[0]) else None
+    closing = _closing(lines)
+    kept = _keep(lines, draft, source, allowed_domains, company)
+    if kept and kept[-1] and not _SENTENCE_END.search(kept[-1][-1]):
+        kept[-1].pop()  # cut off at the token bound
+    paragraphs = [" ".join(sentences) for sentences in kept if sentences]
+    said = sum(len(_SENTENCE_SPLIT.split(line)) for line in lines)
+    if not paragraphs or 2 * sum(map(len, kept)) < said:
+        return None  # most of it is at fault (a loop, say): a new draft, not what is left
+    names = set(invented_names(draft, f"{source}\n{company}"))
+    if (opening is None or checks.GREETING_NAME in failed
+            or any(re.search(rf"\b{re.escape(n)}\b", opening) for n in names)):
+        opening = greeting(email, entities)
+    if sentiment == "negative" and not checks._APOLOGY.search(" ".join(paragraphs)):
+        paragraphs[0] = f"{APOLOGY} {paragraphs[0]}"
+    team = f"The {company.strip()} support team" if company.strip() else "The support team"
+    sign_off = closing[0] if closing and _SIGN_OFF.match(closing[0]) else "Best regards,"
+    mended = "\n\n".join([opening, *paragraphs, f"{sign_off}\n{team}"])
+    if check_draft(mended, email, sentiment, entities, allowed_domains=allowed_domains,
+                   company=company):
+        return None
+    return mended
+
+
+def _closing(lines: list[str]) -> list[str]:
+    """Takes the sign-off block off the end of ``lines`` and returns it: a team signature, the
+    sign-off word above it, or a short signer's name under a sign-off word."""
+    closing: list[str] = []
+    short = len(lines[-1].split()) <= checks.SIGNATURE_MAX_WORDS if lines else False
+    if lines and short and (_TEAM_SIGNATURE.match(lines[-1])
+                            or (len(lines) >= 2 and _SIGN_OFF.match(lines[-2])
+                                and not _SENTENCE_END.search(lines[-1]))):
+        closing.insert(0, lines.pop())
+    if lines and _SIGN_OFF.match(lines[-1]):
+        closing.insert(0, lines.pop())
+    return closing
+
+
+def _keep(lines: list[str], draft: str, source: str, allowed_domains: tuple[str, ...],
+          company: str) -> list[list[str]]:
+    """The sentences of each body line that carry no invented fact, name, promise or case, no
+    misplaced condolence and repeat no earlier sentence."""
+    facts = invented_facts(draft, source, allowed_domains=allowed_domains)
+    names = [re.compile(rf"\b{re.escape(n)}\b") for n in
+             dict.fromkeys(invented_names(draft, f"{source}\n{company}"))]
+    promises = invented_commitments(draft, source)
+    claims = [CLAIMS[kind] for kind in invented_case(_FACTS.sub(" ", draft), source)]
+    grief = not _BEREAVEMENT.search(source)
+    seen: list[frozenset[str]] = []
+    runs: set[tuple[str, ...]] = set()  # every RUN_WORDS words said so far
+    kept: list[list[str]] = []
+    for line in lines:
+        sentences = []
+        for sentence in _SENTENCE_SPLIT.split(line):
+            plain = _FACTS.sub(" ", sentence)
+            if (any(fact in sentence for fact in facts)
+                    or any(name.search(sentence) for name in names)
+                    or any(promise in sentence for promise in promises)
+                    or any(claim.search(plain) for claim in claims)
+                    or (grief and _CONDOLENCE.search(sentence))):
+                continue
+            said = _NON_WORD.sub(" ", sentence.casefold()).split()
+            words = frozenset(said)
+            own = {tuple(said[i : i + checks.RUN_WORDS])
+                   for i in range(len(said) - checks.RUN_WORDS + 1)}
+            if own & runs or (len(words) > checks.SHORT_SEGMENT_WORDS and any(
+                    checks._jaccard(words, other) >= checks.NEAR_SIMILARITY
+                    for other in seen[: checks.NEAR_MAX_SENTENCES])):
+                continue
+            seen.append(words)
+            runs |= own
+            sentences.append(sentence)
+        kept.append(sentences)
+    return kept
