@@ -15,6 +15,7 @@ import asyncio
 import contextlib
 import json
 import os
+import re
 import signal
 import statistics
 import sys
@@ -34,7 +35,7 @@ from daemon.tools.hostile import hostile_cases, select_cases, with_good
 from daemon.tools.produce import RFC822_HEADERS, Headers, mail_key, produce
 from daemon.tools.topics import ensure_topics
 from daemon.tools.trial_measures import _share, latencies, latency_summary, mail_measures
-from daemon.tools.trial_pace import http_status, offer_steadily
+from daemon.tools.trial_pace import http_get, offer_steadily
 from models.errors import ConfigurationError
 
 SCRAPE_INTERVAL_S = 0.5
@@ -82,6 +83,7 @@ class Observed:
     exit_codes: list[int] = field(default_factory=list)  # exits the trial did not ask for
     stop_code: int | None = None  # the return code after SIGTERM
     seconds: float = 0.0  # launch → every input accounted (or the timeout)
+    last_metrics: bytes = b""  # the last answered /metrics scrape
 
 
 @dataclass(frozen=True, slots=True)
@@ -175,9 +177,14 @@ async def collect(settings: Settings, traces: dict[str, int],
         await consumer.stop()
 
 
-async def _get_metrics(port: int) -> None:
-    if await http_status(port, "/metrics") != 200:
+_DRAFT_OUTCOME = re.compile(r'^replyd_draft_outcomes_total\{outcome="(\w+)"\} (\S+)$', re.MULTILINE)
+
+
+async def _get_metrics(port: int) -> bytes:
+    status, answer = await http_get(port, "/metrics")
+    if status != 200:
         raise ValueError("the metrics endpoint did not answer 200")
+    return answer
 
 
 async def scrape(port: int, observed: Observed, launched: float, stop: asyncio.Event) -> None:
@@ -186,7 +193,7 @@ async def scrape(port: int, observed: Observed, launched: float, stop: asyncio.E
     while not stop.is_set():
         started = time.perf_counter()
         try:
-            await asyncio.wait_for(_get_metrics(port), SCRAPE_TIMEOUT_S)
+            observed.last_metrics = await asyncio.wait_for(_get_metrics(port), SCRAPE_TIMEOUT_S)
         except (OSError, TimeoutError, ValueError):
             observed.scrape_failed += observed.up_s is not None
             observed.scrape_failed_before_up += observed.up_s is None
@@ -312,6 +319,10 @@ def build_report(options: TrialOptions, inputs: list[TrialInput], observed: Obse
         "needs_review": review, "needs_review_share": _share(review, kinds["drafted"]),
         "process_exits": len(observed.exit_codes), "exit_codes": observed.exit_codes,
         "stop_return_code": observed.stop_code,
+        # How the checked drafts ended (passed, repaired, regenerated, fallback), at the last
+        # scrape: a draft published after it is not counted.
+        "draft_outcomes": {m.group(1): int(float(m.group(2))) for m in _DRAFT_OUTCOME.finditer(
+            observed.last_metrics.decode("utf-8", "replace"))},
         "scrapes": {
             "count": len(times), "failed_before_up": observed.scrape_failed_before_up,
             "failed_after_up": observed.scrape_failed,
@@ -363,7 +374,8 @@ def render_report(report: dict[str, Any]) -> str:
     lines = [f"# replyd trial: {report['mode']}, engine {report['engine']}", "",
              summary_line(report), "", "| measure | value |", "|---|---|"]
     for key in ("inputs", "drafted", "skipped", "dead_lettered", "unaccounted",
-                "unreadable_outputs", "needs_review_share", "process_exits", "exit_codes",
+                "unreadable_outputs", "needs_review_share", "draft_outcomes", "process_exits",
+                "exit_codes",
                 "stop_return_code", "scrapes", "daemon_up_s", "daemon_ready_s", "seconds",
                 "offered_rate", "produced", "latency", "drafted_latency"):
         lines.append(f"| {key} | `{json.dumps(report[key])}` |")

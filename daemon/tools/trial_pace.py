@@ -28,6 +28,12 @@ GROUP_JOIN_S = 1.5  # as daemon/tools/bench.py waits: the join is no part of the
 async def http_status(port: int, path: str) -> int:
     """The status code of ``GET http://127.0.0.1:{port}{path}`` (0 when the answer is not
     HTTP); the body is read and dropped."""
+    return (await http_get(port, path))[0]
+
+
+async def http_get(port: int, path: str) -> tuple[int, bytes]:
+    """``GET http://127.0.0.1:{port}{path}``: the status code (0 when the answer is not HTTP)
+    and the whole answer, headers included."""
     reader, writer = await asyncio.open_connection("127.0.0.1", port)
     try:
         writer.write(f"GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n"
@@ -40,8 +46,8 @@ async def http_status(port: int, path: str) -> int:
             await writer.wait_closed()
     parts = answer.split(b" ", 2)
     if len(parts) < 2 or not parts[0].startswith(b"HTTP/") or not parts[1].isdigit():
-        return 0
-    return int(parts[1])
+        return 0, answer
+    return int(parts[1]), answer
 
 
 async def wait_ready(port: int, exited: asyncio.Task[int], deadline: float) -> bool:

@@ -127,8 +127,13 @@ def test_hostile_report_on_fabricated_outputs() -> None:
                 1: Outcome("drafted", None, {"needs_review": False}),
                 2: Outcome("dead_letter", "invalid_json"),
                 3: Outcome("dead_letter", "too_large")}
+    scraped = (b'HTTP/1.1 200 OK\r\n\r\n# TYPE replyd_draft_outcomes_total counter\n'
+               b'replyd_draft_outcomes_total{outcome="passed"} 3.0\n'
+               b'replyd_draft_outcomes_total{outcome="repaired"} 1.0\n'
+               b'replyd_draft_outcomes_created{outcome="passed"} 1.7e+09\n')
     report = trial.build_report(TrialOptions("hostile", Path("x"), engine="echo"), inputs,
-                                observed_with(outcomes))
+                                observed_with(outcomes, last_metrics=scraped))
+    assert report["draft_outcomes"] == {"passed": 3, "repaired": 1}
     assert report["inputs"] == 5 and report["drafted"] == 2 and report["unaccounted"] == 1
     assert report["dead_lettered"] == {"invalid_json": 1, "too_large": 1}
     assert report["needs_review"] == 1 and report["needs_review_share"] == 0.5
