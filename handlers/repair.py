@@ -53,6 +53,7 @@ from handlers.types import EmailText, Entities, Sentiment
 # Failures of the whole draft: no deletion makes a draft written as the customer usable.
 UNMENDABLE = frozenset({checks.PROMPT_ECHO, checks.CUSTOMER_VOICE, "empty", "engine_request"})
 APOLOGY = "I'm sorry for the trouble you've had."
+_BLANK_LINE = re.compile(r"\n[ \t]*\n")
 # "the kind words" → "your message"; "your kind note" → "your note".
 _KIND_WORDS = re.compile(r"\b(?:the|your) kind words?\b", re.IGNORECASE)
 _KIND_THING = re.compile(r"\b(?:the|your) kind (message|note|feedback|review|comments?)\b",
@@ -74,11 +75,15 @@ def repair(body: str, failed: Sequence[str], email: EmailText, sentiment: Sentim
     if "praise" in invented_case(_FACTS.sub(" ", draft), source):
         draft = _KIND_THING.sub(r"your \1", _KIND_WORDS.sub("your message", draft))
 
-    lines = [line.strip() for line in draft.splitlines() if line.strip()]
-    if not lines:
+    # Paragraphs, their lines unwrapped: a sentence the model wrapped as mail is wrapped must
+    # not read as two sentences, nor come out as two paragraphs.
+    blocks = [lines for lines in ([line.strip() for line in block.splitlines() if line.strip()]
+                                  for block in _BLANK_LINE.split(draft)) if lines]
+    if not blocks:
         return None
-    opening = lines.pop(0) if _GREETING.match(lines[0]) else None
-    closing = _closing(lines)
+    opening = blocks[0].pop(0) if _GREETING.match(blocks[0][0]) else None
+    closing = _closing(blocks[-1])
+    lines = [" ".join(block) for block in blocks if block]
     kept = _keep(lines, draft, source, allowed_domains, company)
     if kept and kept[-1] and not _SENTENCE_END.search(kept[-1][-1]):
         kept[-1].pop()  # cut off at the token bound
@@ -117,7 +122,7 @@ def _closing(lines: list[str]) -> list[str]:
 
 def _keep(lines: list[str], draft: str, source: str, allowed_domains: tuple[str, ...],
           company: str) -> list[list[str]]:
-    """The sentences of each body line that carry no invented fact, name, promise or case, no
+    """The sentences of each paragraph that carry no invented fact, name, promise or case, no
     misplaced condolence and repeat no earlier sentence."""
     facts = invented_facts(draft, source, allowed_domains=allowed_domains)
     names = [re.compile(rf"\b{re.escape(n)}\b") for n in

@@ -273,6 +273,10 @@ async def run_trial(options: TrialOptions) -> dict[str, Any]:
                 observed.seconds = time.monotonic() - launched
                 stop.set()
                 await scraping
+                if not exited.done():  # the last batch's counts may postdate the last scrape
+                    with contextlib.suppress(OSError, TimeoutError, ValueError):
+                        observed.last_metrics = await asyncio.wait_for(_get_metrics(port),
+                                                                       SCRAPE_TIMEOUT_S)
                 if exited.done():
                     observed.exit_codes.append(exited.result())
                 else:
@@ -320,7 +324,7 @@ def build_report(options: TrialOptions, inputs: list[TrialInput], observed: Obse
         "process_exits": len(observed.exit_codes), "exit_codes": observed.exit_codes,
         "stop_return_code": observed.stop_code,
         # How the checked drafts ended (passed, repaired, regenerated, fallback), at the last
-        # scrape: a draft published after it is not counted.
+        # scrape (one more after every input was accounted for).
         "draft_outcomes": {m.group(1): int(float(m.group(2))) for m in _DRAFT_OUTCOME.finditer(
             observed.last_metrics.decode("utf-8", "replace"))},
         "scrapes": {

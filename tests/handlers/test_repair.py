@@ -129,3 +129,12 @@ def test_mending_adds_only_fixed_text_and_the_analysis_words() -> None:
         assert mended is not None
         allowed = set(re.findall(r"\w+", body)) | fixed | {"Elif", "Glide", "cordless", "iron"}
         assert set(re.findall(r"\w+", mended)) <= allowed
+
+
+def test_a_sentence_wrapped_over_lines_is_one_sentence_and_stays_one_paragraph() -> None:
+    body = ("Hi Elif,\n\nThanks for asking about your Glide cordless iron. It can run off a\ncar "
+            "socket with the right adapter. We've asked the courier\nabout your parcel too.\n\n"
+            "We're happy to help with anything else." + SIGNED)
+    assert _mend(body) == ("Hi Elif,\n\nThanks for asking about your Glide cordless iron. It can "
+                           "run off a car socket with the right adapter.\n\nWe're happy to help "
+                           "with anything else." + SIGNED)
