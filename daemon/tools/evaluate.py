@@ -22,6 +22,7 @@ from handlers import entities, persona, reply, scoring, sentiment
 from handlers.checks import CHECKS, FACTS_LOST, check_draft, check_rewrite
 from handlers.guard import looks_like_steering
 from handlers.prompting import MAX_PROMPT_CHARS
+from handlers.repair import repair
 from handlers.types import ENTITY_FIELDS, SENTIMENTS, EmailText, Entities
 from models.engines.base import Engine, GenerateRequest, GenerateResult
 from models.errors import ConfigurationError, OutputError
@@ -232,15 +233,19 @@ def draft_check_report(examples: Sequence[dict[str, Any]], drafts: Sequence[str 
                        ) -> dict[str, Any]:
     """``usable``: the share of drafts that pass every check a draft must pass before it leaves
     the daemon (:func:`handlers.checks.check_draft`), and each check's failure rate. An
-    unusable output (None) fails as "empty"."""
-    def failed(example: dict[str, Any], draft: str | None) -> tuple[str, ...]:
+    unusable output (None) fails as "empty". ``usable_mended``: the share that pass or that
+    :func:`handlers.repair.repair` mends, as the daemon does before any second try."""
+    results, mended = [], 0
+    for example, draft in zip(examples, drafts, strict=True):
         found = example.get("entities", {})
         known = Entities(**{f: tuple(found.get(f, [])) for f in ENTITY_FIELDS})
-        return (check_draft(draft, _email(example["text"]), example.get("sentiment", "neutral"),
-                            known) if draft else ("empty",))
-
-    return _check_report((failed(e, d) for e, d in zip(examples, drafts, strict=True)),
-                         (*CHECKS, "empty"))
+        email, mood = _email(example["text"]), example.get("sentiment", "neutral")
+        failed = check_draft(draft, email, mood, known) if draft else ("empty",)
+        results.append(failed)
+        mended += bool(failed and draft and repair(draft, failed, email, mood, known))
+    report = _check_report(results, (*CHECKS, "empty"))
+    share = (sum(not failed for failed in results) + mended) / max(1, len(results))
+    return {**report, "usable_mended": round(share, 4)}
 
 
 def _check_report(results: Iterable[tuple[str, ...]], names: Sequence[str]) -> dict[str, Any]:

@@ -53,6 +53,11 @@ def test_draft_check_report_counts_usable_drafts() -> None:
     assert report["usable"] == round(1 / 3, 4)
     assert report["check_failure_rates"]["prompt_echo"] == round(1 / 3, 4)
     assert report["check_failure_rates"]["empty"] == round(1 / 3, 4)
+    assert report["usable_mended"] == round(1 / 3, 4)  # an echo is never mended
+    # A draft with one invented order number is mended (the sentence goes): usable once mended.
+    invented = good.replace("replacement.", "replacement. Your order is 48213.")
+    report = draft_check_report([example] * 2, [good, invented])
+    assert report["usable"] == 0.5 and report["usable_mended"] == 1.0
 
 
 def test_rewrite_check_report_counts_usable_rewrites() -> None:
