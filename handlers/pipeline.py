@@ -10,11 +10,11 @@ cost is its tokens, so each token an email is quoted with counts.
 
 Every reply draft is checked (:func:`handlers.checks.check_draft`) before it leaves. A draft
 that fails is mended if it can be (:func:`handlers.repair.repair`: the sentences at fault
-deleted, names spelt as found, greeting and signature set). The drafts that are left are
-written once more, together, with other sampling: ``retry_candidates`` samples
-each, of which the first that passes every check is kept. A draft whose candidates all fail is
-replaced by a grounded fallback built from the analysis alone (:func:`handlers.reply.fallback`)
-and marked ``needs_review`` with the checks its first candidate failed.
+deleted, names spelt as found, greeting and signature set). Those left are written once more,
+together, with other sampling: ``retry_candidates`` samples each, of which the first that
+passes every check (or is mended) is kept. A draft whose candidates all fail is replaced by a
+grounded fallback built from the analysis alone (:func:`handlers.reply.fallback`) and marked
+``needs_review`` with the checks its first candidate failed.
 """
 
 from __future__ import annotations
@@ -58,8 +58,7 @@ class PipelineConfig:
     # decoding; only drafts that failed a check pay it.
     retry_candidates: int = 3
     check_drafts: bool = True
-    # Mend a failing draft (handlers.repair) before writing it again.
-    repair_drafts: bool = True
+    repair_drafts: bool = True  # mend a failing draft (handlers.repair) before writing it again
     company: str = reply.DEFAULT_COMPANY
     # Tokens the quoted email may take in a prompt (less where the context leaves less room).
     max_email_tokens: int = 1024
@@ -84,9 +83,8 @@ class PipelineConfig:
                                      "it needs the 'entities' task")
         if self.retry_candidates < 1:
             raise ConfigurationError(f"retry_candidates must be >= 1, got {self.retry_candidates}")
-        for required in ("sentiment", "reply"):
-            if required not in self.tasks:
-                raise ConfigurationError(f"the pipeline needs the {required!r} task")
+        for required in [task for task in ("sentiment", "reply") if task not in self.tasks]:
+            raise ConfigurationError(f"the pipeline needs the {required!r} task")
         if "persona" in self.tasks and not self.persona:
             raise ConfigurationError("the persona task needs a persona name")
 
@@ -114,8 +112,7 @@ class BatchResult:
     usage_by_task: dict[str, Usage]
     # How each checked draft ended: "passed", "repaired", "regenerated" or "fallback".
     draft_outcomes: Counter[str] = field(default_factory=Counter)
-    # Checks failed by first drafts (a draft can fail several), and by persona rewrites as
-    # "persona_<check>".
+    # Checks failed by first drafts (several per draft), persona rewrites' as "persona_<check>".
     check_failures: Counter[str] = field(default_factory=Counter)
     # How each persona rewrite ended: "rewritten", or "kept_plain" when it failed a check.
     persona_outcomes: Counter[str] = field(default_factory=Counter)
@@ -131,8 +128,7 @@ class Pipeline:
         clock: Callable[[], float] = time.perf_counter,
         reply_engine: Engine | None = None,
     ) -> None:
-        """``reply_engine``: where the reply stage runs (e.g. a large model's server), when it
-        is not ``engine``."""
+        """``reply_engine``: where the reply stage runs when not on ``engine`` (a larger model)."""
         self._engine = engine
         self._reply_engine = reply_engine or engine
         self._config = config
@@ -156,8 +152,7 @@ class Pipeline:
         prepared = await asyncio.to_thread(self.prepare, emails)
         emails = [p.text for p in prepared]
         failures: dict[int, TaskFailure] = {}
-        # Token counts per email ([prompt, completion]) and per task, summed as plain ints.
-        usage = [[0, 0] for _ in range(n)]
+        usage = [[0, 0] for _ in range(n)]  # tokens per email ([prompt, completion]) and task
         stage_seconds: dict[str, float] = {}
         usage_by_task: dict[str, list[int]] = {}
 
@@ -240,12 +235,10 @@ class Pipeline:
         draft_outcomes: Counter[str] = Counter()
         check_failures: Counter[str] = Counter()
         if config.check_drafts and alive:
-            checked = {i: self._check(bodies[i], prepared[i].source, sentiments[i], found[i])
-                       for i in alive}
+            checked, mended = await asyncio.to_thread(self._check_all, alive, bodies, prepared,
+                                                      sentiments, found)
             for failed in checked.values():
                 check_failures.update(failed)
-            mended = {i: self._repair(bodies[i], checked[i], prepared[i].source, sentiments[i],
-                                      found[i]) for i in alive if checked[i]}
             for i, text in mended.items():
                 if text is not None:
                     bodies[i] = text
@@ -371,8 +364,8 @@ class Pipeline:
     ) -> dict[int, tuple[tuple[str, ...], str]]:
         """``retry_candidates`` sampled drafts per row in one engine call;
         per row, the first candidate that passes every check (or ``check`` mends), as
-        ``((), text)``, else the first candidate's failed checks. A refused request counts as a candidate failing
-        ``engine_request``: the email still gets a draft."""
+        ``((), text)``, else the first candidate's failed checks. A refused request counts as a
+        candidate failing ``engine_request``: the email still gets a draft."""
         config = self._config
         base = config.decoding("retry")
         # Unseeded (the default) candidates differ by chance; a seeded config seeds them k apart.
@@ -432,21 +425,29 @@ class Pipeline:
                              allowed_domains=self._config.allowed_domains,
                              company=self._config.company)
 
+    def _check_all(self, rows: list[int], bodies: dict[int, str], prepared: list[Prepared],
+                   moods: dict[int, Sentiment], found: dict[int, Entities],
+                   ) -> tuple[dict[int, tuple[str, ...]], dict[int, str | None]]:
+        """Each draft's failed checks and each failing draft mended (None: it can't): CPU work."""
+        checked = {i: self._check(bodies[i], prepared[i].source, moods[i], found[i]) for i in rows}
+        return checked, {i: self._repair(bodies[i], checked[i], prepared[i].source, moods[i],
+                                         found[i]) for i in rows if checked[i]}
+
     def _repair(self, body: str, failed: tuple[str, ...], email: EmailText, mood: Sentiment,
                 found: Entities) -> str | None:
         config = self._config
         return repair(body, failed, email, mood, found, allowed_domains=config.allowed_domains,
                       company=config.company) if config.repair_drafts else None
 
-    def _final(self, body: str, email: EmailText, mood: Sentiment,
-               found: Entities) -> tuple[tuple[str, ...], str]:
+    def _final(self, body: str, email: EmailText, mood: Sentiment, found: Entities
+               ) -> tuple[tuple[str, ...], str]:
         """The checks ``body`` fails and the text to keep: its mended form when that passes."""
         failed = self._check(body, email, mood, found)
         mended = self._repair(body, failed, email, mood, found) if failed else None
         return ((), mended) if mended is not None else (failed, body)
 
-    def _check(self, body: str, email: EmailText, mood: Sentiment,
-               found: Entities) -> tuple[str, ...]:
+    def _check(self, body: str, email: EmailText, mood: Sentiment, found: Entities
+               ) -> tuple[str, ...]:
         if not body:
             return ("empty",)
         return check_draft(body, email, mood, found, allowed_domains=self._config.allowed_domains,
