@@ -47,7 +47,7 @@ from handlers.checks import (
 )
 from handlers.checks_case import CLAIMS, invented_case
 from handlers.checks_spelling import spelling_fixes
-from handlers.reply import DEFAULT_COMPANY, greeting
+from handlers.reply import DEFAULT_COMPANY, greeting, team_signature
 from handlers.types import EmailText, Entities, Sentiment
 
 # Failures of the whole draft: no deletion makes a draft written as the customer usable.
@@ -84,22 +84,21 @@ def repair(body: str, failed: Sequence[str], email: EmailText, sentiment: Sentim
     opening = blocks[0].pop(0) if _GREETING.match(blocks[0][0]) else None
     closing = _closing(blocks[-1])
     lines = [" ".join(block) for block in blocks if block]
-    kept = _keep(lines, draft, source, allowed_domains, company)
+    names = invented_names(draft, f"{source}\n{company}")
+    kept = _keep(lines, draft, source, allowed_domains, names)
     if kept and kept[-1] and not _SENTENCE_END.search(kept[-1][-1]):
         kept[-1].pop()  # cut off at the token bound
     paragraphs = [" ".join(sentences) for sentences in kept if sentences]
     said = sum(len(_SENTENCE_SPLIT.split(line)) for line in lines)
     if not paragraphs or 2 * sum(map(len, kept)) < said:
         return None  # most of it is at fault (a loop, say): a new draft, not what is left
-    names = set(invented_names(draft, f"{source}\n{company}"))
     if (opening is None or checks.GREETING_NAME in failed
             or any(re.search(rf"\b{re.escape(n)}\b", opening) for n in names)):
         opening = greeting(email, entities)
     if sentiment == "negative" and not checks._APOLOGY.search(" ".join(paragraphs)):
         paragraphs[0] = f"{APOLOGY} {paragraphs[0]}"
-    team = f"The {company.strip()} support team" if company.strip() else "The support team"
     sign_off = closing[0] if closing and _SIGN_OFF.match(closing[0]) else "Best regards,"
-    mended = "\n\n".join([opening, *paragraphs, f"{sign_off}\n{team}"])
+    mended = "\n\n".join([opening, *paragraphs, f"{sign_off}\n{team_signature(company)}"])
     if check_draft(mended, email, sentiment, entities, allowed_domains=allowed_domains,
                    company=company):
         return None
@@ -121,12 +120,11 @@ def _closing(lines: list[str]) -> list[str]:
 
 
 def _keep(lines: list[str], draft: str, source: str, allowed_domains: tuple[str, ...],
-          company: str) -> list[list[str]]:
-    """The sentences of each paragraph that carry no invented fact, name, promise or case, no
-    misplaced condolence and repeat no earlier sentence."""
+          invented: list[str]) -> list[list[str]]:
+    """The sentences of each paragraph that carry no invented fact, name (``invented``),
+    promise or case, no misplaced condolence and repeat no earlier sentence."""
     facts = invented_facts(draft, source, allowed_domains=allowed_domains)
-    names = [re.compile(rf"\b{re.escape(n)}\b") for n in
-             dict.fromkeys(invented_names(draft, f"{source}\n{company}"))]
+    names = [re.compile(rf"\b{re.escape(n)}\b") for n in dict.fromkeys(invented)]
     promises = invented_commitments(draft, source)
     claims = [CLAIMS[kind] for kind in invented_case(_FACTS.sub(" ", draft), source)]
     grief = not _BEREAVEMENT.search(source)

@@ -148,8 +148,12 @@ def fallback(email: EmailText, sentiment: Sentiment, entities: Entities,
         product = "" if products else "which product this is about, "
         middle = (f"So we can help, could you tell us {product}{need} and your order or account "
                   "details? We'll get back to you as soon as we hear from you.")
-    team = f"The {company.strip()} support team" if company.strip() else "The support team"
-    return f"{greeting_line}\n\n{opening} {middle}\n\nBest regards,\n{team}"
+    return f"{greeting_line}\n\n{opening} {middle}\n\nBest regards,\n{team_signature(company)}"
+
+
+def team_signature(company: str) -> str:
+    """The last line of every draft replyd writes itself: "The Acme support team"."""
+    return f"The {company.strip()} support team" if company.strip() else "The support team"
 
 
 def _join(items: list[str]) -> str:
