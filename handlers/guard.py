@@ -25,7 +25,9 @@ alone, so "please ignore my previous email" passes. A rule runs only when the te
 words of its gate (a set lookup), so most mail runs few of them. Two counting rules catch what
 names no rule to break: jailbreak vocabulary packed into a window (:data:`SIGNALS`) and several
 kinds of role-play cue close together (:mod:`handlers.guard_roleplay`). Prompt templates,
-format orders and notes planted for machines are in :mod:`handlers.guard_templates`. A text with
+format orders and notes planted for machines are in :mod:`handlers.guard_templates`; orders for
+writing no support reply holds, and recipes for weapons and drugs, in
+:mod:`handlers.guard_offtask`. A text with
 many words broken by hyphens ("i-nstruction") is also read with those hyphens dropped.
 
 Everything is linear in the (bounded) text: translate tables and fixed regular expressions whose
@@ -38,6 +40,7 @@ from __future__ import annotations
 import re
 import unicodedata
 
+from handlers.guard_offtask import OFFTASK_FAMILIES
 from handlers.guard_roleplay import (
     CUE_KEY_KINDS,
     CUE_MARKS,
@@ -118,7 +121,7 @@ _SIGNAL_WORDS = {family: tuple(frozenset(term.split()) for term in terms.split("
 _CUE = re.compile("|".join(rf"(?P<{kind}>{_phrase(cues)})" for kind, cues in CUES.items()),
                   re.MULTILINE)
 
-_FAMILIES = {**FAMILIES, **ROLEPLAY_FAMILIES, **TEMPLATE_FAMILIES}
+_FAMILIES = {**FAMILIES, **ROLEPLAY_FAMILIES, **TEMPLATE_FAMILIES, **OFFTASK_FAMILIES}
 _RULES = [pattern for rules in _FAMILIES.values() for pattern, _ in rules]
 # Every rule in one expression. The guard searches _GATED; this one is for callers that search
 # raw text (IGNORECASE stands in for the case folding), as the tests do.

@@ -38,10 +38,12 @@ ATTACK = "attack"
 BENIGN = "benign"
 FAMILIES: tuple[str, ...] = (
     "override", "forget", "role", "jailbreak", "leak", "tags", "new_instructions", "address_ai",
-    "act_as", "phishing_reply", "slot", "format_order", "planted_note",
+    "act_as", "phishing_reply", "slot", "format_order", "planted_note", "writing_order",
+    "harmful_recipe",
 )
 # Attacks step through these by 7 and benign mail by 5, so their number must share no factor
-# with 5 or 7 for every family to meet every obfuscation.
+# with 5 or 7, and 7 times the number of families (5 times the number of benign topics)
+# none with theirs, for every family to meet every obfuscation.
 OBFUSCATIONS: tuple[str, ...] = (
     "none", "double_space", "newlines", "zero_width", "homoglyph", "fullwidth", "mixed_case",
     "upper", "dotted", "leet", "spaced", "soft_hyphen", "bidi", "nbsp", "math_bold", "diacritics",

@@ -14,6 +14,7 @@ from models.synth import injection_lists as IL
 from models.synth.injections import (
     ATTACK,
     BENIGN,
+    DEV_SEED,
     EVAL_SEED,
     FAMILIES,
     OBFUSCATIONS,
@@ -107,8 +108,21 @@ def test_new_families_have_benign_near_misses() -> None:
     """The template rules' families each come with look-alikes the guard must let pass."""
     assert {"slot", "format_order", "planted_note"} <= set(FAMILIES)
     assert {"templates", "formatting", "notes"} <= set(IL.BENIGN)
+    assert {"writing_order", "harmful_recipe"} <= set(FAMILIES) and "writing" in IL.BENIGN
     # Every family meets every obfuscation: the strides (7 and 5) share no factor with their count.
     assert len(OBFUSCATIONS) % 5 and len(OBFUSCATIONS) % 7
+
+
+def test_every_family_meets_every_obfuscation() -> None:
+    """Over len(FAMILIES) x len(OBFUSCATIONS) attacks each family is dressed every way: the
+    family count times the stride must share no factor with the obfuscation count."""
+    n = len(FAMILIES) * len(OBFUSCATIONS)
+    attacks = generate_injections(n, 0, seed=DEV_SEED)
+    met: dict[str, set[str]] = {}
+    for e in attacks:
+        met.setdefault(e.family, set()).add(e.obfuscation)
+    assert all(ways == set(OBFUSCATIONS) for ways in met.values()), {
+        family: len(ways) for family, ways in met.items()}
 
 
 def test_attack_phrases_fill_their_slots() -> None:
