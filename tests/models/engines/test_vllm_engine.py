@@ -96,6 +96,15 @@ def test_bad_settings_are_refused(model_path: Path) -> None:
     info = AdapterInfo("a", task="t", method="lora", path="/nowhere")
     with pytest.raises(ConfigurationError):
         VllmEngine(model_path, {"b": info})
+    with pytest.raises(ConfigurationError, match="block_size"):
+        VllmEngine(model_path, block_size=16)  # vLLM-CPU's worker would fail to start on it
+
+
+def test_blocks_are_small_enough_to_cache_the_shared_instructions(engine: VllmEngine) -> None:
+    """Prefix caching reuses whole blocks: the engine runs with it on and 32-token blocks."""
+    assert engine._engine is not None
+    cache = engine._engine.vllm_config.cache_config
+    assert cache.block_size == 32 and cache.enable_prefix_caching
 
 
 async def test_greedy_batch_is_deterministic_and_keeps_order(engine: VllmEngine) -> None:
