@@ -3,7 +3,7 @@
 
 Many jailbreaks pasted into mail name no instruction to override and set up no character: they
 simply order the reader to produce something no support reply contains: a story, an essay, a
-poem, a script, or instructions for making a weapon or a drug. Sent to a support address, such
+poem, a speech, or instructions for making a weapon or a drug. Sent to a support address, such
 an order is an attempt to use the drafter for something else, and its draft needs a person.
 
 * **writing orders**: an order (at a sentence start, after "please", "can you", "I want you to")
@@ -42,11 +42,15 @@ _HARM = (r"(?:(?<!bath.)(?<!photo.)bombs?|explosives?|napalm|thermite|molotov(?:
          r"grenades?|nerve agents?|sarin|ricin|bioweapons?|chemical weapons?|meth|"
          r"methamphetamine|crystal meth|cocaine|heroin|fentanyl|lsd|mdma|ransomware|malware|"
          r"keyloggers?|"
-         r"computer virus(?:es)?|untraceable (?:guns?|firearms?|poisons?)|ghost guns?)")
+         r"computer virus(?:es)?|untraceable (?:guns?|firearms?|poisons?)|ghost guns?)(?! free\b)")
 _MAKE = (r"(?:make|making|made|build|building|built|synthesi[sz]e|synthesi[sz]ing|synthesi[sz]ed|"
          r"cook|cooking|cooked|manufacture|manufacturing|manufactured|produce|producing|"
          r"produced|assemble|assembling|assembled|create|creating|created|develop|developing|"
          r"developed)")
+# Between the verb and the thing only an article and a few adjectives: "how to make sure malware
+# can't get in" and "the steps to remove the malware" are a customer's questions.
+_ARTICLE = (r"(?:an? |the |some )?(?:homemade |home made |simple |small |real |working |"
+            r"pipe )?")
 _G_HARM = ("bomb bombs explosive explosives napalm thermite molotov grenade grenades nerve agent "
            "agents sarin ricin bioweapon bioweapons chemical weapons meth methamphetamine "
            "cocaine heroin fentanyl lsd mdma ransomware malware keylogger keyloggers computer "
@@ -70,15 +74,15 @@ OFFTASK_FAMILIES: dict[str, list[tuple[str, tuple[str, ...]]]] = {
         # "How to make a bomb", "how can I synthesise meth".
         (rf"\bhow (?:to|(?:do|can|could|would) (?:i|you|we|one|people)|(?:i|you|we|one) "
          rf"(?:can|could|would|should)|does one) "
-         rf"(?:\w+ ){{0,2}}?{_MAKE} (?:an? |the |some )?(?:\w+ ){{0,2}}?{_HARM}\b",
+         rf"(?:\w+ ){{0,2}}?{_MAKE} {_ARTICLE}{_HARM}\b",
          ("how", _G_HARM)),
         # "How was a bomb made?", "how a keylogger is built".
         (rf"\bhow (?:(?:is|was|are|were) )?(?:an? |the )?(?:\w+ ){{0,2}}?{_HARM} (?:(?:is|was|are|"
-         rf"were|gets?|got|can be|could be) )?{_MAKE}\b",
+         rf"were|can be|could be) )?{_MAKE}\b",
          ("how", _G_HARM)),
         # "The components used in the development of cocaine", "ingredients for napalm".
         (rf"\b(?:components|ingredients|chemicals|precursors|materials|recipe|steps|"
-         rf"instructions) (?:\w+ ){{0,4}}?(?:of|for|in|to) (?:\w+ ){{0,3}}?{_HARM}\b",
+         rf"instructions) (?:\w+ ){{0,4}}?(?:of|for|in|to) (?:{_MAKE} )?{_ARTICLE}{_HARM}\b",
          ("components ingredients chemicals precursors materials recipe steps instructions",
           _G_HARM)),
     ],

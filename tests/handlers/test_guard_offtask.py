@@ -44,6 +44,10 @@ MENTIONS = [
     "Your delivery driver was the bomb, thanks!",
     "The instructions for the heater are missing from the box.",
     "The photo bomb in the product picture made me laugh.",
+    "How do I make sure malware can't get onto the router?",
+    "I followed the steps to remove the malware, but the laptop is still slow.",
+    "I want to know how the malware got onto my PC after your update.",
+    "How can I make the computer virus-free again?",
 ]
 
 
