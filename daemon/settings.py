@@ -265,7 +265,7 @@ class Settings(BaseSettings):
     vllm_kv_cache_gib: int = Field(2, ge=1, description="KV cache size on vLLM-CPU, in GiB.")
     vllm_block_size: int = Field(32, ge=32, multiple_of=32, description="vLLM's KV cache block "
         "size, in tokens. Prefix caching keeps whole blocks only: at vLLM-CPU's own 128 the "
-        "prompts' shared instructions (about 90 tokens) were never reused (docs/BENCHMARKS.md).")
+        "prompts' shared instructions (96 tokens) were never reused (docs/BENCHMARKS.md).")
     echo_delay_ms: float = Field(
         0.0, ge=0, description="echo engine only: simulated inference time per engine call."
     )

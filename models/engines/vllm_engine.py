@@ -161,8 +161,9 @@ class VllmEngine(Engine):
             "max_model_len": self._max_model_len,
             "max_num_seqs": self._max_num_seqs,
             # Prefix caching reuses whole blocks only. vLLM-CPU's default block of 128 tokens
-            # is longer than the instructions every prompt of a task shares (~90 tokens), so
-            # none of them was reused; at 32, 64 of them are (docs/BENCHMARKS.md).
+            # is longer than the instructions every prompt of a task shares (96 tokens, sized to
+            # whole 32-token blocks: tests/handlers/test_prompt_blocks.py), so none of them was
+            # reused; at 32 all of them are (docs/BENCHMARKS.md).
             "block_size": self._block_size,
         }
         if self._adapters or self.spare_lora_slots:
