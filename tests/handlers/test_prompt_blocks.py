@@ -12,12 +12,10 @@ from __future__ import annotations
 from collections.abc import Sequence
 from pathlib import Path
 
-import pytest
-
 from daemon.settings import Settings
 from handlers import analysis, reply
 from handlers.types import EmailText, Entities
-from models.engines.base import Message
+from tests.models.engines.engine_helpers import prompt_token_ids
 
 BLOCK = Settings.model_fields["vllm_block_size"].default
 
@@ -35,23 +33,6 @@ FACTS = (
 )
 
 
-@pytest.fixture(scope="module")
-def token_ids(model_path: Path):  # type: ignore[no-untyped-def]
-    from transformers import AutoTokenizer
-
-    tokenizer = AutoTokenizer.from_pretrained(model_path)
-
-    def ids(messages: Sequence[Message]) -> list[int]:
-        text = tokenizer.apply_chat_template(
-            [{"role": m.role, "content": m.content} for m in messages],
-            tokenize=False,
-            add_generation_prompt=True,
-        )
-        return list(tokenizer(text, add_special_tokens=False).input_ids)
-
-    return ids
-
-
 def shared_prefix(prompts: Sequence[Sequence[int]]) -> int:
     length = 0
     for column in zip(*prompts, strict=False):
@@ -61,20 +42,23 @@ def shared_prefix(prompts: Sequence[Sequence[int]]) -> int:
     return length
 
 
-def test_analysis_prompts_share_whole_blocks(token_ids) -> None:  # type: ignore[no-untyped-def]
-    without_subject = [token_ids(analysis.messages(e)) for e in EMAILS if not e.subject]
-    without_subject.append(token_ids(analysis.messages(EmailText("m5", "", "Hello there"))))
-    shared = shared_prefix(without_subject)
-    assert shared >= BLOCK and shared % BLOCK == 0, shared
+def test_analysis_prompts_share_whole_blocks(model_path: Path) -> None:
+    def shared(emails: Sequence[EmailText]) -> int:
+        requests = [analysis.build_request(e, None) for e in emails]
+        return shared_prefix(prompt_token_ids(model_path, requests))
+
+    without_subject = shared([*(e for e in EMAILS if not e.subject),
+                              EmailText("m5", "", "Hello there")])
+    assert without_subject >= BLOCK and without_subject % BLOCK == 0, without_subject
     # With a subject the shared part runs on by the "Subject:" label only.
-    with_subject = shared_prefix([token_ids(analysis.messages(e)) for e in EMAILS if e.subject])
-    assert 0 <= with_subject - shared < 4, (shared, with_subject)
+    with_subject = shared([e for e in EMAILS if e.subject])
+    assert 0 <= with_subject - without_subject < 4, (without_subject, with_subject)
 
 
-def test_reply_prompts_share_whole_blocks(token_ids) -> None:  # type: ignore[no-untyped-def]
-    prompts = [token_ids(reply.messages(e, sentiment, found))
-               for e, (sentiment, found) in zip(EMAILS, FACTS, strict=True)]
-    shared = shared_prefix(prompts)
+def test_reply_prompts_share_whole_blocks(model_path: Path) -> None:
+    requests = [reply.build_request(e, sentiment, found, None, 96)
+                for e, (sentiment, found) in zip(EMAILS, FACTS, strict=True)]
+    shared = shared_prefix(prompt_token_ids(model_path, requests))
     assert shared >= BLOCK and shared % BLOCK == 0, shared
 
 

@@ -40,21 +40,26 @@ def save_random_lora(
     return folder
 
 
-def prompt_token_counts(model_path: Path, requests: Sequence[GenerateRequest]) -> list[int]:
-    """Each request's prompt length in tokens as the model's tokenizer counts it: a raw prompt
-    with the tokenizer's special tokens, a chat through the chat template."""
+def prompt_token_ids(model_path: Path, requests: Sequence[GenerateRequest]) -> list[list[int]]:
+    """Each request's prompt as the model's tokenizer encodes it: a raw prompt with the
+    tokenizer's special tokens, a chat through the chat template."""
     from transformers import AutoTokenizer
 
     tokenizer = AutoTokenizer.from_pretrained(model_path)
-    counts = []
+    encoded = []
     for request in requests:
         if request.prompt is not None:
-            counts.append(len(tokenizer(request.prompt).input_ids))
+            encoded.append(list(tokenizer(request.prompt).input_ids))
             continue
         text = tokenizer.apply_chat_template(
             [{"role": m.role, "content": m.content} for m in request.messages or ()],
             tokenize=False,
             add_generation_prompt=True,
         )
-        counts.append(len(tokenizer(text, add_special_tokens=False).input_ids))
-    return counts
+        encoded.append(list(tokenizer(text, add_special_tokens=False).input_ids))
+    return encoded
+
+
+def prompt_token_counts(model_path: Path, requests: Sequence[GenerateRequest]) -> list[int]:
+    """Each request's prompt length in tokens as the model's tokenizer counts it."""
+    return [len(ids) for ids in prompt_token_ids(model_path, requests)]
