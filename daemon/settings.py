@@ -313,7 +313,7 @@ class Settings(BaseSettings):
     analysis: Literal["auto", "split", "joint"] = Field(
         "auto",
         description="The first stage: joint = one request per email on the analysis adapter "
-        "(sentiment and entities in one JSON: the email is prefilled once); split = a "
+        "(sentiment and entities in one answer line: the email is prefilled once); split = a "
         "sentiment and an entities request per email, each on its adapter; auto = joint when "
         "the pipeline runs the entities stage and an analysis adapter is at hand (the "
         "registry's default, or one named in adapters), else split. Joint needs the entities "

@@ -121,8 +121,8 @@ def parse(result: GenerateResult, email: EmailText) -> Entities:
             if not isinstance(value, str):
                 raise OutputError(f"entities field {field!r} holds a non-string")
             key = normalise(value)
-            if not key or key in kept:
-                continue
+            if not key or key in kept or not any(ch.isalpha() for ch in key):
+                continue  # "9.05", "67": no name, product or place is only digits and marks
             if haystack is None:
                 haystack = _words(f"{email.subject} {without_cut_markers(email.body)}",
                                   handles=False)
@@ -149,6 +149,15 @@ _NOT_A_PERSON = frozenset({
     "email", "lists", "bulk", "for", "of", "and", "with", "from", "your", "my", "our",
 })
 DISPLAY_NAME_MAX_WORDS = 4
+# Lower-case words that a capitalised person's name can hold ("Ana de la Cruz", "Ludwig van
+# Beethoven"); in three words or more, any other lower-case word beside a capitalised one makes
+# it a thing's name ("Vela electric toothbrush"). Two words stay a name ("John smith" is how
+# some people write theirs).
+_NAME_PARTICLES = frozenset({
+    "al", "bin", "bint", "da", "das", "de", "degli", "dei", "del", "della", "der", "di", "do",
+    "dos", "du", "e", "el", "ibn", "la", "le", "lo", "os", "st", "ten", "ter", "van", "von",
+    "y", "zu", "zum", "zur",
+})
 
 
 def display_name(from_name: str) -> str | None:
@@ -170,6 +179,10 @@ def display_name(from_name: str) -> str | None:
             return None  # "ZDNet", "CNET", "GGII": a brand, not a name
     if all(word.isupper() and len(word) > 1 for word in words):
         return None  # "ACME", "IT DEPT": shouted mailbox names
+    if len(words) > 2 and any(word[0].isupper() for word in words) and any(
+        word.islower() and word.strip(".'-") not in _NAME_PARTICLES for word in words
+    ):
+        return None  # "Vela electric toothbrush": a brand and common words name a thing
     if all(len(word.strip(".")) < 2 for word in words):
         return None  # "D", "J. R.": initials alone
     if len(words) == 1 and words[0].islower():
@@ -192,13 +205,17 @@ def _brand_capitals(word: str) -> bool:
 
 
 def with_display_name(found: Entities, from_name: str) -> Entities:
-    """``found``'s person-like names (:func:`display_name`), the sender's display name first: the most reliable name
-    an email carries. Names that are part of it ("Dana" within "Dana Ross") are dropped. When
-    the display name is an organisation's or a feed's ("Great Offers", "ZDNet Tech Update"),
-    names that share a word with it are dropped instead: they name the sender, no one to greet."""
+    """``found``'s person-like names (:func:`display_name`), the sender's display name first:
+    the most reliable name an email carries. Names that are part of it ("Dana" within "Dana
+    Ross") are dropped. When the display name is an organisation's or a feed's ("Great Offers",
+    "ZDNet Tech Update"), names that share a word with it are dropped instead: they name the
+    sender, no one to greet. Names also given as a product or a place are dropped too."""
     # Only names that read as a person's are kept: the model also returns "CNET", "D" or an
     # address as a name, and a draft must not greet them.
-    found = Entities(name=tuple(n for n in found.name if display_name(n) is not None),
+    # A value the model also gave as a product or a place is not a person either.
+    things = {normalise(value) for value in (*found.product, *found.location)}
+    found = Entities(name=tuple(n for n in found.name
+                                if display_name(n) is not None and normalise(n) not in things),
                      product=found.product, location=found.location)
     name = display_name(from_name)
     if name is None:

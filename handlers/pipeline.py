@@ -44,7 +44,7 @@ class PipelineConfig:
     tasks: tuple[str, ...] = DEFAULT_TASKS
     adapters: Mapping[str, str | None] = field(default_factory=dict)
     # The first stage: "split" (a sentiment and an entities request per email) or "joint" (one
-    # request on the "analysis" adapter, sentiment and entities in one JSON).
+    # request on the "analysis" adapter, sentiment and entities in one answer line).
     analysis: str = "split"
     persona: str | None = None
     reply_max_tokens: int = 96

@@ -75,14 +75,19 @@ class SamplingParams:
 
 @dataclass(frozen=True, slots=True)
 class Constraint:
-    """Structured output: exactly one of a JSON schema or a closed list of choices."""
+    """Structured output: exactly one of a JSON schema, a closed list of choices or a regular
+    expression that the whole answer matches (the subset every engine's grammar library reads:
+    literals, classes, groups, alternation and repeats; no anchors or lookarounds)."""
 
     json_schema: Mapping[str, Any] | None = None
     choices: tuple[str, ...] | None = None
+    regex: str | None = None
 
     def __post_init__(self) -> None:
-        if (self.json_schema is None) == (self.choices is None):
-            raise ConfigurationError("a Constraint takes exactly one of json_schema or choices")
+        if [self.json_schema, self.choices, self.regex].count(None) != 2:
+            raise ConfigurationError(
+                "a Constraint takes exactly one of json_schema, choices or regex"
+            )
         if self.choices is not None and not self.choices:
             raise ConfigurationError("a choices Constraint needs at least one choice")
 

@@ -10,7 +10,9 @@ each. Timings are real but trivial: no queue, and every token arrives at the end
 from __future__ import annotations
 
 import asyncio
+import functools
 import json
+import re._parser as _regex_parser  # the stdlib's own regex parser (sre_parse before 3.11)
 import time
 from collections.abc import Mapping, Sequence
 from typing import Any
@@ -99,6 +101,8 @@ class EchoEngine(Engine):
             text = constraint.choices[len(last) % len(constraint.choices)]
         elif constraint is not None and constraint.json_schema is not None:
             text = self._instance_json(constraint.json_schema)
+        elif constraint is not None and constraint.regex is not None:
+            text = minimal_match(constraint.regex)
         else:
             first_line = last.lstrip().split("\n", 1)[0]
             text = " ".join(first_line.split()[: request.sampling.max_tokens]) or "echo"
@@ -135,3 +139,49 @@ def minimal_instance(schema: Mapping[str, Any]) -> Any:
     if kind == "boolean":
         return False
     return None
+
+
+@functools.lru_cache(maxsize=64)
+def minimal_match(regex: str) -> str:
+    """A shortest string matching a (simple) regular expression: the first branch of every
+    alternation, the fewest repeats, the first character of every class."""
+    return _shortest(_regex_parser.parse(regex))
+
+
+def _shortest(items: Any) -> str:
+    out: list[str] = []
+    for op, value in items:
+        name = str(op)
+        if name == "LITERAL":
+            out.append(chr(value))
+        elif name == "IN":
+            out.append(_class_member(value))
+        elif name == "ANY":
+            out.append("a")
+        elif name == "SUBPATTERN":
+            out.append(_shortest(value[-1]))
+        elif name == "BRANCH":
+            out.append(_shortest(value[1][0]))
+        elif name in ("MAX_REPEAT", "MIN_REPEAT", "POSSESSIVE_REPEAT"):
+            low, _high, body = value
+            out.append(_shortest(body) * low)
+        else:  # anchors and the like match the empty string
+            continue
+    return "".join(out)
+
+
+def _class_member(items: Any) -> str:
+    """A character of a class: its first literal or range start; for a negated class, the first
+    letter it does not exclude."""
+    kinds = [(str(op), value) for op, value in items]
+    if kinds and kinds[0][0] == "NEGATE":
+        banned = {v for k, v in kinds[1:] if k == "LITERAL"}
+        ranges = [v for k, v in kinds[1:] if k == "RANGE"]
+        return next(c for c in "abcdefghijklmnopqrstuvwxyz0123456789_-"
+                    if ord(c) not in banned and not any(lo <= ord(c) <= hi for lo, hi in ranges))
+    for kind, value in kinds:
+        if kind == "LITERAL":
+            return chr(value)
+        if kind == "RANGE":
+            return chr(value[0])
+    return "a"

@@ -11,8 +11,8 @@ base model's served name (``--served-model-name``).
 Structured outputs, as vLLM 0.32's server honours them (``structured_outputs_from_response_format``
 in ``vllm/entrypoints/openai/generate/base/protocol.py``): a JSON schema goes in the standard
 ``response_format={"type": "json_schema", "json_schema": {"name": ..., "schema": ...}}``; a closed
-list of choices has no OpenAI field and goes in vLLM's extra body field
-``structured_outputs={"choice": [...]}``. The old ``guided_choice``/``guided_json`` fields are
+list of choices and a regular expression have no OpenAI field and go in vLLM's extra body field
+``structured_outputs={"choice": [...]}`` or ``{"regex": "..."}``. The old ``guided_choice``/``guided_json`` fields are
 accepted and silently ignored (only a server-side warning), so they must not be used.
 
 Credentials: ``api_key`` goes out as ``Authorization: Bearer <key>`` on every request (vLLM's
@@ -457,6 +457,8 @@ def _request_body(request: GenerateRequest, model: str) -> tuple[str, dict[str, 
     constraint = request.constraint
     if constraint is not None and constraint.choices is not None:
         body["structured_outputs"] = {"choice": list(constraint.choices)}
+    elif constraint is not None and constraint.regex is not None:
+        body["structured_outputs"] = {"regex": constraint.regex}
     elif constraint is not None:
         body["response_format"] = {
             "type": "json_schema",

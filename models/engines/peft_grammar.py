@@ -11,6 +11,8 @@ left alone.
   whitespace), exactly what vLLM's structured output emits, so both engines give the same text
   for the same adapter. Properties come in schema order.
 * A ``choices`` constraint compiles to an EBNF alternation of the choices as literals.
+* A ``regex`` constraint compiles with xgrammar's own regex reader, as vLLM's xgrammar backend
+  compiles it.
 
 xgrammar is optional: without it :meth:`Grammars.for_tokenizer` returns ``None`` and the engine
 refuses constrained requests.
@@ -72,11 +74,13 @@ class Grammars:
         does not compile."""
         choices = constraint.choices
         # Not the sorted schema_text(): xgrammar emits properties in schema order.
-        key = (
-            ("choices", choices)
-            if choices is not None
-            else ("json", json.dumps(constraint.json_schema))
-        )
+        key: tuple[str, Any]
+        if choices is not None:
+            key = ("choices", choices)
+        elif constraint.regex is not None:
+            key = ("regex", constraint.regex)
+        else:
+            key = ("json", json.dumps(constraint.json_schema))
         grammar = self._cache.get(key)
         if grammar is None:
             try:
@@ -84,6 +88,8 @@ class Grammars:
                     grammar = self._compiler.compile_grammar(
                         self._xgr.Grammar.from_ebnf(choices_ebnf(choices))
                     )
+                elif key[0] == "regex":
+                    grammar = self._compiler.compile_grammar(self._xgr.Grammar.from_regex(key[1]))
                 else:
                     grammar = self._compiler.compile_json_schema(key[1], **JSON_GRAMMAR_OPTIONS)
             except (RuntimeError, ValueError) as error:

@@ -45,6 +45,8 @@ def sampling_params(request: GenerateRequest) -> VllmSamplingParams:
     if request.constraint is not None:
         if request.constraint.choices is not None:
             structured = StructuredOutputsParams(choice=list(request.constraint.choices))
+        elif request.constraint.regex is not None:
+            structured = StructuredOutputsParams(regex=request.constraint.regex)
         else:
             structured = StructuredOutputsParams(json=dict(request.constraint.json_schema or {}))
     return SamplingParams(

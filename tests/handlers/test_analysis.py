@@ -1,8 +1,9 @@
-"""The joint analysis task: prompt, schema, parser, and the pipeline's joint first stage."""
+"""The joint analysis task: prompt, answer line, parser, and the pipeline's joint first stage."""
 
 from __future__ import annotations
 
 import json
+import re
 
 import pytest
 
@@ -25,9 +26,9 @@ def test_analysis_is_an_adapter_task_but_not_a_stage() -> None:
 def test_the_prompt_quotes_the_email_once_and_asks_for_both() -> None:
     messages = analysis.messages(EMAIL)
     assert [m.role for m in messages] == ["system", "user"]
-    assert "sentiment" in messages[0].content and '"location"' in messages[0].content
+    assert "sentiment" in messages[0].content and "|location: places" in messages[0].content
     assert messages[1].content.count(EMAIL.body) == 1
-    assert messages[1].content.startswith("<email>") and messages[1].content.endswith("JSON:")
+    assert messages[1].content.startswith("<email>") and messages[1].content.endswith("Answer:")
     # Few-shot turns pair an example with its answer, the email last.
     shot = (EmailText("e", "", "Hi, Bo here."), analysis.answer("neutral", {"name": ["Bo"]}))
     with_shot = analysis.messages(EMAIL, [shot])
@@ -35,34 +36,44 @@ def test_the_prompt_quotes_the_email_once_and_asks_for_both() -> None:
     assert with_shot[2].content == shot[1]
 
 
-def test_the_schema_is_the_label_set_then_the_entity_fields() -> None:
+def test_the_constraint_is_the_label_set_then_the_entity_fields() -> None:
     request = analysis.build_request(EMAIL, "cid-a")
-    assert request.adapter == "cid-a" and request.constraint is not None
-    schema = request.constraint.json_schema
-    assert schema is not None and schema is analysis.SCHEMA
-    assert schema["required"] == ["sentiment", *ENTITY_FIELDS]
-    properties = schema["properties"]
-    assert isinstance(properties, dict)
-    assert properties["sentiment"] == {"type": "string", "enum": list(SENTIMENTS)}
-    for field in ENTITY_FIELDS:  # the entities task's own bounds, not a copy that could drift
-        assert properties[field] == entities.SCHEMA["properties"][field]  # type: ignore[index]
-    assert schema["additionalProperties"] is False
-    # Room for the entities answer and the sentiment member.
-    assert request.sampling.max_tokens > entities.SAMPLING.max_tokens
+    assert request.adapter == "cid-a" and request.constraint == analysis.CONSTRAINT
+    pattern = re.compile(analysis.CONSTRAINT.regex or "")
+    for label in SENTIMENTS:
+        assert pattern.fullmatch(
+            f"{label}|name: Ana Lopez|product: Nimbus X2; AeroBlend 500|location: Porto")
+        assert pattern.fullmatch(f"{label}|name:|product:|location:")
+    for text in ("angry|name:|product:|location:", "negative|name:|product:",
+                 "negative|name:|location:|product:", "negative|name:|product:|location:|",
+                 "negative|name: a\nb|product:|location:", "Negative|name:|product:|location:",
+                 "negative|||", '{"sentiment":"negative"}'):
+        assert not pattern.fullmatch(text), text
+    assert len(ENTITY_FIELDS) == 3  # the regex has one field per entity field
+    # The entities task's bound: entity lists are no longer than there.
+    assert request.sampling.max_tokens == entities.SAMPLING.max_tokens
     assert request.sampling.temperature == 0.0
 
 
-def test_the_answer_is_compact_json_in_schema_order() -> None:
+def test_the_answer_is_one_line_in_field_order() -> None:
     text = analysis.answer("negative", {"location": ["Porto"], "name": ["Ana Lopez"]})
-    assert text == ('{"sentiment":"negative","name":["Ana Lopez"],"product":[],'
-                    '"location":["Porto"]}')
-    assert analysis.answer("neutral", {}).endswith('"name":[],"product":[],"location":[]}')
+    assert text == "negative|name: Ana Lopez|product:|location: Porto"
+    assert analysis.answer("neutral", {}) == "neutral|name:|product:|location:"
+    assert analysis.answer("positive", {"product": ["Nimbus X2", "AeroBlend 500"]}) == (
+        "positive|name:|product: Nimbus X2; AeroBlend 500|location:")
+    # A separator inside a value cannot break the line apart.
+    assert analysis.answer("neutral", {"name": ["A|B;\nC"]}) == (
+        "neutral|name: A B C|product:|location:")
     with pytest.raises(ValueError, match="sentiment"):
         analysis.answer("angry", {})
+    assert re.fullmatch(analysis.CONSTRAINT.regex or "", text)
 
 
 def _result(data: object) -> GenerateResult:
-    return result(data if isinstance(data, str) else json.dumps(data))
+    if isinstance(data, str):
+        return result(data)
+    assert isinstance(data, dict)
+    return result(analysis.answer(data["sentiment"], data))
 
 
 def test_parse_validates_both_halves_like_the_split_parsers() -> None:
@@ -70,21 +81,25 @@ def test_parse_validates_both_halves_like_the_split_parsers() -> None:
     mood, facts = analysis.parse(_result({"sentiment": "negative", **found}), EMAIL)
     assert mood == "negative"
     # Same outcome as the entities parser on the same lists: spans only, normalised once.
-    assert facts == entities.parse(_result(found), EMAIL)
+    assert facts == entities.parse(result(json.dumps(found)), EMAIL)
     assert facts == Entities(name=("Ana Lopez",), product=("nimbus x2",), location=("Porto",))
-    # The sentiment parser's leniency (case, a trailing full stop) carries over.
-    assert analysis.parse(_result({"sentiment": "Positive.", "name": [], "product": [],
-                                   "location": []}), EMAIL)[0] == "positive"
+    # The sentiment parser's leniency (case, a trailing full stop) carries over, and so does
+    # space around the separators.
+    assert analysis.parse(result("Positive.|name:|product:|location:"), EMAIL)[0] == "positive"
+    assert analysis.parse(result(" negative| name:Ana Lopez ;Porto |product: |location:"),
+                          EMAIL)[1] == Entities(name=("Ana Lopez", "Porto"))
 
 
 @pytest.mark.parametrize("text", [
     "{oops",
-    "[]",
-    '{"name": [], "product": [], "location": []}',
-    '{"sentiment": 1, "name": [], "product": [], "location": []}',
-    '{"sentiment": "angry", "name": [], "product": [], "location": []}',
-    '{"sentiment": "neutral", "name": "Ana Lopez", "product": [], "location": []}',
-    '{"sentiment": "neutral", "name": [3], "product": [], "location": []}',
+    "",
+    '{"sentiment": "negative", "name": [], "product": [], "location": []}',
+    "angry|name:|product:|location:",
+    "negative|name:|product:",
+    "negative|name:|product:|location:|",
+    "negative|name:|location: Porto|product:",
+    "negative|Ana Lopez||Porto",
+    "negative|name: Ana Lopez",
 ])
 def test_parse_rejects_what_either_half_rejects(text: str) -> None:
     with pytest.raises(OutputError):
@@ -92,17 +107,21 @@ def test_parse_rejects_what_either_half_rejects(text: str) -> None:
 
 
 def test_an_answer_cut_at_its_bound_keeps_its_sentiment_and_no_entities() -> None:
-    cut = '{"sentiment":"negative","name":["aaa","bbb","ccc'
+    cut = "negative|name: aaa; bbb; ccc"
     mood, facts = analysis.parse(result(cut, finish_reason="length"), EMAIL)
     assert (mood, facts) == ("negative", Entities())
+    # All four fields there, the last one cut: its value may be a fragment, so none are kept.
+    whole = "negative|name: Ana Lopez|product: Nimbus X2|location: Por"
+    assert analysis.parse(result(whole, finish_reason="length"), EMAIL) == (
+        "negative", Entities())
     # Only a cut answer is forgiven: the same text that stopped on its own is broken output,
     # and a cut answer without a sentiment is too.
     with pytest.raises(OutputError):
         analysis.parse(result(cut), EMAIL)
     with pytest.raises(OutputError):
-        analysis.parse(result('{"name":["aaa","bb', finish_reason="length"), EMAIL)
+        analysis.parse(result("|name: aaa; bb", finish_reason="length"), EMAIL)
     with pytest.raises(OutputError):
-        analysis.parse(result('{"sentiment":"angry","name":["a', finish_reason="length"), EMAIL)
+        analysis.parse(result("angry|name: a", finish_reason="length"), EMAIL)
 
 
 def test_parse_keeps_the_handle_rule() -> None:
@@ -124,9 +143,9 @@ EMAILS = [
 def joint_script(request: GenerateRequest) -> GenerateResult:
     assert request.messages is not None
     user = request.messages[-1].content
-    if request.constraint is not None and request.constraint.json_schema is analysis.SCHEMA:
+    if request.constraint == analysis.CONSTRAINT:
         if "BROKEN-OUTPUT" in user:
-            return result('{"sentiment":"positive","name":')
+            return result("positive|name: Ana Lopez")
         mood = "negative" if "annoyed" in user else "positive"
         return result(analysis.answer(mood, {"name": ["Ana Lopez"], "product": ["AeroBlend 500"]}))
     if request.constraint is not None:

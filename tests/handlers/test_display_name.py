@@ -31,6 +31,12 @@ from handlers.types import Entities
     ("Great Offers", None),
     ("Date.com", None),
     ("Robert Reich For Governor", None),
+    ("Vela electric toothbrush", None),
+    ("Piccolo espresso machine", None),
+    ("Ana de la Cruz", "Ana de la Cruz"),
+    ("Ludwig van Beethoven", "Ludwig van Beethoven"),
+    ("dana ross", "dana ross"),
+    ("John smith", "John smith"),
 ])
 def test_display_names_that_read_as_a_person(raw: str, expected: str | None) -> None:
     assert display_name(raw) == expected
@@ -66,3 +72,10 @@ def test_the_fallback_greets_the_display_name_not_an_organisation() -> None:
 def test_names_that_are_no_person_are_not_kept() -> None:
     found = Entities(name=("CNET", "D", "Jesse@RobertReich.org", "Computers4Sure", "Ana Lima"))
     assert with_display_name(found, "").name == ("Ana Lima",)
+
+
+def test_a_name_also_given_as_a_product_or_a_place_is_no_person() -> None:
+    found = Entities(name=("Sage Mill", "Ana Lima", "Porto Alegre"), product=("sage mill",),
+                     location=("Porto Alegre",))
+    assert with_display_name(found, "").name == ("Ana Lima",)
+    assert with_display_name(found, "").product == ("sage mill",)

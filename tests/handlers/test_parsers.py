@@ -25,6 +25,13 @@ def test_entities_keep_only_spans_of_the_email() -> None:
     assert found == Entities(name=("Ana Lopez",), product=("aeroblend 500",), location=("Porto",))
 
 
+def test_entities_without_a_letter_are_dropped() -> None:
+    email = EmailText("<n@x>", "", "Rates 9.05 and 5.05 in Porto, 67 left of the AeroBlend 500.")
+    found = entities.parse(result(
+        '{"name":["67"],"product":["AeroBlend 500","9.05"],"location":["5.05","Porto"]}'), email)
+    assert found == Entities(product=("AeroBlend 500",), location=("Porto",))
+
+
 def test_entities_never_take_the_words_of_a_cut_marker() -> None:
     cut = EmailText("<3@x>", "Kettle", "My AeroBlend 500 broke.\n[... 1812 characters cut ...]\n"
                     "Ana Lopez, Porto")

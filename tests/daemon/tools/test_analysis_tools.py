@@ -28,7 +28,8 @@ def test_rows_render_with_the_analysis_prompt_and_answer() -> None:
     row = analysis_examples(1, 0)[0]
     messages, completion = render_row("analysis", row)
     assert messages == analysis.messages(EmailText("train", "", row["text"]))
-    assert json.loads(completion) == {"sentiment": row["label"], **row["entities"]}
+    assert completion == analysis.answer(row["label"], row["entities"])
+    assert completion.startswith(f"{row['label']}|name:")
     with pytest.raises(ValueError, match="sentiment"):
         render_row("analysis", {**row, "label": "angry"})
 

@@ -5,7 +5,13 @@ from __future__ import annotations
 import pytest
 
 from handlers import reply
-from models.engines.base import MAX_STOP_STRINGS, GenerateRequest, Message, SamplingParams
+from models.engines.base import (
+    MAX_STOP_STRINGS,
+    Constraint,
+    GenerateRequest,
+    Message,
+    SamplingParams,
+)
 from models.engines.openai_engine import _request_body
 from models.errors import ConfigurationError
 
@@ -28,3 +34,11 @@ def test_reply_decoding_maps_onto_the_openai_request() -> None:
     assert body["repetition_penalty"] == 1.15
     _, plain = _request_body(GenerateRequest(messages=(Message("user", "hi"),)), "m")
     assert "repetition_penalty" not in plain  # off: left out, so any server accepts it
+
+
+def test_a_constraint_is_exactly_one_kind() -> None:
+    assert Constraint(regex="a+").regex == "a+"
+    for kinds in ({}, {"regex": "a", "choices": ("a",)}, {"regex": "a", "json_schema": {}},
+                  {"json_schema": {}, "choices": ("a",), "regex": "a"}):
+        with pytest.raises(ConfigurationError, match="exactly one"):
+            Constraint(**kinds)  # type: ignore[arg-type]

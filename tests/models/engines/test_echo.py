@@ -3,11 +3,18 @@
 from __future__ import annotations
 
 import asyncio
+import re
 
 import pytest
 
-from models.engines.base import GenerateRequest, GenerateResult, PendingRequests, RequestTiming
-from models.engines.echo import EchoEngine
+from models.engines.base import (
+    Constraint,
+    GenerateRequest,
+    GenerateResult,
+    PendingRequests,
+    RequestTiming,
+)
+from models.engines.echo import EchoEngine, minimal_match
 
 
 def requests(n: int) -> list[GenerateRequest]:
@@ -68,3 +75,21 @@ async def test_queue_depth_counts_requests_in_a_call_and_returns_to_zero() -> No
         with pytest.raises(asyncio.CancelledError):
             await cancelled
         assert engine.queue_depth() == 0
+
+
+@pytest.mark.parametrize("regex", [
+    r"(positive|negative|neutral)\|[^|\n]*\|[^|\n]*\|[^|\n]*",
+    r"[0-9]{2,3}-x+",
+    r"(?:ab|c)?d[^a-z]",
+])
+def test_a_regex_answer_is_a_shortest_match(regex: str) -> None:
+    text = minimal_match(regex)
+    assert re.fullmatch(regex, text), text
+    assert minimal_match(r"(positive|negative)\|[^|]*") == "positive|"
+
+
+async def test_a_regex_constrained_request_gets_a_match() -> None:
+    line = Constraint(regex=r"(yes|no)\|[^|]*")
+    async with EchoEngine() as engine:
+        (answer,) = await engine.generate([GenerateRequest(prompt="Hi", constraint=line)])
+    assert answer.text == "yes|"

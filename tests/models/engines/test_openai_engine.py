@@ -418,6 +418,9 @@ def test_request_body_maps_sampling_and_constraints() -> None:
     assert body["response_format"] == {
         "type": "json_schema", "json_schema": {"name": "replyd", "schema": TICKET_SCHEMA},
     }  # fmt: skip
+    line = Constraint(regex=r"(yes|no)\|[^|]*")
+    _, body = _request_body(ask("Hi", constraint=line), SERVED)
+    assert body["structured_outputs"] == {"regex": line.regex} and "response_format" not in body
 
 
 # --- retries, error mapping and health against a stub server -----------------------------------

@@ -40,6 +40,20 @@ def test_compiled_grammars_are_cached(grammars: Grammars) -> None:
     labels = Constraint(choices=("yes", "no"))
     assert grammars.compile(labels) is grammars.compile(labels)
     assert grammars.compile(labels) is not grammars.compile(schema)
+    line = Constraint(regex=r"(yes|no)\|[^|]*")
+    assert grammars.compile(line) is grammars.compile(Constraint(regex=line.regex))
+    assert grammars.compile(line) is not grammars.compile(labels)
+
+
+def test_a_regex_constraint_accepts_its_matches_only(grammars: Grammars) -> None:
+    compiled = grammars.compile(Constraint(regex=r"(yes|no)\|[^|\n]*"))
+
+    def accepts(text: str) -> bool:
+        matcher = xgrammar.GrammarMatcher(compiled)
+        return bool(matcher.accept_string(text)) and matcher.is_completed()
+
+    assert accepts("yes|Anna Berg; Oslo") and accepts("no|")
+    assert not accepts("maybe|x") and not accepts("yes|a|b") and not accepts("yes")
 
 
 def test_a_grammar_that_does_not_compile_is_unsupported(grammars: Grammars) -> None:

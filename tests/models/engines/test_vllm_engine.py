@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import re
 import signal
 import time
 from collections.abc import AsyncIterator
@@ -219,6 +220,18 @@ async def test_json_schema_constraint_returns_matching_json(engine: VllmEngine) 
         assert isinstance(parsed[key], list)
         assert all(isinstance(item, str) for item in parsed[key])
         assert len(parsed[key]) <= 3
+
+
+async def test_regex_constraint_returns_a_matching_line(engine: VllmEngine) -> None:
+    # Bounded, so the grammar itself ends the answer within the token budget.
+    line = Constraint(regex=r"(yes|no)\|[a-z ]{0,12}\|[0-9]{1,3}")
+    email = "Hi, this is Anna Berg from Oslo. My Acme kettle stopped working."
+    request = ask(f"Is this a complaint? Then the town, then a number: {email}",
+                  SamplingParams(max_tokens=32), constraint=line)
+    results = await engine.generate([request, ask(PROMPTS[0])])
+    assert results[0].finish_reason == "stop"
+    assert re.fullmatch(line.regex or "", results[0].text), results[0].text
+    assert not re.fullmatch(line.regex or "", results[1].text)
 
 
 async def test_unknown_adapter_is_refused(engine: VllmEngine) -> None:
