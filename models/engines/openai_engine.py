@@ -12,8 +12,9 @@ Structured outputs, as vLLM 0.32's server honours them (``structured_outputs_fro
 in ``vllm/entrypoints/openai/generate/base/protocol.py``): a JSON schema goes in the standard
 ``response_format={"type": "json_schema", "json_schema": {"name": ..., "schema": ...}}``; a closed
 list of choices and a regular expression have no OpenAI field and go in vLLM's extra body field
-``structured_outputs={"choice": [...]}`` or ``{"regex": "..."}``. The old ``guided_choice``/``guided_json`` fields are
-accepted and silently ignored (only a server-side warning), so they must not be used.
+``structured_outputs={"choice": [...]}`` or ``{"regex": "..."}``. The old ``guided_choice`` and
+``guided_json`` fields are accepted and silently ignored (only a server-side warning), so they
+must not be used.
 
 Credentials: ``api_key`` goes out as ``Authorization: Bearer <key>`` on every request (vLLM's
 ``--api-key`` / ``VLLM_API_KEY`` guards ``/v1``); ``ca_bundle`` is a PEM file of the CA that
