@@ -30,6 +30,7 @@ from daemon.tools.peer_bench import (
     shots,
     summary,
 )
+from handlers import analysis
 from models.synth.emails import generate_emails
 from tests.conftest import REPO
 
@@ -148,8 +149,8 @@ class CannedServer:
         messages = body["messages"]
         assert isinstance(messages, list)
         system = messages[0]["content"].lower()
-        if "sentiment" in system and "json" in system:  # replyd's joint analysis
-            text = json.dumps({"sentiment": "negative", **EMPTY})
+        if "regex" in dict(body.get("structured_outputs") or {}):  # replyd's joint analysis
+            text = analysis.answer("negative", EMPTY)
         else:
             text = ("negative" if "sentiment" in system
                     else json.dumps(EMPTY) if "json" in system else REPLY)
