@@ -14,7 +14,6 @@ the split stage's are.
 from __future__ import annotations
 
 import dataclasses
-import json
 import re
 from collections.abc import Mapping, Sequence
 
@@ -24,7 +23,6 @@ from handlers.prompting import quote_email
 from handlers.types import ENTITY_FIELDS, SENTIMENTS, EmailText, Entities, Sentiment
 from models.engines.base import Constraint, GenerateRequest, GenerateResult, Message
 from models.errors import OutputError
-from models.vocabulary import JSON_SEPARATORS
 
 TASK = "analysis"
 # The answer is one line: the sentiment, then each entity field after a "|" and its own label,
@@ -112,5 +110,4 @@ def parse(result: GenerateResult, email: EmailText) -> tuple[Sentiment, Entities
             raise OutputError(f"analysis output has no {field!r} field where it belongs")
         part[field] = [value.strip() for value in values.split(VALUE_SEPARATOR.strip())
                        if value.strip()]
-    text = json.dumps(part, ensure_ascii=False, separators=JSON_SEPARATORS)
-    return label, entities_handler.parse(dataclasses.replace(result, text=text), email)
+    return label, entities_handler.from_lists(part, email)

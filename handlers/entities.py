@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import string
 from collections.abc import Mapping, Sequence
+from typing import Any
 
 from handlers.budget import without_cut_markers
 from handlers.prompting import quote_email
@@ -110,6 +111,12 @@ def parse(result: GenerateResult, email: EmailText) -> Entities:
         raise OutputError(f"entities output is not JSON ({exc.msg})") from exc
     if not isinstance(data, dict):
         raise OutputError("entities output is not a JSON object")
+    return from_lists(data, email)
+
+
+def from_lists(data: Mapping[str, Any], email: EmailText) -> Entities:
+    """Entities from the model's lists per field (missing fields are empty): only spans of the
+    email, normalised, deduplicated; ``OutputError`` when a field is not a list of strings."""
     haystack: str | None = None  # built on the first value: most outputs name few entities
     found: dict[str, tuple[str, ...]] = {}
     for field in ENTITY_FIELDS:
