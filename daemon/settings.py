@@ -257,9 +257,10 @@ class Settings(BaseSettings):
         DEFAULT_MODEL_CACHE, description="Where the default base model is converted and kept."
     )
     dtype: Literal["bfloat16", "float32", "auto"] = Field(
-        "float32", description="Weights/activations dtype. float32 by default: on CPUs without "
-        "AVX512-BF16 (AVX2-only hosts) vLLM runs several times slower in bfloat16 "
-        "(docs/BENCHMARKS.md). Use bfloat16 on GPUs and on CPUs with AMX/AVX512-BF16.")
+        "auto", description="Weights/activations dtype. auto: for vLLM, bfloat16 on a GPU or a "
+        "CPU with AVX512-BF16 or AMX (1.46x faster than float32 on such a CPU), float32 on "
+        "other CPUs, where vLLM runs several times slower in bfloat16 (docs/BENCHMARKS.md); "
+        "the peft engine takes float32.")
     max_model_len: int = Field(2048, ge=256, description="Context length the engine reserves.")
     engine_max_num_seqs: int = Field(64, ge=1, description="Sequences the engine runs at once.")
     vllm_kv_cache_gib: int = Field(2, ge=1, description="KV cache size on vLLM-CPU, in GiB.")

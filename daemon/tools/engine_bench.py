@@ -103,6 +103,7 @@ def local_server(settings: Settings) -> Iterator[str]:
     from daemon.service.build import registry_for, task_adapters
     from daemon.tools.broker import free_port
     from models.base_model import DEFAULT_MODEL_NAME, resolve_base_model
+    from models.engines.dtype import vllm_dtype
 
     registry = registry_for(settings)
     model = resolve_base_model(settings.base_model_path, settings.model_cache_dir)
@@ -112,7 +113,7 @@ def local_server(settings: Settings) -> Iterator[str]:
                for cid in sorted(set(task_adapters(settings).values()))]
     command = [sys.executable, "-m", "vllm.entrypoints.openai.api_server", "--model", str(model),
                "--served-model-name", DEFAULT_MODEL_NAME, "--host", "127.0.0.1",
-               "--port", str(port), "--dtype", settings.dtype,
+               "--port", str(port), "--dtype", vllm_dtype(settings.dtype),
                "--max-model-len", str(settings.max_model_len),
                "--max-num-seqs", str(settings.engine_max_num_seqs),
                "--block-size", str(settings.vllm_block_size), "--enable-lora",

@@ -37,6 +37,7 @@ from models.engines.base import (
     RequestTiming,
     estimate_tokens,
 )
+from models.engines.dtype import vllm_dtype
 from models.engines.vllm_sampling import sampling_params
 from models.errors import (
     AdapterError,
@@ -76,7 +77,7 @@ class VllmEngine(Engine):
         self,
         model_path: Path,
         adapters: Mapping[str, AdapterInfo] = _NO_ADAPTERS,
-        dtype: str = "bfloat16",
+        dtype: str = "auto",
         max_model_len: int = 2048,
         max_num_seqs: int = 64,
         kv_cache_gib: int = 2,
@@ -106,7 +107,7 @@ class VllmEngine(Engine):
         self._adapters: Mapping[str, AdapterInfo] = MappingProxyType(dict(adapters))
         # Stable ids: the same registry always maps an adapter to the same vLLM slot id.
         self._lora_ids = {cid: i for i, cid in enumerate(sorted(self._adapters), start=1)}
-        self._dtype = dtype
+        self._dtype = vllm_dtype(dtype)  # "auto": by the CPU (models.engines.dtype)
         self._max_model_len = max_model_len
         self._max_num_seqs = max_num_seqs
         self._kv_cache_gib = kv_cache_gib
@@ -199,7 +200,8 @@ class VllmEngine(Engine):
                 raise EngineDeadError(f"vLLM engine failed to start: {exc}") from exc
             raise
         log.info(
-            "vLLM engine started: model %s, %d adapter(s)", self.base_model, len(self._adapters)
+            "vLLM engine started: model %s in %s, %d adapter(s)", self.base_model, self._dtype,
+            len(self._adapters),
         )
 
     async def stop(self) -> None:
