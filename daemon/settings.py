@@ -258,7 +258,7 @@ class Settings(BaseSettings):
     )
     dtype: Literal["bfloat16", "float32", "auto"] = Field(
         "auto", description="Weights/activations dtype. auto: for vLLM, bfloat16 on a GPU or a "
-        "CPU with AVX512-BF16 or AMX (1.46x faster than float32 on such a CPU), float32 on "
+        "CPU with AVX512-BF16 or AMX (1.48x faster than float32 on such a CPU), float32 on "
         "other CPUs, where vLLM runs several times slower in bfloat16 (docs/BENCHMARKS.md); "
         "the peft engine takes float32.")
     max_model_len: int = Field(2048, ge=256, description="Context length the engine reserves.")

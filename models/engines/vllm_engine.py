@@ -37,7 +37,7 @@ from models.engines.base import (
     RequestTiming,
     estimate_tokens,
 )
-from models.engines.dtype import vllm_dtype
+from models.engines.dtype import DTYPES, vllm_dtype
 from models.engines.vllm_sampling import sampling_params
 from models.errors import (
     AdapterError,
@@ -107,7 +107,9 @@ class VllmEngine(Engine):
         self._adapters: Mapping[str, AdapterInfo] = MappingProxyType(dict(adapters))
         # Stable ids: the same registry always maps an adapter to the same vLLM slot id.
         self._lora_ids = {cid: i for i, cid in enumerate(sorted(self._adapters), start=1)}
-        self._dtype = vllm_dtype(dtype)  # "auto": by the CPU (models.engines.dtype)
+        if dtype not in DTYPES:
+            raise ConfigurationError(f"dtype must be one of {DTYPES}, got {dtype!r}")
+        self._dtype = dtype  # "auto" is resolved at start, off the event loop (it may import torch)
         self._max_model_len = max_model_len
         self._max_num_seqs = max_num_seqs
         self._kv_cache_gib = kv_cache_gib
@@ -182,6 +184,7 @@ class VllmEngine(Engine):
         build = asyncio.ensure_future(asyncio.to_thread(_build, engine_kwargs))
         try:
             self._tokenizer, self._engine = await asyncio.shield(build)
+            self._dtype = engine_kwargs["dtype"]  # as _build resolved it
             from vllm.lora.request import LoRARequest
 
             self._lora_requests = {
@@ -328,6 +331,8 @@ def _build(engine_kwargs: dict[str, Any]) -> tuple[PreTrainedTokenizerBase, Asyn
     from vllm.engine.arg_utils import AsyncEngineArgs
     from vllm.v1.engine.async_llm import AsyncLLM
 
+    # "auto" by the hardware (models.engines.dtype); written back for the caller to log.
+    engine_kwargs["dtype"] = vllm_dtype(engine_kwargs["dtype"])
     tokenizer = AutoTokenizer.from_pretrained(engine_kwargs["model"])
     args = AsyncEngineArgs(
         **engine_kwargs,

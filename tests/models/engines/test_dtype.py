@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from daemon.settings import Settings
@@ -54,3 +56,12 @@ def test_an_explicit_dtype_is_kept_and_the_hardware_not_asked() -> None:
 
 def test_the_setting_defaults_to_auto() -> None:
     assert Settings.model_fields["dtype"].default == "auto"
+
+
+def test_the_vllm_engine_refuses_an_unknown_dtype_before_starting(tmp_path: Path) -> None:
+    from models.engines.vllm_engine import VllmEngine
+    from models.errors import ConfigurationError
+
+    with pytest.raises(ConfigurationError, match="dtype must be one of"):
+        VllmEngine(tmp_path, dtype="float16")
+    VllmEngine(tmp_path, dtype="auto")  # resolved at start, off the event loop
