@@ -100,7 +100,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--task", required=True, choices=(*TASKS, "injection"),
                    help="injection: the steering guard, no engine (docs/INJECTION.md).")
     p.add_argument("--data", required=True, type=Path, help="JSONL examples; for injection also "
-                   "synth[:SEED] and/or public[:dev|:test], comma-separated.")
+                   "synth[:SEED], other[:SEED] (benign non-customer mail) and/or "
+                   "public[:dev|:test], comma-separated.")
     mode = p.add_mutually_exclusive_group()
     mode.add_argument("--adapter", help="Customization ID (default: the registry's default)")
     mode.add_argument("--zero-shot", action="store_true", help="The bare base model.")

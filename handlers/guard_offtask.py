@@ -31,6 +31,11 @@ _LEAD = (r"(?:^|[.!?:;,\[(\"*] ?|\b(?:please|now|then|just|pls) |"
 _WRITE = (r"(?:(?:write|compose|create|generate|produce|draft|pen|craft|narrate|invent|make up|"
           r"come up with) (?:me |us )?(?:an? |the |one |some |two |three |\d+ )?|(?:tell|give) "
           r"(?:me|us) (?:an?|one|some|two|three|\d+) )")
+# Not the task a contest or a writing group sets ("Competition: write a short story about ...",
+# "this week's prompt: write a poem about ..."): a newsletter's announcement, not an order to
+# the drafter. (\x20 is a space the rules' compiler keeps; lookbehinds need a fixed width.)
+_CONTEST = (r"(?<!prompt:\x20)(?<!prompt:)(?<!competition:\x20)(?<!contest:\x20)"
+            r"(?<!challenge:\x20)(?<!theme:\x20)")
 # Pieces of writing a support reply never is. Not "review", "note", "letter", "guide" or
 # "summary": a customer may ask the shop for those.
 _PIECES = (r"(?:story|stories|tale|tales|fable|essay|essays|poem|poems|poetry|haiku|sonnet|"
@@ -59,7 +64,7 @@ _G_HARM = ("bomb bombs explosive explosives napalm thermite molotov grenade gren
 OFFTASK_FAMILIES: dict[str, list[tuple[str, tuple[str, ...]]]] = {
     "writing_order": [
         # "Write a short story about ...", "[tell me a fictional story about ...]".
-        (rf"{_LEAD}{_WRITE}(?:\w+ ){{0,3}}?{_PIECES} {_TOPIC}\b",
+        (rf"{_LEAD}{_CONTEST}{_WRITE}(?:\w+ ){{0,3}}?{_PIECES} {_TOPIC}\b",
          ("write compose create generate produce draft pen craft narrate tell give invent make "
           "come", "story stories tale tales fable essay essays poem poems poetry haiku sonnet "
           "limerick song songs lyrics rap screenplay novel fiction fanfic monologue speech "

@@ -40,6 +40,13 @@ _PHISH = (r"(?:verify|log ?in|login|sign ?in|signin|password|credentials|card de
 _URL = r"\b(?:h(?:tt|xx)ps?\W{0,2}:|www\b)"
 # Inside a role tag: a little space or a few marks ("< system >", "[.inst.]", "<*|*system*|*>").
 _TAG_GAP = r"[\s*.\u00b7|-]{0,3}"
+# After a bracketed name, the next line is "key = value": an INI file's section header.
+NOT_INI_SECTION = r"(?!\n[\w\x20.-]{1,40}\x20?=\x20)"  # \x20: a space the rules' compiler keeps
+# Duties a person takes on: "you will act as the main point of contact".
+_DUTY = (r"(?:(?:the|our|a|an|your) )?(?:main |primary |first |single |sole |local |named )?"
+         r"(?:point of contact|contact person|contact|liaison|coordinator|go between|"
+         r"intermediary|representative|chair|secretary|treasurer|witness|guarantor|referee|"
+         r"deputy|stand in|marshal|marshals|host|mentor|buddy)\b")
 
 # Words a rule's matches always hold: a rule runs only on a text that has, for each string of
 # its gate, one of that string's words ("<", "[" and "##" stand for those characters). Looking
@@ -212,8 +219,10 @@ FAMILIES: dict[str, list[tuple[str, tuple[str, ...]]]] = {
         (rf"\b(?:{_AI}) without (?:any )?(?:rules|restrictions|filters|limits|limitations|"
          r"guidelines|ethics|morals|censorship)\b",
          (_G_RESTRICT,)),
+        # Not "you will act as the main point of contact": a job, not a character.
         (r"\b(?:you are to|you will|you will now|you are going to|youre going to|you shall) "
-         r"(?:act|pretend|roleplay|role play) (?:as|like|to be)\b",
+         r"(?:act|pretend|roleplay|role play) (?:as|like|to be)\b"
+         rf"(?! {_DUTY})",
          ("act pretend roleplay role",)),
         (r"\b(?:it is|its|today is) opposite day\b|\bopposite (?:mode|machine)\b",
          ("opposite",)),
@@ -265,7 +274,8 @@ FAMILIES: dict[str, list[tuple[str, tuple[str, ...]]]] = {
          ("<",)),
         (r"<\|[a-z_\x20-]{2,30}\|>",
          ("<",)),
-        (rf"\[{_TAG_GAP}/?{_TAG_GAP}(?:inst|sys|system|assistant){_TAG_GAP}\]",
+        # Not an INI section header ("[system]" over "mode = strict"): a pasted configuration.
+        (rf"\[{_TAG_GAP}/?{_TAG_GAP}(?:inst|sys|system|assistant){_TAG_GAP}\]{NOT_INI_SECTION}",
          ("[",)),
         (rf"<{_TAG_GAP}<{_TAG_GAP}/?{_TAG_GAP}sys{_TAG_GAP}>{_TAG_GAP}>",
          ("<",)),

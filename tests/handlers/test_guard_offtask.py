@@ -48,6 +48,9 @@ MENTIONS = [
     "I followed the steps to remove the malware, but the laptop is still slow.",
     "I want to know how the malware got onto my PC after your update.",
     "How can I make the computer virus-free again?",
+    # A contest or a writing group's task, announced in a newsletter.
+    "* Competition: write a short story about cycling in under 500 words and win a weekend away.",
+    "This week's prompt: write a poem about a lighthouse keeper who finds a letter.",
 ]
 
 

@@ -176,6 +176,19 @@ def test_public_injections_are_fetched_pinned_and_embedded(tmp_path: Path,
                                               "n_benign": 0, "false_positive_rate": None}
 
 
+def test_other_mail_is_benign_and_seeded() -> None:
+    from daemon.tools import evaluate
+    from models.errors import ConfigurationError
+
+    examples = evaluate.load_injections("other:4")
+    assert len(examples) == 300 and {e["label"] for e in examples} == {"benign"}
+    assert {e["source"] for e in examples} == {"other:4"}
+    assert examples[0]["id"] == "oth-4-0000"
+    assert evaluate.load_injections("other")[0]["id"] == "oth-2-0000"
+    with pytest.raises(ConfigurationError, match="seed"):
+        evaluate.load_injections("other:x")
+
+
 def test_the_public_pins_name_one_wheel() -> None:
     from daemon.tools.evaluate import PUBLIC_INJECTIONS
     from models.synth.injections import PUBLIC_KINDS
