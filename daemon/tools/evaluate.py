@@ -404,6 +404,11 @@ PUBLIC_INJECTIONS: dict[str, PinnedFile] = {
 MAX_LISTED = 200  # ids of misses and false positives listed in a report
 
 
+# --data names for the generators of labelled steering examples, each taking a seed.
+_GENERATORS: dict[str, Callable[..., list[dict[str, Any]]]] = {
+    "synth": injection_examples, "other": other_mail_examples}
+
+
 def load_injections(spec: str, cache_dir: Path = DEFAULT_CACHE_DIR,
                     downloader: Downloader | None = None) -> list[dict[str, Any]]:
     """The examples ``--data`` names, comma-separated: ``synth`` or ``synth:SEED`` (the
@@ -421,16 +426,11 @@ def load_injections(spec: str, cache_dir: Path = DEFAULT_CACHE_DIR,
                                      kind, fetch(pinned, cache_dir, downloader).read_bytes()))
             if source != "public":  # the half patterns may be written against, or the other
                 found = found[int(source.endswith("test"))::2]
-        elif source == "synth" or source.startswith("synth:"):
+        elif (generator := source.partition(":")[0]) in _GENERATORS:
             seed = source.partition(":")[2] or str(EVAL_SEED)
             if not seed.isdigit():
                 raise ConfigurationError(f"--data {source}: the seed must be a number")
-            found = injection_examples(seed=int(seed))
-        elif source == "other" or source.startswith("other:"):
-            seed = source.partition(":")[2] or str(EVAL_SEED)
-            if not seed.isdigit():
-                raise ConfigurationError(f"--data {source}: the seed must be a number")
-            found = other_mail_examples(seed=int(seed))
+            found = _GENERATORS[generator](seed=int(seed))
         else:
             found = _labelled_injections(Path(source))
         examples += [{**example, "source": source} for example in found]
