@@ -17,7 +17,7 @@ from daemon.service.build import build_engine, task_adapters
 from daemon.settings import Settings
 from daemon.tools import analysis_eval
 from daemon.tools.injection_eval import INJECTION, run_injection_eval
-from daemon.tools.jsonl import read_jsonl, write_jsonl
+from daemon.tools.jsonl import read_jsonl, write_predictions
 from handlers import entities, persona, reply, scoring, sentiment
 from handlers.checks import CHECKS, FACTS_LOST, check_draft, check_rewrite
 from handlers.repair import repair
@@ -81,13 +81,6 @@ def few_shot_examples(task: str, k: int) -> list[tuple[EmailText, str]]:
     raise ConfigurationError("--few-shot applies to sentiment and entities")
 
 
-def _write_predictions(path: Path, examples: Sequence[dict[str, Any]],
-                       predictions: Sequence[Any]) -> None:
-    """Each example with its ``prediction`` added, as JSONL."""
-    write_jsonl(({**example, "prediction": prediction}
-                 for example, prediction in zip(examples, predictions, strict=True)), path)
-
-
 def _email(text: str) -> EmailText:
     return EmailText(message_id="eval", subject="", body=text)
 
@@ -138,7 +131,7 @@ async def run_eval(settings: Settings, options: EvalOptions) -> dict[str, Any]:
         completion_tokens_per_example=round(completion_tokens / len(examples), 1),
     )
     if options.predictions is not None:
-        _write_predictions(options.predictions, examples, predictions)
+        write_predictions(options.predictions, examples, predictions)
     return report
 
 
@@ -304,7 +297,7 @@ def run_baseline(options: EvalOptions) -> dict[str, Any]:
         completion_tokens_per_example=0.0,
     )
     if options.predictions is not None:
-        _write_predictions(options.predictions, examples, predictions)
+        write_predictions(options.predictions, examples, predictions)
     return report
 
 

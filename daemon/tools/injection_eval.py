@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from daemon.tools.corpora_fetch import DEFAULT_CACHE_DIR, Downloader, PinnedFile, fetch
-from daemon.tools.jsonl import read_jsonl, write_jsonl
+from daemon.tools.jsonl import read_jsonl, write_predictions
 from handlers.guard import looks_like_steering
 from handlers.prompting import MAX_PROMPT_CHARS
 from models.errors import ConfigurationError
@@ -106,8 +106,7 @@ def run_injection_eval(data: str | Path, predictions: Path | None = None,
                   seconds=round(time.perf_counter() - started, 2),
                   prompt_tokens_per_example=0.0, completion_tokens_per_example=0.0)
     if predictions is not None:
-        write_jsonl(({**example, "prediction": verdict}
-                     for example, verdict in zip(examples, flagged, strict=True)), predictions)
+        write_predictions(predictions, examples, flagged)
     return report
 
 

@@ -42,3 +42,10 @@ def write_jsonl(rows: Iterable[Mapping[str, Any]], path: Path) -> None:
     data = "".join(json.dumps(row, ensure_ascii=False) + "\n" for row in rows).encode("utf-8")
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_bytes(data)
+
+
+def write_predictions(path: Path, examples: Iterable[Mapping[str, Any]],
+                      predictions: Iterable[Any]) -> None:
+    """Each example with its ``prediction`` added, as JSONL (``replyd eval --predictions``)."""
+    write_jsonl(({**example, "prediction": prediction}
+                 for example, prediction in zip(examples, predictions, strict=True)), path)
