@@ -203,6 +203,9 @@ _DEADLINE = re.compile(
     r"|the end of (?:the )?(?:day|week|month)|(?:this|next) (?:week|month|weekend))\b",
     re.IGNORECASE)
 _DIGIT_RUNS = re.compile(r"\d+")
+# An amount of money, and a percentage: "17%" in the email grounds no "$17" in the draft.
+_MONEY = re.compile(r"^[$€£¥]|(?:usd|eur|gbp|dollars?|euros?|pounds?|bucks)$", re.IGNORECASE)
+_PERCENT = re.compile(r"\b\d+(?:[.,]\d+)?\s?%")
 # A capitalised word right after a lower-case letter or a comma and one space: mid-sentence.
 _MID_SENTENCE_CAPITAL = re.compile(r"(?<=[a-z,;:] )([A-Z][\w'-]+)")
 _ALWAYS_CAPITAL = frozenset({"I", "I'm", "I've", "I'll", "I'd", "OK"})
@@ -368,8 +371,9 @@ def _persona_sign_off(lines: Sequence[str]) -> bool:
 def invented_facts(draft: str, source: str, *,
                    allowed_domains: Iterable[str] = ()) -> list[str]:
     """URLs, addresses, phone/order numbers, amounts and dates in ``draft`` but not in
-    ``source``. Numbers compare by their digits, so "#48213" is grounded by "order 48213";
-    the rest (URLs, addresses, weekdays) by the same pattern's matches in ``source``.
+    ``source``. Numbers compare by their digits, so "#48213" is grounded by "order 48213",
+    except that a percentage grounds no amount of money ("17%" does not ground "$17"); the
+    rest (URLs, addresses, weekdays) by the same pattern's matches in ``source``.
 
     A URL, bare domain or email address whose host is one of ``allowed_domains`` or a
     subdomain of one ("help.example-shop.com" for "example-shop.com") is never invented, path
@@ -378,6 +382,7 @@ def invented_facts(draft: str, source: str, *,
     allowed = _allowed(allowed_domains)
     # Sets, not substring searches of the source per match: the cost stays linear.
     source_digits = set(_DIGIT_RUNS.findall(source))
+    money_digits: set[str] | None = None  # the source's digits outside percentages, if needed
     source_facts = {m.group(0).casefold() for m in _FACTS.finditer(source)}
     found = []
     for match in _FACTS.finditer(draft):
@@ -385,7 +390,12 @@ def invented_facts(draft: str, source: str, *,
         if allowed and "." in text and _on_allowed_host(text, allowed):
             continue
         digits = _DIGIT_RUNS.findall(text)
-        grounded = (all(run in source_digits for run in digits) if digits
+        known = source_digits
+        if digits and _MONEY.search(text):
+            if money_digits is None:
+                money_digits = set(_DIGIT_RUNS.findall(_PERCENT.sub(" ", source)))
+            known = money_digits
+        grounded = (all(run in known for run in digits) if digits
                     else text.casefold() in source_facts)
         if not grounded:
             found.append(text)

@@ -366,6 +366,17 @@ def test_facts_from_the_email_are_grounded() -> None:
     assert checks.invented_facts("Your Nomad 20K power bank and Pulse S3 smartwatch.", "") == []
 
 
+def test_a_percentage_grounds_no_amount_of_money() -> None:
+    # A news item "Executive pay leaps ahead 17%" once got "your $17 isn't being taken care of".
+    source = "Executive pay leaps ahead 17% last year."
+    assert checks.invented_facts("I'm sorry that your $17 isn't paid.", source) == ["$17"]
+    assert checks.invented_facts("Your 17 dollars are on the way.", source) == ["17 dollars"]
+    assert checks.invented_facts("Pay rose 17% last year.", source) == []
+    # The same digits as money or a plain number still ground it.
+    assert checks.invented_facts("Your $17 refund.", "I paid 17 dollars, 5% off.") == []
+    assert checks.invented_facts("The €39.99 you paid.", "I paid 39.99 EUR.") == []
+
+
 @pytest.mark.parametrize("fact", [
     "See https://example-shop.com/returns for details.",
     "See https://help.example-shop.com/plans/48999 for details.",
