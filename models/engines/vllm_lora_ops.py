@@ -12,6 +12,12 @@ for them, i.e. the last slot's adapter: in a mixed batch, base-model rows got th
 adapter whenever ``max_loras`` equalled the number of active adapters (every slot taken), a bug
 these ops remove. Results are otherwise the same computation in the same dtype.
 
+vLLM also wraps every linear layer of the model for LoRA, whatever the adapters were trained on,
+and runs the ops for all of them; an adapter's slot stays zero-filled in the layers and modules
+it has no weights for. The ops and ``add_lora_linear`` skip those (``skip_zero_layers``): the
+term they would add is exactly zero, so outputs do not change, and on the shipped adapters (q,
+k, v, o of the last 15 of 30 layers) two calls in three do no work.
+
 vLLM runs the model in worker processes; plugins registered under the entry-point group
 ``vllm.general_plugins`` (see pyproject.toml) are loaded in every vLLM process, so ``register``
 patches the ops wherever the model actually runs. It only acts on the CPU platform, and can be
@@ -20,8 +26,11 @@ switched off with ``REPLYD_VLLM_FAST_LORA=0`` to compare against the reference.
 
 from __future__ import annotations
 
+import functools
 import logging
 import os
+import weakref
+from typing import Any
 
 import torch
 
@@ -29,22 +38,59 @@ log = logging.getLogger(__name__)
 _PATCHED = False
 
 
+# (id of the weights' base tensor, slot) -> (weak reference to it, its version counter, slot is
+# all zeros); see _zero_slot. vLLM's stacked LoRA tensors live as long as the engine.
+_ZERO: dict[tuple[int, int], tuple[weakref.ref[torch.Tensor], int, bool]] = {}
+_ZERO_LIMIT = 8192
+
+
+def _zero_slot(weights: torch.Tensor, slot: int) -> bool:
+    """Whether adapter ``slot`` of ``weights`` is all zeros, cached until the tensor changes.
+
+    vLLM wraps every linear layer of the model for LoRA, but an adapter holds weights only for
+    the modules and layers it was trained on (the shipped ones: q/k/v/o of the last 15 of 30
+    layers); its other slices stay zero-filled, and computing with them adds exactly nothing.
+    The answer is cached per tensor and slot, and dropped when the tensor's version counter
+    moves: vLLM writes an adapter into its slot in place, which bumps the counter. A tensor
+    without a version counter (made in inference mode) is checked on every call.
+    """
+    owner = weights if weights._base is None else weights._base
+    try:
+        version = weights._version
+    except RuntimeError:
+        return not bool(weights[slot].any())
+    key = (id(owner), slot)
+    cached = _ZERO.get(key)
+    if cached is not None and cached[0]() is owner and cached[1] == version:
+        return cached[2]
+    zero = not bool(weights[slot].any())
+    if len(_ZERO) >= _ZERO_LIMIT:
+        _ZERO.clear()
+    _ZERO[key] = (weakref.ref(owner), version, zero)
+    return zero
+
+
 def _lora_matmul(
     inputs: torch.Tensor, weights: torch.Tensor, indices: torch.Tensor, dtype: torch.dtype
-) -> torch.Tensor:
-    """``out[t] = inputs[t] @ weights[indices[t]].T`` with zeros where ``indices[t] < 0``."""
+) -> torch.Tensor | None:
+    """``out[t] = inputs[t] @ weights[indices[t]].T`` with zeros where ``indices[t] < 0``.
+
+    None means that every row's term is zero (no adapter, or only zero-filled slots), so the
+    caller can skip the work.
+    """
     if weights.dim() == 4:
         weights = weights.squeeze(1)
-    inputs = inputs.to(dtype)
     indices = indices[: inputs.shape[0]]
-    present = torch.unique(indices).tolist()
-    if len(present) == 1 and present[0] >= 0 and indices.shape[0] == inputs.shape[0]:
+    slots = torch.unique(indices).tolist()
+    present = [slot for slot in slots if slot >= 0 and not _zero_slot(weights, slot)]
+    if not present:
+        return None
+    inputs = inputs.to(dtype)
+    if len(slots) == 1 and indices.shape[0] == inputs.shape[0]:
         # The common case: the whole batch on one adapter, no row selection needed.
         return inputs @ weights[present[0]].to(dtype).T
     out = torch.zeros(inputs.shape[0], weights.shape[1], dtype=dtype, device=inputs.device)
     for slot in present:
-        if slot < 0:
-            continue
         rows = (indices == slot).nonzero(as_tuple=True)[0]
         out[rows] = inputs[rows] @ weights[slot].to(dtype).T
     return out
@@ -58,6 +104,9 @@ def bgmv_shrink(
     scaling: float = 1.0,
 ) -> None:
     outputs = _lora_matmul(inputs, lora_b_weights, lora_indices_tensor, output_tensor.dtype)
+    if outputs is None:
+        output_tensor[:, : lora_b_weights.shape[-2]] = 0
+        return
     output_tensor[:, : outputs.shape[1]] = scaling * outputs
 
 
@@ -69,6 +118,10 @@ def bgmv_expand(
     add_inputs: bool = True,
 ) -> None:
     outputs = _lora_matmul(inputs, lora_b_weights, lora_indices_tensor, output_tensor.dtype)
+    if outputs is None:
+        if not add_inputs:
+            output_tensor[:, : lora_b_weights.shape[-2]] = 0
+        return
     limit = output_tensor.shape[0]
     if outputs.shape[0] == 1 and output_tensor.shape[0] != 1:
         limit = 1
@@ -90,10 +143,48 @@ def bgmv_expand_slice(
     add_inputs: bool = True,
 ) -> None:
     outputs = _lora_matmul(inputs, lora_b_weights, lora_indices_tensor, output_tensor.dtype)
+    if outputs is None:
+        if not add_inputs:
+            output_tensor[:, slice_offset : slice_offset + slice_size] = 0
+        return
     if add_inputs:
         output_tensor[:, slice_offset : slice_offset + slice_size] += outputs
     else:
         output_tensor[:, slice_offset : slice_offset + slice_size] = outputs
+
+
+def skip_zero_layers(wrapper_class: type) -> None:
+    """Make a punica wrapper class skip the layers where every active adapter is zero-filled.
+
+    Each step's batch uses a few adapter slots; ``update_metadata`` now notes them once per step,
+    and ``add_lora_linear`` returns at once when, for every one of them, the layer's A matrices
+    are all zeros (``_zero_slot``): the LoRA term ``x @ A @ B`` is then exactly zero, so
+    skipping leaves ``y`` as it is. On the shipped adapters that is 2 of every 3 calls (the
+    MLP of every layer, and the first 15 layers' attention), each of which used to allocate
+    its buffers, cast the activations and multiply by zeros.
+    """
+    update_metadata = wrapper_class.update_metadata
+    add_lora_linear = wrapper_class.add_lora_linear
+
+    @functools.wraps(update_metadata)
+    def update_metadata_noting_slots(self: Any, *args: Any, **kwargs: Any) -> None:
+        update_metadata(self, *args, **kwargs)
+        slots = torch.unique(self.token_lora_indices).tolist()
+        self.replyd_slots = tuple(slot for slot in slots if slot >= 0)
+
+    @functools.wraps(add_lora_linear)
+    def add_lora_linear_unless_zero(
+        self: Any, y: torch.Tensor, x: torch.Tensor, lora_a_stacked: Any, *args: Any, **kwargs: Any
+    ) -> None:
+        slots = getattr(self, "replyd_slots", None)
+        if slots is not None and all(
+            _zero_slot(weights, slot) for slot in slots for weights in lora_a_stacked
+        ):
+            return
+        add_lora_linear(self, y, x, lora_a_stacked, *args, **kwargs)
+
+    wrapper_class.update_metadata = update_metadata_noting_slots
+    wrapper_class.add_lora_linear = add_lora_linear_unless_zero
 
 
 def register() -> None:
@@ -120,5 +211,6 @@ def register() -> None:
         for name, function in replacements.items():
             if hasattr(module, name):
                 setattr(module, name, function)
+    skip_zero_layers(punica_cpu.PunicaWrapperCPU)
     _PATCHED = True
     log.debug("replyd fast CPU LoRA ops installed")
