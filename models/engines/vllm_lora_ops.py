@@ -30,6 +30,7 @@ import functools
 import logging
 import os
 import weakref
+from collections.abc import Sequence
 from typing import Any
 
 import torch
@@ -153,15 +154,60 @@ def bgmv_expand_slice(
         output_tensor[:, slice_offset : slice_offset + slice_size] = outputs
 
 
-def skip_zero_layers(wrapper_class: type) -> None:
-    """Make a punica wrapper class skip the layers where every active adapter is zero-filled.
+def _plan(indices: torch.Tensor) -> tuple[tuple[int, torch.Tensor | None], ...]:
+    """Each adapter slot of a step, with its rows (None: every row uses that one slot)."""
+    slots = torch.unique(indices).tolist()
+    if len(slots) == 1 and slots[0] >= 0:
+        return ((slots[0], None),)
+    return tuple((slot, (indices == slot).nonzero(as_tuple=True)[0]) for slot in slots if slot >= 0)
 
-    Each step's batch uses a few adapter slots; ``update_metadata`` now notes them once per step,
-    and ``add_lora_linear`` returns at once when, for every one of them, the layer's A matrices
-    are all zeros (``_zero_slot``): the LoRA term ``x @ A @ B`` is then exactly zero, so
-    skipping leaves ``y`` as it is. On the shipped adapters that is 2 of every 3 calls (the
-    MLP of every layer, and the first 15 layers' attention), each of which used to allocate
-    its buffers, cast the activations and multiply by zeros.
+
+def _add_lora_linear(
+    plan: tuple[tuple[int, torch.Tensor | None], ...],
+    y: torch.Tensor,
+    x: torch.Tensor,
+    lora_a_stacked: Sequence[torch.Tensor],
+    lora_b_stacked: Sequence[torch.Tensor],
+    scale: float,
+    output_slices: Sequence[int],
+) -> None:
+    """``add_lora_linear`` of vLLM's CPU punica wrapper, in one pass per slice and slot.
+
+    The same arithmetic as the wrapper's shrink and expand ops (the shrink in float32 into the
+    wrapper's float32 buffer, the expand in the output's dtype, added onto ``y``), without
+    their per-op Python layers: a decode step of a batch calls this 60 times, and those layers
+    cost more than the arithmetic on the small matrices of a rank-16 adapter.
+    """
+    x = x.view(-1, x.shape[-1])
+    out = y.view(-1, y.shape[-1])
+    inputs = x.to(torch.float32)
+    offset = 0
+    for lora_a, lora_b, size in zip(lora_a_stacked, lora_b_stacked, output_slices, strict=True):
+        for slot, rows in plan:
+            if _zero_slot(lora_a, slot) or _zero_slot(lora_b, slot):
+                continue
+            a = lora_a[slot, 0].to(torch.float32)
+            b = lora_b[slot, 0].to(out.dtype)
+            if rows is None:
+                shrunk = scale * (inputs @ a.T)
+                out[:, offset : offset + size] += (shrunk.to(out.dtype) @ b.T)[:, :size]
+            else:
+                shrunk = scale * (inputs[rows] @ a.T)
+                out[rows, offset : offset + size] += (shrunk.to(out.dtype) @ b.T)[:, :size]
+        offset += size
+
+
+def skip_zero_layers(wrapper_class: type) -> None:
+    """Give a punica wrapper class a leaner ``add_lora_linear``.
+
+    Each step's batch uses a few adapter slots; ``update_metadata`` now notes them, with their
+    rows, once per step (``_plan``). ``add_lora_linear`` then returns at once when every one of
+    them is zero-filled in the layer (``_zero_slot``): the LoRA term ``x @ A @ B`` is exactly
+    zero, so ``y`` stays as it is. On the shipped adapters that is 2 of every 3 calls (the MLP of
+    every layer, and the first 15 layers' attention), each of which used to allocate buffers,
+    cast the activations and multiply by zeros. The other calls run ``_add_lora_linear``; a
+    call this module does not know the shape of (a caller's own buffer, extra arguments, or
+    rows that do not match the step's tokens) goes to vLLM's own method.
     """
     update_metadata = wrapper_class.update_metadata
     add_lora_linear = wrapper_class.add_lora_linear
@@ -169,22 +215,36 @@ def skip_zero_layers(wrapper_class: type) -> None:
     @functools.wraps(update_metadata)
     def update_metadata_noting_slots(self: Any, *args: Any, **kwargs: Any) -> None:
         update_metadata(self, *args, **kwargs)
-        slots = torch.unique(self.token_lora_indices).tolist()
-        self.replyd_slots = tuple(slot for slot in slots if slot >= 0)
+        indices = self.token_lora_indices
+        self.replyd_plan = (indices.shape[0], _plan(indices))
 
     @functools.wraps(add_lora_linear)
-    def add_lora_linear_unless_zero(
-        self: Any, y: torch.Tensor, x: torch.Tensor, lora_a_stacked: Any, *args: Any, **kwargs: Any
+    def lean_add_lora_linear(
+        self: Any,
+        y: torch.Tensor,
+        x: torch.Tensor,
+        lora_a_stacked: Sequence[torch.Tensor],
+        *args: Any,
+        **kwargs: Any,
     ) -> None:
-        slots = getattr(self, "replyd_slots", None)
-        if slots is not None and all(
-            _zero_slot(weights, slot) for slot in slots for weights in lora_a_stacked
-        ):
+        noted = getattr(self, "replyd_plan", None)
+        if noted is None:
+            add_lora_linear(self, y, x, lora_a_stacked, *args, **kwargs)
             return
-        add_lora_linear(self, y, x, lora_a_stacked, *args, **kwargs)
+        tokens, plan = noted
+        if all(_zero_slot(weights, slot) for slot, _ in plan for weights in lora_a_stacked):
+            return
+        if kwargs.get("buffer") is not None or len(args) != 3 or set(kwargs) - {"buffer"}:
+            add_lora_linear(self, y, x, lora_a_stacked, *args, **kwargs)
+            return
+        if x.reshape(-1, x.shape[-1]).shape[0] != tokens:
+            add_lora_linear(self, y, x, lora_a_stacked, *args, **kwargs)
+            return
+        lora_b_stacked, scale, output_slices = args
+        _add_lora_linear(plan, y, x, lora_a_stacked, lora_b_stacked, scale, output_slices)
 
     wrapper_class.update_metadata = update_metadata_noting_slots
-    wrapper_class.add_lora_linear = add_lora_linear_unless_zero
+    wrapper_class.add_lora_linear = lean_add_lora_linear
 
 
 def register() -> None:
