@@ -150,6 +150,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="Instead: replyd (--engine openai) against a bare aiokafka + vLLM peer "
                    "with CONCURRENCY emails in flight (default 8), on a local vLLM server "
                    "(or REPLYD_ENGINE_URL with --engine openai); section 'peer' of --out.")
+    p.add_argument("--rounds", type=int, default=2, metavar="N",
+                   help="With --peer: alternating rounds, each on emails of its own (default 2); "
+                   "more rounds give a steadier median on a shared machine.")
     _add_settings_flags(p, only=["engine", "base_model_path", "model_cache_dir", "registry_dir",
                                  "adapters", "dtype", "max_model_len", "engine_max_num_seqs",
                                  "vllm_kv_cache_gib", "vllm_block_size", "torch_threads",

@@ -403,14 +403,17 @@ def cmd_peer_bench(args: argparse.Namespace,
 
     if args.peer < 1:
         raise ConfigurationError("--peer CONCURRENCY must be at least 1")
+    rounds = getattr(args, "rounds", ROUNDS)
+    if rounds < 1:
+        raise ConfigurationError("--rounds must be at least 1")
     settings = settings_from(args).model_copy(update={"engine_timeout_s": TIMEOUT_S})
     given = settings.engine_url if settings.engine == "openai" else None
     server: AbstractContextManager[str] = nullcontext(given) if given else local_server(settings)
-    with Progress("bench --peer", total=2 + 2 * ROUNDS, unit="steps") as progress:
+    with Progress("bench --peer", total=2 + 2 * rounds, unit="steps") as progress:
         progress.step("starting the vLLM server" if not given else "connecting")
         with server as url:
             result = asyncio.run(compare(settings, url.split(",")[0], args.emails, args.peer,
-                                         step=progress.step))
+                                         rounds=rounds, step=progress.step))
     section = render_markdown(result, "replyd " + " ".join(sys.argv[1:]))
     if args.out is not None:
         replace_section(args.out, "peer", section)

@@ -220,7 +220,8 @@ def test_replyd_bench_peer_prints_the_figures_and_updates_its_section(tmp_path: 
     try:
         result = subprocess.run(
             [sys.executable, "-m", "daemon.cli", "--plain-logs", "--no-progress", "bench",
-             "--peer", "2", "--engine", "openai", "--emails", "4", "--out", str(out)],
+             "--peer", "2", "--rounds", "3", "--engine", "openai", "--emails", "4",
+             "--out", str(out)],
             capture_output=True, text=True, timeout=300, cwd=REPO,
             env={**os.environ, "REPLYD_ENGINE_URL": url},
         )
@@ -233,8 +234,18 @@ def test_replyd_bench_peer_prints_the_figures_and_updates_its_section(tmp_path: 
     assert result.returncode == 0, result.stderr[-2000:]
     figures = json.loads(result.stdout.strip().splitlines()[-1])
     assert figures["emails"] == 4 and figures["peer_concurrency"] == 2
-    assert len(figures["replyd_vs_peer_emails_per_s"]) == peer_bench.ROUNDS
+    assert figures["rounds"] == 3 and len(figures["replyd_vs_peer_emails_per_s"]) == 3
     assert figures["peer_prompt_tokens_per_email"] == 180
     text = out.read_text()
     assert "intro kept" in text and "<!-- bench:peer -->" in text and "<!-- /bench:peer -->" in text
-    assert "A peer to beat" in text and "--peer 2" in text
+    assert "A peer to beat" in text and "--peer 2" in text and "3 alternating rounds" in text
+
+
+@pytest.mark.parametrize("flags", [["--peer", "0"], ["--peer", "--rounds", "0"]])
+def test_replyd_bench_peer_refuses_counts_below_one(flags: list[str]) -> None:
+    from daemon.cli import build_parser
+    from models.errors import ConfigurationError
+
+    args = build_parser().parse_args(["bench", *flags])
+    with pytest.raises(ConfigurationError, match="at least 1"):
+        peer_bench.cmd_peer_bench(args, lambda *_: None)
