@@ -16,7 +16,7 @@ vLLM also wraps every linear layer of the model for LoRA, whatever the adapters 
 and runs the ops for all of them; an adapter's slot stays zero-filled in the layers and modules
 it has no weights for. The ops and ``add_lora_linear`` skip those (``skip_zero_layers``): the
 term they would add is exactly zero, so outputs do not change, and on the shipped adapters (q,
-k, v, o of the last 15 of 30 layers) two calls in three do no work.
+k, v, o of the last 15 of 30 layers) three calls in four do no work.
 
 vLLM runs the model in worker processes; plugins registered under the entry-point group
 ``vllm.general_plugins`` (see pyproject.toml) are loaded in every vLLM process, so ``register``
@@ -175,8 +175,9 @@ def _add_lora_linear(
 
     The same arithmetic as the wrapper's shrink and expand ops (the shrink in float32 into the
     wrapper's float32 buffer, the expand in the output's dtype, added onto ``y``), without
-    their per-op Python layers: a decode step of a batch calls this 60 times, and those layers
-    cost more than the arithmetic on the small matrices of a rank-16 adapter.
+    their per-op Python layers: every step calls this 30 times (q/k/v and o of 15 layers), and
+    in a decode step those layers cost more than the arithmetic on a rank-16 adapter's small
+    matrices.
     """
     x = x.view(-1, x.shape[-1])
     out = y.view(-1, y.shape[-1])
@@ -203,7 +204,7 @@ def skip_zero_layers(wrapper_class: type) -> None:
     Each step's batch uses a few adapter slots; ``update_metadata`` now notes them, with their
     rows, once per step (``_plan``). ``add_lora_linear`` then returns at once when every one of
     them is zero-filled in the layer (``_zero_slot``): the LoRA term ``x @ A @ B`` is exactly
-    zero, so ``y`` stays as it is. On the shipped adapters that is 2 of every 3 calls (the MLP of
+    zero, so ``y`` stays as it is. On the shipped adapters that is 3 of every 4 calls (the MLP of
     every layer, and the first 15 layers' attention), each of which used to allocate buffers,
     cast the activations and multiply by zeros. The other calls run ``_add_lora_linear``; a
     call this module does not know the shape of (a caller's own buffer, extra arguments, or
@@ -237,7 +238,7 @@ def skip_zero_layers(wrapper_class: type) -> None:
         if kwargs.get("buffer") is not None or len(args) != 3 or set(kwargs) - {"buffer"}:
             add_lora_linear(self, y, x, lora_a_stacked, *args, **kwargs)
             return
-        if x.reshape(-1, x.shape[-1]).shape[0] != tokens:
+        if x.numel() // x.shape[-1] != tokens:
             add_lora_linear(self, y, x, lora_a_stacked, *args, **kwargs)
             return
         lora_b_stacked, scale, output_slices = args
