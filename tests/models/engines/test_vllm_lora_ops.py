@@ -27,24 +27,32 @@ def _case(seed: int, tokens: int = 37, slots: int = 3, rank: int = 8, width: int
     return x, a, b, indices
 
 
-@pytest.mark.parametrize("seed", [0, 1, 2])
-def test_shrink_and_expand_match_the_reference(seed: int) -> None:
-    x, a, b, indices = _case(seed)
-    ours, theirs = torch.zeros(x.shape[0], 8), torch.zeros(x.shape[0], 8)
+def _assert_ops_match(x, a, b, indices, add_inputs: bool = True, start: float = 0.0) -> None:  # type: ignore[no-untyped-def]
+    """Shrink, expand and expand-slice of ours against the reference, on the same inputs.
+
+    ``start`` fills the shrink's output first, so an op that should overwrite it must.
+    """
+    ours, theirs = torch.full((x.shape[0], 8), start), torch.full((x.shape[0], 8), start)
     fast.bgmv_shrink(x, a, ours, indices, 0.5)
     REFERENCE_SHRINK(x, a, theirs, indices, 0.5)
     torch.testing.assert_close(ours, theirs)
 
     base = torch.randn(x.shape[0], 64)
     ours_out, theirs_out = base.clone(), base.clone()
-    fast.bgmv_expand(ours, b, ours_out, indices, add_inputs=True)
-    REFERENCE_EXPAND(theirs, b, theirs_out, indices, add_inputs=True)
+    fast.bgmv_expand(ours, b, ours_out, indices, add_inputs=add_inputs)
+    REFERENCE_EXPAND(theirs, b, theirs_out, indices, add_inputs=add_inputs)
     torch.testing.assert_close(ours_out, theirs_out)
 
     ours_slice, theirs_slice = base.clone(), base.clone()
-    fast.bgmv_expand_slice(ours, b[:, :, :16], ours_slice, indices, 8, 16, add_inputs=True)
-    REFERENCE_EXPAND_SLICE(theirs, b[:, :, :16], theirs_slice, indices, 8, 16, True)
+    fast.bgmv_expand_slice(ours, b[:, :, :16], ours_slice, indices, 8, 16, add_inputs)
+    REFERENCE_EXPAND_SLICE(theirs, b[:, :, :16], theirs_slice, indices, 8, 16, add_inputs)
     torch.testing.assert_close(ours_slice, theirs_slice)
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_shrink_and_expand_match_the_reference(seed: int) -> None:
+    x, a, b, indices = _case(seed)
+    _assert_ops_match(x, a, b, indices)
 
 
 def test_single_adapter_fast_path_matches_the_reference() -> None:
@@ -77,23 +85,8 @@ def _zeroed(slot: int, seed: int = 11):  # type: ignore[no-untyped-def]
 def test_zero_filled_slots_give_the_reference_result(add_inputs: bool) -> None:
     # Slot 1 holds no weights for this layer (an adapter trained on other modules): skipped.
     x, a, b, indices = _zeroed(1)
-    for only_zero in (False, True):
-        rows = torch.full_like(indices, 1) if only_zero else indices
-        ours, theirs = torch.full((x.shape[0], 8), 7.0), torch.full((x.shape[0], 8), 7.0)
-        fast.bgmv_shrink(x, a, ours, rows, 0.5)
-        REFERENCE_SHRINK(x, a, theirs, rows, 0.5)
-        torch.testing.assert_close(ours, theirs)
-
-        base = torch.randn(x.shape[0], 64)
-        ours_out, theirs_out = base.clone(), base.clone()
-        fast.bgmv_expand(ours, b, ours_out, rows, add_inputs=add_inputs)
-        REFERENCE_EXPAND(theirs, b, theirs_out, rows, add_inputs=add_inputs)
-        torch.testing.assert_close(ours_out, theirs_out)
-
-        ours_slice, theirs_slice = base.clone(), base.clone()
-        fast.bgmv_expand_slice(ours, b[:, :, :16], ours_slice, rows, 8, 16, add_inputs)
-        REFERENCE_EXPAND_SLICE(theirs, b[:, :, :16], theirs_slice, rows, 8, 16, add_inputs)
-        torch.testing.assert_close(ours_slice, theirs_slice)
+    _assert_ops_match(x, a, b, indices, add_inputs, start=7.0)
+    _assert_ops_match(x, a, b, torch.full_like(indices, 1), add_inputs, start=7.0)
 
 
 def test_a_slot_filled_after_it_was_seen_empty_is_used() -> None:
