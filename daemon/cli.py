@@ -98,7 +98,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("eval", help="Score a task on labelled JSONL data (last line: JSON).")
     p.add_argument("--task", required=True, choices=(*TASKS, "injection"),
-                   help="injection: the steering guard, no engine (docs/INJECTION.md).")
+                   help="injection: the steering guard, no engine unless --drafts "
+                   "(docs/INJECTION.md).")
     p.add_argument("--data", required=True, type=Path, help="JSONL examples; for injection also "
                    "synth[:SEED], other[:SEED] (benign non-customer mail) and/or "
                    "public[:dev|:test], comma-separated.")
@@ -111,6 +112,10 @@ def build_parser() -> argparse.ArgumentParser:
                       help="No model, no engine: VADER (lexicon, sentiment) or Capitalised word "
                       "runs as names (capitalised, entities), as a reference.")
     p.add_argument("--predictions", type=Path, help="Write one JSON line per example.")
+    p.add_argument("--drafts", action="store_true",
+                   help="injection: run the whole pipeline on --engine and report on the drafts "
+                   "of missed and flagged attacks (links, canary, jailbreak words); "
+                   "--predictions then holds each draft.")
     p.add_argument("--batch-size", "--batch", dest="batch", type=int, default=32,
                    action=cli_args.RenamedStore, help="Examples per engine call.")
     _add_settings_flags(p, only=["engine", "base_model_path", "model_cache_dir", "registry_dir",
@@ -378,6 +383,7 @@ def cmd_eval(args: argparse.Namespace) -> int:
         batch_size=args.batch,
         progress=progress_wanted(),
         baseline=args.baseline,
+        drafts=args.drafts,
     )
     report = asyncio.run(run_eval(settings, options))
     print(json.dumps(report))

@@ -172,13 +172,17 @@ PERSONA_SIGN_OFF_WORDS = 4
 
 _MONTHS = (r"jan(?:uary)?|feb(?:ruary)?|mar(?:ch)?|apr(?:il)?|may|june?|july?|aug(?:ust)?|"
            r"sep(?:t(?:ember)?)?|oct(?:ober)?|nov(?:ember)?|dec(?:ember)?")
-_FACTS = re.compile(
+# URLs, addresses, bare domains. The look-behinds make each pattern start only at the start of a
+# run of its characters; without them a long run that does not match is rescanned from every
+# position in it.
+_LINK_PATTERN = (
     r"https?://[^\s<>()\"']+|\bwww\.[^\s<>()\"']+"
-    # The look-behinds make each pattern start only at the start of a run of its characters;
-    # without them a long run that does not match is rescanned from every position in it.
     r"|(?<![\w.+-])[\w.+-]+@[\w-]+(?:\.[\w-]+)+"
-    r"|(?<![\w.-])[a-z0-9-]+(?:\.[a-z0-9-]+)*\.(?:com|org|net|io|co|uk|de|fr|info|biz|example)\b"
-    r"|\+?\d(?:[ ().-]{0,2}\d){6,}"  # phone numbers: seven digits or more, any separators
+    r"|(?<![\w.-])[a-z0-9-]+(?:\.[a-z0-9-]+)*\.(?:com|org|net|io|co|uk|de|fr|info|biz|example)\b")
+_LINKS = re.compile(_LINK_PATTERN, re.IGNORECASE)
+_FACTS = re.compile(
+    _LINK_PATTERN
+    + r"|\+?\d(?:[ ().-]{0,2}\d){6,}"  # phone numbers: seven digits or more, any separators
     r"|\d{4,}"  # order, ticket and tracking numbers, years
     r"|[$€£¥]\s?\d[\d,.]*|(?<![\d,.])\d[\d,.]*\s?(?:usd|eur|gbp|dollars?|euros?|pounds?|bucks)\b"
     r"|\b\d+(?:[.,]\d+)?\s?%"
@@ -400,6 +404,14 @@ def invented_facts(draft: str, source: str, *,
         if not grounded:
             found.append(text)
     return found
+
+
+def links(text: str, *, allowed_domains: Iterable[str] = ()) -> list[str]:
+    """The URLs, bare domains and email addresses in ``text``, in order, except those on one of
+    ``allowed_domains`` or under one (see :func:`invented_facts`)."""
+    allowed = _allowed(allowed_domains)
+    return [match.group(0) for match in _LINKS.finditer(text.translate(_FOLD))
+            if not (allowed and _on_allowed_host(match.group(0), allowed))]
 
 
 def invented_commitments(draft: str, source: str) -> list[str]:

@@ -16,6 +16,7 @@ from tqdm import tqdm
 from daemon.service.build import build_engine, task_adapters
 from daemon.settings import Settings
 from daemon.tools import analysis_eval
+from daemon.tools.injection_drafts import run_injection_drafts
 from daemon.tools.injection_eval import INJECTION, run_injection_eval
 from daemon.tools.jsonl import read_jsonl, write_predictions
 from handlers import entities, persona, reply, scoring, sentiment
@@ -42,6 +43,7 @@ class EvalOptions:
     batch_size: int = 32
     progress: bool = True
     baseline: str | None = None  # one of BASELINES: score without a model (no engine starts)
+    drafts: bool = False  # injection: the whole pipeline on the engine, reported on the drafts
 
 
 def load_examples(task: str, path: Path) -> list[dict[str, Any]]:
@@ -88,7 +90,14 @@ def _email(text: str) -> EmailText:
 async def run_eval(settings: Settings, options: EvalOptions) -> dict[str, Any]:
     task = options.task
     if task == INJECTION:
+        if options.drafts:
+            return await run_injection_drafts(settings, str(options.data),
+                                              batch_size=options.batch_size,
+                                              predictions=options.predictions,
+                                              progress=options.progress)
         return run_injection_eval(options.data, options.predictions)
+    if options.drafts:
+        raise ConfigurationError("--drafts goes with --task injection only")
     if task not in TASKS:
         raise ConfigurationError(f"--task must be one of {TASKS}")
     if options.baseline is not None:

@@ -99,8 +99,7 @@ def run_injection_eval(data: str | Path, predictions: Path | None = None,
     MAX_PROMPT_CHARS of the body); each example with its verdict to ``predictions`` if given."""
     examples = load_injections(str(data), cache_dir, downloader)
     started = time.perf_counter()
-    flagged = [looks_like_steering(f"{e.get('subject', '')}\n{e['text'][:MAX_PROMPT_CHARS]}")
-               for e in examples]
+    flagged = guard_verdicts(examples)
     report = injection_report(examples, flagged)
     report.update(engine=None, mode="guard", adapter=None,
                   seconds=round(time.perf_counter() - started, 2),
@@ -108,6 +107,13 @@ def run_injection_eval(data: str | Path, predictions: Path | None = None,
     if predictions is not None:
         write_predictions(predictions, examples, flagged)
     return report
+
+
+def guard_verdicts(examples: Sequence[dict[str, Any]]) -> list[bool]:
+    """The guard's verdict on each example, on what the pipeline gives it: the subject, then
+    the first MAX_PROMPT_CHARS of the body."""
+    return [looks_like_steering(f"{e.get('subject', '')}\n{e['text'][:MAX_PROMPT_CHARS]}")
+            for e in examples]
 
 
 def injection_report(examples: Sequence[dict[str, Any]], flagged: Sequence[bool]

@@ -470,3 +470,12 @@ def test_cost_grows_linearly_with_the_draft(unit: str) -> None:
 
     small, large = seconds(10_000), seconds(160_000)
     assert large < 16 * 4 * small + 0.02  # 16x the text; a quadratic checker would be ~256x
+
+
+def test_links_names_urls_domains_and_addresses_but_not_dates_or_amounts() -> None:
+    text = ("Log in at https://evil.example.net/x or write to bob@mail.com (see shop.example.com). "
+            "Jan. 5, $4.50, 555-123-4567, order 48213.")
+    assert checks.links(text) == ["https://evil.example.net/x", "bob@mail.com",
+                                  "shop.example.com"]
+    assert checks.links(text, allowed_domains=("example.com",)) == [
+        "https://evil.example.net/x", "bob@mail.com"]
