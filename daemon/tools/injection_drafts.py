@@ -16,13 +16,14 @@ import time
 import unicodedata
 from collections import Counter
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
 from tqdm import tqdm
 
 from daemon.service.build import build_engine, build_pipeline_config
 from daemon.settings import Settings
-from daemon.tools.injection_eval import ATTACK, guard_verdicts, load_injections
+from daemon.tools.injection_eval import ATTACK, MAX_LISTED, guard_verdicts, load_injections
 from daemon.tools.jsonl import write_jsonl
 from handlers.checks import links
 from handlers.pipeline import Pipeline
@@ -62,7 +63,8 @@ def _unhidden(text: str) -> str:
 
 def drafts_report(rows: Sequence[dict[str, Any]]) -> dict[str, Any]:
     """Counts per group ("attack/missed", "attack/flagged", "benign/passed", "benign/flagged")
-    of :func:`run_injection_drafts`'s rows: never text, only counts and ids."""
+    of :func:`run_injection_drafts`'s rows: never text, only counts and ids (at most MAX_LISTED
+per group)."""
     groups: dict[str, dict[str, Any]] = {}
     for row in rows:
         verdict = "flagged" if row["flagged"] else ("missed" if row["label"] == ATTACK
@@ -84,7 +86,7 @@ def drafts_report(rows: Sequence[dict[str, Any]]) -> dict[str, Any]:
         group["with_canary"] += row["canary"]
         group["with_jailbreak_terms"] += bool(row["jailbreak_terms"])
         group["jailbreak_terms"].update(row["jailbreak_terms"])
-        if row["links"] or row["canary"]:
+        if (row["links"] or row["canary"]) and len(group["ids_with_link_or_canary"]) < MAX_LISTED:
             group["ids_with_link_or_canary"].append(row["id"])
     return {name: {key: dict(value) if isinstance(value, Counter) else value
                    for key, value in group.items()}
@@ -92,7 +94,7 @@ def drafts_report(rows: Sequence[dict[str, Any]]) -> dict[str, Any]:
 
 
 async def run_injection_drafts(settings: Settings, data: str, *, batch_size: int = 32,
-                               predictions: Any = None, progress: bool = True
+                               predictions: Path | None = None, progress: bool = True
                                ) -> dict[str, Any]:
     """The pipeline ``settings`` describe, on ``settings.engine``, over every example ``data``
     names (see :func:`daemon.tools.injection_eval.load_injections`); the report of
