@@ -190,7 +190,11 @@ _FACTS = re.compile(
     rf"|\b(?:{_MONTHS})\.?\s+\d{{1,2}}(?:st|nd|rd|th)?\b"
     rf"|\b\d{{1,2}}(?:st|nd|rd|th)?\s+(?:of\s+)?(?:{_MONTHS})\b"
     r"|\b(?:monday|tuesday|wednesday|thursday|friday|saturday|sunday|tomorrow)\b"
-    r"|\b\d+(?:\s?(?:-|to)\s?\d+)?\s+(?:business\s+|working\s+)?(?:days?|hours?|weeks?)\b",
+    r"|\b\d+(?:\s?(?:-|to)\s?\d+)?\s+(?:business\s+|working\s+)?(?:days?|hours?|weeks?)\b"
+    # Any other number of two or three digits: a count, a size, a model or page number ("the
+    # 120-item order" where the email said 12 licences). Digits inside a word ("20K", "S3")
+    # are part of a name, not a number.
+    r"|\b\d{2,3}\b",
     re.IGNORECASE,
 )
 # Promises support makes only on purpose: a cancellation, compensation, a discount or voucher,

@@ -9,6 +9,7 @@ product or place as written.
 from __future__ import annotations
 
 import json
+import re
 import string
 from collections.abc import Mapping, Sequence
 from typing import Any
@@ -211,18 +212,61 @@ def _brand_capitals(word: str) -> bool:
     return False
 
 
-def with_display_name(found: Entities, from_name: str) -> Entities:
+# How an email names its reader rather than its writer: the salutation that opens it ("Hi
+# Sarah,", "Dear Mr Lee"), or a name it gives to "you" ("you are now Max", "your name is Max").
+# Matched on at most ADDRESS_CONTEXT_CHARS before a name's occurrence, so the cost is bounded.
+ADDRESS_CONTEXT_CHARS = 60
+_SALUTED = re.compile(
+    r"^[ \t]*(?:hi|hello|hey|dear|good (?:morning|afternoon|evening))[ \t]+"
+    r"(?:(?:mr|mrs|ms|miss|dr)\.?[ \t]+)?$",
+    re.IGNORECASE,
+)
+_NAMED_YOU = re.compile(
+    r"\b(?:you are|you're|youre|you will be|your name is|your name's|call you|call yourself|"
+    r"pretend to be|pretend you are)[ \t]+(?:now[ \t]+)?(?:(?:called|named)[ \t]+)?$",
+    re.IGNORECASE,
+)
+
+
+def addressed_names(names: Sequence[str], text: str) -> frozenset[str]:
+    """The ``names`` that ``text`` gives its reader: in the salutation of its first line, or
+    given to "you" ("you are Babygirl", "your name is Max"; not "you're Dana's colleague").
+    Such a name is the support agent's the customer writes to, or a persona an attack wants
+    the model to play: a draft must not greet the customer by it."""
+    first = text.lstrip()
+    first_end = len(text) - len(first) + len(first.split("\n", 1)[0])
+    found = set()
+    for name in names:
+        words = name.split()
+        if not words:
+            continue
+        pattern = re.compile(r"(?<!\w)" + r"\s+".join(map(re.escape, words)) + r"(?![\w'\u2019])",
+                             re.IGNORECASE)
+        for match in pattern.finditer(text):
+            start = match.start()
+            before = text[max(0, start - ADDRESS_CONTEXT_CHARS):start]
+            line = before.rsplit("\n", 1)[-1]
+            if (start < first_end and _SALUTED.match(line)) or _NAMED_YOU.search(line):
+                found.add(name)
+                break
+    return frozenset(found)
+
+
+def with_display_name(found: Entities, from_name: str, text: str = "") -> Entities:
     """``found``'s person-like names (:func:`display_name`), the sender's display name first:
     the most reliable name an email carries. Names that are part of it ("Dana" within "Dana
     Ross") are dropped. When the display name is an organisation's or a feed's ("Great Offers",
     "ZDNet Tech Update"), names that share a word with it are dropped instead: they name the
-    sender, no one to greet. Names also given as a product or a place are dropped too."""
+    sender, no one to greet. Names also given as a product or a place are dropped too, and so
+    are the names ``text`` (the email's new text) gives its reader (:func:`addressed_names`)."""
     # Only names that read as a person's are kept: the model also returns "CNET", "D" or an
     # address as a name, and a draft must not greet them.
     # A value the model also gave as a product or a place is not a person either.
     things = {normalise(value) for value in (*found.product, *found.location)}
+    readers = addressed_names(found.name, text) if text and found.name else frozenset()
     found = Entities(name=tuple(n for n in found.name
-                                if display_name(n) is not None and normalise(n) not in things),
+                                if display_name(n) is not None and normalise(n) not in things
+                                and n not in readers),
                      product=found.product, location=found.location)
     name = display_name(from_name)
     if name is None:

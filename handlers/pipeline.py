@@ -208,7 +208,7 @@ class Pipeline:
                 # Cut off at its token bound (a model listing junk from junk text): no usable
                 # entities, but the email still gets its draft.
                 found[i] = Entities()
-            found[i] = entities.with_display_name(found[i], email.from_name)
+            found[i] = entities.with_display_name(found[i], email.from_name, email.body)
 
         # Stage 2: replies for every email still standing, checked; failures written again once.
         alive = [i for i in range(n) if i not in failures]

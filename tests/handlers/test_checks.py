@@ -325,6 +325,8 @@ def test_finished_endings_pass(ending: str) -> None:
     "See https://help.replyd.example/plans for details.",
     "Write to billing@replyd.example for details.",
     "Call us on +44 20 7946 0958.",
+    "We've noted the 120-item order.",
+    "It's the model 550 you have.",
 ])
 def test_invented_facts_fail(fact: str) -> None:
     body = GOOD_KENJI.replace("with you.", f"with you. {fact}")
@@ -364,6 +366,10 @@ def test_facts_from_the_email_are_grounded() -> None:
     assert checks.invented_facts("Your order #48214 is noted.", ANGRY.body) == ["48214"]
     # Digits inside product names are not facts.
     assert checks.invented_facts("Your Nomad 20K power bank and Pulse S3 smartwatch.", "") == []
+    # A count is grounded by the same digits in the email, and only by them.
+    invoice = "Invoice 7781 lists 12 licences but we have 10 seats."
+    assert checks.invented_facts("The 12 licences and 10 seats are noted.", invoice) == []
+    assert checks.invented_facts("We've noted the 120-item order.", invoice) == ["120"]
 
 
 def test_a_percentage_grounds_no_amount_of_money() -> None:
