@@ -104,8 +104,9 @@ class Draft(_Wire):
     review_reasons: list[str] = Field(
         default_factory=list,
         description="Why a person must read it: the checks the model's drafts failed "
-        "(repetition, prompt_echo, customer_voice, misplaced_condolence, apology_missing, length, "
-        "unfinished, invented_facts, greeting_name, misspelt_fact, unsigned, empty, engine_request) "
+        "(repetition, prompt_echo, customer_voice, misplaced_condolence, brush_off, "
+        "apology_missing, length, unfinished, invented_facts, greeting_name, misspelt_fact, "
+        "unsigned, empty, engine_request) "
         "when the body is the grounded fallback; steering when the email looked like it tried to steer the model; "
         "language when it is written in a language the model does not reply in well.",
     )

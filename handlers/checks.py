@@ -1,8 +1,9 @@
 """Checks a reply draft must pass before it is worth showing to a support agent.
 
 The reply model is small and fails in recognisable ways: it loops on one sentence, echoes the
-prompt, writes as the customer, offers condolences for a broken toothbrush, invents order
-numbers and dates, or answers a parcel nobody sent (``handlers.checks_case``).
+prompt, writes as the customer, offers condolences for a broken toothbrush, brushes the
+customer off (``handlers.checks_tone``), invents order numbers and dates, or answers a parcel
+nobody sent (``handlers.checks_case``).
 :func:`check_draft` names every such failure it finds, so the caller can swap the draft for a
 grounded fallback or flag it for review.
 
@@ -19,12 +20,14 @@ from collections.abc import Iterable, Sequence
 
 from handlers.checks_case import invented_case
 from handlers.checks_spelling import misspelt_facts
+from handlers.checks_tone import brush_offs
 from handlers.types import EmailText, Entities, Sentiment
 
 REPETITION = "repetition"
 PROMPT_ECHO = "prompt_echo"
 CUSTOMER_VOICE = "customer_voice"
 MISPLACED_CONDOLENCE = "misplaced_condolence"
+BRUSH_OFF = "brush_off"  # a clause that dismisses the customer (handlers.checks_tone)
 APOLOGY_MISSING = "apology_missing"
 LENGTH = "length"
 UNFINISHED = "unfinished"
@@ -35,8 +38,8 @@ UNSIGNED = "unsigned"
 # Persona rewrites only: a name or product of the draft that the rewrite dropped.
 FACTS_LOST = "facts_lost"
 CHECKS: tuple[str, ...] = (
-    REPETITION, PROMPT_ECHO, CUSTOMER_VOICE, MISPLACED_CONDOLENCE, APOLOGY_MISSING, LENGTH,
-    UNFINISHED, INVENTED_FACTS, GREETING_NAME, MISSPELT_FACT, UNSIGNED,
+    REPETITION, PROMPT_ECHO, CUSTOMER_VOICE, MISPLACED_CONDOLENCE, BRUSH_OFF, APOLOGY_MISSING,
+    LENGTH, UNFINISHED, INVENTED_FACTS, GREETING_NAME, MISSPELT_FACT, UNSIGNED,
 )
 
 MIN_WORDS = 12
@@ -239,6 +242,7 @@ def check_draft(body: str, email: EmailText, sentiment: Sentiment, entities: Ent
         PROMPT_ECHO: echoes_prompt(draft),
         CUSTOMER_VOICE: speaks_as_customer(draft, lines, entities.name),
         MISPLACED_CONDOLENCE: bool(_CONDOLENCE.search(draft)) and not _BEREAVEMENT.search(source),
+        BRUSH_OFF: bool(brush_offs(draft)),
         APOLOGY_MISSING: sentiment == "negative" and not _APOLOGY.search(draft),
         LENGTH: not MIN_WORDS <= len(draft.split()) <= MAX_WORDS,
         UNFINISHED: is_unfinished(lines),

@@ -10,6 +10,7 @@ a support agent would make:
 
 - a capitalised word one slip off a name or product the analysis found is spelt as found;
 - thanks for a "kind message" the email gave no ground for become thanks for the message;
+- a clause that brushes the customer off ("; that's all we can say about it") is cut;
 - a sentence carrying an invented link, number, name, promise or case, a misplaced
   condolence, or a near repeat of an earlier sentence is deleted; so is a cut last sentence;
 - a greeting without the customer's name (or with a wrong one) becomes the fallback's greeting;
@@ -47,6 +48,7 @@ from handlers.checks import (
 )
 from handlers.checks_case import CLAIMS, invented_case
 from handlers.checks_spelling import spelling_fixes
+from handlers.checks_tone import cut_brush_offs
 from handlers.reply import DEFAULT_COMPANY, greeting, team_signature
 from handlers.types import EmailText, Entities, Sentiment
 
@@ -72,6 +74,7 @@ def repair(body: str, failed: Sequence[str], email: EmailText, sentiment: Sentim
     source = f"{email.subject}\n{email.body}".translate(_FOLD)
     for wrong, right in spelling_fixes(draft, entities).items():
         draft = re.sub(rf"\b{re.escape(wrong)}\b", right, draft)
+    draft = cut_brush_offs(draft)
     if "praise" in invented_case(_FACTS.sub(" ", draft), source):
         draft = _KIND_THING.sub(r"your \1", _KIND_WORDS.sub("your message", draft))
 
