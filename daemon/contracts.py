@@ -105,8 +105,8 @@ class Draft(_Wire):
         default_factory=list,
         description="Why a person must read it: the checks the model's drafts failed "
         "(repetition, prompt_echo, customer_voice, misplaced_condolence, brush_off, "
-        "apology_missing, length, unfinished, invented_facts, greeting_name, misspelt_fact, "
-        "unsigned, empty, engine_request) "
+        "needless_follow_up, needless_question, apology_missing, length, unfinished, "
+        "invented_facts, greeting_name, misspelt_fact, unsigned, empty, engine_request) "
         "when the body is the grounded fallback; steering when the email looked like it tried to steer the model; "
         "language when it is written in a language the model does not reply in well.",
     )

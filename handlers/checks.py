@@ -1,9 +1,9 @@
 """Checks a reply draft must pass before it is worth showing to a support agent.
 
-The reply model is small and fails in recognisable ways: it loops on one sentence, echoes the
-prompt, writes as the customer, offers condolences for a broken toothbrush, brushes the
-customer off (``handlers.checks_tone``), invents order numbers and dates, or answers a parcel
-nobody sent (``handlers.checks_case``).
+The reply model is small and fails in recognisable ways: it loops, echoes the prompt, writes
+as the customer, offers condolences for a broken toothbrush, brushes the customer off
+(``handlers.checks_tone``), promises a check in reply to praise (``handlers.checks_needless``),
+invents order numbers and dates, or answers a parcel nobody sent (``handlers.checks_case``).
 :func:`check_draft` names every such failure it finds, so the caller can swap the draft for a
 grounded fallback or flag it for review.
 
@@ -17,8 +17,10 @@ from __future__ import annotations
 import re
 from collections import Counter
 from collections.abc import Iterable, Sequence
+from itertools import pairwise
 
 from handlers.checks_case import invented_case
+from handlers.checks_needless import needless_follow_ups, needless_questions
 from handlers.checks_spelling import misspelt_facts
 from handlers.checks_tone import brush_offs
 from handlers.types import EmailText, Entities, Sentiment
@@ -28,6 +30,8 @@ PROMPT_ECHO = "prompt_echo"
 CUSTOMER_VOICE = "customer_voice"
 MISPLACED_CONDOLENCE = "misplaced_condolence"
 BRUSH_OFF = "brush_off"  # a clause that dismisses the customer (handlers.checks_tone)
+NEEDLESS_FOLLOW_UP = "needless_follow_up"  # a check promised on praise (checks_needless)
+NEEDLESS_QUESTION = "needless_question"  # which product, of an email that names it
 APOLOGY_MISSING = "apology_missing"
 LENGTH = "length"
 UNFINISHED = "unfinished"
@@ -38,8 +42,9 @@ UNSIGNED = "unsigned"
 # Persona rewrites only: a name or product of the draft that the rewrite dropped.
 FACTS_LOST = "facts_lost"
 CHECKS: tuple[str, ...] = (
-    REPETITION, PROMPT_ECHO, CUSTOMER_VOICE, MISPLACED_CONDOLENCE, BRUSH_OFF, APOLOGY_MISSING,
-    LENGTH, UNFINISHED, INVENTED_FACTS, GREETING_NAME, MISSPELT_FACT, UNSIGNED,
+    REPETITION, PROMPT_ECHO, CUSTOMER_VOICE, MISPLACED_CONDOLENCE, BRUSH_OFF, NEEDLESS_FOLLOW_UP,
+    NEEDLESS_QUESTION, APOLOGY_MISSING, LENGTH, UNFINISHED, INVENTED_FACTS, GREETING_NAME,
+    MISSPELT_FACT, UNSIGNED,
 )
 
 MIN_WORDS = 12
@@ -243,6 +248,8 @@ def check_draft(body: str, email: EmailText, sentiment: Sentiment, entities: Ent
         CUSTOMER_VOICE: speaks_as_customer(draft, lines, entities.name),
         MISPLACED_CONDOLENCE: bool(_CONDOLENCE.search(draft)) and not _BEREAVEMENT.search(source),
         BRUSH_OFF: bool(brush_offs(draft)),
+        NEEDLESS_FOLLOW_UP: bool(needless_follow_ups(draft, source, sentiment)),
+        NEEDLESS_QUESTION: bool(needless_questions(draft, entities)),
         APOLOGY_MISSING: sentiment == "negative" and not _APOLOGY.search(draft),
         LENGTH: not MIN_WORDS <= len(draft.split()) <= MAX_WORDS,
         UNFINISHED: is_unfinished(lines),
@@ -293,8 +300,8 @@ def address_name(full_name: str) -> str | None:
 def has_repetition(draft: str) -> bool:
     """A sentence or line said twice, nearly twice ("I'm sorry about your device." then "I'm so
     sorry about your device!"), a second greeting in the opening lines ("Hello there," then "Hi,
-    thank you..."), one word 4-gram three times (a generation loop), or a run of 7 words twice
-    (a clause restated in another sentence)."""
+    thank you..."), one word 4-gram three times (a generation loop), a run of 7 words twice
+    (a clause restated in another sentence), or a word twice in a row ("sorry that that")."""
     opening = [line for line in draft.splitlines() if line.strip()][:GREETING_LINES]
     greetings = [line for line in opening
                  if _GREETING.match(line) or _GREETING_OPENING.match(line)]
@@ -303,6 +310,9 @@ def has_repetition(draft: str) -> bool:
     seen: set[str] = set()
     near: list[frozenset[str]] = []
     for line in draft.splitlines():
+        said = line.casefold().split()  # "that that", not "about that. That"
+        if any(a.isalpha() and a == b.rstrip(".,;:!?") for a, b in pairwise(said)):
+            return True
         for sentence in _SENTENCE_SPLIT.split(line):
             words = _NON_WORD.sub(" ", sentence.casefold()).split()
             if len(words) <= SHORT_SEGMENT_WORDS:

@@ -10,7 +10,12 @@ a support agent would make:
 
 - a capitalised word one slip off a name or product the analysis found is spelt as found;
 - thanks for a "kind message" the email gave no ground for become thanks for the message;
+- a small word said twice in a row ("sorry that that the parcel") is said once;
 - a clause that brushes the customer off ("; that's all we can say about it") is cut;
+- a question for the product the email names loses that part ("which product this is about
+  and the order number" asks for the order number), or goes when it asks nothing else;
+- a promise to check and report back, in reply to praise or thanks that asked nothing, is
+  deleted;
 - a sentence carrying an invented link, number, name, promise or case, a misplaced
   condolence, or a near repeat of an earlier sentence is deleted; so is a cut last sentence;
 - a greeting without the customer's name (or with a wrong one) becomes the fallback's greeting;
@@ -47,6 +52,13 @@ from handlers.checks import (
     invented_names,
 )
 from handlers.checks_case import CLAIMS, invented_case
+from handlers.checks_needless import (
+    FOLLOW_UP,
+    KNOWN_ASK,
+    drop_known_asks,
+    needless_follow_ups,
+    needless_questions,
+)
 from handlers.checks_spelling import spelling_fixes
 from handlers.checks_tone import cut_brush_offs
 from handlers.reply import DEFAULT_COMPANY, greeting, team_signature
@@ -56,6 +68,10 @@ from handlers.types import EmailText, Entities, Sentiment
 UNMENDABLE = frozenset({checks.PROMPT_ECHO, checks.CUSTOMER_VOICE, "empty", "engine_request"})
 APOLOGY = "I'm sorry for the trouble you've had."
 _BLANK_LINE = re.compile(r"\n[ \t]*\n")
+_WORD = re.compile(r"[^\W\d_]+(?:'[^\W\d_]+)?")
+_SMALL_WORDS = frozenset({"a", "an", "the", "that", "this", "to", "of", "for", "and", "or", "in",
+                          "on", "at", "with", "is", "are", "it", "we", "i", "you", "your", "our",
+                          "be", "has", "have", "will", "can", "as", "by", "if", "so"})
 # "the kind words" → "your message"; "your kind note" → "your note".
 _KIND_WORDS = re.compile(r"\b(?:the|your) kind words?\b", re.IGNORECASE)
 _KIND_THING = re.compile(r"\b(?:the|your) kind (message|note|feedback|review|comments?)\b",
@@ -74,7 +90,7 @@ def repair(body: str, failed: Sequence[str], email: EmailText, sentiment: Sentim
     source = f"{email.subject}\n{email.body}".translate(_FOLD)
     for wrong, right in spelling_fixes(draft, entities).items():
         draft = re.sub(rf"\b{re.escape(wrong)}\b", right, draft)
-    draft = cut_brush_offs(draft)
+    draft = drop_known_asks(cut_brush_offs(_undouble(draft)), entities)
     if "praise" in invented_case(_FACTS.sub(" ", draft), source):
         draft = _KIND_THING.sub(r"your \1", _KIND_WORDS.sub("your message", draft))
 
@@ -88,7 +104,10 @@ def repair(body: str, failed: Sequence[str], email: EmailText, sentiment: Sentim
     closing = _closing(blocks[-1])
     lines = [" ".join(block) for block in blocks if block]
     names = invented_names(draft, f"{source}\n{company}")
-    kept = _keep(lines, draft, source, allowed_domains, names)
+    needless = [pattern for pattern, found in (
+        (FOLLOW_UP, needless_follow_ups(draft, source, sentiment)),
+        (KNOWN_ASK, needless_questions(draft, entities))) if found]
+    kept = _keep(lines, draft, source, allowed_domains, names, needless)
     if kept and kept[-1] and not _SENTENCE_END.search(kept[-1][-1]):
         kept[-1].pop()  # cut off at the token bound
     paragraphs = [" ".join(sentences) for sentences in kept if sentences]
@@ -108,6 +127,24 @@ def repair(body: str, failed: Sequence[str], email: EmailText, sentiment: Sentim
     return mended
 
 
+def _undouble(text: str) -> str:
+    """``text`` with a small word said twice in a row, on one line, said once ("that that"):
+    a slip an agent mends. A doubled longer word ("missvely missvely") is a draft gone wrong,
+    left for the checks to reject."""
+    parts: list[str] = []
+    done = 0
+    last: re.Match[str] | None = None
+    for word in _WORD.finditer(text):
+        if (last is not None and word.group(0).casefold() == last.group(0).casefold()
+                and word.group(0).casefold() in _SMALL_WORDS
+                and not text[last.end():word.start()].strip(" \t")):
+            parts.append(text[done:last.end()])
+            done = word.end()
+        last = word
+    parts.append(text[done:])
+    return "".join(parts)
+
+
 def _closing(lines: list[str]) -> list[str]:
     """Takes the sign-off block off the end of ``lines`` and returns it: a team signature, the
     sign-off word above it, or a short signer's name under a sign-off word."""
@@ -123,9 +160,10 @@ def _closing(lines: list[str]) -> list[str]:
 
 
 def _keep(lines: list[str], draft: str, source: str, allowed_domains: tuple[str, ...],
-          invented: list[str]) -> list[list[str]]:
+          invented: list[str], needless: list[re.Pattern[str]]) -> list[list[str]]:
     """The sentences of each paragraph that carry no invented fact, name (``invented``),
-    promise or case, no misplaced condolence and repeat no earlier sentence."""
+    promise or case, no misplaced condolence, match none of ``needless`` and repeat no
+    earlier sentence."""
     facts = invented_facts(draft, source, allowed_domains=allowed_domains)
     names = [re.compile(rf"\b{re.escape(n)}\b") for n in dict.fromkeys(invented)]
     promises = invented_commitments(draft, source)
@@ -142,6 +180,7 @@ def _keep(lines: list[str], draft: str, source: str, allowed_domains: tuple[str,
                     or any(name.search(sentence) for name in names)
                     or any(promise in sentence for promise in promises)
                     or any(claim.search(plain) for claim in claims)
+                    or any(pattern.search(sentence) for pattern in needless)
                     or (grief and _CONDOLENCE.search(sentence))):
                 continue
             said = _NON_WORD.sub(" ", sentence.casefold()).split()

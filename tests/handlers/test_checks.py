@@ -52,7 +52,8 @@ def test_good_drafts_pass_every_check() -> None:
 
 def test_checks_are_named_constants_in_order() -> None:
     assert CHECKS == ("repetition", "prompt_echo", "customer_voice", "misplaced_condolence",
-                      "brush_off", "apology_missing", "length", "unfinished", "invented_facts",
+                      "brush_off", "needless_follow_up", "needless_question", "apology_missing",
+                      "length", "unfinished", "invented_facts",
                       "greeting_name", "misspelt_fact", "unsigned")
     assert len(set(CHECKS)) == len(CHECKS)
     everything = "<email>\n" + "I'm sorry for your loss. " * 4
