@@ -20,6 +20,7 @@ from collections.abc import Iterable, Sequence
 from itertools import pairwise
 
 from handlers.checks_case import invented_case
+from handlers.checks_claims import invented_commitments
 from handlers.checks_needless import needless_follow_ups, needless_questions
 from handlers.checks_spelling import misspelt_facts
 from handlers.checks_tone import brush_offs
@@ -205,19 +206,6 @@ _FACTS = re.compile(
     r"|\b\d{2,3}\b",
     re.IGNORECASE,
 )
-# Promises support makes only on purpose: a cancellation, compensation, a discount or voucher,
-# something free. The generator's replies name them only where the email does, so one the email
-# never mentions is the model's invention (replacements and refunds are left out: the replies
-# offer them as policy, "if it has gone missing, we'll talk you through a replacement").
-_COMMITMENT = re.compile(
-    r"\b(cancel|compensat|reimburs|discount|voucher|money back|free of charge|for free"
-    r"|at no (?:extra )?cost)", re.IGNORECASE)
-# A deadline the draft sets ("by today", "before the end of the week"): the prompt forbids
-# promising dates, and a weekday or "tomorrow" the email lacks is already an invented fact.
-_DEADLINE = re.compile(
-    r"\b(?:by|before|within|until|no later than) (?:today|tonight|end of (?:the )?(?:day|week|month)"
-    r"|the end of (?:the )?(?:day|week|month)|(?:this|next) (?:week|month|weekend))\b",
-    re.IGNORECASE)
 _DIGIT_RUNS = re.compile(r"\d+")
 # An amount of money, and a percentage: "17%" in the email grounds no "$17" in the draft.
 _MONEY = re.compile(r"^[$€£¥]|(?:usd|eur|gbp|dollars?|euros?|pounds?|bucks)$", re.IGNORECASE)
@@ -430,17 +418,6 @@ def links(text: str, *, allowed_domains: Iterable[str] = ()) -> list[str]:
     allowed = _allowed(allowed_domains)
     return [match.group(0) for match in _LINKS.finditer(text.translate(_FOLD))
             if not (allowed and _on_allowed_host(match.group(0), allowed))]
-
-
-def invented_commitments(draft: str, source: str) -> list[str]:
-    """Promises in ``draft`` the email gives no ground for: a cancellation, compensation, a
-    discount or voucher, something free, when ``source`` never names one (by stem: "cancelled"
-    grounds "cancellation"), and any deadline the draft sets ("by today", "before the end of the
-    week"). Both are commitments a person must make, not a 135M model."""
-    grounded = {m.group(1).casefold() for m in _COMMITMENT.finditer(source)}
-    found = [m.group(0) for m in _COMMITMENT.finditer(draft)
-             if m.group(1).casefold() not in grounded]
-    return found + [m.group(0) for m in _DEADLINE.finditer(draft)]
 
 
 def invented_names(draft: str, source: str) -> list[str]:

@@ -47,11 +47,11 @@ from handlers.checks import (
     _SIGN_OFF,
     _TEAM_SIGNATURE,
     check_draft,
-    invented_commitments,
     invented_facts,
     invented_names,
 )
 from handlers.checks_case import CLAIMS, invented_case
+from handlers.checks_claims import invented_commitments
 from handlers.checks_needless import (
     FOLLOW_UP,
     KNOWN_ASK,
