@@ -98,8 +98,9 @@ class Draft(_Wire):
     needs_review: bool = Field(
         False,
         description="A person must read this draft before it goes anywhere: the email looked "
-        "like it tried to steer the model, or the model's drafts failed their checks and the "
-        "body is the grounded fallback (see review_reasons).",
+        "like it tried to steer the model, was in another language or asked support nothing, "
+        "or the model's drafts failed their checks and the body is the grounded fallback (see "
+        "review_reasons).",
     )
     review_reasons: list[str] = Field(
         default_factory=list,
@@ -107,8 +108,10 @@ class Draft(_Wire):
         "(repetition, prompt_echo, customer_voice, misplaced_condolence, brush_off, "
         "needless_follow_up, needless_question, apology_missing, length, unfinished, "
         "invented_facts, greeting_name, misspelt_fact, unsigned, empty, engine_request) "
-        "when the body is the grounded fallback; steering when the email looked like it tried to steer the model; "
-        "language when it is written in a language the model does not reply in well.",
+        "when the body is the grounded fallback; steering when the email looked like it tried "
+        "to steer the model; language when it is written in a language the model does not "
+        "reply in well; no_request when it names nothing support handles (no order, product, "
+        "account, payment, delivery, fault or question for help).",
     )
     language: str | None = Field(
         None, description="ISO 639-1 code of the newly written text, 'und' when too short to "

@@ -31,6 +31,7 @@ from handlers.budget import PromptBudget
 from handlers.checks import check_draft, check_rewrite
 from handlers.prepare import Prepared, email_budget, prepare
 from handlers.repair import repair
+from handlers.request import review_reasons
 from handlers.types import DraftText, EmailText, Entities, Sentiment, TaskFailure, Usage
 from models.engines.base import Engine, GenerateRequest, GenerateResult, SamplingParams
 from models.errors import AdapterError, ConfigurationError, OutputError, UnsupportedRequestError
@@ -300,7 +301,9 @@ class Pipeline:
             if i in failures:
                 outcomes.append(failures[i])
                 continue
-            review = reasons.get(i, ()) + self._review_reasons(prepared[i])
+            review = reasons.get(i, ()) + review_reasons(prepared[i], found[i],
+                                                         config.reply_languages,
+                                                         config.language_min_score)
             outcomes.append(
                 DraftText(
                     body=bodies[i],
@@ -408,14 +411,6 @@ class Pipeline:
         output = max(self._config.reply_max_tokens, entities.SAMPLING.max_tokens)
         return email_budget(self._engine.count_tokens, min(contexts, default=None),
                             self._config.max_email_tokens, output)
-
-    def _review_reasons(self, email: Prepared) -> tuple[str, ...]:
-        """Why a person must read a draft whatever its text: the email tried to steer the
-        model, or it is in a language the reply model does not write well."""
-        config = self._config
-        foreign = (email.language not in config.reply_languages and email.language != "und"
-                   and (email.language_score >= config.language_min_score or email.non_latin))
-        return (("steering",) if email.steering else ()) + (("language",) if foreign else ())
 
     def _check_rewrite(self, text: str, draft: str, email: EmailText, mood: Sentiment,
                        found: Entities) -> tuple[str, ...]:

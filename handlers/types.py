@@ -62,7 +62,8 @@ class DraftText:
     adapters: dict[str, str | None]
     usage: Usage
     timings_ms: dict[str, float] = field(default_factory=dict)
-    # Why a person must read it (failed checks of a fallback, "steering", "language").
+    # Why a person must read it (failed checks of a fallback, "steering", "language",
+    # "no_request").
     review_reasons: tuple[str, ...] = ()
     language: str | None = None  # ISO 639-1 code of the newly written text
 

@@ -212,7 +212,8 @@ class Metrics:
             self.dead_letters.labels(reason)
         for reason in SKIP_REASONS:
             self.skipped.labels(reason)
-        for reason in (*CHECKS, "empty", "engine_request", "steering", "language"):
+        for reason in (*CHECKS, "empty", "engine_request", "steering", "language",
+                       "no_request"):
             self.review_reasons.labels(reason)
         for outcome in DRAFT_OUTCOMES:
             self.draft_outcomes.labels(outcome)
