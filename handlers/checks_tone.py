@@ -22,6 +22,8 @@ import re
 _BRUSH_OFF = re.compile(
     r"\b(?:that|this|it)(?:'s|\s+is|\s+was)\s+(?:"
     r"not\s+the\s+(?:case|issue|problem)\b"
+    r"|not\s+the\s+(?:kind|sort|type)\s+of\s+(?:issue|problem|thing|fault)s?\s+(?:we|i)(?:'ve"
+    r"|\s+have)?\s+(?:seen|heard\s+of|had)\b"
     r"|all\s+(?:we|i)\s+can\s+(?:say|do)\b"
     r"|not\s+(?:our|my)\s+(?:problem|concern|fault|responsibility)\b"
     r"|nothing\s+to\s+do\s+with\s+us\b"

@@ -18,6 +18,7 @@ SIGNED = "\n\nBest regards,\nThe replyd support team"
 @pytest.mark.parametrize("clause", [
     "that's all we can say about it",
     "that's not the case with this purchase",
+    "that's not the kind of issue we've seen so far",
     "that doesn't mean anything to us",
     "that is not the issue with your case",
     "it's already been addressed",
