@@ -7,15 +7,15 @@ answers it as a support case ("I'm sorry that your parcel wasn't delivered" to a
 about a bank robbery), and its draft can pass every check, since each sentence is plausible on
 its own. :func:`reads_as_request` tells such mail by what it lacks: no word of the things
 customers write to support about (an order, a product, an account, a payment, a delivery, a
-fault, a question for help) in its subject or newly written text, and no product the analysis
-found. A draft of such mail goes out marked for review (reason ``no_request``), not dropped:
-a person decides.
+fault, a question for help, still waiting) in its subject, newly written text or the quoted
+thread it answers, and no product the analysis found. A draft of such mail goes out marked
+for review (reason ``no_request``), not dropped: a person decides.
 
 Wide on purpose, like the other grounds: one such word anywhere is enough, so a customer who
 writes in few words is still answered without review. Measured in docs/TRIALS.md.
 
 Pure and bounded: one regular expression without nested unbounded repetition over at most
-``WINDOW_CHARS`` of the text.
+``WINDOW_CHARS`` of the new text and of the thread.
 """
 
 from __future__ import annotations
@@ -32,17 +32,19 @@ _SUPPORT = re.compile(
     r"|deliver|parcel|package|ship|arriv|track|return|exchang|replac|warrant|broke|damag|defect"
     r"|faulty|repair|cancel|price|receipt|product|item|device|model|customer|support|service"
     r"|help|problem|issue|not\s+work|doesn't\s+work|won't|stopped|error|install|set\s?up"
-    r"|connect|log\s?in|password|manual|instruction|question)",
+    r"|connect|log\s?in|password|manual|instruction|question|waiting)",
     re.IGNORECASE,
 )
 
 
 def reads_as_request(email: EmailText, entities: Entities) -> bool:
-    """Whether ``email`` (its subject and newly written text) is about something support
-    handles: a support word in it, or a product the analysis found (see the module doc)."""
+    """Whether ``email`` (its subject, newly written text and the quoted thread it answers:
+    "Still nothing, see below" asks what the quote asked) is about something support handles:
+    a support word in it, or a product the analysis found (see the module doc)."""
     if any(p.strip() for p in entities.product):
         return True
-    return bool(_SUPPORT.search(f"{email.subject}\n{email.body[:WINDOW_CHARS]}"))
+    text = f"{email.subject}\n{email.body[:WINDOW_CHARS]}\n{email.thread[:WINDOW_CHARS]}"
+    return bool(_SUPPORT.search(text))
 
 
 def review_reasons(email: Prepared, found: Entities, reply_languages: Sequence[str],

@@ -57,3 +57,11 @@ def test_a_draft_of_mail_that_asks_nothing_is_marked_for_review() -> None:
     assert isinstance(news, DraftText) and isinstance(customer, DraftText)
     assert "no_request" in news.review_reasons and news.needs_review
     assert "no_request" not in customer.review_reasons
+
+
+def test_a_follow_up_asks_what_its_quoted_thread_asked() -> None:
+    chaser = EmailText("<f@x>", "Re: hello", "Still nothing? See below.\n\nDana",
+                       thread="> My kettle stopped working after a week.")
+    assert reads_as_request(chaser, Entities())
+    assert not reads_as_request(EmailText("<f@x>", "Re: hello", "Still nothing? See below."),
+                                Entities())
