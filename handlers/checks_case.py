@@ -115,20 +115,28 @@ def invented_case(draft: str, source: str) -> list[str]:
     return found
 
 
-def _by_prefix(source: str) -> dict[str, set[str]]:
-    """The first words of ``source`` (lower case, letters only), by their first two letters."""
+def nearly_mentions(source: str, targets: tuple[str, ...], prefix: int = 2) -> bool:
+    """Whether one of the first words of ``source`` is a near miss of a target (see
+    :func:`_near`); words are compared with the targets that share their first ``prefix``
+    letters."""
+    return _near(_by_prefix(source, prefix), targets, prefix)
+
+
+def _by_prefix(source: str, prefix: int = 2) -> dict[str, set[str]]:
+    """The first words of ``source`` (lower case, letters only), by their first ``prefix``
+    letters."""
     words: dict[str, set[str]] = {}
     for match, _ in zip(_WORD.finditer(source), range(_NEAR_MAX_WORDS), strict=False):
         word = match.group(0).casefold()
-        words.setdefault(word[:2], set()).add(word)
+        words.setdefault(word[:prefix], set()).add(word)
     return words
 
 
-def _near(words: dict[str, set[str]], targets: tuple[str, ...]) -> bool:
+def _near(words: dict[str, set[str]], targets: tuple[str, ...], prefix: int = 2) -> bool:
     """Whether a word is a near miss of a target ("delivvery" of "delivery"). Only words that
-    share the target's first two letters and nearly its length are compared."""
+    share the target's first ``prefix`` letters and nearly its length are compared."""
     for target in targets:
-        for word in words.get(target[:2], ()):
+        for word in words.get(target[:prefix], ()):
             if abs(len(word) - len(target)) > 2:
                 continue
             matcher = SequenceMatcher(None, word, target)

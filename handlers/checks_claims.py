@@ -13,14 +13,15 @@ the same word (by stem: "cancelled" grounds "cancellation", "thanks for sorting 
 "we're glad everything is sorted"), and a claim inside a condition ("we'll let you know once it
 has been confirmed") claims nothing. A deadline is never grounded: the prompt forbids dates.
 
-Pure and bounded: fixed regular expressions without nested unbounded repetition, and a look at
-the few dozen characters before each claim.
+Pure and bounded: fixed regular expressions without nested unbounded repetition, a look at
+the few dozen characters before each claim, and handlers.checks_case's bounded near-miss search.
 """
 
 from __future__ import annotations
 
 import re
-from difflib import SequenceMatcher
+
+from handlers.checks_case import nearly_mentions
 
 # Promises support makes only on purpose: a cancellation, compensation, a discount or voucher,
 # something free. The generator's replies name them only where the email does, so one the email
@@ -58,13 +59,10 @@ _LOOK_BACK = 80
 _DEALT_WITH = frozenset({"sort", "fixe", "reso", "sett", "hand", "care"})
 _DEALT_WITH_GROUND = re.compile(r"\b(?:sort|fix|resolv|solv|settl|handl|taken care)|\bworking again"
                                 r"|\bworks? again|\bup and running", re.IGNORECASE)
-# Their typos ("sroting out my account"): a word of the email this similar to one of these, with
-# the same first letter, grounds them too; at most _NEAR_MAX_WORDS words are compared.
+# Their typos ("sroting out my account", a swap in the second letter): a near miss of one of
+# these grounds them too (handlers.checks_case's near-miss search, by first letter).
 _DEALT_WITH_NEAR = ("sorting", "sorted", "fixed", "fixing", "resolved", "resolving", "working",
                     "handled", "settled", "solved")
-_NEAR_SIMILARITY = 0.8
-_NEAR_MAX_WORDS = 1000
-_WORD = re.compile(r"[^\W\d_]{5,12}")
 
 
 def invented_commitments(draft: str, source: str) -> list[str]:
@@ -98,14 +96,4 @@ def invented_resolutions(draft: str, source: str) -> list[str]:
 def _dealt_with(text: str) -> bool:
     """Whether ``text`` (lower case) says the case is dealt with, in any of the words that
     say so, or in a typo of one."""
-    if _DEALT_WITH_GROUND.search(text):
-        return True
-    for match, _ in zip(_WORD.finditer(text), range(_NEAR_MAX_WORDS), strict=False):
-        word = match.group(0)
-        for target in _DEALT_WITH_NEAR:
-            if word[0] == target[0] and abs(len(word) - len(target)) <= 2:
-                matcher = SequenceMatcher(None, word, target)
-                if (matcher.quick_ratio() >= _NEAR_SIMILARITY
-                        and matcher.ratio() >= _NEAR_SIMILARITY):
-                    return True
-    return False
+    return bool(_DEALT_WITH_GROUND.search(text)) or nearly_mentions(text, _DEALT_WITH_NEAR, 1)

@@ -5,7 +5,7 @@ The reply model learnt that support checks something and reports back ("We're ch
 status of your order and will let you know"), and, being small, says it where nothing is to be
 checked: in answer to praise or thanks ("Thank you for your kind words about your humidifier!
 We're checking the status of your purchase and will send you a notification."). The customer
-reads that as a problem they do not have. :func:`needless_follow_ups` finds such sentences in
+reads that as a problem they do not have. :func:`needless_follow_ups` finds such promises in
 the reply to an email that is positive, asks nothing and reports no problem.
 
 It also learnt to ask which product an email is about, from replies to emails that name none,
@@ -31,7 +31,6 @@ from handlers.thread import split_thread
 from handlers.types import Entities, Sentiment
 
 ASK_WINDOW_CHARS = 6_000
-_SENTENCE = re.compile(r"[^.!?\n]+(?:[.!?]+|$)", re.MULTILINE)
 # A promise to find something out and report back, or a request taken on.
 FOLLOW_UP = re.compile(
     r"\b(?:we|i)(?:'re|'ll|'ve|\s+are|\s+will|\s+have|\s+am)\s+(?:now\s+|also\s+|just\s+)?"
@@ -79,19 +78,18 @@ def asks_for_nothing(source: str, sentiment: Sentiment) -> bool:
 
 
 def needless_follow_ups(draft: str, source: str, sentiment: Sentiment) -> list[str]:
-    """The sentences of ``draft`` that promise a check or an update (see the module
-    docstring) when the email asks for nothing; empty otherwise."""
-    if not FOLLOW_UP.search(draft) or not asks_for_nothing(source, sentiment):
-        return []
-    return [m.group(0).strip() for m in _SENTENCE.finditer(draft) if FOLLOW_UP.search(m.group(0))]
+    """The words of ``draft`` that promise a check or an update (see the module docstring),
+    when the email asks for nothing; empty otherwise."""
+    found = [m.group(0) for m in FOLLOW_UP.finditer(draft)]
+    return found if found and asks_for_nothing(source, sentiment) else []
 
 
 def needless_questions(draft: str, entities: Entities) -> list[str]:
-    """The sentences of ``draft`` that ask which product the email is about, when the
-    analysis found the product it names; empty otherwise."""
+    """The words of ``draft`` that ask which product the email is about, when the analysis
+    found the product it names; empty otherwise."""
     if not any(p.strip() for p in entities.product):
         return []
-    return [m.group(0).strip() for m in _SENTENCE.finditer(draft) if KNOWN_ASK.search(m.group(0))]
+    return [m.group(0) for m in KNOWN_ASK.finditer(draft)]
 
 
 def drop_known_asks(draft: str, entities: Entities) -> str:
