@@ -25,6 +25,7 @@ from handlers.repair import repair
 from handlers.types import ENTITY_FIELDS, SENTIMENTS, EmailText, Entities
 from models.engines.base import Engine, GenerateRequest, GenerateResult
 from models.errors import ConfigurationError, OutputError
+from models.synth.answers import answer_report
 from models.vocabulary import TASKS
 
 # Reference baselines that need no engine: the task each one scores.
@@ -188,7 +189,9 @@ def _task_functions(
             report = scoring.rubric_report("reply", [
                 scoring.rubric(_case(e), p) for e, p in zip(ex, pr, strict=True)
             ])
-            return {**report, **draft_check_report(ex, pr)}
+            # Content: whether each draft answers what its email asks (rows from replyd synth).
+            answers = answer_report([e.get("reply", "") for e in ex], pr)
+            return {**report, **draft_check_report(ex, pr), "answers": answers}
 
         return (build_reply, guarded(lambda e, r: reply.parse(r)), score_replies)
     return (

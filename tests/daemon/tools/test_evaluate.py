@@ -39,6 +39,8 @@ def test_eval_prints_one_json_line_and_writes_predictions(task: str, tmp_path: P
         # The echo engine copies the prompt's first line: every draft echoes the prompt.
         assert report["usable"] == 0.0
         assert report["check_failure_rates"]["prompt_echo"] == 1.0
+        # ... and answers none of the requests the generator's reference replies answer.
+        assert report["answers"] == {"n": 9, "right": 0.0, "other": 0.0, "none": 1.0}
 
 
 def test_draft_check_report_counts_usable_drafts() -> None:
