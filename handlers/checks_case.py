@@ -12,6 +12,14 @@ not; the words of every newsletter footer ("subscribe", "sign up") ground nothin
 kind is thanks for praise the email never gave ("thank you for the kind message about your
 free sample!" to spam), grounded by any word of praise or thanks.
 
+Two more kinds are another case's answer to customer mail, which a reply adapter that writes
+the generator's sentences fluently gets wrong whole: return instructions to a late parcel, a
+setup problem or a billing question ("We'll send you the return instructions in a separate
+email."), and a fault or repair to an item that has none ("... will help us decide between a
+new one and a repair" to a wrong item). They are grounded by any word of a return, an exchange
+or a fault, and by whatever makes a customer send something back ("going back", "store
+credit", "flimsy").
+
 Pure and bounded: a fixed set of regular expressions without nested unbounded repetition,
 and the near-miss search compares at most 1,000 words of the email, each only with the
 ground words that share its first two letters.
@@ -73,6 +81,31 @@ _CASES: tuple[tuple[str, re.Pattern[str], re.Pattern[str]], ...] = (
                    r"satisf|top notch|spot on|works? (?:great|well|perfectly)|fixed|solved|sorted",
                    re.IGNORECASE),
     ),
+    (
+        "return",
+        # Not "in return" ("... the latest steps in return").
+        re.compile(r"(?<!\bin )\breturn(?:s|ed|ing)?\b|\bsend(?:ing)? (?:it|them|the \w+) back\b",
+                   re.IGNORECASE),
+        # Word starts only: "mix" is in "stand mixer", "dent" in "president".
+        re.compile(r"\b(?:return|retrun|send (?:it |them |this |that )?back|sending (?:it |them )?"
+                   r"back|refund|exchang|swap|wrong|mix(?:-? ?up|ed)\b|not what I ordered|replac|"
+                   r"unwanted|don't (?:want|need)|changed my mind|cancel|unopened|haven't opened|"
+                   r"broke|damag|fault|defect|smash|crack|"
+                   r"(?:go|going|goes|sent|taking) (?:it |them )?back|store credit|money back|"
+                   r"original (?:box|packaging)|flimsy|not worth)",
+                   re.IGNORECASE),
+    ),
+    (
+        "fault",
+        # Not a bare "fault": "that wasn't your fault" blames nothing on the product.
+        re.compile(r"\b(?:damage[ds]?|faulty|(?:photo|description) of the fault|repairs?|repaired|"
+                   r"broken|defect(?:s|ive)?)\b", re.IGNORECASE),
+        re.compile(r"\b(?:broke|damag|fault|crack|smash|defect|stop|doesn't work|does not work|"
+                   r"not work|won't|wont\b|dead\b|repair|leak|burn|stuck|problem|error|fail|"
+                   r"malfunction|nois[ey]|stick(?:s|ing|y)?\b|reset|drop|dent(?:s|ed)?\b|scratch|"
+                   r"shatter|tear|torn\b|ripped|bent\b|loose|overheat|smell|spark|flicker|beep|"
+                   r"issue|warrant|trouble)", re.IGNORECASE),
+    ),
 )
 
 # What a draft says of each kind of case: the sentences a mended draft leaves out
@@ -91,6 +124,8 @@ _NEAR: dict[str, tuple[str, ...]] = {
     "praise": ("thanks", "brilliant", "amazing", "excellent", "wonderful", "fantastic", "perfect",
                "awesome", "great", "lovely", "pleased", "delighted", "grateful", "appreciate",
                "helpful", "impressed", "recommend"),
+    "return": ("return", "returned", "refund", "exchange", "replacement", "wrong"),
+    "fault": ("broken", "damaged", "faulty", "cracked", "stopped", "problem", "repair"),
 }
 NEAR_SIMILARITY = 0.8
 # Words of the email looked at, at most: a bound on the work per draft (the checks run on the
@@ -100,9 +135,9 @@ _WORD = re.compile(r"[^\W\d_]{5,20}")
 
 
 def invented_case(draft: str, source: str) -> list[str]:
-    """The kinds of case ("delivery", "payment", "account", "praise") ``draft`` speaks of that
-    ``source`` (the email) gives no ground for, in that order; empty when every claim is
-    grounded."""
+    """The kinds of case ("delivery", "payment", "account", "praise", "return", "fault")
+    ``draft`` speaks of that ``source`` (the email) gives no ground for, in that order; empty
+    when every claim is grounded."""
     found = []
     words: dict[str, set[str]] | None = None
     for kind, claim, ground in _CASES:

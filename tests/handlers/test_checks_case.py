@@ -23,6 +23,10 @@ NEWSLETTER = ("Media Unspun: what the press is reporting and why. October 8. The
     ("We'll send you a photo of the payment confirmation.", "payment"),
     ("Thank you for the kind message about the economy!", "praise"),
     ("We'll make sure your thanks reach the press team.", "praise"),
+    ("We'll send you the return instructions in a separate email.", "return"),
+    ("Please send it back to us with the note inside.", "return"),
+    ("Could you send us a photo of the damage or the fault?", "fault"),
+    ("That will help us decide between a new one and a repair.", "fault"),
 ])
 def test_a_case_the_email_never_raised_is_invented(draft: str, kind: str) -> None:
     assert invented_case(draft, NEWSLETTER) == [kind]
@@ -46,9 +50,37 @@ def test_a_case_the_email_never_raised_is_invented(draft: str, kind: str) -> Non
      "Thank you for the kind words about your Aurora kettle!"),
     ("The courier went out of his way to bring it before the storm.",
      "We'll make sure your thanks reach the courier."),
+    # A return in the customer's own words: what makes them send it back.
+    ("My Kestrel e-bike is going back. It feels flimsy and frankly isn't worth the money.",
+     "We'll email you the return steps; please keep the original packaging."),
+    ("The box had a blender in it, not the kettle I ordered. Wrong item again.",
+     "A member of the team will follow up with how to send it back."),
+    ("Part of the speaker was smashed when I unpacked it.",
+     "We'll send you the return instructions, or a repair if you prefer."),
+    ("I'd like to retrun the lamp, it's not for me.",  # a typo
+     "We'll send you the return instructions."),
 ])
 def test_a_case_the_email_raised_in_its_own_words_is_not(email: str, draft: str) -> None:
     assert invented_case(draft, email) == []
+
+
+@pytest.mark.parametrize(("email", "draft", "kind"), [
+    # Another case's answer, fluent and whole: the reply adapter's misreads.
+    ("Where is my order? It was due two weeks ago.",
+     "We'll send you the return instructions in a separate email.", "return"),
+    ("I'd like to switch my plan to annual billing mid-cycle.",
+     "We'll send you the return instructions if it can be done.", "return"),
+    ("This is not what I ordered: the box had a blender, not the kettle. It's a mix-up.",
+     "That will help us decide between a new one and a repair.", "fault"),
+])
+def test_another_cases_answer_to_a_customer_is_invented(email: str, draft: str, kind: str
+                                                        ) -> None:
+    assert invented_case(draft, email) == [kind]
+
+
+def test_an_idiom_is_no_claim() -> None:
+    assert invented_case("We'll send you the latest steps in return.", NEWSLETTER) == []
+    assert invented_case("That wasn't your fault at all.", NEWSLETTER) == []
 
 
 def test_the_generators_own_replies_raise_no_case_of_their_own() -> None:

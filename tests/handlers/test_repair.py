@@ -35,6 +35,19 @@ def test_a_sentence_with_an_invented_case_is_deleted_and_the_rest_kept_as_writte
                            "happy to help with anything else you need." + SIGNED)
 
 
+def test_another_cases_answer_is_deleted_whole() -> None:
+    # The fluent misread: return instructions to a late parcel.
+    email = EmailText("<l@x>", "Where is my order?", "Where is my Mosaic photo printer? It was "
+                      "due two weeks ago. Elif Halvorsen")
+    found = Entities(name=("Elif Halvorsen",), product=("Mosaic photo printer",))
+    body = ("Hi Elif,\n\nThanks for getting in touch about where your Mosaic photo printer has "
+            "got to. We'll send you the return instructions in a separate email. We've asked "
+            "the courier for the latest tracking details." + SIGNED)
+    assert _mend(body, email, found) == (
+        "Hi Elif,\n\nThanks for getting in touch about where your Mosaic photo printer has got "
+        "to. We've asked the courier for the latest tracking details." + SIGNED)
+
+
 def test_invented_links_numbers_and_promises_go_with_their_sentences() -> None:
     body = ("Hi Elif,\n\nThanks for asking about your Glide cordless iron. The manual is at "
             "http://evil.example/verify and your ticket is 48213. We'll send you a voucher for "
