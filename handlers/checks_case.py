@@ -87,7 +87,7 @@ _CASES: tuple[tuple[str, re.Pattern[str], re.Pattern[str]], ...] = (
         re.compile(r"(?<!\bin )\breturn(?:s|ed|ing)?\b|\bsend(?:ing)? (?:it|them|the \w+) back\b",
                    re.IGNORECASE),
         # Word starts only: "mix" is in "stand mixer", "dent" in "president".
-        re.compile(r"\b(?:return|retrun|send (?:it |them |this |that )?back|sending (?:it |them )?"
+        re.compile(r"\b(?:return|send (?:it |them |this |that )?back|sending (?:it |them )?"
                    r"back|refund|exchang|swap|wrong|mix(?:-? ?up|ed)\b|not what I ordered|replac|"
                    r"unwanted|don't (?:want|need)|changed my mind|cancel|unopened|haven't opened|"
                    r"broke|damag|fault|defect|smash|crack|"
