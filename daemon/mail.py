@@ -31,15 +31,20 @@ from daemon.html_text import html_to_text
 from daemon.mail_bytes import FIELD_BYTES, bounded_headers, decode_bytes, unsurrogate
 
 __all__ = ["Attachment", "MailError", "ParsedMail", "html_to_text", "no_reply_reason",
-           "parse_message", "reply_address", "reply_name"]
+           "parse_message", "reply_address", "reply_name", "spam_verdict"]
 
 MAX_HEADER_CHARS = 998  # RFC 5322's line limit; also the cap on one header value here
-# Headers kept in ParsedMail.headers: the ones the brief names plus those no_reply_reason reads.
+# Headers kept in ParsedMail.headers: the ones the brief names plus those no_reply_reason and
+# spam_verdict read.
 KEPT_HEADERS = (
     "in-reply-to", "references", "list-id", "list-post", "auto-submitted", "precedence",
     "content-language", "reply-to", "return-path", "x-autoreply", "x-autorespond",
-    "x-auto-reply-from", "list-unsubscribe",
+    "x-auto-reply-from", "list-unsubscribe", "x-spam-flag", "x-spam-status", "x-spam",
+    "x-ms-exchange-organization-scl", "x-ses-spam-verdict", "x-ses-virus-verdict",
 )
+# Exchange's spam confidence level runs from -1 (trusted sender) to 9; Microsoft's filters send
+# 5 and over to the junk folder as spam.
+_SPAM_SCL = 5
 # A sender that takes no replies: "noreply@", "no-reply@", "do-not-reply@", "donotreply+x@".
 _NO_REPLY_LOCAL = re.compile(r"(?:^|[-_.+])(?:no|do[-_.]?not)[-_.]?reply(?:$|[-_.+\d])",
                              re.IGNORECASE)
@@ -366,6 +371,24 @@ def no_reply_reason(headers: Mapping[str, str], from_address: str | None,
     if _NO_REPLY_LOCAL.search(replies_to.rpartition("@")[0] or replies_to):
         return "auto_reply"
     return None
+
+
+def spam_verdict(headers: Mapping[str, str]) -> bool:
+    """Whether the receiving mail system's filter marked the message as spam or malware in its
+    own header: SpamAssassin's ``X-Spam-Flag: YES`` or ``X-Spam-Status: Yes, score=...``
+    (Rspamd writes the latter too), Rspamd's ``X-Spam: Yes``, Exchange's
+    ``X-MS-Exchange-Organization-SCL`` of 5 or more, Amazon SES's ``X-SES-Spam-Verdict`` or
+    ``X-SES-Virus-Verdict: FAIL``. A "No", a score alone or an unreadable value is no verdict:
+    only the filter's own decision counts, never a threshold of replyd's."""
+    lower = {key.lower(): str(value)[:MAX_HEADER_CHARS].strip().lower()
+             for key, value in headers.items()}
+    if "yes" in (lower.get("x-spam-flag"), lower.get("x-spam"),
+                 lower.get("x-spam-status", "").split(",")[0].strip()):
+        return True
+    if "fail" in (lower.get("x-ses-spam-verdict"), lower.get("x-ses-virus-verdict")):
+        return True
+    scl = lower.get("x-ms-exchange-organization-scl", "")
+    return scl.isdigit() and int(scl) >= _SPAM_SCL
 
 
 def reply_address(headers: Mapping[str, str], from_address: str) -> str:

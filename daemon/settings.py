@@ -30,9 +30,9 @@ DEFAULT_MODEL_CACHE = Path("~/.cache/replyd/models").expanduser()
 # A dead letter's error text is cut to this many characters.
 DEADLETTER_ERROR_MAX_CHARS = 1_000
 # Everything of a dead-letter record but the base64 original: the JSON envelope (field names,
-# reason, sha256, time, source coordinates with a topic name of up to 249 characters), the error
-# text (1,000 characters, at most 6 bytes each once JSON-escaped), the key, the headers and the
-# record's framing in its batch. Generous on purpose: the exact size is checked before sending.
+# reason, sha256, time, source coordinates with a topic of up to 249 characters), the error text
+# (1,000 characters, at most 6 bytes each JSON-escaped), the key, the headers and the record's
+# framing in its batch. Generous on purpose: the exact size is checked before sending.
 DEADLETTER_ENVELOPE_BYTES = 8_192
 # The --config file of the Settings being built now (load_settings sets it): the TOML source's
 # path is only known at run time, and settings_customise_sources has no argument for it.
@@ -55,9 +55,8 @@ class Settings(BaseSettings):
     )
     input_topic: str = Field("emails.incoming", description="Topic the incoming emails arrive on.")
     drafts_topic: str = Field("emails.drafts", description="Topic the reply drafts go to.")
-    deadletter_topic: str = Field(
-        "emails.deadletter", description="Topic for messages that could not be processed."
-    )
+    deadletter_topic: str = Field("emails.deadletter",
+                                  description="Topic for messages that could not be processed.")
     group_id: str = Field("replyd", description="Kafka consumer group; replicas share partitions.")
     client_id: str = Field("replyd", description="Kafka client id (shows in broker logs/metrics).")
     session_timeout_ms: int = Field(
@@ -68,11 +67,9 @@ class Settings(BaseSettings):
         300_000, ge=1, description="Longest gap between fetches before the group evicts us."
     )
     security_protocol: Literal["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"] = Field(
-        "PLAINTEXT", description="Kafka security protocol, passed to aiokafka."
-    )
+        "PLAINTEXT", description="Kafka security protocol, passed to aiokafka.")
     sasl_mechanism: Literal["PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512"] | None = Field(
-        None, description="SASL mechanism when security_protocol is SASL_*."
-    )
+        None, description="SASL mechanism when security_protocol is SASL_*.")
     sasl_username: str | None = Field(None, description="SASL user name.")
     sasl_password: SecretStr | None = Field(
         None,
@@ -168,6 +165,9 @@ class Settings(BaseSettings):
     )
     skip_bulk_text: bool = Field(True, description="Skip (reason bulk) an email whose own text "
                                  "ends in a newsletter footer ('To unsubscribe, visit http://...').")
+    skip_spam_verdict: bool = Field(True, description="Skip (reason spam) an email the receiving "
+                                    "mail system's filter marked as spam in a header (X-Spam-Flag: "
+                                    "YES, X-Spam: Yes, Exchange SCL >= 5, SES verdict FAIL).")
     deadletter_max_original_bytes: int | None = Field(
         None,
         ge=0,

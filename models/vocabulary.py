@@ -50,7 +50,7 @@ DEAD_LETTER_REASONS: tuple[DeadLetterReason, ...] = get_args(DeadLetterReason)
 TRANSIENT_DEAD_LETTER_REASONS: tuple[DeadLetterReason, ...] = ("engine_error",)
 FailureReason = Literal["engine_output", "engine_error", "engine_request"]
 # Why an email gets no draft but a "skipped" record: it wants no reply (daemon.mail).
-SkipReason = Literal["auto_reply", "bounce", "mailing_list", "bulk"]
+SkipReason = Literal["auto_reply", "bounce", "mailing_list", "bulk", "spam"]
 SKIP_REASONS: tuple[SkipReason, ...] = get_args(SkipReason)
 
 # Untrusted text (an email, a draft to rewrite) enters a prompt only between these tags.

@@ -148,19 +148,20 @@ def content_type(headers: Sequence[InHeader] | None, default: str) -> str:
 
 def decode(
     value: bytes | None, max_body_bytes: int, kind: str = JSON_CONTENT_TYPE,
-    bulk_text: bool = True,
+    bulk_text: bool = True, spam: bool = True,
 ) -> IncomingEmail | Rejected | Skipped:
     """Parse one record value: an ``IncomingEmail`` as JSON, or a raw RFC 822 message when
     ``kind`` is ``message/rfc822``. Size is checked first, so nothing large is ever parsed. An
     email that wants no reply (an auto-reply, a bounce, list or bulk mail) is ``Skipped``; with
     ``bulk_text``, so is one whose own text ends in a bulk-mail footer
-    (``handlers.bulk.looks_like_bulk``: "bulk")."""
+    (``handlers.bulk.looks_like_bulk``: "bulk"); with ``spam``, so is one the receiving mail
+    system's filter marked as spam in its headers (``daemon.mail.spam_verdict``: "spam")."""
     if value is None:
         return Rejected("invalid_json", "record has no value (tombstone)")
     if len(value) > max_body_bytes:
         return Rejected("too_large", f"record is {len(value)} bytes; the limit is {max_body_bytes}")
     if kind == MAIL_CONTENT_TYPE:
-        return incoming_from_mail(value, bulk_text)
+        return incoming_from_mail(value, bulk_text, spam)
     if kind != JSON_CONTENT_TYPE:
         return Rejected("schema", f"unsupported content-type {kind[:80]!r}; replyd reads "
                         f"{' and '.join(CONTENT_TYPES)}")
@@ -169,7 +170,7 @@ def decode(
         return decoded
     headers = {key.lower(): text for key, text in decoded.headers.items()}
     reason = mail.no_reply_reason(headers, decoded.from_, headers.get("content-type", ""))
-    return _skipped_or_email(decoded, reason, bulk_text)
+    return _skipped_or_email(decoded, reason, bulk_text, spam)
 
 
 # Above this many bytes in a batch its records are decoded in a worker thread: a 20 KB text of
@@ -179,21 +180,25 @@ INLINE_DECODE_BYTES = 64 * 1024
 
 def decode_all(
     records: Sequence[tuple[bytes | None, Sequence[InHeader] | None]], max_body_bytes: int,
-    default_kind: str, bulk_text: bool = True,
+    default_kind: str, bulk_text: bool = True, spam: bool = True,
 ) -> list[IncomingEmail | Rejected | Skipped]:
     """``decode`` of each (value, headers) pair, its kind from its content-type header."""
-    return [decode(value, max_body_bytes, content_type(headers, default_kind), bulk_text)
+    return [decode(value, max_body_bytes, content_type(headers, default_kind), bulk_text, spam)
             for value, headers in records]
 
 
-def _skipped_or_email(email: IncomingEmail, reason: str | None,
-                      bulk_text: bool) -> IncomingEmail | Skipped:
+def _skipped_or_email(email: IncomingEmail, reason: str | None, bulk_text: bool,
+                      spam: bool) -> IncomingEmail | Skipped:
+    # The filter's verdict first: a bounce or a list post that it calls spam is counted as spam.
+    if spam and email.headers and mail.spam_verdict(email.headers):
+        reason = "spam"
     if reason is None and bulk_text and looks_like_bulk(email.subject, email.body):
         reason = "bulk"
     return Skipped(email, reason) if reason in SKIP_REASONS else email  # type: ignore[arg-type]
 
 
-def incoming_from_mail(raw: bytes, bulk_text: bool = True) -> IncomingEmail | Rejected | Skipped:
+def incoming_from_mail(raw: bytes, bulk_text: bool = True,
+                       spam: bool = True) -> IncomingEmail | Rejected | Skipped:
     """A raw RFC 822 / MIME message as the ``IncomingEmail`` a gateway would have sent: the
     sender's bare address and display name, the decoded subject, the text (HTML converted),
     attachments listed, never inlined. A message without a Message-ID gets one derived from its
@@ -226,7 +231,7 @@ def incoming_from_mail(raw: bytes, bulk_text: bool = True) -> IncomingEmail | Re
         })
     except ValidationError as exc:
         return Rejected("invalid_mail", f"not an IncomingEmail: {_described(exc)}")
-    return _skipped_or_email(email, parsed.skip_reason, bulk_text)
+    return _skipped_or_email(email, parsed.skip_reason, bulk_text, spam)
 
 
 def _decode_json(value: bytes) -> IncomingEmail | Rejected:

@@ -386,7 +386,7 @@ class Daemon:
         outputs: list[Output | None] = [None] * len(records)
         valid: list[tuple[int, IncomingEmail]] = []
         args = ([(r.value, r.headers) for r in records], s.max_body_bytes,
-                s.input_content_type, s.skip_bulk_text)
+                s.input_content_type, s.skip_bulk_text, s.skip_spam_verdict)
         big = sum(len(r.value or b"") for r in records) > codec.INLINE_DECODE_BYTES
         all_decoded = await asyncio.to_thread(codec.decode_all, *args) if big \
             else codec.decode_all(*args)

@@ -7,6 +7,7 @@ from email.message import EmailMessage
 
 import pytest
 
+from daemon import mail
 from daemon.contracts import IncomingEmail, SkippedEmail
 from daemon.service import codec
 from daemon.service.codec import Rejected, Skipped, decode
@@ -80,6 +81,46 @@ def test_a_newsletter_footer_is_bulk_unless_turned_off() -> None:
     mailed = decode(raw, 1_000_000, MAIL)
     assert isinstance(mailed, Skipped) and mailed.reason == "bulk"
     assert isinstance(decode(raw, 1_000_000, MAIL, bulk_text=False), IncomingEmail)
+
+
+@pytest.mark.parametrize(("headers", "spam"), [
+    ({"X-Spam-Flag": "YES"}, True),  # SpamAssassin
+    ({"X-Spam-Status": "Yes, score=9.1 required=5.0 tests=BAYES_99"}, True),
+    ({"X-Spam-Status": "No, score=4.9 required=5.0 tests=BAYES_50"}, False),
+    ({"X-Spam": "Yes"}, True),  # Rspamd
+    ({"X-Spam": "No"}, False),
+    ({"X-MS-Exchange-Organization-SCL": "5"}, True),  # Exchange: 5-9 is spam
+    ({"X-MS-Exchange-Organization-SCL": "1"}, False),
+    ({"X-MS-Exchange-Organization-SCL": "-1"}, False),  # a trusted sender
+    ({"X-MS-Exchange-Organization-SCL": "high"}, False),  # unreadable: no verdict
+    ({"X-SES-Spam-Verdict": "FAIL"}, True),  # Amazon SES
+    ({"X-SES-Virus-Verdict": "FAIL", "X-SES-Spam-Verdict": "PASS"}, True),
+    ({"X-SES-Spam-Verdict": "GRAY"}, False),
+    ({"X-Spam-Score": "25.0"}, False),  # a score alone is no verdict
+])
+def test_the_mail_systems_spam_verdict_is_honoured(headers: dict[str, str], spam: bool) -> None:
+    assert mail.spam_verdict(headers) is spam
+    value = json.dumps({**EMAIL, "headers": headers}).encode()
+    decoded = decode(value, 10_000)
+    assert isinstance(decoded, Skipped if spam else IncomingEmail)
+    assert not spam or decoded.reason == "spam"
+    mailed = decode(_message(**{k.replace("-", "_"): v for k, v in headers.items()}),
+                    1_000_000, MAIL)
+    assert isinstance(mailed, Skipped if spam else IncomingEmail)
+    assert isinstance(decode(value, 10_000, spam=False), IncomingEmail)
+    assert isinstance(codec.decode_all([(value, None)], 10_000, codec.JSON_CONTENT_TYPE,
+                                       spam=False)[0], IncomingEmail)
+
+
+def test_the_spam_verdict_comes_before_the_other_reasons() -> None:
+    decoded = decode(_message(List_Id="<kettles.lists.example>", X_Spam_Flag="YES"),
+                     1_000_000, MAIL)
+    assert isinstance(decoded, Skipped) and decoded.reason == "spam"
+    record = json.loads(codec.skipped_record(decoded))
+    assert SkippedEmail.model_validate(record).reason == "spam"
+    listed = decode(_message(List_Id="<kettles.lists.example>", X_Spam_Flag="YES"),
+                    1_000_000, MAIL, spam=False)
+    assert isinstance(listed, Skipped) and listed.reason == "mailing_list"
 
 
 def test_drafts_and_skipped_records_go_to_reply_to() -> None:

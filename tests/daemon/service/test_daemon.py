@@ -302,24 +302,28 @@ async def test_raw_mail_is_drafted_and_mail_that_wants_no_reply_is_skipped(
         return mail.as_bytes()
 
     await send(settings, [message(1), message(2, **{"Auto-Submitted": "auto-replied"}),
-                          b"Subject: no sender\n\nhi\n"],
+                          message(3, **{"X-Spam-Flag": "YES"}), b"Subject: no sender\n\nhi\n"],
                headers=[("content-type", b"message/rfc822")])
     daemon = daemon_for(settings)
     task = asyncio.create_task(daemon.run())
     try:
-        records = await read(settings, settings.drafts_topic, 2)
+        records = await read(settings, settings.drafts_topic, 3)
         (dead,) = await read(settings, settings.deadletter_topic, 1)
     finally:
         daemon.request_stop()
         await asyncio.wait_for(task, 30)
     by_outcome = {json.loads(r.value)["outcome"]: r for r in records}
+    reasons = {(s.in_reply_to, s.reason) for s in (
+        SkippedEmail.model_validate_json(r.value) for r in records
+        if json.loads(r.value)["outcome"] == "skipped")}
+    assert reasons == {("<raw-2@example.org>", "auto_reply"), ("<raw-3@example.org>", "spam")}
     draft = Draft.model_validate_json(by_outcome["drafted"].value)
     assert draft.in_reply_to == "<raw-1@example.org>" and draft.to == "dana1@example.org"
     assert draft.entities.name[0] == "Dana Ross"
     assert draft.language == "en"
-    skipped = SkippedEmail.model_validate_json(by_outcome["skipped"].value)
-    assert (skipped.in_reply_to, skipped.reason) == ("<raw-2@example.org>", "auto_reply")
-    assert dict(by_outcome["skipped"].headers)["replyd-idempotency-key"] == b"<raw-2@example.org>"
+    skipped = by_outcome["skipped"]
+    assert dict(skipped.headers)["replyd-idempotency-key"] == json.loads(
+        skipped.value)["in_reply_to"].encode()
     assert DeadLetter.model_validate_json(dead.value).reason == "invalid_mail"
 
 
