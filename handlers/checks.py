@@ -19,6 +19,7 @@ from collections import Counter
 from collections.abc import Iterable, Sequence
 from itertools import pairwise
 
+from handlers.checks_answer import misread_answers
 from handlers.checks_case import invented_case
 from handlers.checks_claims import invented_commitments
 from handlers.checks_needless import needless_follow_ups, needless_questions
@@ -245,7 +246,8 @@ def check_draft(body: str, email: EmailText, sentiment: Sentiment, entities: Ent
                              or invented_names(draft, f"{source}\n{company}")
                              or invented_commitments(draft, source)
                              # Links and addresses are invented_facts' ("billing@...").
-                             or invented_case(_FACTS.sub(" ", draft), source)),
+                             or invented_case(_FACTS.sub(" ", draft), source)
+                             or misread_answers(draft, source)),
         GREETING_NAME: bool(entities.name) and not greets_by_name(lines, entities.name),
         MISSPELT_FACT: bool(misspelt_facts(draft, entities)),
         # The team's signature closes every draft support sends ("The replyd support team").

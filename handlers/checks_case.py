@@ -38,10 +38,11 @@ _CASES: tuple[tuple[str, re.Pattern[str], re.Pattern[str]], ...] = (
                    r"tracking)\b", re.IGNORECASE),
         # Not "sent" or "got": "Sent from my phone" and quoted headers carry them everywhere.
         re.compile(r"\b(?:parcel|package|courier|deliver|ship|track|dispatch|arriv|post(?:ed|al|"
-                   r"age)?\b|mailed|order|box|rout|driver|doorstep|porch|neighbou?r|address|"
-                   r"warehouse|collect|pick(?:ed)? ?up|return|exchange|replac|due\b|wait|"
-                   r"receiv|came\b|shown up|turn(?:ed)? up|where is|estimat|seen it|late\b|"
-                   r"lost\b|missing|stolen)",
+                   r"age)?\b|mailed|order|box|driver|doorstep|porch|neighbou?r|address|"
+                   # Not "rout": it grounded a courier in a "router".
+                   r"rout(?:e|es|ed|ing)\b|warehouse|collect|pick(?:ed)? ?up|return|exchange|"
+                   r"replac|due\b|wait|receiv|came\b|shown up|turn(?:ed)? up|where is|estimat|"
+                   r"seen it|late\b|lost\b|missing|stolen)",
                    re.IGNORECASE),
     ),
     (

@@ -16,8 +16,9 @@ a support agent would make:
   and the order number" asks for the order number), or goes when it asks nothing else;
 - a promise to check and report back, in reply to praise or thanks that asked nothing, is
   deleted;
-- a sentence carrying an invented link, number, name, promise or case, a misplaced
-  condolence, or a near repeat of an earlier sentence is deleted; so is a cut last sentence;
+- a sentence carrying an invented link, number, name, promise or case, another request's
+  answer (``handlers.checks_answer``), a misplaced condolence, or a near repeat of an earlier
+  sentence is deleted; so is a cut last sentence;
 - a greeting without the customer's name (or with a wrong one) becomes the fallback's greeting;
 - a negative email's missing apology and a missing team signature are added.
 
@@ -50,6 +51,7 @@ from handlers.checks import (
     invented_facts,
     invented_names,
 )
+from handlers.checks_answer import email_words, misread
 from handlers.checks_case import CLAIMS, invented_case
 from handlers.checks_claims import invented_commitments
 from handlers.checks_needless import (
@@ -169,6 +171,7 @@ def _keep(lines: list[str], draft: str, source: str, allowed_domains: tuple[str,
     promises = invented_commitments(draft, source)
     claims = [CLAIMS[kind] for kind in invented_case(_FACTS.sub(" ", draft), source)]
     grief = not _BEREAVEMENT.search(source)
+    words = email_words(source)
     seen: list[frozenset[str]] = []
     runs: set[tuple[str, ...]] = set()  # every RUN_WORDS words said so far
     kept: list[list[str]] = []
@@ -181,7 +184,8 @@ def _keep(lines: list[str], draft: str, source: str, allowed_domains: tuple[str,
                     or any(promise in sentence for promise in promises)
                     or any(claim.search(plain) for claim in claims)
                     or any(pattern.search(sentence) for pattern in needless)
-                    or (grief and _CONDOLENCE.search(sentence))):
+                    or (grief and _CONDOLENCE.search(sentence))
+                    or misread(sentence, source, words)):
                 continue
             said = _NON_WORD.sub(" ", sentence.casefold()).split()
             words = frozenset(said)

@@ -45,14 +45,24 @@ def answered_request(draft: str) -> str | None:
     of it is :data:`ANSWER_SIMILARITY` like any answer."""
     best, found = 0.0, None
     for sentence in _SENTENCE_END.split(draft, maxsplit=_MAX_SENTENCES)[:_MAX_SENTENCES]:
-        words = frozenset(_WORD.findall(sentence.lower()))
-        if len(words) < MIN_WORDS:
-            continue
-        for request, _, answer in _ANSWERS:
-            similarity = len(words & answer) / len(words | answer)
-            if similarity > best and similarity >= ANSWER_SIMILARITY:
-                best, found = similarity, request
+        closest = closest_answer(sentence)
+        if closest is not None and closest[2] > best:
+            best, found = closest[2], closest[0]
     return found
+
+
+def closest_answer(sentence: str) -> tuple[str, frozenset[str], float] | None:
+    """The request of the answer sentence closest to ``sentence``, that answer's words and
+    their similarity, or None when none is :data:`ANSWER_SIMILARITY` like it."""
+    words = frozenset(_WORD.findall(sentence.lower()))
+    if len(words) < MIN_WORDS:
+        return None
+    best: tuple[str, frozenset[str], float] | None = None
+    for request, _, answer in _ANSWERS:
+        similarity = len(words & answer) / len(words | answer)
+        if similarity >= ANSWER_SIMILARITY and (best is None or similarity > best[2]):
+            best = (request, answer, similarity)
+    return best
 
 
 def answer_report(references: Sequence[str], drafts: Iterable[str | None]) -> dict[str, Any]:

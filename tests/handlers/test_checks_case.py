@@ -17,6 +17,13 @@ NEWSLETTER = ("Media Unspun: what the press is reporting and why. October 8. The
               "about the economy; markets fell. To change your subscriber details, use this link.")
 
 
+def test_a_router_grounds_no_courier() -> None:
+    draft = "We've asked the courier for the latest tracking details."
+    assert invented_case(draft, "The thermostat can't join my Wi-Fi; the router is dual band.") \
+        == ["delivery"]
+    assert invented_case(draft, "The driver took a strange route and it never came.") == []
+
+
 @pytest.mark.parametrize(("draft", "kind"), [
     ("I'm sorry that your parcel has been taken. We're checking with the courier.", "delivery"),
     ("We're checking whether the account has been suspended and will let you know.", "account"),
