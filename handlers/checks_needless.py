@@ -61,6 +61,16 @@ KNOWN_ASK = re.compile(
     r"|\b(?:the|your)\s+product's\s+name\b",
     re.IGNORECASE,
 )
+# Asking the customer for a secret support never needs and must never hold: a password, a PIN,
+# a card's number or security code ("Could you tell us which account you use and the password
+# for?"). Support sending a reset link ("we'll send a fresh password reset link") asks nothing.
+SECRET_ASK = re.compile(
+    r"\b(?:you|please)\s+(?:\w+\s+){0,2}?(?:tell|send|give|share|reply\s+with|provide|confirm"
+    r"|type|include|let\s+us\s+know)\b[^.?!\n]{0,60}?\b(?:password|passcode|pin(?:\s+code)?"
+    r"|security\s+code|cvv|cvc|card\s+number|verification\s+code|one-time\s+code)s?\b"
+    r"(?!\s+reset)",
+    re.IGNORECASE,
+)
 # The product part of a question that asks for more: "which product this is about and ".
 _PRODUCT_PART = re.compile(
     r"\bwhich\s+(?:product|item)(?:\s+(?:this|it)\s+is\s+(?:about|for))?,?\s+and\s+",
@@ -85,11 +95,12 @@ def needless_follow_ups(draft: str, source: str, sentiment: Sentiment) -> list[s
 
 
 def needless_questions(draft: str, entities: Entities) -> list[str]:
-    """The words of ``draft`` that ask which product the email is about, when the analysis
-    found the product it names; empty otherwise."""
+    """The words of ``draft`` that ask for a secret (:data:`SECRET_ASK`), or which product the
+    email is about when the analysis found the product it names."""
+    secrets = [m.group(0) for m in SECRET_ASK.finditer(draft)]
     if not any(p.strip() for p in entities.product):
-        return []
-    return [m.group(0) for m in KNOWN_ASK.finditer(draft)]
+        return secrets
+    return secrets + [m.group(0) for m in KNOWN_ASK.finditer(draft)]
 
 
 def drop_known_asks(draft: str, entities: Entities) -> str:

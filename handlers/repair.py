@@ -57,6 +57,7 @@ from handlers.checks_claims import invented_commitments
 from handlers.checks_needless import (
     FOLLOW_UP,
     KNOWN_ASK,
+    SECRET_ASK,
     drop_known_asks,
     needless_follow_ups,
     needless_questions,
@@ -108,7 +109,8 @@ def repair(body: str, failed: Sequence[str], email: EmailText, sentiment: Sentim
     names = invented_names(draft, f"{source}\n{company}")
     needless = [pattern for pattern, found in (
         (FOLLOW_UP, needless_follow_ups(draft, source, sentiment)),
-        (KNOWN_ASK, needless_questions(draft, entities))) if found]
+        (KNOWN_ASK, needless_questions(draft, entities)),
+        (SECRET_ASK, SECRET_ASK.findall(draft))) if found]
     kept = _keep(lines, draft, source, allowed_domains, names, needless)
     if kept and kept[-1] and not _SENTENCE_END.search(kept[-1][-1]):
         kept[-1].pop()  # cut off at the token bound

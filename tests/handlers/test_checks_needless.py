@@ -141,3 +141,24 @@ def test_the_mend_says_a_small_doubled_word_once_and_rejects_a_doubled_long_one(
     garbled = slip.replace("that that the box didn't hold", "your box went missvely missvely, not")
     assert repair(garbled, check_draft(garbled, email, "negative", elif_), email, "negative",
                   elif_) is None
+
+
+@pytest.mark.parametrize(("sentence", "asks"), [
+    ("Could you tell us which login account you use and the password for?", True),
+    ("Please reply with your PIN and the card number.", True),
+    ("Could you send us the security code on the back of the card?", True),
+    ("We'll send a fresh password reset link to the email address on your account.", False),
+    ("Could you confirm the email address you sign in with?", False),
+    ("We can send you a new password by email.", False),
+])
+def test_a_draft_never_asks_for_a_secret(sentence: str, asks: bool) -> None:
+    email = EmailText("<s@x>", "Can't log in", "I can't log in, the password reset never comes. "
+                      "Dana")
+    dana = Entities(name=("Dana",))
+    body = (f"Hi Dana,\n\nI'm sorry you've been locked out of your account. {sentence} We'll help "
+            f"you get back in.\n\nBest regards,\nThe replyd support team")
+    failed = check_draft(body, email, "negative", dana)
+    assert ("needless_question" in failed) is asks
+    if asks:
+        mended = repair(body, failed, email, "negative", dana)
+        assert mended is not None and sentence not in mended and "get back in" in mended
