@@ -260,6 +260,10 @@ def add_customize_commands(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--split", choices=("train", "eval"), default="train",
                    help="Vocabulary split; eval entities never occur in train.")
     p.add_argument("--out", type=Path, required=True, help="JSONL file (a .meta.json beside it).")
+    p.add_argument("--more-cases", action="store_true", help="reply only: a share of the emails "
+                   "raise a missing part, a refund, a warranty, an address change or a login "
+                   "problem (models.synth.emails.MORE_CASES_SHARE of the negative and neutral "
+                   "ones); the other emails are the same (default: the first ten cases only)")
     p.add_argument("--teacher-url", help="OpenAI-compatible server (e.g. vLLM) whose model "
                    "rewrites each example in its own words; labels are kept and checked "
                    "(sentiment, entities and reply only) (default: templates only)")

@@ -55,12 +55,18 @@ def cmd_synth(args: argparse.Namespace) -> int:
         )
     if not 0.0 <= args.teacher_fraction <= 1.0:
         raise ConfigurationError("--teacher-fraction must be within [0, 1]")
+    more_cases = getattr(args, "more_cases", False)
+    if more_cases and args.task != "reply":
+        raise ConfigurationError("--more-cases writes reply rows; use it with --task reply")
     try:
-        count = write_dataset(args.task, args.n, args.seed, args.split, args.out)
+        count = write_dataset(args.task, args.n, args.seed, args.split, args.out,
+                              more_cases=more_cases)
     except ValueError as error:
         raise ConfigurationError(str(error)) from error
     meta: dict[str, Any] = {"generator": "models.synth.emails", "task": args.task, "n": args.n,
                             "seed": args.seed, "split": args.split}
+    if more_cases:
+        meta["more_cases"] = True
     if args.teacher_url:
         meta["teacher"] = asyncio.run(_teach(args))
     meta["sha256"] = sha256_file(args.out)

@@ -114,7 +114,16 @@ ISSUES: dict[str, tuple[str, tuple[str, ...]]] = {
     "setup_help": ("device", ("the new device", "my new purchase")),
     "praise": ("any", ("my order", "my purchase")),
     "support_thanks": ("any", ("my account", "my order")),
+    "missing_part": ("device", ("my order", "my parcel")),
+    "refund_status": ("device", ("my order", "my purchase")),
+    "warranty": ("device", ("my purchase", "the item I bought")),
+    "address_change": ("device", ("my order", "my parcel")),
+    "login_problem": ("plan", ("my account", "my subscription")),
 }
+# The cases only the reply data carries (``generate_emails(..., more_cases=True)``): every other
+# dataset, and the adapters trained on it, sees the first ten issues alone.
+MORE_ISSUES: tuple[str, ...] = ("missing_part", "refund_status", "warranty", "address_change",
+                                "login_problem")
 
 # issue -> sentiment -> opening statement of the problem; the sentiments listed are the ones
 # the issue can carry.
@@ -221,6 +230,67 @@ CORE: dict[str, dict[str, tuple[str, ...]]] = {
             "{Item} is all working again. Thank you for the help!",
         ),
     },
+    "missing_part": {
+        "negative": (
+            "{Item} arrived {when} without the power adapter, so I can't even use it.",
+            "There was no charging cable in the box with {item}. I've been through all the "
+            "packaging.",
+            "The screws for {item} weren't in the bag, so it's sitting in pieces on my floor.",
+        ),
+        "neutral": (
+            "{Item} came {when}, but there was no remote in the box. Is it sold separately?",
+            "I think something is missing from {item}: the guide shows a wall bracket, but there "
+            "wasn't one.",
+            "The accessories that should come with {item} weren't in the box. Could you send them?",
+        ),
+    },
+    "refund_status": {
+        "negative": (
+            "I sent back {item} {when} and I still haven't seen my refund.",
+            "You promised me a refund for {item} weeks ago. Where is my money?",
+            "It's been over a month since I returned {item}, and no refund has arrived.",
+        ),
+        "neutral": (
+            "Could you check on the refund for {item}? I returned it {when}.",
+            "I returned {item} {when}. How long does a refund usually take to come through?",
+        ),
+    },
+    "warranty": {
+        "negative": (
+            "{Item} stopped charging after eight months. Surely that's covered by the warranty?",
+            "The hinge on {item} snapped {when} with normal use. Is that covered under warranty?",
+            "{Item} has started overheating and I'd like to make a warranty claim.",
+        ),
+        "neutral": (
+            "How long is the warranty on {item}, and do I need to register it?",
+            "If {item} develops a fault, do I send it to you or to the manufacturer?",
+            "Is the warranty on {item} still valid if I gave it to my brother as a present?",
+        ),
+    },
+    "address_change": {
+        "negative": (
+            "I need the delivery address for {item} changed urgently, and your website won't let "
+            "me edit it.",
+            "{Item} is about to go to my old flat. Please change the address before it's too late!",
+        ),
+        "neutral": (
+            "I've just moved house. Could you send {item} to my new address instead?",
+            "Is it too late to change the delivery address for {item}? I ordered it {when}.",
+            "I made a typo in the street name when I ordered {item}. Can you correct the address?",
+        ),
+    },
+    "login_problem": {
+        "negative": (
+            "I've been locked out of {item} since {when}, and the password reset email never "
+            "arrives.",
+            "Every time I try to log in to {item}, it says my password is wrong, even straight "
+            "after a reset.",
+        ),
+        "neutral": (
+            "How do I change the email address I use to sign in to {item}?",
+            "I've forgotten my password for {item}, and the reset link in your email has expired.",
+        ),
+    },
 }
 
 # Extra sentences for long emails; tone-neutral so they fit every sentiment of the issue.
@@ -275,6 +345,19 @@ DETAILS: dict[str, tuple[str, ...]] = {
         "I was dreading the call, but it was painless.",
         "I'd been going back and forth on this for a while, so it's a relief.",
     ),
+    "missing_part": ("I've been through all the packaging twice.",
+                     "The packing list inside says it should be there.",
+                     "Everything else in the box looks fine."),
+    "refund_status": ("I used the prepaid label from your website.",
+                      "The tracking shows it was delivered back to you.",
+                      "Nothing has shown up on my card statement yet."),
+    "warranty": ("I still have the receipt.", "I've looked after it carefully.",
+                 "I registered it on your website when I bought it."),
+    "address_change": ("The new place is only a few streets away.",
+                       "I'll be at the old address until the end of the week.",
+                       "Everything else on the order is right."),
+    "login_problem": ("I've tried two different browsers.", "I've checked my spam folder as well.",
+                      "Nothing has changed on my side."),
 }
 
 WHEN: tuple[str, ...] = (
@@ -362,6 +445,14 @@ SUBJECTS: dict[str, tuple[str, ...]] = {
     "setup_help": ("Setup problem", "Can't get it to connect", "Help with setup"),
     "praise": ("Thank you!", "Great product", "Just a quick thanks", "Very happy customer"),
     "support_thanks": ("Thanks for the help", "Problem solved", "Thank you"),
+    "missing_part": ("Missing part", "Something missing from the box", "Incomplete order",
+                     "Parts missing"),
+    "refund_status": ("Refund status", "Where is my refund?", "Still no refund",
+                      "Refund not received"),
+    "warranty": ("Warranty question", "Is this covered?", "Warranty claim"),
+    "address_change": ("Change of address", "Wrong delivery address", "Update my address"),
+    "login_problem": ("Can't log in", "Password reset not working", "Locked out of my account",
+                      "Login problem"),
 }
 
 # Misspellings people actually make; used before falling back to letter-level slips.

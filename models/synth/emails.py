@@ -37,6 +37,7 @@ SUPPORT_ADDRESS = "support@replyd.example"
 SIGN_OFF = "The replyd support team"
 # About 90 SmolLM2 tokens (~4 characters each): the pipeline's reply bound is 96 tokens.
 REPLY_MAX_CHARS = 360
+MORE_CASES_SHARE = 0.3  # with more_cases: negative and neutral emails raising an added case
 
 _DOMAINS = ("example.com", "example.org", "example.net")  # RFC 2606: never a real mailbox
 _DAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
@@ -84,15 +85,19 @@ class SyntheticEmail:
 # --- composing one email -----------------------------------------------------------------------
 
 
-def generate_emails(n: int, seed: int = 0, split: Split = "train") -> list[SyntheticEmail]:
-    """``n`` labelled emails; the same ``(n, seed, split)`` always gives the same list.
+def generate_emails(n: int, seed: int = 0, split: Split = "train",
+                    more_cases: bool = False) -> list[SyntheticEmail]:
+    """``n`` labelled emails; the same ``(n, seed, split, more_cases)`` always gives the same list.
 
-    Sentiments come in shuffled blocks of three, so any prefix is balanced to within one.
+    Sentiments come in shuffled blocks of three, so any prefix is balanced to within one. With
+    ``more_cases``, :data:`MORE_CASES_SHARE` of the negative and neutral emails raise one of
+    ``email_lists.MORE_ISSUES`` instead (a missing part, a refund, a warranty, an address, a
+    login), drawn from a stream of their own: every other email is the same, byte for byte.
     """
     if n < 0:
         raise ValueError(f"n must be >= 0, got {n}")
     vocab = vocabulary(split)
-    return [_compose(i, seed, split, vocab) for i in range(n)]
+    return [_compose(i, seed, split, vocab, more_cases) for i in range(n)]
 
 
 def _sentiment_for(i: int, seed: int, split: str) -> Sentiment:
@@ -101,10 +106,16 @@ def _sentiment_for(i: int, seed: int, split: str) -> Sentiment:
     return block[i % 3]
 
 
-def _compose(i: int, seed: int, split: str, vocab: dict[str, tuple[str, ...]]) -> SyntheticEmail:
+def _compose(i: int, seed: int, split: str, vocab: dict[str, tuple[str, ...]],
+             more_cases: bool) -> SyntheticEmail:
     rng = random.Random(f"replyd-synth/{seed}/{split}/{i}")
     sentiment = _sentiment_for(i, seed, split)
-    issue = rng.choice([name for name, by_sentiment in L.CORE.items() if sentiment in by_sentiment])
+    issue = rng.choice([name for name, by_sentiment in L.CORE.items()
+                        if sentiment in by_sentiment and name not in L.MORE_ISSUES])
+    options = [name for name in L.MORE_ISSUES if sentiment in L.CORE[name]] if more_cases else []
+    more = random.Random(f"replyd-synth-more/{seed}/{split}/{i}")  # its own stream
+    if options and more.random() < MORE_CASES_SHARE:
+        issue = more.choice(options)
     kind, generic = L.ISSUES[issue]
 
     first, last = rng.choice(vocab["first_name"]), rng.choice(vocab["surname"])
@@ -196,7 +207,7 @@ def _pick_products(rng: random.Random, pool: Sequence[str], devices: Sequence[st
 
 def _location_sentences(issue: str, sentiment: str) -> tuple[str, ...]:
     options = L.LOCATION_SENTENCES["general"]
-    if L.ISSUES[issue][0] == "device" and sentiment != "positive":
+    if L.ISSUES[issue][0] == "device" and sentiment != "positive" and issue != "warranty":
         options += L.LOCATION_SENTENCES["delivery"]
     if sentiment == "positive":
         options += L.LOCATION_SENTENCES["positive"]
@@ -442,10 +453,13 @@ def _alternate(*lists: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return rows
 
 
-def reply_examples(n: int, seed: int = 0, split: Split = "train") -> list[dict[str, Any]]:
-    """Reply drafting rows: the body, its labels and a good plain reply draft."""
+def reply_examples(n: int, seed: int = 0, split: Split = "train",
+                   more_cases: bool = False) -> list[dict[str, Any]]:
+    """Reply drafting rows: the body, its labels and a good plain reply draft; with
+    ``more_cases``, over every case the generator writes (:func:`generate_emails`)."""
+    emails = generate_emails(n, seed, split, more_cases=more_cases)
     return [{"text": e.body, "sentiment": e.sentiment, "entities": e.entities,
-             "reply": draft_reply(e)} for e in generate_emails(n, seed, split)]
+             "reply": draft_reply(e)} for e in emails]
 
 
 def persona_examples(n: int, seed: int = 0, split: Split = "train",
@@ -463,12 +477,16 @@ _BUILDERS: dict[str, Callable[[int, int, Split], list[dict[str, Any]]]] = {
 }
 
 
-def write_dataset(task: Task, n: int, seed: int, split: str, out: pathlib.Path) -> int:
-    """Write ``n`` rows of ``task`` as UTF-8 JSONL to ``out``; returns the lines written."""
+def write_dataset(task: Task, n: int, seed: int, split: str, out: pathlib.Path,
+                  more_cases: bool = False) -> int:
+    """Write ``n`` rows of ``task`` (``more_cases``: reply only) as JSONL; returns the count."""
     if task not in _BUILDERS:
         raise ValueError(f"unknown task {task!r}; expected one of {sorted(_BUILDERS)}")
+    if more_cases and task != "reply":
+        raise ValueError("more_cases applies to reply rows only")
     check_split(split)
-    rows = _BUILDERS[task](n, seed, split)  # type: ignore[arg-type]  # checked just above
+    rows = (reply_examples(n, seed, split, more_cases=True)  # type: ignore[arg-type]
+            if more_cases else _BUILDERS[task](n, seed, split))  # type: ignore[arg-type]
     out = pathlib.Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
     with out.open("w", encoding="utf-8") as fh:

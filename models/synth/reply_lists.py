@@ -40,6 +40,12 @@ CORE_REQUESTS: dict[str, str] = {
         "network_drops",
     "Your delivery driver went out of their way to get {item} to me on time.": "driver",
     "Your colleague on the phone was incredibly patient with me about {item}.": "colleague",
+    "{Item} stopped charging after eight months. Surely that's covered by the warranty?":
+        "warranty_claim",
+    "The hinge on {item} snapped {when} with normal use. Is that covered under warranty?":
+        "warranty_claim",
+    "{Item} has started overheating and I'd like to make a warranty claim.": "warranty_claim",
+    "How do I change the email address I use to sign in to {item}?": "login_email",
 }
 
 # How to name the subject of the email when no product is named; {item} in the templates below.
@@ -54,6 +60,11 @@ REPLY_GENERIC: dict[str, tuple[str, ...]] = {
     "setup_help": ("your new device", "your new purchase"),
     "praise": ("your order", "your purchase"),
     "support_thanks": ("your account", "your order"),
+    "missing_part": ("your order", "your parcel"),
+    "refund_status": ("your return", "the item you sent back"),
+    "warranty": ("your purchase", "the item you bought"),
+    "address_change": ("your order", "your parcel"),
+    "login_problem": ("your account", "your subscription"),
 }
 
 # issue -> sentiment -> the opening acknowledgement. Negative ones always apologise, positive ones
@@ -121,6 +132,39 @@ REPLY_ACKS: dict[str, dict[str, tuple[str, ...]]] = {
     "support_thanks": {
         "positive": ("Thank you for the kind message about {item}!",
                      "Thanks so much for following up about {item}, it's great to hear from you."),
+    },
+    "missing_part": {
+        "negative": ("I'm sorry that {item} arrived with a part missing.",
+                     "Sorry about the missing part with {item}; that shouldn't have happened."),
+        "neutral": ("Thanks for letting us know that part of {item} was missing from the box.",
+                    "Thank you for telling us about the missing part for {item}."),
+    },
+    "refund_status": {
+        "negative": ("I'm sorry you're still waiting for the refund for {item}.",
+                     "Sorry that the refund for {item} is taking so long; I know you want it "
+                     "settled."),
+        "neutral": ("Thanks for checking on the refund for {item}.",
+                    "Thank you for asking about the refund for {item}."),
+    },
+    "warranty": {
+        "negative": ("I'm sorry that {item} has developed a fault.",
+                     "Sorry to hear about the problem with {item}; let's see what the warranty "
+                     "covers."),
+        "neutral": ("Thanks for your question about the warranty on {item}.",
+                    "Thank you for asking about the warranty for {item}."),
+    },
+    "address_change": {
+        "negative": ("I'm sorry for the stress over the address for {item}.",
+                     "Sorry about the trouble with the delivery address for {item}; let's get it "
+                     "put right."),
+        "neutral": ("Thanks for letting us know about the new address for {item}.",
+                    "Thank you for getting in touch about where to send {item}."),
+    },
+    "login_problem": {
+        "negative": ("I'm sorry you've been locked out of {item}.",
+                     "Sorry about the trouble signing in to {item}; let's get you back in."),
+        "neutral": ("Thanks for getting in touch about signing in to {item}.",
+                    "Thank you for your question about the login for {item}."),
     },
 }
 
@@ -233,6 +277,43 @@ REPLY_ANSWERS: dict[str, tuple[str, ...]] = {
         "It's good to hear everything is working again."),
     "colleague": (
         "We'll make sure your thanks reach the colleague who helped you.",),
+    "missing_part": (
+        "Could you tell us exactly which part is missing? We'll check what should have been in "
+        "the box and send it out to you.",
+        "We'll send the missing part out to you as soon as we've confirmed what should have been "
+        "in the box.",
+        "We're checking the packing list for your order, and we'll send whatever is missing "
+        "straight out to you."),
+    "refund_status": (
+        "We're checking with the returns team that it has arrived back with us, and we'll chase "
+        "the refund from there.",
+        "Our billing team is tracing the refund now and will confirm once it has gone back to "
+        "your original payment method.",
+        "Once we've confirmed the return reached our warehouse, we'll make sure the refund goes "
+        "through and let you know."),
+    "warranty_claim": (
+        "Could you send us a photo of the fault? We'll check it against the warranty and go "
+        "through a repair or a replacement with you.",
+        "We'll check your warranty cover for this fault and come back to you with the repair or "
+        "replacement options."),
+    "warranty": (
+        "We're checking the warranty terms for your item and will confirm exactly what's "
+        "covered.",
+        "A member of the team will confirm the warranty details and what to do if anything goes "
+        "wrong."),
+    "address_change": (
+        "Please reply with the full new address, and we'll update the order if it hasn't left "
+        "the warehouse yet.",
+        "We'll ask the warehouse to hold the parcel; once you've sent us the new address, we'll "
+        "change it if it hasn't gone out."),
+    "login_problem": (
+        "We'll send a fresh password reset link to the email address on your account; if it "
+        "doesn't turn up, please check your spam folder.",
+        "Could you confirm the email address you sign in with? We'll check the account and help "
+        "you get back in."),
+    "login_email": (
+        "We can change the sign-in email for you; please reply from the address that's on the "
+        "account now, so we know it's yours.",),
 }
 
 # issue -> what to ask for when the email names no product: without it support cannot find the
@@ -251,7 +332,8 @@ REPLY_ID_ASKS: dict[str, tuple[str, ...]] = {
 REPLY_ID_KIND: dict[str, str] = {
     "late_delivery": "order", "broken_item": "order", "wrong_item": "order",
     "return_request": "order", "feature_question": "device", "setup_help": "device",
-    "billing": "plan", "cancellation": "plan",
+    "billing": "plan", "cancellation": "plan", "missing_part": "order", "refund_status": "order",
+    "warranty": "order", "address_change": "order", "login_problem": "plan",
 }
 
 # Negative emails only, now and then: one line of empathy after the apology.

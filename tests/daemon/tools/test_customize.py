@@ -109,6 +109,18 @@ def test_synth_writes_rows_and_provenance(tmp_path: Path,
         parse("synth", "--task", "summary", "--n", "1", "--out", str(out))
 
 
+def test_synth_more_cases_writes_reply_rows_over_every_case(tmp_path: Path) -> None:
+    from models.synth.emails import reply_examples
+
+    out = tmp_path / "reply.jsonl"
+    assert run("synth", "--task", "reply", "--n", "40", "--more-cases", "--out", str(out)) == 0
+    assert load_rows(out) == reply_examples(40, 0, "train", more_cases=True)
+    assert load_rows(out) != reply_examples(40, 0, "train")
+    assert json.loads(out.with_name("reply.jsonl.meta.json").read_text("utf-8"))["more_cases"]
+    with pytest.raises(ConfigurationError, match="--task reply"):
+        run("synth", "--task", "sentiment", "--n", "4", "--more-cases", "--out", str(out))
+
+
 def test_synth_teacher_refuses_tasks_without_a_message_and_bad_servers(tmp_path: Path) -> None:
     out = tmp_path / "rows.jsonl"
     with pytest.raises(ConfigurationError, match="none to rewrite"):

@@ -8,7 +8,9 @@ from models.synth.reply_lists import REPLY_ANSWERS
 
 
 def test_every_generator_reply_is_matched_to_its_own_request() -> None:
-    emails = generate_emails(120, seed=5, split="eval")
+    emails = generate_emails(600, seed=5, split="eval", more_cases=True)
+    assert {"missing_part", "refund_status", "warranty", "warranty_claim", "address_change",
+            "login_problem", "login_email"} <= {e.request for e in emails}
     for email in emails:
         reply = draft_reply(email)
         assert reference_request(reply) == email.request

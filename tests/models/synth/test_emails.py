@@ -37,9 +37,12 @@ ENTITY_LISTS = {
 }
 
 
-@pytest.fixture(scope="module", params=["train", "eval"])
+@pytest.fixture(scope="module", params=[("train", False), ("eval", False), ("train", True),
+                                        ("eval", True)], ids=["train", "eval", "train-more",
+                                                              "eval-more"])
 def emails(request: pytest.FixtureRequest) -> list[SyntheticEmail]:
-    return generate_emails(N, seed=7, split=request.param)
+    split, more_cases = request.param
+    return generate_emails(N, seed=7, split=split, more_cases=more_cases)
 
 
 # --- lists and splits ---------------------------------------------------------------------------
@@ -178,7 +181,9 @@ def test_bodies_and_entities_vary(emails: list[SyntheticEmail]) -> None:
         assert len({n for e in emails for n in e.entities["name"]}) >= 150
         assert len({p for e in emails for p in e.entities["product"]}) >= 40
         assert len({loc for e in emails for loc in e.entities["location"]}) >= 50
-    assert len({e.issue for e in emails}) == len(synth_lists.ISSUES)
+    more = {e.issue for e in emails} & set(synth_lists.MORE_ISSUES)
+    assert len({e.issue for e in emails} - more) == len(synth_lists.ISSUES) - 5
+    assert more in (set(), set(synth_lists.MORE_ISSUES))
     assert len({e.subject for e in emails}) >= 20
 
 
@@ -257,8 +262,8 @@ def test_replies_pass_every_draft_check() -> None:
     from handlers.checks import check_draft
     from handlers.types import EmailText, Entities
 
-    for split in ("train", "eval"):
-        for e in generate_emails(N, seed=11, split=split):
+    for split, more_cases in (("train", False), ("eval", False), ("train", True), ("eval", True)):
+        for e in generate_emails(N, seed=11, split=split, more_cases=more_cases):
             entities = Entities(**{k: tuple(v) for k, v in e.entities.items()})
             email = EmailText(e.message_id, e.subject, e.body)
             reply = draft_reply(e)
@@ -266,8 +271,9 @@ def test_replies_pass_every_draft_check() -> None:
             assert len(reply) <= synth.REPLY_MAX_CHARS
 
 
-def test_replies_answer_the_request_and_match_the_tone() -> None:
-    emails = generate_emails(2 * N, seed=11)
+@pytest.mark.parametrize("more_cases", [False, True])
+def test_replies_answer_the_request_and_match_the_tone(more_cases: bool) -> None:
+    emails = generate_emails(2 * N, seed=11, more_cases=more_cases)
     for e in emails:
         reply = draft_reply(e).casefold()
         assert reply == draft_reply(e).casefold()  # deterministic per message
@@ -285,6 +291,22 @@ def test_replies_answer_the_request_and_match_the_tone() -> None:
     assert {"double_charge", "receipts", "timer", "beep", "manual_step", "driver"} <= requests
     by_request = {e.request: draft_reply(e) for e in emails}
     assert "receipts" in by_request["receipts"] and "timer" in by_request["timer"]
+    assert ({"missing_part", "refund_status", "warranty_claim", "login_email"} <= requests) \
+        == more_cases
+
+
+def test_more_cases_leave_every_other_email_as_it_was() -> None:
+    """Only the reply data carries the added cases, so the other adapters' data is unchanged;
+    the emails that stay in the first ten issues are the same, byte for byte."""
+    plain, more = generate_emails(N, seed=3), generate_emails(N, seed=3, more_cases=True)
+    changed = [m for p, m in zip(plain, more, strict=True) if p != m]
+    assert all(m.issue in synth_lists.MORE_ISSUES for m in changed)
+    share = len(changed) / sum(e.sentiment != "positive" for e in plain)
+    assert abs(share - synth.MORE_CASES_SHARE) < 0.1
+    assert [r["text"] for r in reply_examples(N, seed=3, more_cases=True)] == \
+        [e.body for e in more]
+    with pytest.raises(ValueError, match="reply rows only"):
+        write_dataset("sentiment", 5, 3, "train", Path("unused.jsonl"), more_cases=True)
 
 
 def test_replies_vary_in_wording_and_order() -> None:
