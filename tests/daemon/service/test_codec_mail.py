@@ -187,3 +187,21 @@ def test_a_dead_letter_remembers_the_content_type_replay_must_send_again() -> No
     assert json.loads(codec.to_json(letter))["original_content_type"] == "message/rfc822"
     assert codec.header_content_type([("Content-Type", b"message/rfc822")]) == "message/rfc822"
     assert codec.header_content_type([("other", b"x")]) is None
+
+
+def test_the_customer_mail_set_decodes_to_emails_that_want_a_reply() -> None:
+    """tests/data/customer_mail: every message is a customer's, none is skipped or rejected."""
+    from pathlib import Path
+
+    from handlers.request import reads_as_request
+    from handlers.types import Entities
+
+    folder = Path(__file__).parents[2] / "data" / "customer_mail"
+    files = sorted(folder.glob("*.eml"))
+    assert len(files) == 24
+    for path in files:
+        email = decode(path.read_bytes(), 1_000_000, MAIL)
+        assert isinstance(email, IncomingEmail), path.name
+        assert email.from_name and email.body.strip() and email.from_.endswith(
+            (".example.com", "@example.com", "@example.org", "@example.net"))
+        assert reads_as_request(codec.email_text(email), Entities()), path.name
