@@ -8,7 +8,7 @@ asked the courier for the latest tracking details" to a thermostat that will not
 turn on. Every sentence is plausible on its own, so no other check sees it.
 
 :func:`misread_answers` finds each sentence of a draft that carries a request's answer
-(:func:`models.synth.answers.answered_request`: half its words shared with one of that
+(:func:`models.synth.answers.closest_answer`: half its words shared with one of that
 request's sentences) while the email has none of the words that raise that request ("where
 is", "still waiting", "tracking" for a late parcel; "firmware" or "update" for a firmware
 question). The grounds are wide, like :mod:`handlers.checks_case`'s: any one word is enough,
