@@ -29,6 +29,7 @@ from dataclasses import dataclass, field
 from handlers import analysis, entities, persona, reply, sentiment
 from handlers.budget import PromptBudget
 from handlers.checks import check_draft, check_rewrite
+from handlers.checks_answer import misread_answers
 from handlers.prepare import Prepared, email_budget, prepare
 from handlers.repair import repair
 from handlers.request import review_reasons
@@ -236,8 +237,9 @@ class Pipeline:
         draft_outcomes: Counter[str] = Counter()
         check_failures: Counter[str] = Counter()
         if config.check_drafts and alive:
-            checked, mended = await asyncio.to_thread(self._check_all, alive, bodies, prepared,
-                                                      sentiments, found)
+            checked, mended, unanswered = await asyncio.to_thread(
+                self._check_all, alive, bodies, prepared, sentiments, found)
+            reasons.update(dict.fromkeys(unanswered, ("answer_removed",)))
             for failed in checked.values():
                 check_failures.update(failed)
             for i, text in mended.items():
@@ -422,11 +424,14 @@ class Pipeline:
 
     def _check_all(self, rows: list[int], bodies: dict[int, str], prepared: list[Prepared],
                    moods: dict[int, Sentiment], found: dict[int, Entities],
-                   ) -> tuple[dict[int, tuple[str, ...]], dict[int, str | None]]:
-        """Each draft's failed checks and each failing draft mended (None: it can't): CPU work."""
+                   ) -> tuple[dict[int, tuple[str, ...]], dict[int, str | None], set[int]]:
+        """Failed checks, mends (None: none) and the mends that lost a misread answer: CPU."""
         checked = {i: self._check(bodies[i], prepared[i].source, moods[i], found[i]) for i in rows}
-        return checked, {i: self._repair(bodies[i], checked[i], prepared[i].source, moods[i],
-                                         found[i]) for i in rows if checked[i]}
+        mended = {i: self._repair(bodies[i], checked[i], prepared[i].source, moods[i], found[i])
+                  for i in rows if checked[i]}
+        unanswered = {i for i, text in mended.items() if text is not None and misread_answers(
+            bodies[i], f"{prepared[i].source.subject}\n{prepared[i].source.body}")}
+        return checked, mended, unanswered
 
     def _repair(self, body: str, failed: tuple[str, ...], email: EmailText, mood: Sentiment,
                 found: Entities) -> str | None:

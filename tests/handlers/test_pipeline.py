@@ -316,3 +316,17 @@ async def test_unchecked_an_empty_reply_is_unusable_output() -> None:
     batch = await Pipeline(_replies("", ""), PipelineConfig(check_drafts=False)).run(EMAILS[:1])
     (failure,) = batch.outcomes
     assert isinstance(failure, TaskFailure) and failure.reason == "engine_output"
+
+
+async def test_a_draft_whose_misread_answer_was_deleted_goes_out_for_review() -> None:
+    email = EmailText("<t@x>", "Wi-Fi", "I'm Ana Lopez. My Nimbus X2 thermostat will not join the "
+                      "Wi-Fi, very annoyed.")
+    misread = GOOD.replace("We're checking with the courier and will update you as soon as we "
+                           "know more.", "We've asked the courier for the latest tracking details "
+                           "and will update you as soon as we hear back. We'll help you get it "
+                           "connected.")
+    batch = await Pipeline(_replies(misread, GOOD), PipelineConfig()).run([email])
+    (draft,) = batch.outcomes
+    assert isinstance(draft, DraftText) and "courier" not in draft.body
+    assert batch.draft_outcomes == {"passed": 0, "repaired": 1}
+    assert draft.needs_review and draft.review_reasons == ("answer_removed",)
