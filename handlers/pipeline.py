@@ -10,11 +10,11 @@ cost is its tokens, so each token an email is quoted with counts.
 
 Every reply draft is checked (:func:`handlers.checks.check_draft`) before it leaves. A draft
 that fails is mended if it can be (:func:`handlers.repair.repair`: the sentences at fault
-deleted, names spelt as found, greeting and signature set). Those left are written once more,
-together, with other sampling: ``retry_candidates`` samples each, of which the first that
-passes every check (or is mended) is kept. A draft whose candidates all fail is replaced by a
-grounded fallback built from the analysis alone (:func:`handlers.reply.fallback`) and marked
-``needs_review`` with the checks its first candidate failed.
+deleted, names spelt as found, greeting and signature set; ``answer_removed`` for review when
+a misread answer went). The rest are written once more, together, with other sampling:
+``retry_candidates`` samples each, the first that passes every check (or is mended) kept. A
+draft whose candidates all fail is replaced by a grounded fallback built from the analysis
+(:func:`handlers.reply.fallback`), ``needs_review`` with the checks its first one failed.
 """
 
 from __future__ import annotations
