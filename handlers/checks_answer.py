@@ -30,8 +30,8 @@ nothing, a near-miss search over at most 1,000 words of it for a few ground word
 from __future__ import annotations
 
 import re
-from difflib import SequenceMatcher
 
+from handlers.checks_case import near, words_by_prefix
 from models.synth.answers import closest_answer
 
 _I = re.IGNORECASE
@@ -136,9 +136,7 @@ for _family in (("warranty_claim", "broken_item"), ("double_charge", "billing"),
                 ("reset_button", "setup_help"), ("colleague", "support_thanks"),
                 ("login_email", "login_problem")):
     _NEAR_WORDS[_family[0]] = _NEAR_WORDS[_family[1]]
-NEAR_SIMILARITY = 0.75
-_NEAR_MAX_WORDS = 1000  # words of the email compared, at most: a bound on the work per draft
-_EMAIL_WORD = re.compile(r"[^\W\d_]{3,20}")
+NEAR_SIMILARITY = 0.75  # looser than checks_case's: short words ("bep" for "beep") count here
 _OWN_WORD = re.compile(r"[a-z']{4,}")
 # Words a sentence may add to an answer without tying it to the email.
 _COMMON = frozenset(
@@ -150,12 +148,13 @@ _SENTENCE_END = re.compile(r"(?<=[.!?])\s+")
 _MAX_SENTENCES = 40
 
 
-def misread(sentence: str, source: str, words: frozenset[str] | None = None) -> bool:
+def misread(sentence: str, source: str,
+            words: dict[str, set[str]] | None = None) -> bool:
     """Whether ``sentence`` answers a request that ``source`` (the email) gives no ground for:
     none of its words, no near miss of one, and none of the sentence's own words (those its
     closest answer lacks: "car socket" in "We're checking which car socket the device
-    supports", closest to the older-phones answer) in the email. ``words``: the email's words,
-    lower case, when the caller has them."""
+    supports", closest to the older-phones answer) in the email. ``words``: the email's words
+    (:func:`email_words`), when the caller has them."""
     closest = closest_answer(sentence)
     if closest is None or closest[0] not in GROUNDS:
         return False
@@ -164,7 +163,9 @@ def misread(sentence: str, source: str, words: frozenset[str] | None = None) -> 
         return False
     words = email_words(source) if words is None else words
     own = set(_OWN_WORD.findall(sentence.lower())) - answer - _COMMON
-    return not (own & words or _near(words, _NEAR_WORDS.get(request, ())))
+    return not (any(word in words.get(word[0], ()) for word in own)
+                or near(words, _NEAR_WORDS.get(request, ()), prefix=1,
+                        similarity=NEAR_SIMILARITY))
 
 
 def misread_answers(draft: str, source: str) -> list[str]:
@@ -176,20 +177,7 @@ def misread_answers(draft: str, source: str) -> list[str]:
     return [s for s in sentences[:_MAX_SENTENCES] if misread(s, source, words)]
 
 
-def email_words(source: str) -> frozenset[str]:
-    """The first words of ``source``, lower case: what :func:`misread` looks for in it."""
-    return frozenset(match.group(0).casefold() for match, _ in zip(
-        _EMAIL_WORD.finditer(source), range(_NEAR_MAX_WORDS), strict=False))
-
-
-def _near(words: frozenset[str], targets: tuple[str, ...]) -> bool:
-    """Whether a word is a near miss of a target ("bepe" of "beep"): same first letter, nearly
-    the same length, :data:`NEAR_SIMILARITY` alike."""
-    for target in targets:
-        for word in words:
-            if word[0] != target[0] or abs(len(word) - len(target)) > 2:
-                continue
-            matcher = SequenceMatcher(None, word, target)
-            if matcher.quick_ratio() >= NEAR_SIMILARITY and matcher.ratio() >= NEAR_SIMILARITY:
-                return True
-    return False
+def email_words(source: str) -> dict[str, set[str]]:
+    """The first words of ``source`` (three letters or more, lower case) by first letter: what
+    :func:`misread` looks for in it."""
+    return words_by_prefix(source, prefix=1, shortest=3)

@@ -132,7 +132,8 @@ NEAR_SIMILARITY = 0.8
 # Words of the email looked at, at most: a bound on the work per draft (the checks run on the
 # event loop). A typo in a ground word sits in what the customer wrote, near the start.
 _NEAR_MAX_WORDS = 1000
-_WORD = re.compile(r"[^\W\d_]{5,20}")
+# Words of the email compared, by their shortest length: 5 here, 3 in handlers.checks_answer.
+_WORDS = {length: re.compile(rf"[^\W\d_]{{{length},20}}") for length in (3, 5)}
 
 
 def invented_case(draft: str, source: str) -> list[str]:
@@ -145,8 +146,8 @@ def invented_case(draft: str, source: str) -> list[str]:
         if not claim.search(draft) or ground.search(source):
             continue
         if words is None:
-            words = _by_prefix(source)
-        if not _near(words, _NEAR[kind]):
+            words = words_by_prefix(source)
+        if not near(words, _NEAR[kind]):
             found.append(kind)
     return found
 
@@ -155,27 +156,29 @@ def nearly_mentions(source: str, targets: tuple[str, ...], prefix: int = 2) -> b
     """Whether one of the first words of ``source`` is a near miss of a target (see
     :func:`_near`); words are compared with the targets that share their first ``prefix``
     letters."""
-    return _near(_by_prefix(source, prefix), targets, prefix)
+    return near(words_by_prefix(source, prefix), targets, prefix)
 
 
-def _by_prefix(source: str, prefix: int = 2) -> dict[str, set[str]]:
-    """The first words of ``source`` (lower case, letters only), by their first ``prefix``
-    letters."""
+def words_by_prefix(source: str, prefix: int = 2, shortest: int = 5) -> dict[str, set[str]]:
+    """The first words of ``source`` (lower case, letters only, ``shortest`` (3 or 5) to 20
+    letters), by their first ``prefix`` letters."""
     words: dict[str, set[str]] = {}
-    for match, _ in zip(_WORD.finditer(source), range(_NEAR_MAX_WORDS), strict=False):
+    for match, _ in zip(_WORDS[shortest].finditer(source), range(_NEAR_MAX_WORDS), strict=False):
         word = match.group(0).casefold()
         words.setdefault(word[:prefix], set()).add(word)
     return words
 
 
-def _near(words: dict[str, set[str]], targets: tuple[str, ...], prefix: int = 2) -> bool:
-    """Whether a word is a near miss of a target ("delivvery" of "delivery"). Only words that
-    share the target's first ``prefix`` letters and nearly its length are compared."""
+def near(words: dict[str, set[str]], targets: tuple[str, ...], prefix: int = 2,
+         similarity: float = NEAR_SIMILARITY) -> bool:
+    """Whether a word is a near miss of a target ("delivvery" of "delivery"), at least
+    ``similarity`` alike. Only words that share the target's first ``prefix`` letters and
+    nearly its length are compared."""
     for target in targets:
         for word in words.get(target[:prefix], ()):
             if abs(len(word) - len(target)) > 2:
                 continue
             matcher = SequenceMatcher(None, word, target)
-            if matcher.quick_ratio() >= NEAR_SIMILARITY and matcher.ratio() >= NEAR_SIMILARITY:
+            if matcher.quick_ratio() >= similarity and matcher.ratio() >= similarity:
                 return True
     return False

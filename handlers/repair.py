@@ -173,7 +173,7 @@ def _keep(lines: list[str], draft: str, source: str, allowed_domains: tuple[str,
     promises = invented_commitments(draft, source)
     claims = [CLAIMS[kind] for kind in invented_case(_FACTS.sub(" ", draft), source)]
     grief = not _BEREAVEMENT.search(source)
-    words = email_words(source)
+    email_said = email_words(source)  # not ``words``: that is each sentence's, below
     seen: list[frozenset[str]] = []
     runs: set[tuple[str, ...]] = set()  # every RUN_WORDS words said so far
     kept: list[list[str]] = []
@@ -187,7 +187,7 @@ def _keep(lines: list[str], draft: str, source: str, allowed_domains: tuple[str,
                     or any(claim.search(plain) for claim in claims)
                     or any(pattern.search(sentence) for pattern in needless)
                     or (grief and _CONDOLENCE.search(sentence))
-                    or misread(sentence, source, words)):
+                    or misread(sentence, source, email_said)):
                 continue
             said = _NON_WORD.sub(" ", sentence.casefold()).split()
             words = frozenset(said)

@@ -113,8 +113,8 @@ def _compose(i: int, seed: int, split: str, vocab: dict[str, tuple[str, ...]],
     issue = rng.choice([name for name, by_sentiment in L.CORE.items()
                         if sentiment in by_sentiment and name not in L.MORE_ISSUES])
     options = [name for name in L.MORE_ISSUES if sentiment in L.CORE[name]] if more_cases else []
-    more = random.Random(f"replyd-synth-more/{seed}/{split}/{i}")  # its own stream
-    if options and more.random() < MORE_CASES_SHARE:
+    more = random.Random(f"replyd-synth-more/{seed}/{split}/{i}") if options else None
+    if more is not None and more.random() < MORE_CASES_SHARE:
         issue = more.choice(options)
     kind, generic = L.ISSUES[issue]
 

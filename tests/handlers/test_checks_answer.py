@@ -68,3 +68,18 @@ def test_the_mend_deletes_the_misread_answer_and_keeps_the_rest() -> None:
     assert mended is not None
     assert "courier" not in mended and "Pinewick thermostat" in mended
     assert check_draft(mended, email, "neutral", found) == ()
+
+
+def test_the_mend_judges_each_sentence_against_the_email_not_the_sentence_before() -> None:
+    # "speaker", the misread sentence's own word, is in the sentence before it but not in the
+    # email: the mend must still delete it.
+    email = EmailText("<2@x>", "Charged twice", "I was charged twice for my plan this month.\n\n"
+                      "Dana Ross")
+    draft = ("Hi Dana,\n\nThanks for getting in touch about the speaker. Could you reply with "
+             "what you see on the speaker or the status light when it fails? We'll look into "
+             "the charges.\n\nBest regards,\nThe replyd support team")
+    found = Entities(name=("Dana Ross",))
+    failed = check_draft(draft, email, "negative", found)
+    assert INVENTED_FACTS in failed
+    mended = repair(draft, failed, email, "negative", found)
+    assert mended is not None and "status light" not in mended
