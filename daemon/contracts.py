@@ -112,8 +112,8 @@ class Draft(_Wire):
         "to steer the model; language when it is written in a language the model does not "
         "reply in well; no_request when it names nothing support handles (no order, product, "
         "account, payment, delivery, fault or question for help); answer_removed when the "
-        "mend deleted the draft's answer to a request the email never made, leaving a "
-        "holding reply.",
+        "first draft answered a request the email never made (the answer was deleted or the "
+        "draft written again).",
     )
     language: str | None = Field(
         None, description="ISO 639-1 code of the newly written text, 'und' when too short to "

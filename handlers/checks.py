@@ -23,6 +23,7 @@ from handlers.checks_answer import misread_answers
 from handlers.checks_case import invented_case
 from handlers.checks_claims import invented_commitments
 from handlers.checks_needless import needless_follow_ups, needless_questions
+from handlers.checks_note import invented_notes
 from handlers.checks_spelling import misspelt_facts
 from handlers.checks_tone import brush_offs
 from handlers.types import EmailText, Entities, Sentiment
@@ -247,7 +248,8 @@ def check_draft(body: str, email: EmailText, sentiment: Sentiment, entities: Ent
                              or invented_commitments(draft, source)
                              # Links and addresses are invented_facts' ("billing@...").
                              or invented_case(_FACTS.sub(" ", draft), source)
-                             or misread_answers(draft, source)),
+                             or misread_answers(draft, source)
+                             or invented_notes(draft, source)),
         GREETING_NAME: bool(entities.name) and not greets_by_name(lines, entities.name),
         MISSPELT_FACT: bool(misspelt_facts(draft, entities)),
         # The team's signature closes every draft support sends ("The replyd support team").

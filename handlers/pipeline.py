@@ -425,11 +425,11 @@ class Pipeline:
     def _check_all(self, rows: list[int], bodies: dict[int, str], prepared: list[Prepared],
                    moods: dict[int, Sentiment], found: dict[int, Entities],
                    ) -> tuple[dict[int, tuple[str, ...]], dict[int, str | None], set[int]]:
-        """Failed checks, mends (None: none) and the mends that lost a misread answer: CPU."""
+        """Failed checks, mends (None: none) and the first drafts with a misread answer: CPU."""
         checked = {i: self._check(bodies[i], prepared[i].source, moods[i], found[i]) for i in rows}
         mended = {i: self._repair(bodies[i], checked[i], prepared[i].source, moods[i], found[i])
                   for i in rows if checked[i]}
-        unanswered = {i for i, text in mended.items() if text is not None and misread_answers(
+        unanswered = {i for i in mended if misread_answers(
             bodies[i], f"{prepared[i].source.subject}\n{prepared[i].source.body}")}
         return checked, mended, unanswered
 

@@ -17,7 +17,8 @@ a support agent would make:
 - a promise to check and report back, in reply to praise or thanks that asked nothing, is
   deleted;
 - a sentence carrying an invented link, number, name, promise or case, another request's
-  answer (``handlers.checks_answer``), a misplaced condolence, or a near repeat of an earlier
+  answer (``handlers.checks_answer``), a note of what the email never said
+  (``handlers.checks_note``), a misplaced condolence, or a near repeat of an earlier
   sentence is deleted; so is a cut last sentence;
 - a greeting without the customer's name (or with a wrong one) becomes the fallback's greeting;
 - a negative email's missing apology and a missing team signature are added.
@@ -62,6 +63,7 @@ from handlers.checks_needless import (
     needless_follow_ups,
     needless_questions,
 )
+from handlers.checks_note import invented_note
 from handlers.checks_spelling import spelling_fixes
 from handlers.checks_tone import cut_brush_offs
 from handlers.reply import DEFAULT_COMPANY, greeting, team_signature
@@ -187,7 +189,8 @@ def _keep(lines: list[str], draft: str, source: str, allowed_domains: tuple[str,
                     or any(claim.search(plain) for claim in claims)
                     or any(pattern.search(sentence) for pattern in needless)
                     or (grief and _CONDOLENCE.search(sentence))
-                    or misread(sentence, source, email_said)):
+                    or misread(sentence, source, email_said)
+                    or invented_note(sentence, source, email_said)):
                 continue
             said = _NON_WORD.sub(" ", sentence.casefold()).split()
             words = frozenset(said)

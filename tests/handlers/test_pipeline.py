@@ -330,3 +330,19 @@ async def test_a_draft_whose_misread_answer_was_deleted_goes_out_for_review() ->
     assert isinstance(draft, DraftText) and "courier" not in draft.body
     assert batch.draft_outcomes == {"passed": 0, "repaired": 1}
     assert draft.needs_review and draft.review_reasons == ("answer_removed",)
+
+
+async def test_a_draft_written_again_after_a_misread_answer_goes_out_for_review() -> None:
+    # The first draft is all misread answer: nothing is left to mend, so it is written again.
+    # The model misread the email once; the second draft goes out marked for review too.
+    email = EmailText("<t@x>", "Wi-Fi", "I'm Ana Lopez. My Nimbus X2 thermostat will not join the "
+                      "Wi-Fi, very annoyed.")
+    misread = ("Hi Ana,\n\nWe've asked the courier for the latest tracking details and will "
+               "update you as soon as we hear back.\n\nBest regards,\nThe replyd support team")
+    again = ("Hi Ana,\n\nI'm sorry your Nimbus X2 will not join the Wi-Fi. We'll help you get it "
+             "connected.\n\nBest regards,\nThe replyd support team")
+    batch = await Pipeline(_replies(misread, again), PipelineConfig()).run([email])
+    (draft,) = batch.outcomes
+    assert isinstance(draft, DraftText) and draft.body == again
+    assert batch.draft_outcomes == {"passed": 0, "regenerated": 1}
+    assert draft.needs_review and draft.review_reasons == ("answer_removed",)

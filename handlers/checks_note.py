@@ -1,0 +1,107 @@
+"""Invented notes: "We've noted that ..." about something the customer never said.
+
+The generator's replies note two things and nothing else: the other products a customer
+mentions ("We've noted the Piccolo espresso machine too, in case that matters.",
+:data:`models.synth.reply_lists.REPLY_EXTRAS`) and, in one answer, a cancellation at the end
+of the billing period. The reply adapter learned the frame, not what goes in it: on mail unlike
+the generator's it fills "We've noted that ..." with whatever comes next, fluently and wrong
+("We've noted that the parcel is still within reach." to a refund three weeks late, "We've
+also made a note of the return center's operations.", "We've noted that you'd like it to be
+canceled for once."). A reader takes each for a summary of their own email.
+
+:func:`invented_notes` finds each sentence of a draft that says it noted something, unless it
+is one of those two: a product list every word of which is in the email (or a near miss of a
+word of it: a typo), or the billing-period answer, which :mod:`handlers.checks_answer` judges.
+A note of a clause ("noted that ...", "a note of how ...") is never a product list. On the
+generator's own replies it flags none of 12,000 (3,715 of them with a note).
+
+A draft that carries one counts as ``invented_facts`` (:func:`handlers.checks.check_draft`) and
+the mend deletes the sentence (:mod:`handlers.repair`): the note is a restatement, so the rest
+of the draft stands without it.
+
+Pure and bounded: at most 40 sentences of the draft, one fixed regular expression over each,
+and for a product list at most a few words looked up among the email's first 1,000 words.
+"""
+
+from __future__ import annotations
+
+import re
+
+from handlers.checks_case import near, words_by_prefix
+from models.synth.answers import closest_answer
+
+_I = re.IGNORECASE
+# A sentence that says the team noted something.
+NOTE = re.compile(
+    r"\b(?:we|i)(?:'ve| have)\s+(?:also\s+)?(?:noted|made (?:a )?notes?|taken (?:a )?note|"
+    r"recorded|logged)\b|\ball noted\b|\bnoted (?:on|in|for) (?:your|the) (?:case|account|file)",
+    _I)
+# The generator's three ways of noting other products, with the product list as "x".
+_PRODUCTS = (
+    re.compile(r"\bmade a note of (?P<x>.+?) (?:that )?you mentioned\b", _I),
+    re.compile(r"\bmentioning (?P<x>.+?) as well\b", _I),
+    re.compile(r"\bnoted (?P<x>.+?),? too\b", _I),
+)
+# "noted that you mentioned the Thimble sewing machine, too" notes the machine.
+_MENTIONED = re.compile(
+    r"^that you(?:'ve| have)? (?:also )?(?:mentioned|own|have|bought|got)\s+", _I)
+_CLAUSE = re.compile(r"^(?:that|how|what|why|when|where|if|whether|your request)\b", _I)
+# The billing-period answer ("We've noted that you'd like it to end at the close of the current
+# billing period, ..."): checks_answer's to judge against the email.
+_PERIOD_END = re.compile(r"\b(?:end|close)\b.{0,40}\bperiod\b", _I)
+_TOKEN = re.compile(r"[^\W_]+(?:'[^\W_]+)?")
+_FILLER = frozenset(
+    "the your a an and or of you mentioned as well too our also other both".split())
+_SENTENCE_END = re.compile(r"(?<=[.!?])\s+")
+_MAX_SENTENCES = 40
+NEAR_SIMILARITY = 0.8
+
+
+def invented_notes(draft: str, source: str) -> list[str]:
+    """The sentences of ``draft`` that note something ``source`` (the email) did not say, in
+    order; empty when every note is of products the email names, or there is none."""
+    sentences = [sentence.strip() for line in draft.splitlines()
+                 for sentence in _SENTENCE_END.split(line) if sentence.strip()]
+    found = [s for s in sentences[:_MAX_SENTENCES] if NOTE.search(s)]
+    if not found:
+        return []
+    words = words_by_prefix(source, prefix=1, shortest=3)
+    return [s for s in found if invented_note(s, source, words)]
+
+
+def invented_note(sentence: str, source: str, words: dict[str, set[str]] | None = None) -> bool:
+    """Whether ``sentence`` notes something that ``source`` did not say: a note that is neither
+    a list of products the email names nor the billing-period answer. ``words``: the email's
+    words (:func:`handlers.checks_case.words_by_prefix`, ``prefix=1, shortest=3``)."""
+    if not NOTE.search(sentence):
+        return False
+    closest = closest_answer(sentence)
+    if closest is not None and closest[0] == "cancel_period_end" and _PERIOD_END.search(sentence):
+        return False
+    for pattern in _PRODUCTS:
+        match = pattern.search(sentence)
+        if match:
+            noted = _MENTIONED.sub("", match.group("x")).rstrip(", ")
+            if _CLAUSE.match(noted):
+                return True
+            words = words_by_prefix(source, prefix=1, shortest=3) if words is None else words
+            return not _named(noted, source, words)
+    return True
+
+
+def _named(phrase: str, source: str, words: dict[str, set[str]]) -> bool:
+    """Whether every word of ``phrase`` but the filler is in ``source``: among its first words
+    or a near miss of one, or, for a word with a digit ("R5"), anywhere in it."""
+    lowered = source.lower()
+    for token in _TOKEN.findall(phrase.lower()):
+        token = token.removesuffix("'s")
+        digits = any(ch.isdigit() for ch in token)
+        if (len(token) < 3 and not digits) or token in _FILLER:
+            continue
+        if digits:
+            if token not in lowered:
+                return False
+        elif not (token in words.get(token[0], ()) or near(
+                words, (token,), prefix=1, similarity=NEAR_SIMILARITY)):
+            return False
+    return True
