@@ -22,7 +22,7 @@ from itertools import pairwise
 from handlers.checks_answer import misread_answers
 from handlers.checks_case import invented_case
 from handlers.checks_claims import invented_commitments
-from handlers.checks_needless import needless_follow_ups, needless_questions
+from handlers.checks_needless import known_order_asks, needless_follow_ups, needless_questions
 from handlers.checks_note import invented_notes
 from handlers.checks_spelling import misspelt_facts
 from handlers.checks_tone import brush_offs
@@ -239,7 +239,8 @@ def check_draft(body: str, email: EmailText, sentiment: Sentiment, entities: Ent
         MISPLACED_CONDOLENCE: bool(_CONDOLENCE.search(draft)) and not _BEREAVEMENT.search(source),
         BRUSH_OFF: bool(brush_offs(draft)),
         NEEDLESS_FOLLOW_UP: bool(needless_follow_ups(draft, source, sentiment)),
-        NEEDLESS_QUESTION: bool(needless_questions(draft, entities)),
+        NEEDLESS_QUESTION: bool(needless_questions(draft, entities)
+                                or known_order_asks(draft, source)),
         APOLOGY_MISSING: sentiment == "negative" and not _APOLOGY.search(draft),
         LENGTH: not MIN_WORDS <= len(draft.split()) <= MAX_WORDS,
         UNFINISHED: is_unfinished(lines),

@@ -12,7 +12,9 @@ It also learnt to ask which product an email is about, from replies to emails th
 and asks it of emails that name one ("Could you tell us which product this is about and the
 order number?" to a customer who named the toothbrush twice). :func:`needless_questions` finds
 those when the analysis found a product; :func:`drop_known_asks` takes the product out of such
-a question and keeps the rest of what it asks ("Could you tell us the order number?").
+a question and keeps the rest of what it asks ("Could you tell us the order number?"). It
+asks for the order number too, of customers who gave it ("Could you reply with your order
+number?" to "order 10557"): :func:`known_order_asks`.
 
 The email is read for what it asks in its newly written text only (``handlers.thread``): the
 questions of a quoted support reply ("Have you tried restarting the device?") ask nothing of
@@ -71,6 +73,16 @@ SECRET_ASK = re.compile(
     r"(?!\s+reset)",
     re.IGNORECASE,
 )
+# Asking the customer for the order number ("Could you reply with your order number, so we can
+# find the right order?"), which the model asks of every email it cannot place.
+ORDER_ASK = re.compile(
+    r"\b(?:send|reply\s+with|tell|give|share|provide|include|confirm|let\s+us\s+know|what\s+is"
+    r"|what's)\b[^.?!\n]{0,40}?\b(?:your|the)\s+order\s+(?:number|no\b|#|id\b|reference)",
+    re.IGNORECASE,
+)
+# An order number the email gives: "order 10557", "(order\n8731)", "order no. 4471", "#10482".
+_ORDER_GIVEN = re.compile(
+    r"\border\b[^\d.?!]{0,25}\d{4,}|#\s?\d{4,}\b", re.IGNORECASE)
 # The product part of a question that asks for more: "which product this is about and ".
 _PRODUCT_PART = re.compile(
     r"\bwhich\s+(?:product|item)(?:\s+(?:this|it)\s+is\s+(?:about|for))?,?\s+and\s+",
@@ -101,6 +113,14 @@ def needless_questions(draft: str, entities: Entities) -> list[str]:
     if not any(p.strip() for p in entities.product):
         return secrets
     return secrets + [m.group(0) for m in KNOWN_ASK.finditer(draft)]
+
+
+def known_order_asks(draft: str, source: str) -> list[str]:
+    """The words of ``draft`` that ask for the order number, when the email (``source``, at
+    most ``ASK_WINDOW_CHARS`` of it) gives one."""
+    if not _ORDER_GIVEN.search(source[:ASK_WINDOW_CHARS]):
+        return []
+    return [m.group(0) for m in ORDER_ASK.finditer(draft)]
 
 
 def drop_known_asks(draft: str, entities: Entities) -> str:

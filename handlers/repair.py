@@ -13,7 +13,8 @@ a support agent would make:
 - a small word said twice in a row ("sorry that that the parcel") is said once;
 - a clause that brushes the customer off ("; that's all we can say about it") is cut;
 - a question for the product the email names loses that part ("which product this is about
-  and the order number" asks for the order number), or goes when it asks nothing else;
+  and the order number" asks for the order number), or goes when it asks nothing else; a
+  question for the order number goes when the email gives one;
 - a promise to check and report back, in reply to praise or thanks that asked nothing, is
   deleted;
 - a sentence carrying an invented link, number, name, promise or case, another request's
@@ -58,8 +59,10 @@ from handlers.checks_claims import invented_commitments
 from handlers.checks_needless import (
     FOLLOW_UP,
     KNOWN_ASK,
+    ORDER_ASK,
     SECRET_ASK,
     drop_known_asks,
+    known_order_asks,
     needless_follow_ups,
     needless_questions,
 )
@@ -112,7 +115,8 @@ def repair(body: str, failed: Sequence[str], email: EmailText, sentiment: Sentim
     needless = [pattern for pattern, found in (
         (FOLLOW_UP, needless_follow_ups(draft, source, sentiment)),
         (KNOWN_ASK, needless_questions(draft, entities)),
-        (SECRET_ASK, SECRET_ASK.findall(draft))) if found]
+        (SECRET_ASK, SECRET_ASK.findall(draft)),
+        (ORDER_ASK, known_order_asks(draft, source))) if found]
     kept = _keep(lines, draft, source, allowed_domains, names, needless)
     if kept and kept[-1] and not _SENTENCE_END.search(kept[-1][-1]):
         kept[-1].pop()  # cut off at the token bound

@@ -162,3 +162,24 @@ def test_a_draft_never_asks_for_a_secret(sentence: str, asks: bool) -> None:
     if asks:
         mended = repair(body, failed, email, "negative", dana)
         assert mended is not None and sentence not in mended and "get back in" in mended
+
+
+@pytest.mark.parametrize(("email_text", "asks"), [
+    ("I'd like to return the Ember toaster from order 10557, it doesn't fit.", True),
+    ("I'd like to return the Ember toaster (order\n8731), it doesn't fit.", True),
+    ("The Ember toaster of #10482 doesn't fit, I'd like to return it.", True),
+    ("I'd like to return the Ember toaster, it doesn't fit.", False),  # no number given
+    ("I'd like to return the Ember toaster I ordered in 2024, it doesn't fit.", False),
+])
+def test_a_draft_asks_for_the_order_number_only_when_the_email_gives_none(
+        email_text: str, asks: bool) -> None:
+    email = EmailText("<o@x>", "Return", f"{email_text}\n\nOliver Strand")
+    oliver = Entities(name=("Oliver Strand",), product=("Ember toaster",))
+    ask = "Could you reply with your order number, so we can find the right order?"
+    body = (f"Hi Oliver,\n\nThanks for letting us know you'd like to return your Ember toaster. "
+            f"{ask} We'll send you the return instructions in a separate email.{SIGNED}")
+    failed = check_draft(body, email, "neutral", oliver)
+    assert ("needless_question" in failed) is asks
+    if asks:
+        mended = repair(body, failed, email, "neutral", oliver)
+        assert mended is not None and ask not in mended and "return instructions" in mended
