@@ -3,7 +3,9 @@
 The model answers JSON constrained by ``SCHEMA``. The parser keeps only values that occur in the
 email (compared normalised) outside @handles, so an entity is a span of the email, never an
 invention, and never an account handle: "@dana_ross" addresses an account, it names no person,
-product or place as written.
+product or place as written. Nor is a colour, a size, a discount code or a company given as a
+product or a place (:func:`names_a_thing`): "Sage Green", "5.5 qt", "WINTER15" and "Ashgrove
+Facilities Group Ltd", each once a product or a place of mail written like customers'.
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ TASK = "entities"
 # Tight bounds keep the worst-case JSON inside the token budget, so output is never cut mid-way.
 MAX_ITEMS = 3
 MAX_VALUE_CHARS = 40
+MAX_CODE_SEARCH_CHARS = 20_000  # where a code's "code" or "coupon" is looked for
 SCHEMA: dict[str, object] = {
     "type": "object",
     "properties": {
@@ -115,6 +118,48 @@ def parse(result: GenerateResult, email: EmailText) -> Entities:
     return from_lists(data, email)
 
 
+# Values the model gives as a product or a place that name neither: a colour ("Sage Green",
+# "silver"), a size or a quantity ("5.5 qt", "65-inch"), a company ("Ashgrove Facilities Group
+# Ltd") as a place, and a discount or promo code ("WINTER15") as a product. Each would go into
+# the reply ("deliveries to Sage Green", "your WINTER15").
+_COLOURS = frozenset(
+    "black white silver grey gray red blue green yellow orange purple pink brown gold beige navy "
+    "teal cream ivory charcoal graphite bronze copper turquoise lilac violet maroon olive khaki "
+    "mint coral burgundy".split())
+_SHADES = frozenset(
+    "light dark pale deep bright matte matt metallic sage sky midnight rose space forest sea "
+    "slate jet pearl royal baby ice ocean stone sand".split())
+_MEASURE = re.compile(
+    r"^\d+(?:[.,]\d+)?\s*(?:-?\s*(?:qt|quarts?|ml|l|litres?|liters?|kg|g|lbs?|oz|cm|mm|m|in|"
+    r"inch(?:es)?|ft|feet|w|watts?|v|volts?|mah|gb|tb|hz|pack|pcs|pieces?|units?|"
+    r"slices?|cups?))$", re.IGNORECASE)
+_COMPANY = re.compile(r"\w\s+(?:ltd|limited|inc|llc|gmbh|plc|corp|corporation|group)\.?$",
+                      re.IGNORECASE)
+_CODE_CONTEXT = re.compile(
+    r"\b(?:code|coupon|promo|voucher|discount)s?\b[\s:\"'\u201c]*$", re.IGNORECASE)
+
+
+def names_a_thing(field: str, value: str, text: str) -> bool:
+    """Whether ``value``, given as a ``field`` ("product" or "location") of ``text``, can name a
+    product or a place: not a colour, a size, a company given as a place, nor a code written
+    right after "code" or "coupon" in ``text``. Names are not judged here."""
+    words = value.casefold().replace("-", " ").split()
+    if field == "name" or not words:
+        return True
+    if set(words) <= _COLOURS | _SHADES and _COLOURS.intersection(words):
+        return False
+    if _MEASURE.match(value.strip()):
+        return False
+    if field == "location" and _COMPANY.search(value.strip()):
+        return False
+    if field == "product" and not any(ch.islower() for ch in value) and any(
+            ch.isdigit() for ch in value):
+        for match in re.finditer(re.escape(value), text):
+            if _CODE_CONTEXT.search(text[max(0, match.start() - 30):match.start()]):
+                return False
+    return True
+
+
 def from_lists(data: Mapping[str, Any], email: EmailText) -> Entities:
     """Entities from the model's lists per field (missing fields are empty): only spans of the
     email, normalised, deduplicated; ``OutputError`` when a field is not a list of strings."""
@@ -134,7 +179,8 @@ def from_lists(data: Mapping[str, Any], email: EmailText) -> Entities:
             if haystack is None:
                 haystack = _words(f"{email.subject} {without_cut_markers(email.body)}",
                                   handles=False)
-            if _words(key) in haystack:
+            if _words(key) in haystack and names_a_thing(field, value.strip(_STRIP),
+                                                         email.body[:MAX_CODE_SEARCH_CHARS]):
                 kept[key] = value.strip(_STRIP)
         found[field] = tuple(kept.values())
     return Entities(**found)

@@ -148,3 +148,33 @@ def test_entity_values_enter_the_reply_prompt_quoted_and_bounded() -> None:
     assert facts[1] == 'Products: "Nimbus X2", "Pulse S3"'
     empty = reply.messages(EmailText(message_id="m", subject="", body="hello"), "neutral", Entities((), (), ()))
     assert empty[1].content.startswith("Customer name: unknown\nProducts: none mentioned\n")
+
+
+@pytest.mark.parametrize(("field", "value", "kept"), [
+    ("location", "Sage Green", False),  # the headphones' colour
+    ("product", "silver", False),
+    ("product", "5.5 qt", False),
+    ("product", "65-inch", False),
+    ("location", "Ashgrove Facilities Group Ltd", False),  # the sender's company
+    ("product", "WINTER15", False),  # written after "code"
+    ("product", "R5", True),
+    ("product", "Nordvik NC700 over-ear headphones", True),
+    ("location", "Denver, CO", True),
+    ("location", "Green Bay", True),
+    ("location", "Orange County", True),
+])
+def test_colours_sizes_companies_and_codes_are_no_products_or_places(
+        field: str, value: str, kept: bool) -> None:
+    email = EmailText("<e@x>", "Order", f"Hi, I used the code WINTER15 and ordered {value}, sent "
+                      f"instead of the R5. Daniel, Ashgrove Facilities Group Ltd, Denver, CO")
+    found = entities.from_lists({"product" if field == "product" else "location": [value]},
+                                email)
+    assert (value in (*found.product, *found.location)) is kept
+
+
+def test_no_generated_product_or_place_is_taken_for_a_colour_size_or_code() -> None:
+    from models.synth.emails import generate_emails
+
+    for e in generate_emails(1000, seed=7, split="train", more_cases=True):
+        for field in ("product", "location"):
+            assert all(entities.names_a_thing(field, v, e.body) for v in e.entities[field])
