@@ -120,7 +120,8 @@ def parse(result: GenerateResult, email: EmailText) -> Entities:
 
 # Values the model gives as a product or a place that name neither: a colour ("Sage Green",
 # "silver"), a size or a quantity ("5.5 qt", "65-inch"), a company ("Ashgrove Facilities Group
-# Ltd") as a place, and a discount or promo code ("WINTER15") as a product. Each would go into
+# Ltd") as a place, and an order number ("Bestellnummer 44812") or a discount or promo code
+# ("WINTER15") as a product. Each would go into
 # the reply ("deliveries to Sage Green", "your WINTER15").
 _COLOURS = frozenset(
     "black white silver grey gray red blue green yellow orange purple pink brown gold beige navy "
@@ -135,14 +136,19 @@ _MEASURE = re.compile(
     r"slices?|cups?))$", re.IGNORECASE)
 _COMPANY = re.compile(r"\w\s+(?:ltd|limited|inc|llc|gmbh|plc|corp|corporation|group)\.?$",
                       re.IGNORECASE)
+# An order, invoice or ticket number given as a product ("Bestellnummer 44812", "order #1182").
+_REFERENCE = re.compile(
+    r"(?:\b(?:order|orders|bestell\w*|auftrag\w*|commande|pedido|ordine|invoice|rechnung|facture|"
+    r"factura|rma|ticket|ref|reference|tracking)\b|#)\W*(?:\w+\W+)?\d", re.IGNORECASE)
 _CODE_CONTEXT = re.compile(
     r"\b(?:code|coupon|promo|voucher|discount)s?\b[\s:\"'\u201c]*$", re.IGNORECASE)
 
 
 def names_a_thing(field: str, value: str, text: str) -> bool:
     """Whether ``value``, given as a ``field`` ("product" or "location") of ``text``, can name a
-    product or a place: not a colour, a size, a company given as a place, nor a code written
-    right after "code" or "coupon" in ``text``. Names are not judged here."""
+    product or a place: not a colour, a size, a company given as a place, an order or invoice
+    number given as a product, nor a code written right after "code" or "coupon" in ``text``.
+    Names are not judged here."""
     words = value.casefold().replace("-", " ").split()
     if field == "name" or not words:
         return True
@@ -151,6 +157,8 @@ def names_a_thing(field: str, value: str, text: str) -> bool:
     if _MEASURE.match(value.strip()):
         return False
     if field == "location" and _COMPANY.search(value.strip()):
+        return False
+    if field == "product" and _REFERENCE.search(value):
         return False
     if field == "product" and not any(ch.islower() for ch in value) and any(
             ch.isdigit() for ch in value):

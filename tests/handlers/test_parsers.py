@@ -157,6 +157,9 @@ def test_entity_values_enter_the_reply_prompt_quoted_and_bounded() -> None:
     ("product", "65-inch", False),
     ("location", "Ashgrove Facilities Group Ltd", False),  # the sender's company
     ("product", "WINTER15", False),  # written after "code"
+    ("product", "Bestellnummer 44812", False),
+    ("product", "order #4471", False),
+    ("product", "Case 2 smartphone case", True),
     ("product", "R5", True),
     ("product", "Nordvik NC700 over-ear headphones", True),
     ("location", "Denver, CO", True),
