@@ -3,9 +3,10 @@
 The model answers JSON constrained by ``SCHEMA``. The parser keeps only values that occur in the
 email (compared normalised) outside @handles, so an entity is a span of the email, never an
 invention, and never an account handle: "@dana_ross" addresses an account, it names no person,
-product or place as written. Nor is a colour, a size, a discount code or a company given as a
-product or a place (:func:`names_a_thing`): "Sage Green", "5.5 qt", "WINTER15" and "Ashgrove
-Facilities Group Ltd", each once a product or a place of mail written like customers'.
+product or place as written. Nor is a colour, a size, an order number, a discount code or a
+company given as a product or a place (:func:`names_a_thing`): "Sage Green", "5.5 qt",
+"Bestellnummer 44812", "WINTER15" and "Ashgrove Facilities Group Ltd", each once a product or a
+place of mail written like customers'.
 """
 
 from __future__ import annotations
@@ -121,8 +122,8 @@ def parse(result: GenerateResult, email: EmailText) -> Entities:
 # Values the model gives as a product or a place that name neither: a colour ("Sage Green",
 # "silver"), a size or a quantity ("5.5 qt", "65-inch"), a company ("Ashgrove Facilities Group
 # Ltd") as a place, and an order number ("Bestellnummer 44812") or a discount or promo code
-# ("WINTER15") as a product. Each would go into
-# the reply ("deliveries to Sage Green", "your WINTER15").
+# ("WINTER15") as a product. Each would go into the reply ("deliveries to Sage Green", "your
+# WINTER15").
 _COLOURS = frozenset(
     "black white silver grey gray red blue green yellow orange purple pink brown gold beige navy "
     "teal cream ivory charcoal graphite bronze copper turquoise lilac violet maroon olive khaki "
