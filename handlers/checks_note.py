@@ -38,13 +38,14 @@ NOTE = re.compile(
     _I)
 # The generator's three ways of noting other products, with the product list as "x".
 _PRODUCTS = (
-    re.compile(r"\bmade a note of (?P<x>.+?) (?:that )?you mentioned\b", _I),
+    # "you mentioned", or a persona's "ye mentioned".
+    re.compile(r"\bmade a note of (?P<x>.+?) (?:that )?\w+ mentioned\b", _I),
     re.compile(r"\bmentioning (?P<x>.+?) as well\b", _I),
     re.compile(r"\bnoted (?P<x>.+?),? too\b", _I),
 )
 # "noted that you mentioned the Thimble sewing machine, too" notes the machine.
 _MENTIONED = re.compile(
-    r"^that you(?:'ve| have)? (?:also )?(?:mentioned|own|have|bought|got)\s+", _I)
+    r"^that (?:you|ye)(?:'ve| have)? (?:also )?(?:mentioned|own|have|bought|got)\s+", _I)
 _CLAUSE = re.compile(r"^(?:that|how|what|why|when|where|if|whether|your request)\b", _I)
 # The billing-period answer ("We've noted that you'd like it to end at the close of the current
 # billing period, ..."): checks_answer's to judge against the email.

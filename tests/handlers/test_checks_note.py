@@ -72,3 +72,12 @@ def test_a_draft_with_an_invented_note_fails_and_the_mend_deletes_only_the_note(
     mended = repair(draft, failed, email, "negative", found)
     assert mended is not None and "within reach" not in mended
     assert "billing team" in mended and check_draft(mended, email, "negative", found) == ()
+
+
+def test_a_persona_rewrite_of_a_note_is_still_a_note_of_the_products() -> None:
+    from models.synth.emails import persona_examples
+
+    rows = persona_examples(300, 5, "eval")
+    pirate = "We've also made a note of the Fable audiobook player ye mentioned."
+    assert not invented_note(pirate, "I already own the Fable audiobook player.")
+    assert not [row["persona"] for row in rows if invented_notes(row["rewrite"], row["text"])]
