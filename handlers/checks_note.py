@@ -11,7 +11,8 @@ canceled for once."). A reader takes each for a summary of their own email.
 
 :func:`invented_notes` finds each sentence of a draft that says it noted something, unless it
 is one of those two: a product list every word of which is in the email (or a near miss of a
-word of it: a typo), or the billing-period answer, which :mod:`handlers.checks_answer` judges.
+word of it: a typo), or the billing-period answer, which :mod:`handlers.checks_answer` judges;
+or a note of "your feedback", "your request" or the like, true of any email.
 A note of a clause ("noted that ...", "a note of how ...") is never a product list. On the
 generator's own replies it flags none of 12,000 (3,715 of them with a note).
 
@@ -19,8 +20,9 @@ A draft that carries one counts as ``invented_facts`` (:func:`handlers.checks.ch
 the mend deletes the sentence (:mod:`handlers.repair`): the note is a restatement, so the rest
 of the draft stands without it.
 
-Pure and bounded: at most 40 sentences of the draft, one fixed regular expression over each,
-and for a product list at most a few words looked up among the email's first 1,000 words.
+Pure and bounded: at most 40 sentences of the draft, a few fixed regular expressions over each,
+and for a product list at most a few words looked up among the email's first 1,000 words (a
+word with a digit in its first 20,000 characters).
 """
 
 from __future__ import annotations
@@ -33,8 +35,13 @@ from models.synth.answers import closest_answer
 _I = re.IGNORECASE
 # A sentence that says the team noted something.
 NOTE = re.compile(
-    r"\b(?:we|i)(?:'ve| have)\s+(?:also\s+)?(?:noted|made (?:a )?notes?|taken (?:a )?note|"
-    r"recorded|logged)\b|\ball noted\b|\bnoted (?:on|in|for) (?:your|the) (?:case|account|file)",
+    r"\b(?:we|i)(?:'ve| have)\s+(?:also\s+)?(?:noted|made (?:a )?notes?)\b|\ball noted\b"
+    r"|\bnoted (?:on|in|for) (?:your|the) (?:case|account|file)", _I)
+# A note of what the customer wrote, named as such: true of every email ("We've noted your
+# feedback.", "We've noted your request, and ...").
+_GENERIC = re.compile(
+    r"\b(?:noted|a note of)\s+(?:all\s+)?(?:your|the)\s+(?:kind\s+)?(?:feedback|comments?|"
+    r"message|request|details|concerns?|complaint|suggestions?|points?)\s*(?:[.!]|,?\s+and\b)",
     _I)
 # The generator's three ways of noting other products, with the product list as "x".
 _PRODUCTS = (
@@ -56,6 +63,7 @@ _FILLER = frozenset(
 _SENTENCE_END = re.compile(r"(?<=[.!?])\s+")
 _MAX_SENTENCES = 40
 NEAR_SIMILARITY = 0.8
+DIGIT_WINDOW_CHARS = 20_000
 
 
 def invented_notes(draft: str, source: str) -> list[str]:
@@ -79,6 +87,8 @@ def invented_note(sentence: str, source: str, words: dict[str, set[str]] | None 
     closest = closest_answer(sentence)
     if closest is not None and closest[0] == "cancel_period_end" and _PERIOD_END.search(sentence):
         return False
+    if _GENERIC.search(sentence):
+        return False
     for pattern in _PRODUCTS:
         match = pattern.search(sentence)
         if match:
@@ -92,8 +102,9 @@ def invented_note(sentence: str, source: str, words: dict[str, set[str]] | None 
 
 def _named(phrase: str, source: str, words: dict[str, set[str]]) -> bool:
     """Whether every word of ``phrase`` but the filler is in ``source``: among its first words
-    or a near miss of one, or, for a word with a digit ("R5"), anywhere in it."""
-    lowered = source.lower()
+    or a near miss of one, or, for a word with a digit ("R5"), anywhere in its first
+    ``DIGIT_WINDOW_CHARS``."""
+    lowered = source[:DIGIT_WINDOW_CHARS].lower()
     for token in _TOKEN.findall(phrase.lower()):
         token = token.removesuffix("'s")
         digits = any(ch.isdigit() for ch in token)

@@ -40,6 +40,9 @@ def test_a_note_of_what_the_email_never_said_is_invented(sentence: str) -> None:
     "We've noted that you mentioned the Piccolo espresso machine, too.",
     "We've noted the Picolo espreso machine too.",  # the model's typo of a named product
     "We're looking into why your Sentinel security camera stopped working.",  # no note at all
+    # A note of what any email holds.
+    "We've noted your feedback.",
+    "We've noted your request, and the team will be in touch.",
 ])
 def test_a_note_of_the_products_the_email_names_is_not(sentence: str) -> None:
     assert not invented_note(sentence, CAMERA)
