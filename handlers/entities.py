@@ -236,6 +236,8 @@ def display_name(from_name: str) -> str | None:
             return None  # "Date.com", "news.example": a domain
         if not bare or not word[0].isalpha() or bare in _NOT_A_PERSON or "@" in word:
             return None
+        if _NOT_A_PERSON.intersection(bare.split("-")):
+            return None  # "Vip-mail", "Sales-Team": a mailbox written as one word
         if any(ch.isdigit() for ch in word) or not all(ch.isalpha() or ch in ".'-" for ch in word):
             return None
         if _brand_capitals(word):

@@ -37,6 +37,10 @@ from handlers.types import Entities
     ("Ludwig van Beethoven", "Ludwig van Beethoven"),
     ("dana ross", "dana ross"),
     ("John smith", "John smith"),
+    ("Vip-mail", None),  # a mailbox written as one word (a real spam sender)
+    ("Sales-Team", None),
+    ("Hans-Peter Müller", "Hans-Peter Müller"),
+    ("Ana Lopez-Garcia", "Ana Lopez-Garcia"),
 ])
 def test_display_names_that_read_as_a_person(raw: str, expected: str | None) -> None:
     assert display_name(raw) == expected
