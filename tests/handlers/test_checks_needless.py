@@ -14,7 +14,7 @@ from handlers.checks_needless import (
     needless_questions,
 )
 from handlers.repair import repair
-from handlers.types import EmailText, Entities
+from handlers.types import EmailText, Entities, Sentiment
 from models.synth.emails import generate_emails
 
 PRAISE = EmailText("<p@x>", "Just a quick thanks",
@@ -157,11 +157,18 @@ def test_a_draft_never_asks_for_a_secret(sentence: str, asks: bool) -> None:
     dana = Entities(name=("Dana",))
     body = (f"Hi Dana,\n\nI'm sorry you've been locked out of your account. {sentence} We'll help "
             f"you get back in.\n\nBest regards,\nThe replyd support team")
-    failed = check_draft(body, email, "negative", dana)
+    _asks_needlessly(body, email, "negative", dana, sentence, "get back in", asks=asks)
+
+
+def _asks_needlessly(body: str, email: EmailText, mood: Sentiment, found: Entities, ask: str,
+                     rest: str, *, asks: bool) -> None:
+    """``body`` fails needless_question exactly when ``asks``; then the mend deletes ``ask``
+    and keeps ``rest``."""
+    failed = check_draft(body, email, mood, found)
     assert ("needless_question" in failed) is asks
     if asks:
-        mended = repair(body, failed, email, "negative", dana)
-        assert mended is not None and sentence not in mended and "get back in" in mended
+        mended = repair(body, failed, email, mood, found)
+        assert mended is not None and ask not in mended and rest in mended
 
 
 @pytest.mark.parametrize(("email_text", "asks"), [
@@ -178,8 +185,4 @@ def test_a_draft_asks_for_the_order_number_only_when_the_email_gives_none(
     ask = "Could you reply with your order number, so we can find the right order?"
     body = (f"Hi Oliver,\n\nThanks for letting us know you'd like to return your Ember toaster. "
             f"{ask} We'll send you the return instructions in a separate email.{SIGNED}")
-    failed = check_draft(body, email, "neutral", oliver)
-    assert ("needless_question" in failed) is asks
-    if asks:
-        mended = repair(body, failed, email, "neutral", oliver)
-        assert mended is not None and ask not in mended and "return instructions" in mended
+    _asks_needlessly(body, email, "neutral", oliver, ask, "return instructions", asks=asks)
