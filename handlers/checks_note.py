@@ -29,7 +29,8 @@ from __future__ import annotations
 
 import re
 
-from handlers.checks_case import near, words_by_prefix
+from handlers.checks_answer import email_words
+from handlers.checks_case import near
 from models.synth.answers import closest_answer
 
 _I = re.IGNORECASE
@@ -74,14 +75,14 @@ def invented_notes(draft: str, source: str) -> list[str]:
     found = [s for s in sentences[:_MAX_SENTENCES] if NOTE.search(s)]
     if not found:
         return []
-    words = words_by_prefix(source, prefix=1, shortest=3)
+    words = email_words(source)
     return [s for s in found if invented_note(s, source, words)]
 
 
 def invented_note(sentence: str, source: str, words: dict[str, set[str]] | None = None) -> bool:
     """Whether ``sentence`` notes something that ``source`` did not say: a note that is neither
     a list of products the email names nor the billing-period answer. ``words``: the email's
-    words (:func:`handlers.checks_case.words_by_prefix`, ``prefix=1, shortest=3``)."""
+    words (:func:`handlers.checks_answer.email_words`), when the caller has them."""
     if not NOTE.search(sentence):
         return False
     closest = closest_answer(sentence)
@@ -95,7 +96,7 @@ def invented_note(sentence: str, source: str, words: dict[str, set[str]] | None 
             noted = _MENTIONED.sub("", match.group("x")).rstrip(", ")
             if _CLAUSE.match(noted):
                 return True
-            words = words_by_prefix(source, prefix=1, shortest=3) if words is None else words
+            words = email_words(source) if words is None else words
             return not _named(noted, source, words)
     return True
 
