@@ -264,6 +264,9 @@ def add_customize_commands(sub: argparse._SubParsersAction) -> None:
                    "raise a missing part, a refund, a warranty, an address change or a login "
                    "problem (models.synth.emails.MORE_CASES_SHARE of the negative and neutral "
                    "ones); the other emails are the same (default: the first ten cases only)")
+    p.add_argument("--more-cases-added", action="store_true", help="reply only: every email "
+                   "of the first ten cases stays, and the emails --more-cases would put in their "
+                   "place come after them (about 20 %% more rows)")
     p.add_argument("--teacher-url", help="OpenAI-compatible server (e.g. vLLM) whose model "
                    "rewrites each example in its own words; labels are kept and checked "
                    "(sentiment, entities and reply only) (default: templates only)")

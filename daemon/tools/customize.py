@@ -56,17 +56,18 @@ def cmd_synth(args: argparse.Namespace) -> int:
     if not 0.0 <= args.teacher_fraction <= 1.0:
         raise ConfigurationError("--teacher-fraction must be within [0, 1]")
     more_cases = getattr(args, "more_cases", False)
-    if more_cases and args.task != "reply":
+    added = getattr(args, "more_cases_added", False)
+    if (more_cases or added) and args.task != "reply":
         raise ConfigurationError("--more-cases writes reply rows; use it with --task reply")
     try:
         count = write_dataset(args.task, args.n, args.seed, args.split, args.out,
-                              more_cases=more_cases)
+                              more_cases=more_cases, added=added)
     except ValueError as error:
         raise ConfigurationError(str(error)) from error
     meta: dict[str, Any] = {"generator": "models.synth.emails", "task": args.task, "n": args.n,
                             "seed": args.seed, "split": args.split}
-    if more_cases:
-        meta["more_cases"] = True
+    if more_cases or added:
+        meta["more_cases"] = "added" if added else True
     if args.teacher_url:
         meta["teacher"] = asyncio.run(_teach(args))
     meta["sha256"] = sha256_file(args.out)
@@ -140,7 +141,8 @@ def _provenance(data: Path) -> dict[str, Any] | None:
         raise ConfigurationError(
             f"{data} changed since {meta_path} was written; regenerate it or delete the .meta.json"
         )
-    return {key: meta[key] for key in ("generator", "seed", "split", "n", "teacher") if key in meta}
+    return {key: meta[key] for key in ("generator", "seed", "split", "n", "more_cases",
+                                        "teacher") if key in meta}
 
 
 # -- rendering training rows --------------------------------------------------------------------

@@ -447,17 +447,19 @@ def _labelled_posts(n: int, seed: int, split: Split) -> list[synth_short.ShortTe
 
 def _alternate(*lists: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """a[0], b[0], …, a[1], b[1], …: a prefix of the result is a result for a smaller n."""
-    rows: list[dict[str, Any]] = []
-    for i in range(max(map(len, lists), default=0)):
-        rows.extend(rows_[i] for rows_ in lists if i < len(rows_))
-    return rows
+    return [rows[i] for i in range(max(map(len, lists), default=0)) for rows in lists
+            if i < len(rows)]
 
 
-def reply_examples(n: int, seed: int = 0, split: Split = "train",
-                   more_cases: bool = False) -> list[dict[str, Any]]:
-    """Reply drafting rows: the body, its labels and a good plain reply draft; with
-    ``more_cases``, over every case the generator writes (:func:`generate_emails`)."""
-    emails = generate_emails(n, seed, split, more_cases=more_cases)
+def reply_examples(n: int, seed: int = 0, split: Split = "train", more_cases: bool = False,
+                   added: bool = False) -> list[dict[str, Any]]:
+    """Reply drafting rows: the body, its labels and a good plain reply draft; ``more_cases`` as
+    in :func:`generate_emails`. ``added``: the ``n`` plain emails, then those ``more_cases`` puts
+    in their place (about ``0.2 * n`` more rows, raising the added cases)."""
+    emails = generate_emails(n, seed, split, more_cases=more_cases or added)
+    if added:
+        plain = generate_emails(n, seed, split)
+        emails = plain + [e for e, p in zip(emails, plain, strict=True) if e != p]
     return [{"text": e.body, "sentiment": e.sentiment, "entities": e.entities,
              "reply": draft_reply(e)} for e in emails]
 
@@ -478,20 +480,17 @@ _BUILDERS: dict[str, Callable[[int, int, Split], list[dict[str, Any]]]] = {
 
 
 def write_dataset(task: Task, n: int, seed: int, split: str, out: pathlib.Path,
-                  more_cases: bool = False) -> int:
-    """Write ``n`` rows of ``task`` (``more_cases``: reply only) as JSONL; returns the count."""
+                  more_cases: bool = False, added: bool = False) -> int:
+    """Write ``task``'s rows as JSONL (``more_cases``, ``added``: reply only); returns the count."""
     if task not in _BUILDERS:
         raise ValueError(f"unknown task {task!r}; expected one of {sorted(_BUILDERS)}")
-    if more_cases and task != "reply":
+    if (more_cases or added) and task != "reply":
         raise ValueError("more_cases applies to reply rows only")
     check_split(split)
-    rows = (reply_examples(n, seed, split, more_cases=True)  # type: ignore[arg-type]
-            if more_cases else _BUILDERS[task](n, seed, split))  # type: ignore[arg-type]
-    out = pathlib.Path(out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    with out.open("w", encoding="utf-8") as fh:
-        for row in rows:
-            fh.write(json.dumps(row, ensure_ascii=False) + "\n")
+    rows = (reply_examples(n, seed, split, more_cases, added)  # type: ignore[arg-type]
+            if task == "reply" else _BUILDERS[task](n, seed, split))  # type: ignore[arg-type]
+    (out := pathlib.Path(out)).parent.mkdir(parents=True, exist_ok=True)
+    out.write_text("".join(json.dumps(row, ensure_ascii=False) + "\n" for row in rows), "utf-8")
     return len(rows)
 
 

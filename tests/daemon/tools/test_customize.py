@@ -119,6 +119,13 @@ def test_synth_more_cases_writes_reply_rows_over_every_case(tmp_path: Path) -> N
     assert json.loads(out.with_name("reply.jsonl.meta.json").read_text("utf-8"))["more_cases"]
     with pytest.raises(ConfigurationError, match="--task reply"):
         run("synth", "--task", "sentiment", "--n", "4", "--more-cases", "--out", str(out))
+    added = tmp_path / "added.jsonl"
+    assert run("synth", "--task", "reply", "--n", "40", "--more-cases-added", "--out",
+               str(added)) == 0
+    assert load_rows(added) == reply_examples(40, 0, "train", added=True)
+    assert load_rows(added)[:40] == reply_examples(40, 0, "train")
+    meta = json.loads(added.with_name("added.jsonl.meta.json").read_text("utf-8"))
+    assert (meta["n"], meta["more_cases"]) == (40, "added")
 
 
 def test_synth_teacher_refuses_tasks_without_a_message_and_bad_servers(tmp_path: Path) -> None:

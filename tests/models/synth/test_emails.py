@@ -309,6 +309,18 @@ def test_more_cases_leave_every_other_email_as_it_was() -> None:
         write_dataset("sentiment", 5, 3, "train", Path("unused.jsonl"), more_cases=True)
 
 
+def test_added_cases_keep_every_plain_email_and_follow_them() -> None:
+    """``added``: the plain rows first, unchanged, then exactly the rows ``more_cases`` put in
+    their place, in order, so a dataset trained before stays a prefix of the new one."""
+    plain, more = reply_examples(N, seed=3), reply_examples(N, seed=3, more_cases=True)
+    added = reply_examples(N, seed=3, added=True)
+    assert added[:N] == plain
+    assert added[N:] == [m for p, m in zip(plain, more, strict=True) if p != m]
+    assert len(added) > N
+    with pytest.raises(ValueError, match="reply rows only"):
+        write_dataset("entities", 5, 3, "train", Path("unused.jsonl"), added=True)
+
+
 def test_replies_vary_in_wording_and_order() -> None:
     replies = [draft_reply(e) for e in generate_emails(N, seed=11)]
     openers = {r.split("\n\n")[1].split(". ")[0] for r in replies}
