@@ -113,7 +113,9 @@ class Draft(_Wire):
         "reply in well; no_request when it names nothing support handles (no order, product, "
         "account, payment, delivery, fault or question for help); answer_removed when the "
         "first draft answered a request the email never made (the answer was deleted or the "
-        "draft written again).",
+        "draft written again; not for a thank-you whose deleted answer only passed on thanks); "
+        "no_answer when the draft holds nothing but the sentences around an answer "
+        "(acknowledgement, empathy, closing) and the email is not a thank-you.",
     )
     language: str | None = Field(
         None, description="ISO 639-1 code of the newly written text, 'und' when too short to "

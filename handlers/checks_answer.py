@@ -21,6 +21,16 @@ A draft that carries one counts as ``invented_facts`` (:func:`handlers.checks.ch
 and the mend deletes the sentence (:mod:`handlers.repair`): a holding reply that answers
 nothing is a light edit for an agent, a wrong answer sent in the company's voice is not.
 
+:func:`leaves_unanswered` says whether a first draft's misread answers leave its email without
+one (reason ``answer_removed``): not when the email thanks and each misread answer is a thanks
+answer ("we'll pass your thanks to the colleague who helped you" to praise for a product), since
+the thank-you that remains is the whole reply. :func:`answers_nothing` says whether a draft is
+made only of what surrounds an answer (the acknowledgement, a line of empathy, a note of other
+products named, the closing: the generator's own sentences, each with :data:`FILLER_COVERAGE`
+of its words and at most :data:`FILLER_EXTRA_WORDS` words beyond them and the email's) while its
+email is not a thank-you note (reason ``no_answer``): "Thank you for getting in touch about your
+return. We're happy to help with anything else you need." to a refund three weeks late.
+
 Pure and bounded: at most 40 sentences of the draft, each compared with the fixed answer
 sentences; one fixed regular expression per request over the email, and, only when it finds
 nothing, a near-miss search over at most 1,000 words of it for a few ground words (a typo:
@@ -32,6 +42,8 @@ from __future__ import annotations
 import re
 
 from handlers.checks_case import near, words_by_prefix
+from handlers.types import EmailText
+from models.synth import reply_lists as R
 from models.synth.answers import closest_answer
 
 _I = re.IGNORECASE
@@ -146,6 +158,7 @@ _COMMON = frozenset(
 # The sentences looked at: the split answers.answered_request uses, within each line.
 _SENTENCE_END = re.compile(r"(?<=[.!?])\s+")
 _MAX_SENTENCES = 40
+_SOURCE_CHARS = 6_000  # the part of the email the model sees
 
 
 def misread(sentence: str, source: str,
@@ -181,3 +194,65 @@ def email_words(source: str) -> dict[str, set[str]]:
     """The first words of ``source`` (three letters or more, lower case) by first letter: what
     :func:`misread` looks for in it."""
     return words_by_prefix(source, prefix=1, shortest=3)
+
+
+# Answers to a thank-you that a thank-you without them still answers.
+THANKS_ANSWERS = frozenset({"support_thanks", "colleague"})
+
+
+def leaves_unanswered(draft: str, email: EmailText, sentiment: str) -> bool:
+    """Whether ``draft`` carries a misread answer (:func:`misread_answers`) whose deletion
+    leaves ``email`` unanswered: any, unless the email is positive and every one is a thanks
+    answer (:data:`THANKS_ANSWERS`)."""
+    source = f"{email.subject}\n{email.body}"
+    misread_requests = {closest[0] for sentence in misread_answers(draft, source)
+                        if (closest := closest_answer(sentence)) is not None}
+    return bool(misread_requests) and not (sentiment == "positive"
+                                           and misread_requests <= THANKS_ANSWERS)
+
+
+FILLER_COVERAGE = 0.8
+FILLER_EXTRA_WORDS = 2
+_FILLER_WORD = re.compile(r"[a-z']{3,}")
+
+
+def _filler_words(template: str) -> frozenset[str]:
+    return frozenset(_FILLER_WORD.findall(template.replace("{item}", " ").replace(
+        "{extras}", " ").lower()))
+
+
+# The generator's sentences around an answer; an acknowledgement also allows the words of the
+# generic items it names ("your order", "the item you sent back").
+_ITEM_WORDS = frozenset(word for items in R.REPLY_GENERIC.values() for item in items
+                        for word in _FILLER_WORD.findall(item))
+_FILLERS: tuple[tuple[frozenset[str], frozenset[str]], ...] = tuple(
+    (words, words | _ITEM_WORDS) for words in map(_filler_words, (
+        *(ack for by_mood in R.REPLY_ACKS.values() for acks in by_mood.values() for ack in acks),
+        *R.REPLY_EMPATHY, *R.REPLY_CHASED, *R.REPLY_EXTRAS, R.REPLY_EXTRAS_SHORT,
+        *(closing for closings in R.REPLY_CLOSINGS.values() for closing in closings))))
+
+
+def answers_nothing(draft: str, email: EmailText, sentiment: str) -> bool:
+    """Whether ``draft`` (a whole draft: greeting, body, sign-off) says nothing beyond the
+    sentences around an answer while ``email`` is not a thank-you (positive): see the module
+    doc. Its greeting (a first paragraph of one line ending in a comma) and sign-off
+    (a last paragraph whose first line ends in one) are not read."""
+    if sentiment == "positive":
+        return False
+    paragraphs = [p.strip() for p in draft.strip().split("\n\n") if p.strip()]
+    if paragraphs and "\n" not in paragraphs[0] and paragraphs[0].endswith(","):
+        paragraphs = paragraphs[1:]
+    if paragraphs and paragraphs[-1].splitlines()[0].rstrip().endswith(","):
+        paragraphs = paragraphs[:-1]
+    sentences = [sentence for paragraph in paragraphs for line in paragraph.splitlines()
+                 for sentence in _SENTENCE_END.split(line) if sentence.strip()]
+    source = f"{email.subject}\n{email.body[:_SOURCE_CHARS]}"
+    known = frozenset(_FILLER_WORD.findall(source.lower()))
+    for sentence in sentences[:_MAX_SENTENCES]:
+        words = frozenset(_FILLER_WORD.findall(sentence.lower()))
+        if len(words) >= 3 and not any(
+                len(words & filler) >= FILLER_COVERAGE * len(filler)
+                and len(words - allowed - known) <= FILLER_EXTRA_WORDS
+                for filler, allowed in _FILLERS):
+            return False
+    return True

@@ -10,11 +10,12 @@ cost is its tokens, so each token an email is quoted with counts.
 
 Every reply draft is checked (:func:`handlers.checks.check_draft`) before it leaves. A draft
 that fails is mended if it can be (:func:`handlers.repair.repair`: the sentences at fault
-deleted, names spelt as found, greeting and signature set; ``answer_removed`` for review when
-a misread answer went). The rest are written once more, together, with other sampling:
-``retry_candidates`` samples each, the first that passes every check (or is mended) kept. A
-draft whose candidates all fail is replaced by a grounded fallback built from the analysis
-(:func:`handlers.reply.fallback`), ``needs_review`` with the checks its first one failed.
+deleted, names spelt as found, greeting and signature set). The rest are written once more,
+together, with other sampling: ``retry_candidates`` samples each, the first that passes every
+check (or is mended) kept. A draft whose candidates all fail is replaced by a grounded fallback
+(:func:`handlers.reply.fallback`), ``needs_review`` with the checks its first one failed. Also
+for review: ``answer_removed`` when a misread answer went, ``no_answer`` when nothing but the
+sentences around an answer is left (:mod:`handlers.checks_answer`).
 """
 
 from __future__ import annotations
@@ -29,7 +30,7 @@ from dataclasses import dataclass, field
 from handlers import analysis, entities, persona, reply, sentiment
 from handlers.budget import PromptBudget
 from handlers.checks import check_draft, check_rewrite
-from handlers.checks_answer import misread_answers
+from handlers.checks_answer import answers_nothing, leaves_unanswered
 from handlers.prepare import Prepared, email_budget, prepare
 from handlers.repair import repair
 from handlers.request import review_reasons
@@ -262,6 +263,8 @@ class Pipeline:
                     bodies[i] = reply.fallback(emails[i], sentiments[i], found[i], config.company)
                     reasons[i] = failed
                     draft_outcomes["fallback"] += 1
+            reasons.update({i: (*reasons.get(i, ()), "no_answer") for i in alive
+                            if answers_nothing(bodies[i], prepared[i].source, sentiments[i])})
 
         # Stage 3: the persona rewrite, optional, checked like the draft it rewrites.
         persona_name = None
@@ -429,9 +432,8 @@ class Pipeline:
         checked = {i: self._check(bodies[i], prepared[i].source, moods[i], found[i]) for i in rows}
         mended = {i: self._repair(bodies[i], checked[i], prepared[i].source, moods[i], found[i])
                   for i in rows if checked[i]}
-        unanswered = {i for i in mended if misread_answers(
-            bodies[i], f"{prepared[i].source.subject}\n{prepared[i].source.body}")}
-        return checked, mended, unanswered
+        return checked, mended, {i for i in mended
+                                 if leaves_unanswered(bodies[i], prepared[i].source, moods[i])}
 
     def _repair(self, body: str, failed: tuple[str, ...], email: EmailText, mood: Sentiment,
                 found: Entities) -> str | None:
@@ -472,20 +474,18 @@ class Pipeline:
                 + await self._generate(requests[half:], engine))
 
 
-def _parse_reply(result: GenerateResult) -> str:
-    """The reply text; an empty one is kept (as "") for the checks to fail, not dropped."""
-    try:
-        return reply.parse(result)
-    except OutputError:
-        return ""
+def _kept_empty(parse: Callable[[GenerateResult], str]) -> Callable[[GenerateResult], str]:
+    """``parse`` (a reply's or a rewrite's), but an empty text is kept (as "") for the checks
+    to fail, not dropped: a draft is written again, a rewrite leaves the plain draft."""
+    def parse_kept(result: GenerateResult) -> str:
+        try:
+            return parse(result)
+        except OutputError:
+            return ""
+    return parse_kept
 
 
-def _parse_rewrite(result: GenerateResult) -> str:
-    """The rewrite; an empty one is kept (as "") to fail its checks: the plain draft goes out."""
-    try:
-        return persona.parse(result)
-    except OutputError:
-        return ""
+_parse_reply, _parse_rewrite = _kept_empty(reply.parse), _kept_empty(persona.parse)
 
 
 @dataclass(frozen=True, slots=True)

@@ -213,7 +213,7 @@ class Metrics:
         for reason in SKIP_REASONS:
             self.skipped.labels(reason)
         for reason in (*CHECKS, "empty", "engine_request", "steering", "language",
-                       "no_request", "answer_removed"):
+                       "no_request", "answer_removed", "no_answer"):
             self.review_reasons.labels(reason)
         for outcome in DRAFT_OUTCOMES:
             self.draft_outcomes.labels(outcome)

@@ -5,9 +5,10 @@ from __future__ import annotations
 import pytest
 
 from handlers.checks import INVENTED_FACTS, check_draft
-from handlers.checks_answer import misread, misread_answers
+from handlers.checks_answer import answers_nothing, leaves_unanswered, misread, misread_answers
 from handlers.repair import repair
 from handlers.types import EmailText, Entities
+from models.synth.emails import draft_reply, generate_emails
 
 COURIER = ("We've asked the courier for the latest tracking details and will update you as soon "
            "as we hear back.")
@@ -83,3 +84,61 @@ def test_the_mend_judges_each_sentence_against_the_email_not_the_sentence_before
     assert INVENTED_FACTS in failed
     mended = repair(draft, failed, email, "negative", found)
     assert mended is not None and "status light" not in mended
+
+
+REFUND_LATE = EmailText("<r@x>", "Still no refund", "I sent the air purifier back three weeks "
+                        "ago and the refund has still not reached my card. Gareth")
+HOLDING = ("Hi Gareth,\n\nThank you for getting in touch about sending us the return.\n\nWe're "
+           "happy to help with anything else you need.\n\nBest regards,\nThe replyd support team")
+
+
+def test_a_draft_of_only_acknowledgement_and_closing_answers_nothing() -> None:
+    assert answers_nothing(HOLDING, REFUND_LATE, "negative")
+    # Empathy and a note of other products named say nothing either.
+    assert answers_nothing(HOLDING.replace("return.", "return. I understand how frustrating this "
+                                           "must be. We've noted the air purifier too."),
+                           REFUND_LATE, "neutral")
+
+
+@pytest.mark.parametrize("added", [
+    "We've checked your return: the refund went out on Monday and should reach your card "
+    "within five working days.",
+    "Could you reply with your order number, so we can find the right order?",
+])
+def test_a_draft_with_an_answer_or_a_question_answers_something(added: str) -> None:
+    draft = HOLDING.replace("return.", f"return. {added}")
+    assert not answers_nothing(draft, REFUND_LATE, "negative")
+
+
+def test_an_acknowledgement_carrying_an_answer_in_the_same_sentence_is_an_answer() -> None:
+    draft = HOLDING.replace("the return.", "the return; we've issued the refund today and "
+                            "emailed the confirmation with the amount.")
+    assert not answers_nothing(draft, REFUND_LATE, "negative")
+
+
+def test_a_thank_you_needs_nothing_beyond_thanks() -> None:
+    praise = EmailText("<p@x>", "Love it", "Just wanted to say the kettle is lovely. Thanks!")
+    draft = ("Hi there,\n\nThank you for the kind message about your kettle! It was lovely to "
+             "hear from you.\n\nBest wishes,\nThe replyd support team")
+    assert not answers_nothing(draft, praise, "positive")
+    assert answers_nothing(draft, praise, "neutral")
+
+
+def test_no_reply_the_generator_writes_answers_nothing() -> None:
+    """Every generator reply carries an answer: none may be taken for a holding reply."""
+    emails = generate_emails(600, seed=13, split="eval", more_cases=True)
+    flagged = [e.message_id for e in emails if answers_nothing(
+        draft_reply(e), EmailText(e.message_id, e.subject, e.body), e.sentiment)]
+    assert flagged == []
+
+
+def test_a_deleted_thanks_answer_leaves_a_thank_you_answered() -> None:
+    praise = EmailText("<p@x>", "Love it", "I just wanted to say how happy I am with my new "
+                       "kettle.")
+    draft = ("Hi there,\n\nThank you for the kind message about your kettle! It's good to hear "
+             "everything is working again.\n\nBest wishes,\nThe replyd support team")
+    assert misread_answers(draft, f"{praise.subject}\n{praise.body}")
+    assert not leaves_unanswered(draft, praise, "positive")
+    courier = draft.replace("It's good to hear everything is working again.", COURIER)
+    assert leaves_unanswered(courier, praise, "positive")
+    assert leaves_unanswered(draft, praise, "neutral")

@@ -346,3 +346,18 @@ async def test_a_draft_written_again_after_a_misread_answer_goes_out_for_review(
     assert isinstance(draft, DraftText) and draft.body == again
     assert batch.draft_outcomes == {"passed": 0, "regenerated": 1}
     assert draft.needs_review and draft.review_reasons == ("answer_removed",)
+
+
+async def test_a_draft_that_answers_nothing_goes_out_for_review() -> None:
+    # Every check passes: an acknowledgement and a closing are each fine on their own.
+    email = EmailText("<t@x>", "Late", "I'm Ana Lopez. My Nimbus X2 is late, very annoyed.")
+    holding = ("Hi Ana,\n\nI'm sorry for the wait with your Nimbus X2, and for the worry it's "
+               "causing.\n\nWe'll keep you updated until this is resolved.\n\nBest regards,\n"
+               "The replyd support team")
+    batch = await Pipeline(_replies(holding, GOOD), PipelineConfig()).run([email])
+    (draft,) = batch.outcomes
+    assert isinstance(draft, DraftText) and draft.body == holding
+    assert batch.draft_outcomes == {"passed": 1}
+    assert draft.needs_review and draft.review_reasons == ("no_answer",)
+    batch = await Pipeline(_replies(GOOD, GOOD), PipelineConfig()).run([email])
+    assert batch.outcomes[0].review_reasons == ()  # type: ignore[union-attr]
