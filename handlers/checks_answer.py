@@ -157,7 +157,7 @@ _COMMON = frozenset(
     "very well good great right some soon sure once been being it's let's here back know".split())
 # The sentences looked at: the split answers.answered_request uses, within each line.
 _SENTENCE_END = re.compile(r"(?<=[.!?])\s+")
-_MAX_SENTENCES = 40
+MAX_SENTENCES = 40
 _SOURCE_CHARS = 6_000  # the part of the email the model sees
 
 
@@ -184,10 +184,15 @@ def misread(sentence: str, source: str,
 def misread_answers(draft: str, source: str) -> list[str]:
     """The sentences of ``draft`` that answer a request ``source`` (the email) gives no ground
     for, in order; empty when every answer is grounded or none is recognised."""
-    sentences = [sentence.strip() for line in draft.splitlines()
-                 for sentence in _SENTENCE_END.split(line) if sentence.strip()]
     words = email_words(source)
-    return [s for s in sentences[:_MAX_SENTENCES] if misread(s, source, words)]
+    return [s for s in sentences(draft) if misread(s, source, words)]
+
+
+def sentences(text: str) -> list[str]:
+    """The first :data:`MAX_SENTENCES` sentences of ``text`` (a draft), each within a line,
+    stripped: what the draft checks read one by one."""
+    return [sentence.strip() for line in text.splitlines()
+            for sentence in _SENTENCE_END.split(line) if sentence.strip()][:MAX_SENTENCES]
 
 
 def email_words(source: str) -> dict[str, set[str]]:
@@ -244,11 +249,9 @@ def answers_nothing(draft: str, email: EmailText, sentiment: str) -> bool:
         paragraphs = paragraphs[1:]
     if paragraphs and paragraphs[-1].splitlines()[0].rstrip().endswith(","):
         paragraphs = paragraphs[:-1]
-    sentences = [sentence for paragraph in paragraphs for line in paragraph.splitlines()
-                 for sentence in _SENTENCE_END.split(line) if sentence.strip()]
     source = f"{email.subject}\n{email.body[:_SOURCE_CHARS]}"
     known = frozenset(_FILLER_WORD.findall(source.lower()))
-    for sentence in sentences[:_MAX_SENTENCES]:
+    for sentence in sentences("\n".join(paragraphs)):
         words = frozenset(_FILLER_WORD.findall(sentence.lower()))
         if len(words) >= 3 and not any(
                 len(words & filler) >= FILLER_COVERAGE * len(filler)

@@ -29,7 +29,7 @@ from __future__ import annotations
 
 import re
 
-from handlers.checks_answer import email_words
+from handlers.checks_answer import email_words, sentences
 from handlers.checks_case import near
 from models.synth.answers import closest_answer
 
@@ -61,8 +61,6 @@ _PERIOD_END = re.compile(r"\b(?:end|close)\b.{0,40}\bperiod\b", _I)
 _TOKEN = re.compile(r"[^\W_]+(?:'[^\W_]+)?")
 _FILLER = frozenset(
     "the your a an and or of you mentioned as well too our also other both".split())
-_SENTENCE_END = re.compile(r"(?<=[.!?])\s+")
-_MAX_SENTENCES = 40
 NEAR_SIMILARITY = 0.8
 DIGIT_WINDOW_CHARS = 20_000
 
@@ -70,9 +68,7 @@ DIGIT_WINDOW_CHARS = 20_000
 def invented_notes(draft: str, source: str) -> list[str]:
     """The sentences of ``draft`` that note something ``source`` (the email) did not say, in
     order; empty when every note is of products the email names, or there is none."""
-    sentences = [sentence.strip() for line in draft.splitlines()
-                 for sentence in _SENTENCE_END.split(line) if sentence.strip()]
-    found = [s for s in sentences[:_MAX_SENTENCES] if NOTE.search(s)]
+    found = [s for s in sentences(draft) if NOTE.search(s)]
     if not found:
         return []
     words = email_words(source)
