@@ -18,7 +18,7 @@ from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
 from models.vocabulary import DeadLetterReason, Sentiment, SkipReason
 
-DRAFT_SCHEMA_VERSION: Literal[3] = 3
+DRAFT_SCHEMA_VERSION: Literal[4] = 4
 # A deliberately loose address check: mail systems own address validation; we only refuse junk.
 Address = Annotated[str, StringConstraints(pattern=r"^[^@\s]+@[^@\s]+$", max_length=320)]
 NonEmpty = Annotated[str, StringConstraints(min_length=1, max_length=998)]
@@ -115,11 +115,19 @@ class Draft(_Wire):
         "first draft answered a request the email never made (the answer was deleted or the "
         "draft written again; not for a thank-you whose deleted answer only passed on thanks); "
         "no_answer when the draft holds nothing but the sentences around an answer "
-        "(acknowledgement, empathy, closing) and the email is not a thank-you.",
+        "(acknowledgement, empathy, closing) and the email is not a thank-you; off_request "
+        "when the email reads as one request (a refund, a warranty...) and the draft's "
+        "answer is another's.",
     )
     language: str | None = Field(
         None, description="ISO 639-1 code of the newly written text, 'und' when too short to "
         "tell; None when not detected.")
+    request: str | None = Field(
+        None, description="What the email asks for, read from its words (the reply prompt's "
+        "request line): late_delivery, broken_item, wrong_item, billing, return_request, "
+        "cancellation, feature_question, setup_help, praise, support_thanks, missing_part, "
+        "refund_status, warranty, address_change, login_problem, or unclear when no one "
+        "request clearly wins.")
     adapters: list[AdapterUse]
     base_model: str
     timings_ms: dict[str, float] = Field(description="Per-stage time of the batch, milliseconds.")
@@ -127,10 +135,11 @@ class Draft(_Wire):
     created_at: datetime
     outcome: Literal["drafted"] = Field(
         "drafted", description="What the drafts topic record is: a draft, or a skipped email.")
-    schema_version: Literal[3] = Field(
+    schema_version: Literal[4] = Field(
         DRAFT_SCHEMA_VERSION,
         description="2 added review_reasons; 3 added outcome and language and the skipped "
-        "records (SkippedEmail) on the same topic. Readers dispatch on outcome.",
+        "records (SkippedEmail) on the same topic; 4 added request. Readers dispatch on "
+        "outcome.",
     )
 
 
@@ -143,7 +152,7 @@ class SkippedEmail(_Wire):
     outcome: Literal["skipped"] = "skipped"
     reason: SkipReason
     created_at: datetime
-    schema_version: Literal[3] = DRAFT_SCHEMA_VERSION
+    schema_version: Literal[4] = DRAFT_SCHEMA_VERSION
 
 
 class SourceCoordinates(_Wire):

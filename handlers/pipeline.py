@@ -15,8 +15,8 @@ together, with other sampling: ``retry_candidates`` samples each, the first that
 check (or is mended) kept. A draft whose candidates all fail is replaced by a grounded fallback
 (:func:`handlers.reply.fallback`), ``needs_review`` with the checks its first one failed. Also
 for review: ``answer_removed`` when a misread answer went, ``no_answer`` when nothing but the
-sentences around an answer is left (:mod:`handlers.checks_answer`).
-"""
+sentences around an answer is left, ``off_request`` for another request's answer
+(:mod:`handlers.checks_request`)."""
 
 from __future__ import annotations
 
@@ -27,10 +27,10 @@ from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 
-from handlers import analysis, entities, persona, reply, sentiment
+from handlers import analysis, checks_request, entities, persona, reply, sentiment
 from handlers.budget import PromptBudget
 from handlers.checks import check_draft, check_rewrite
-from handlers.checks_answer import answers_nothing, leaves_unanswered
+from handlers.checks_answer import leaves_unanswered
 from handlers.prepare import Prepared, email_budget, prepare
 from handlers.repair import repair
 from handlers.request import review_reasons
@@ -57,8 +57,7 @@ class PipelineConfig:
     persona_sampling: SamplingParams | None = None
     # The second try of a draft that failed its checks: sampled, so it is not the same draft.
     retry_sampling: SamplingParams | None = None
-    # Samples in that second try: rejection sampling against the checks. Each costs a reply's
-    # decoding; only drafts that failed a check pay it.
+    # Samples in that second try (rejection sampling): each costs a reply's decoding.
     retry_candidates: int = 3
     check_drafts: bool = True
     repair_drafts: bool = True  # mend a failing draft (handlers.repair) before writing it again
@@ -263,8 +262,9 @@ class Pipeline:
                     bodies[i] = reply.fallback(emails[i], sentiments[i], found[i], config.company)
                     reasons[i] = failed
                     draft_outcomes["fallback"] += 1
-            reasons.update({i: (*reasons.get(i, ()), "no_answer") for i in alive
-                            if answers_nothing(bodies[i], prepared[i].source, sentiments[i])})
+            unread = await asyncio.to_thread(lambda: {i: checks_request.unanswered(
+                bodies[i], emails[i], prepared[i].source, sentiments[i]) for i in alive})
+            reasons.update({i: (*reasons.get(i, ()), *why) for i, why in unread.items() if why})
 
         # Stage 3: the persona rewrite, optional, checked like the draft it rewrites.
         persona_name = None
@@ -320,7 +320,7 @@ class Pipeline:
                     adapters=adapters,
                     usage=Usage(*usage[i]),
                     timings_ms=timings_ms,
-                    language=prepared[i].language,
+                    language=prepared[i].language, request=prepared[i].request,
                 )
             )
         totals = {task: Usage(*counts) for task, counts in usage_by_task.items()}

@@ -18,10 +18,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from handlers import entities, reply
+from handlers import entities, reply, topic
 from handlers.budget import PromptBudget, TokenCounter
 from handlers.guard import looks_like_steering
 from handlers.language import detect_language
+from handlers.reflow import unwrap
 from handlers.thread import split_thread
 from handlers.types import EmailText
 
@@ -57,6 +58,12 @@ class Prepared:
     analysis: EmailText | None = None
 
     @property
+    def request(self) -> str:
+        """The request the email reads as: a key of :data:`handlers.topic.LABELS`, or
+        "unclear"."""
+        return topic.case_of(self.text.request) or topic.UNCLEAR
+
+    @property
     def analysed(self) -> EmailText:
         """The text the analysis stages quote."""
         return self.analysis or self.text
@@ -79,7 +86,7 @@ def prepare(email: EmailText, budget: PromptBudget, analysis_tokens: int | None 
     """``analysis_tokens``: the tokens the analysis prompts may quote (subject and new text
     together, never more than ``budget``); None quotes the reply's text."""
     parts = split_thread(email.body)
-    new_text = parts.new_text
+    new_text = unwrap(parts.new_text)  # one line a paragraph, as the adapters were trained
     if parts.signature:
         new_text = f"{new_text}\n\n{parts.signature[:SIGNATURE_CHARS]}".strip()
     # A subject takes at most a quarter of the room; the body gets what is left.
@@ -94,7 +101,8 @@ def prepare(email: EmailText, budget: PromptBudget, analysis_tokens: int | None 
     language, score = detect_language(parts.new_text)
     window = f"{email.subject}\n{email.body[:STEERING_WINDOW_CHARS]}"
     text = EmailText(email.message_id, subject, body_budget.fit(new_text),
-                     from_name=email.from_name, thread=thread)
+                     from_name=email.from_name, thread=thread,
+                     request=topic.label(subject, new_text))
     analysis = None
     if analysis_tokens is not None and analysis_tokens < budget.email_tokens:
         # The same shares as above: the subject at most a quarter, the body the rest.

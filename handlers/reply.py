@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import functools
 
+from handlers import topic
 from handlers.checks import address_name
 from handlers.entities import display_name
 from handlers.prompting import quote_email, quote_fact
@@ -58,11 +59,14 @@ def sampling(
 
 def messages(email: EmailText, sentiment: Sentiment, entities: Entities) -> tuple[Message, ...]:
     """The reply prompt: the analysis facts (each value bounded and quoted, see
-    :func:`handlers.prompting.quote_fact`; three at most), then the email with its thread."""
+    :func:`handlers.prompting.quote_fact`; three at most), what the email asks for
+    (:func:`handlers.topic.label`: a case the adapter knows, or "unclear"), then the email with
+    its thread."""
     facts = (
         f"Customer name: {_facts(entities.name) or 'unknown'}\n"
         f"Products: {_facts(entities.product) or 'none mentioned'}\n"
-        f"Sentiment: {sentiment}"
+        f"Sentiment: {sentiment}\n"
+        f"Request: {email.request or topic.label(email.subject, email.body)}"
     )
     quoted = quote_email(email, with_thread=True)
     return (_SYSTEM_MESSAGE, Message("user", f"{facts}\n{quoted}\nReply:"))

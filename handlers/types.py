@@ -24,6 +24,9 @@ class EmailText:
     body: str
     from_name: str = ""  # the sender's display name, "" when none
     thread: str = ""  # quoted history, as context for the reply; set by the pipeline
+    # What the email asks for (handlers.topic.label), read off the event loop by the pipeline;
+    # "" when not read yet (the reply prompt then reads it itself).
+    request: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -66,6 +69,8 @@ class DraftText:
     # "no_request").
     review_reasons: tuple[str, ...] = ()
     language: str | None = None  # ISO 639-1 code of the newly written text
+    # The request the email reads as (a key of handlers.topic.LABELS), or "unclear".
+    request: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

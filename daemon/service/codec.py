@@ -302,6 +302,7 @@ def draft_for(
         "needs_review": draft.needs_review,
         "review_reasons": list(draft.review_reasons),
         "language": draft.language,
+        "request": draft.request,
         "adapters": [{"task": task, "customization_id": cid}
                      for task, cid in draft.adapters.items()],
         "base_model": base_model,
@@ -362,6 +363,7 @@ class DraftEncoder:
             "needs_review": draft.needs_review,
             "review_reasons": draft.review_reasons,
             "language": draft.language,
+            "request": draft.request,
         })
         usage = draft.usage
         return (

@@ -26,6 +26,7 @@ from prometheus_client import (
 )
 
 from daemon import __version__
+from handlers import topic
 from handlers.checks import CHECKS
 from handlers.pipeline import BatchResult, PipelineConfig
 from handlers.types import DraftText
@@ -83,6 +84,13 @@ class Metrics:
             "replyd_drafts_needing_review_total",
             "Drafts written with needs_review, by reason (a draft can have several).",
             ["reason"],
+            registry=r,
+        )
+        self.requests = Counter(
+            "replyd_drafts_by_request_total",
+            "Drafts written, by what the email asks for (handlers.topic; unclear when no one "
+            "request clearly wins).",
+            ["request"],
             registry=r,
         )
         self.unknown_fields = Counter(
@@ -213,10 +221,12 @@ class Metrics:
         for reason in SKIP_REASONS:
             self.skipped.labels(reason)
         for reason in (*CHECKS, "empty", "engine_request", "steering", "language",
-                       "no_request", "answer_removed", "no_answer"):
+                       "no_request", "answer_removed", "no_answer", "off_request"):
             self.review_reasons.labels(reason)
         for outcome in DRAFT_OUTCOMES:
             self.draft_outcomes.labels(outcome)
+        for request in (*topic.LABELS, topic.UNCLEAR):
+            self.requests.labels(request)
         for check in (*CHECKS, "empty"):
             self.draft_check_failures.labels(check)
         for outcome in PERSONA_OUTCOMES:
@@ -342,6 +352,10 @@ class Metrics:
                         for reason in outcome.review_reasons)
         for reason, count in reasons.items():
             self.review_reasons.labels(reason).inc(count)
+        requests = Tally(outcome.request for outcome in result.outcomes
+                         if isinstance(outcome, DraftText) and outcome.request)
+        for request, count in requests.items():
+            self.requests.labels(request).inc(count)
 
     def set_adapters(self, config: PipelineConfig) -> None:
         """``replyd_adapter_info``: one series per task of ``config``; the previous ones go."""

@@ -412,7 +412,8 @@ def render_drafts(inputs: list[TrialInput], outcomes: dict[int, Outcome]) -> str
             continue
         d = outcome.record
         lines += [f"## {inputs[n].name}", "", f"- subject: {d.get('subject', '')}",
-                  f"- sentiment: {d.get('sentiment')}; language: {d.get('language')}",
+                  f"- sentiment: {d.get('sentiment')}; language: {d.get('language')}; "
+                  f"request: {d.get('request')}",
                   f"- needs_review: {d.get('needs_review')} {d.get('review_reasons') or ''}",
                   f"- entities: {json.dumps(d.get('entities'), ensure_ascii=False)}", "",
                   *("    " + line for line in str(d.get("body", "")).splitlines()), ""]

@@ -361,3 +361,19 @@ async def test_a_draft_that_answers_nothing_goes_out_for_review() -> None:
     assert draft.needs_review and draft.review_reasons == ("no_answer",)
     batch = await Pipeline(_replies(GOOD, GOOD), PipelineConfig()).run([email])
     assert batch.outcomes[0].review_reasons == ()  # type: ignore[union-attr]
+
+
+async def test_a_draft_that_answers_another_request_goes_out_for_review() -> None:
+    # "courier" grounds the late-parcel answer, so no check deletes it; the email as a whole
+    # asks where its refund is.
+    email = EmailText("<r@x>", "Still no refund", "I'm Ana Lopez. I returned my Nimbus X2 three "
+                      "weeks ago, the courier collected it, and I still haven't received my "
+                      "refund. Very annoyed.")
+    courier = ("Hi Ana,\n\nSorry about the trouble with your Nimbus X2. We've asked the courier "
+               "for the latest tracking details and will update you as soon as we hear back."
+               "\n\nBest regards,\nThe replyd support team")
+    batch = await Pipeline(_replies(courier, GOOD), PipelineConfig()).run([email])
+    (draft,) = batch.outcomes
+    assert isinstance(draft, DraftText) and draft.body == courier  # flagged, not rewritten
+    assert batch.draft_outcomes == {"passed": 1}
+    assert draft.needs_review and draft.review_reasons == ("off_request",)

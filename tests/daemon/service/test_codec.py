@@ -86,6 +86,7 @@ def test_the_batch_encoder_writes_the_validated_drafts_json() -> None:
               needs_review=True, entities=Entities(), usage=Usage(0, 0)),
         _text(sentiment="positive", entities=Entities(location=("Lyon", "São Paulo"))),
         _text(needs_review=True, review_reasons=("repetition", "prompt_echo")),
+        _text(request="refund_status", language="en"),
     ]
     for when in stamps:
         encoder = codec.DraftEncoder(shared.adapters, shared.timings_ms, "base", when)

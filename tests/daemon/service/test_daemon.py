@@ -84,7 +84,7 @@ async def test_outputs_carry_trace_schema_and_dead_letter_context_headers(
     (letter,) = await read(settings, settings.deadletter_topic, 1)
     got = dict(draft.headers)
     assert got["content-type"] == b"application/json"
-    assert got["replyd-schema-version"] == b"3"
+    assert got["replyd-schema-version"] == b"4"
     version, trace_id, span, flags = got["traceparent"].decode().split("-")
     assert (version, trace_id, flags) == ("00", trace, "01")
     assert span == got["replyd-trace-id"].decode() != "00f067aa0ba902b7"

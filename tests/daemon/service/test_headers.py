@@ -77,7 +77,7 @@ def test_draft_headers_say_json_and_the_schema_version_and_are_deterministic() -
     key = b"<m@x>"
     plain = draft_headers(None, key, SPAN)
     assert plain == [("replyd-idempotency-key", key), ("replyd-trace-id", SPAN.encode()),
-                     ("content-type", b"application/json"), ("replyd-schema-version", b"3")]
+                     ("content-type", b"application/json"), ("replyd-schema-version", b"4")]
     assert str(DRAFT_SCHEMA_VERSION).encode() == dict(plain)["replyd-schema-version"]
     traced = draft_headers([("traceparent", VALID), ("tenant", b"acme")], key, SPAN)
     assert traced == [*plain, ("traceparent", f"00-{TRACE}-{SPAN}-01".encode())]

@@ -37,6 +37,7 @@ EXPECTED = {
     "replyd_draft_check_failures": ("counter", {"check"}),
     "replyd_emails_skipped": ("counter", {"reason"}),
     "replyd_drafts_needing_review": ("counter", {"reason"}),
+    "replyd_drafts_by_request": ("counter", {"request"}),
     "replyd_shadow_agreement": ("counter", {"task", "candidate", "agreed"}),
     "replyd_shadow_entities_f1": ("histogram", {"candidate"}),
     "replyd_shadow_errors": ("counter", set()),
@@ -134,6 +135,8 @@ def test_closed_label_sets_are_exported_at_zero_from_the_start() -> None:
         assert f'replyd_draft_outcomes_total{{outcome="{outcome}"}} 0.0' in text
     for outcome in PERSONA_OUTCOMES:
         assert f'replyd_persona_outcomes_total{{outcome="{outcome}"}} 0.0' in text
+    for request in ("refund_status", "login_problem", "unclear"):
+        assert f'replyd_drafts_by_request_total{{request="{request}"}} 0.0' in text
 
 
 def test_outputs_are_counted_by_kind() -> None:
@@ -189,3 +192,21 @@ def test_adapter_requests_count_what_the_pipeline_sent(
     counted = {adapter: metrics.registry.get_sample_value(
         "replyd_adapter_requests_total", {"adapter": adapter}) for adapter in expected}
     assert counted == expected
+
+
+def test_drafts_are_counted_by_what_their_emails_ask_for() -> None:
+    from handlers.pipeline import BatchResult, PipelineConfig
+    from handlers.types import DraftText, Entities, TaskFailure, Usage
+
+    def draft(request: str | None) -> DraftText:
+        return DraftText(body="Hi.", sentiment="neutral", entities=Entities(), persona=None,
+                         needs_review=False, adapters={}, usage=Usage(1, 1), request=request)
+
+    outcomes = [draft("refund_status"), draft("refund_status"), draft("unclear"), draft(None),
+                TaskFailure("engine_output", "reply", "empty")]
+    metrics = Metrics()
+    metrics.record_batch(BatchResult(outcomes, {}, {}), PipelineConfig(), emails=5)
+    value = metrics.registry.get_sample_value
+    assert value("replyd_drafts_by_request_total", {"request": "refund_status"}) == 2
+    assert value("replyd_drafts_by_request_total", {"request": "unclear"}) == 1
+    assert value("replyd_drafts_by_request_total", {"request": "warranty"}) == 0

@@ -91,7 +91,7 @@ def test_select_cases_and_interleaving_with_good_emails() -> None:
 
 
 def test_outcome_of_and_match_input() -> None:
-    draft = {"outcome": "drafted", "in_reply_to": "<a@b>", "body": "Hello", "schema_version": 3}
+    draft = {"outcome": "drafted", "in_reply_to": "<a@b>", "body": "Hello", "schema_version": 4}
     assert trial.outcome_of(False, json.dumps(draft).encode())[0] == Outcome("drafted", None, draft)
     old = {"in_reply_to": "<a@b>", "body": "Hello"}  # schema 2: no outcome field
     assert trial.outcome_of(False, json.dumps(old).encode())[0].kind == "drafted"

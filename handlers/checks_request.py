@@ -1,0 +1,69 @@
+"""A draft that answers another request than the one the email makes.
+
+The misread-answer check (:mod:`handlers.checks_answer`) asks whether an email gives any ground
+for the answer a draft carries, and one word is enough: "the courier" in a long email grounds
+"We've asked the courier for the latest tracking details", even when the email is about a refund
+that never came (the parcel went back weeks ago). Read as a whole, though, such an email makes
+one request clearly (:func:`handlers.topic.classify`, the case the reply prompt states), and a
+draft whose answer belongs to another case has misread it.
+
+:func:`answers_another` is true when the email reads as one case, the draft carries an answer
+sentence of the generator's (:func:`models.synth.answers.closest_answer`) and none of them
+answers that case: each belongs to another case, and does not name the email's case in its own
+words ("We're checking whether the warranty covers the battery" names a warranty, whatever
+answer it resembles). Thanks for praise and thanks for help answer either kind of thank-you. An
+email that reads as no one case ("unclear") is never judged.
+
+It sets ``needs_review`` (reason ``off_request``) and changes no text: the case comes from
+keywords, and a person should see the draft rather than have an answer deleted on their
+strength. On the generator's own replies it flags 15 of 12,000 (docs/DRAFTS.md).
+
+Pure and bounded: at most 40 sentences of the draft, each compared with the fixed answer
+sentences, and the case's patterns over each answer sentence.
+"""
+
+from __future__ import annotations
+
+from handlers import topic
+from handlers.checks_answer import answers_nothing, sentences
+from handlers.types import EmailText
+from models.synth import email_lists as L
+from models.synth import reply_lists as R
+from models.synth.answers import closest_answer
+
+# request (an answer's key in REPLY_ANSWERS) -> the case it answers
+CASE_OF_REQUEST: dict[str, str] = {
+    **{case: case for case in L.ISSUES},
+    **{R.CORE_REQUESTS[template]: case for case, by_mood in L.CORE.items()
+       for templates in by_mood.values() for template in templates
+       if template in R.CORE_REQUESTS},
+}
+_THANKS = frozenset({"praise", "support_thanks"})
+
+
+def answers_another(draft: str, case: str | None) -> bool:
+    """Whether ``draft`` answers another case than ``case`` (the email's, None when unclear)
+    and none of its sentences answers ``case``; see the module doc."""
+    if case is None:
+        return False
+    another = False
+    for sentence in sentences(draft):
+        closest = closest_answer(sentence)
+        if closest is None:
+            continue
+        answered = CASE_OF_REQUEST.get(closest[0], closest[0])
+        if answered == case or topic.scores("", sentence)[case] >= topic.MIN_SCORE:
+            return False
+        another = another or not (answered in _THANKS and case in _THANKS)
+    return another
+
+
+def unanswered(draft: str, email: EmailText, source: EmailText, sentiment: str) -> tuple[str, ...]:
+    """The review reasons of a draft that leaves ``email`` (as quoted, with its request read)
+    unanswered: ``no_answer`` (:func:`handlers.checks_answer.answers_nothing`, against the
+    email as received, ``source``) or ``off_request`` (:func:`answers_another`)."""
+    if answers_nothing(draft, source, sentiment):
+        return ("no_answer",)
+    if answers_another(draft, topic.case_of(email.request)):
+        return ("off_request",)
+    return ()

@@ -1,0 +1,208 @@
+"""What an email asks support for, read from its words: the request line of the reply prompt.
+
+A 135M reply model reads a long, detailed email as the nearest case it was trained on, and
+answers that case fluently: a refund three weeks late as a late parcel, a double charge as a
+question about a plan (docs/DRAFTS.md). The words that name a case are rarely ambiguous to a
+reader ("refund" with "returned", "charged twice", "locked out"), so :func:`classify` scores
+them for each of the cases the reply adapter is trained on, and the reply prompt states the
+winner ("Request: refund not received"), or "unclear" when no case clearly wins (a discount
+code, a complaint about a driver), in which case the model reads the email alone.
+
+Each case has a few patterns, strong (weight 3: a phrase that names the case) or weak (1: a word
+that leans towards it); a pattern counts once, a match in the subject counts again. The case with
+the highest score wins when it has at least :data:`MIN_SCORE` and no other case ties it.
+
+Pure, linear and bounded: at most :data:`WINDOW_CHARS` of the body; alternations of literal
+words with bounded gaps, no nested unbounded repetition.
+"""
+
+from __future__ import annotations
+
+import re
+
+from handlers.thread import split_thread
+
+WINDOW_CHARS = 4_000
+MIN_SCORE = 3
+UNCLEAR = "unclear"
+# case -> the words the reply prompt states it with
+LABELS: dict[str, str] = {
+    "late_delivery": "late or missing delivery",
+    "broken_item": "item arrived damaged or faulty",
+    "wrong_item": "wrong item received",
+    "billing": "billing or payment question",
+    "return_request": "return an item",
+    "cancellation": "cancellation",
+    "feature_question": "question about a product",
+    "setup_help": "help setting up a device",
+    "praise": "praise",
+    "support_thanks": "thanks for support",
+    "missing_part": "part missing from the box",
+    "refund_status": "refund not received",
+    "warranty": "warranty",
+    "address_change": "change of delivery address",
+    "login_problem": "cannot log in",
+}
+_W = r"(?:\W+\w+){0,4}?\W+"  # up to four words between two words of one phrase
+
+
+def _p(pattern: str) -> re.Pattern[str]:
+    return re.compile(pattern, re.IGNORECASE)
+
+
+_STRONG, _WEAK = 3, 1
+_CASES: dict[str, tuple[tuple[re.Pattern[str], int], ...]] = {
+    "late_delivery": (
+        (_p(r"\b(?:has(?:n't| not)|have(?:n't| not)|never|not yet|still not)\s+(?:yet\s+)?"
+            r"(?:arrived|shown up|turned up|been delivered|come|received|seen it|got (?:it|my))"),
+         _STRONG),
+        (_p(r"\bwhere(?:'s| is| are)\s+(?:my|the|our)\b|\bwhere (?:my|the|our)\b[^.?!\n]{1,60}?"
+            r"\b(?:is|are)\b"), _STRONG),
+        (_p(r"\bstill waiting\b|\bnot (?:been )?delivered\b|\b(?:late|delayed) (?:delivery|order|"
+            r"parcel|package)|\bdelivery (?:status|estimate)|\bwas (?:due|supposed to arrive)"),
+         _STRONG),
+        (_p(r"\btrack(?:ing)?\b|\bcourier\b|\bin transit\b|out for delivery|\bdue\b|"
+            r"\bestimated\b"), _WEAK),
+    ),
+    "broken_item": (
+        (_p(r"\barrived\s+(?:\w+\s+){0,3}?(?:broken|damaged|cracked|smashed|dented|shattered)|"
+            r"\b(?:cracked|smashed|shattered)\b|\bdamaged\b|\bbroke(?:n)?\b"), _STRONG),
+        (_p(r"\bstopped working|won't (?:turn|switch) on|doesn't (?:turn|switch) on|\bdefective\b|"
+            r"\bfaulty\b|\bclicking noise"), _STRONG),
+        (_p(r"\bnot working\b"), _WEAK),
+    ),
+    "wrong_item": (
+        (_p(r"\bwrong\s+(?:\w+\s+)?(?:item|model|colou?r|size|product|version|one|thing|parcel|"
+            r"order)\b|\binstead of\b|not what I ordered|\bmix-?up\b|someone else's|"
+            r"doesn't (?:match|contain)|sent (?:me )?the wrong|something (?:completely|totally) "
+            r"different"), _STRONG),
+    ),
+    "billing": (
+        (_p(r"\bcharged (?:me )?twice\b|\bdouble[- ]charged?\b|\btwo (?:separate |different )?"
+            r"(?:charges|payments)\b|\bduplicate (?:charge|payment)|\bovercharged\b"), _STRONG),
+        (_p(r"\bafter I(?: had)?(?: already)? cancell?ed\b"), _STRONG),
+        (_p(r"\b(?:took|taken|take) (?:the )?money\b|\bcharged\b" + _W + r"after\b|"
+            r"\ba charge (?:on|for|from)\b|\bdon't recogni[sz]e"), _STRONG),
+        # Not "billing period": a cancellation at the end of one is no billing question.
+        (_p(r"\binvoices?\b|\bbilling\b(?! period| cycle)|\bbilled\b|\b(?:my|the|this) bill\b|"
+            r"\breceipts (?:for|from)|\bcop(?:y|ies) of (?:the |my )?receipts?"), _STRONG),
+        (_p(r"\bbank statement|\bcard statement|\bcharges?\b|\bcharged\b|\bpayments?\b"),
+         _WEAK),
+    ),
+    "return_request": (
+        (_p(r"\b(?:want|like|need|wish|hoping)\s+to\s+(?:return|send back)\b|\bsend (?:it|this|"
+            r"them) back\b|\bgoing back\b(?! and forth)|\breturn (?:label|policy|it|this|them)\b|"
+            r"\bhow do I (?:return|send back)|\bpossible to return\b"), _STRONG),
+        (_p(r"\breturn(?:ing)?\b"), _WEAK),
+    ),
+    "cancellation": (
+        (_p(r"\bcancel(?:l?ed|l?ing|lation)?\b"), _STRONG),
+        (_p(r"\bsubscription\b|\bmembership\b|\bunsubscribe"), _WEAK),
+    ),
+    "feature_question": (
+        (_p(r"\bbefore I (?:buy|order|purchase)|\b(?:one|a|quick) question\b"), _STRONG),
+        (_p(r"\bis there (?:a|an|any)\b[^.?!\n]{0,60}\?|\bis it (?:compatible|possible)\b"),
+         _STRONG),
+        (_p(r"\b(?:can|does|do|will)\b[^.?!\n]{0,60}?\b(?:be used|work with|run (?:off|from|on)|"
+            r"turn (?:off|on) the|support|come with|have a)\b[^.?!\n]{0,60}\?"), _STRONG),
+        (_p(r"\bcompatible\b|\bsupport(?:s|ed)?\b|\bfirmware\b|\bfeature"), _WEAK),
+    ),
+    "setup_help": (
+        (_p(r"\bset(?:ting)?[- ]?up\b(?! took| was)|\bwon't connect\b|"
+            r"can't (?:connect|find it|pair)|\bpair(?:ing|ed)\b|\bpair (?:it|them|with)\b|"
+            r"\bcalibrat"), _STRONG),
+        (_p(r"\bdrop(?:s|ping)? (?:off|out)\b|\bdisconnect|\b(?:unable|fails?) to connect|"
+            r"\bconnect to (?:the |my )?(?:wi-?fi|network|app)"), _STRONG),
+        (_p(r"\bwi-?fi\b|\bnetwork\b|\brouter\b|\bapp\b|\binstall|\bmanual\b|\breset\b|"
+            r"\bstatus light"), _WEAK),
+    ),
+    "praise": (
+        (_p(r"\b(?:love|loving|adore)\b|\b(?:so|very|really) happy with\b|\bbest thing\b|"
+            r"\bfantastic\b|\bbrilliant\b|\bamazing\b|\bimpressed\b|\bjust wanted to say\b|"
+            r"\bwent out of (?:their|his|her) way|\bhow happy\b"), _STRONG),
+        (_p(r"\bthank(?:s| you)\b|\bgreat\b|\bhappy\b|\bdelighted\b|\brecommend"), _WEAK),
+    ),
+    "support_thanks": (
+        (_p(r"\bthank(?:s| you)(?: so much| again)? for (?:the help|all (?:the|your) help|helping|"
+            r"sorting|fixing|resolving|your patience with me)|"
+            r"\b(?:sorting|sorted) (?:it |this |that )?out\b|\bworking again\b|"
+            r"\bproblem solved\b"), _STRONG),
+        (_p(r"\byour colleague\b|\b(?:agent|representative|rep)\b|\b(?:so|incredibly|very) "
+            r"(?:helpful|patient)\b|\bpass (?:on )?my thanks|"
+            r"\b(?:she|he) (?:was|were) (?:so |very |incredibly |really )?"
+            r"(?:helpful|patient|kind|lovely)\b|\bspoke (?:to|with)\b|"
+            r"\bon the (?:phone|chat)\b"), _STRONG),
+    ),
+    "missing_part": (
+        (_p(r"\bmissing\b|\bwas(?:n't| not) in the (?:box|bag|package)|\bweren't in\b|\bno "
+            r"(?:\w+ ){0,2}(?:in the box|included)|\bwithout the\b"), _STRONG),
+        (_p(r"\bin the box\b|\bpacking (?:list|slip)\b|\baccessor(?:y|ies)\b"), _WEAK),
+    ),
+    "refund_status": (
+        (_p(r"\b(?:no|any|my|the)\s+refund\b(?:\W+\w+){0,6}?\W+(?:yet|arrived|received|come "
+            r"through|processed|shown up)|\b(?:have(?:n't| not)|not|never|still)\s+(?:\w+\s+)?"
+            r"(?:seen|received|got|had)\s+(?:\w+\s+)?refund|\bwhere is my (?:refund|money)|"
+            r"\brefund status\b|\bstill no refund\b|\bhow long does a refund|\brefund for\b"),
+         _STRONG),
+        (_p(r"\b(?:I|we) (?:returned|sent (?:it |them )?back)\b|\bRMA\b"), _STRONG),
+        (_p(r"\brefund"), _WEAK),
+    ),
+    "warranty": (
+        (_p(r"\bwarrant(?:y|ies)\b|\bguarantee\b"), _STRONG),
+        (_p(r"\bcovered\b|\bclaim\b|\bmanufacturer\b"), _WEAK),
+    ),
+    "address_change": (
+        # Not an email address: changing the one an account signs in with is a login case.
+        (_p(r"\b(?:change|update|correct|edit)\b" + _W + r"(?<!email )(?<!e-mail )add?ress|"
+            r"\bnew add?ress\b|\bold (?:flat|house|"
+            r"add?ress|apartment)|\bmoved (?:house|flat)?"), _STRONG),
+        (_p(r"\badd?ress\b" + _W + r"(?:chang|correct|updat)"), _STRONG),
+    ),
+    "login_problem": (
+        (_p(r"\blog(?:ged)? ?in\b|\bsign(?:ing)? ?in\b|\blocked out\b|\bpassword\b"), _STRONG),
+        (_p(r"\breset (?:email|link)\b|\baccount\b"), _WEAK),
+    ),
+}
+
+
+# The cases that win over praise when an email raises both.
+_BEFORE_PRAISE = ("feature_question", "support_thanks")
+
+
+def scores(subject: str, body: str) -> dict[str, int]:
+    """Every case's score for an email (see the module doc); the quoted thread is not read."""
+    body = split_thread(body[:WINDOW_CHARS]).new_text
+    out: dict[str, int] = {}
+    for case, patterns in _CASES.items():
+        total = 0
+        for pattern, weight in patterns:
+            total += weight * (bool(pattern.search(body)) + bool(pattern.search(subject)))
+        out[case] = total
+    return out
+
+
+def classify(subject: str, body: str) -> str | None:
+    """The case an email raises, or None when none clearly wins."""
+    found = scores(subject, body)
+    for specific in _BEFORE_PRAISE:
+        if found[specific] >= MIN_SCORE and found["praise"] >= found[specific]:
+            # Praise is what any happy email carries; a question in it ("brilliant so far. Can
+            # I turn off the beep?") or thanks for someone's help is what it asks a reply for.
+            found["praise"] = found[specific] - 1
+    ranked = sorted(found.items(), key=lambda item: -item[1])
+    (best, top), (_, second) = ranked[0], ranked[1]
+    return best if top >= MIN_SCORE and top > second else None
+
+
+def label(subject: str, body: str) -> str:
+    """The request line's words: a case's label, or :data:`UNCLEAR`."""
+    case = classify(subject, body)
+    return LABELS[case] if case else UNCLEAR
+
+
+_CASES_BY_LABEL = {text: case for case, text in LABELS.items()}
+
+
+def case_of(request: str) -> str | None:
+    """The case a request line's words (:func:`label`) state; None for "unclear" or ""."""
+    return _CASES_BY_LABEL.get(request)
