@@ -29,18 +29,35 @@ def test_another_cases_answer_is_flagged_and_the_right_one_is_not() -> None:
     # thanks answer either kind of thank-you
     thanks = "We'll make sure your thanks reach the colleague who helped you."
     assert not answers_another(thanks, "praise")
-    # no answer sentence, or no one request in the email: nothing to judge
+    # no answer sentence, or no one request in the email and no scores: nothing to judge
     assert not answers_another("Thanks for getting in touch. Best regards.", "refund_status")
     assert not answers_another(COURIER, None)
 
 
+def test_an_unclear_email_is_judged_by_the_cases_it_gives_any_word_of() -> None:
+    code = topic.scores("Discount code", "The code SAVE10 says invalid at checkout.")
+    assert topic.classify("Discount code", "The code SAVE10 says invalid at checkout.") is None
+    assert answers_another(COURIER, None, code)
+    parcel = topic.scores("Hello", "The courier left it at the wrong door, is that normal?")
+    assert parcel["late_delivery"] > 0
+    assert not answers_another(COURIER, None, parcel)
+    # thanks answer an email with any word of either thank-you
+    thanks = "We'll make sure your thanks reach the colleague who helped you."
+    assert not answers_another(thanks, None, {**code, "praise": 1})
+    assert answers_another(thanks, None, code)
+
+
 def test_the_generators_own_replies_are_almost_never_flagged() -> None:
-    # Measured on 12,000 (four seeds, with and without the five more cases): 15 flagged, each
-    # an email the keywords read as another case (a question about a beep read as praise).
+    # Measured on 12,000 (seeds 0 and 1, with and without the five more cases): 33 flagged, 10
+    # emails the keywords read as another case (a question about a beep read as praise) and 23
+    # unclear ones, each with a typo in its only case word ("sroting out my account").
     emails = generate_emails(600, seed=6, split="eval", more_cases=True)
-    flagged = sum(answers_another(draft_reply(e), topic.classify(e.subject, e.body))
-                  for e in emails)
-    assert flagged <= 3
+    flagged = 0
+    for e in emails:
+        case = topic.classify(e.subject, e.body)
+        found = None if case else topic.scores(e.subject, e.body)
+        flagged += answers_another(draft_reply(e), case, found)
+    assert flagged <= 6
 
 
 def test_no_answer_comes_before_off_request() -> None:
@@ -50,5 +67,8 @@ def test_no_answer_comes_before_off_request() -> None:
     assert unanswered(holding, email, email, "negative") == ("no_answer",)
     courier = f"Hi Ana,\n\n{COURIER}\n\nBest regards,\nThe team"
     assert unanswered(courier, email, email, "negative") == ("off_request",)
+    # a request not read yet is read here
     unread = EmailText("<2@x>", "Refund", "I returned it and still no refund.")
-    assert unanswered(courier, unread, unread, "negative") == ()  # request not read: unclear
+    assert unanswered(courier, unread, unread, "negative") == ("off_request",)
+    unclear = EmailText("<3@x>", "Code", "The code SAVE10 says invalid.", request=topic.UNCLEAR)
+    assert unanswered(courier, unclear, unclear, "neutral") == ("off_request",)
