@@ -117,7 +117,8 @@ class Draft(_Wire):
         "no_answer when the draft holds nothing but the sentences around an answer "
         "(acknowledgement, empathy, closing) and the email is not a thank-you; off_request "
         "when the email reads as one request (a refund, a warranty...) and the draft's "
-        "answer is another's.",
+        "answer is another's, or as none and the draft answers only requests it has no "
+        "word of.",
     )
     language: str | None = Field(
         None, description="ISO 639-1 code of the newly written text, 'und' when too short to "
