@@ -428,5 +428,7 @@ def test_generator_reproduces_the_shipped_adapters_training_data(task: str, tmp_
     manifest = registry.get(registry.defaults()[task])
     made = manifest.data["generator"]
     out = tmp_path / "train.jsonl"
-    synth.write_dataset(task, made["n"], made["seed"], made["split"], out)  # type: ignore[arg-type]
+    more = made.get("more_cases", False)  # True: in place of some rows; "added": after them
+    synth.write_dataset(task, made["n"], made["seed"], made["split"], out,  # type: ignore[arg-type]
+                        more_cases=more is True, added=more == "added")
     assert sha256_file(out) == manifest.data_sha256
