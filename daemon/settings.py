@@ -337,9 +337,8 @@ class Settings(BaseSettings):
         description="Temperature of the one second try of a draft that failed its checks.",
     )
     retry_top_p: float = Field(0.9, gt=0, le=1, description="Nucleus mass of that second try.")
-    retry_repetition_penalty: float = Field(
-        1.15, gt=0, description="Repetition penalty of that second try."
-    )
+    retry_repetition_penalty: float = Field(1.15, gt=0,
+                                            description="Repetition penalty of that second try.")
     retry_candidates: int = Field(
         3, ge=1, le=8,
         description="Drafts sampled in that second try (unseeded: vLLM on CPU crashes on seeded "
@@ -359,19 +358,19 @@ class Settings(BaseSettings):
     repair_drafts: bool = Field(True, description="Mend a draft that failed a check (delete the "
                                 "sentences at fault, respell names, set greeting and signature) "
                                 "before writing it again; a mended draft must pass every check.")
-    company_name: str = Field(
-        "replyd", description="Signs fallback drafts (\"The X support team\")."
-    )
+    check_wording: Literal["auto", "on", "off"] = Field(
+        "auto", description="Flag a draft holding a sentence the reply adapter never learned "
+        "(needs_review, unfamiliar_wording). auto: on when the reply adapter was trained on "
+        "replyd's generated replies (its manifest); off for a remote writer or other adapters.")
+    company_name: str = Field("replyd", description="Signs fallback drafts (The X support team).")
     max_email_tokens: int = Field(
-        1024,
-        ge=32,
+        1024, ge=32,
         description="Tokens the quoted email may take in each prompt (the new text; less when "
         "the model's context leaves less). A longer email is cut in the middle, its start and "
         "end kept, and still gets a draft.",
     )
     analysis_email_tokens: int = Field(
-        384,
-        ge=32,
+        384, ge=32,
         description="Tokens the quoted email may take in each analysis prompt (sentiment, "
         "entities; at most max_email_tokens). A longer email is cut there the same way, its "
         "start and end kept: the mood and the names show there, and the two analysis prompts "

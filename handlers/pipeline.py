@@ -16,7 +16,8 @@ check (or is mended) kept. A draft whose candidates all fail is replaced by a gr
 (:func:`handlers.reply.fallback`), ``needs_review`` with the checks its first one failed. Also
 for review: ``answer_removed`` when a misread answer went, ``no_answer`` when nothing but the
 sentences around an answer is left, ``off_request`` for another request's answer
-(:mod:`handlers.checks_request`)."""
+(:mod:`handlers.checks_request`), ``unfamiliar_wording`` for a sentence the adapter never
+learned (:mod:`handlers.checks_wording`)."""
 
 from __future__ import annotations
 
@@ -31,9 +32,11 @@ from handlers import analysis, checks_request, entities, persona, reply, sentime
 from handlers.budget import PromptBudget
 from handlers.checks import check_draft, check_rewrite
 from handlers.checks_answer import leaves_unanswered
+from handlers.checks_wording import review as unfamiliar
 from handlers.prepare import Prepared, email_budget, prepare
 from handlers.repair import repair
 from handlers.request import review_reasons
+from handlers.results import Refused, parse_reply, parse_rewrite, total
 from handlers.types import DraftText, EmailText, Entities, Sentiment, TaskFailure, Usage
 from models.engines.base import Engine, GenerateRequest, GenerateResult, SamplingParams
 from models.errors import AdapterError, ConfigurationError, OutputError, UnsupportedRequestError
@@ -72,6 +75,9 @@ class PipelineConfig:
     language_min_score: float = 0.5
     # The company's own domains: links and addresses on them are not invented facts.
     allowed_domains: tuple[str, ...] = ()
+    # The reply adapter learned the generator's replies: a sentence of none is its guess, and
+    # the draft is flagged (handlers.checks_wording). Any other writer's sentences are all new.
+    check_wording: bool = False
 
     def __post_init__(self) -> None:
         unknown = set(self.tasks) - set(STAGE_TASKS)
@@ -179,7 +185,7 @@ class Pipeline:
         sentiments: dict[int, Sentiment] = {}
         found: dict[int, Entities] = {}
         for offset, task in enumerate(tasks):
-            usage_by_task[task] = _total(results[offset::per_email])
+            usage_by_task[task] = total(results[offset::per_email])
         for i, email in enumerate(analysed):
             row = results[i * per_email : (i + 1) * per_email]
             refused = [(task, r) for task, r in zip(tasks, row, strict=True)
@@ -226,7 +232,7 @@ class Pipeline:
             reply_requests(alive, config.decoding("reply")),
             # Unchecked, an empty reply is unusable output (a dead letter); checked, it is a
             # failed check like any other, and the email still gets a draft.
-            _parse_reply if config.check_drafts else reply.parse,
+            parse_reply if config.check_drafts else reply.parse,
             failures,
             usage,
             stage_seconds,
@@ -236,6 +242,7 @@ class Pipeline:
         reasons: dict[int, tuple[str, ...]] = {}
         draft_outcomes: Counter[str] = Counter()
         check_failures: Counter[str] = Counter()
+        fallen: set[int] = set()  # drafts replaced by the grounded fallback
         if config.check_drafts and alive:
             checked, mended, unanswered = await asyncio.to_thread(
                 self._check_all, alive, bodies, prepared, sentiments, found)
@@ -262,8 +269,11 @@ class Pipeline:
                     bodies[i] = reply.fallback(emails[i], sentiments[i], found[i], config.company)
                     reasons[i] = failed
                     draft_outcomes["fallback"] += 1
+                    fallen.add(i)
+            wording = config.check_wording  # not the fallback's: replyd wrote those words
             unread = await asyncio.to_thread(lambda: {i: checks_request.unanswered(
-                bodies[i], emails[i], prepared[i].source, sentiments[i]) for i in alive})
+                bodies[i], emails[i], prepared[i].source, sentiments[i]) + (unfamiliar(
+                    bodies[i], found[i]) if wording and i not in fallen else ()) for i in alive})
             reasons.update({i: (*reasons.get(i, ()), *why) for i, why in unread.items() if why})
 
         # Stage 3: the persona rewrite, optional, checked like the draft it rewrites.
@@ -281,7 +291,7 @@ class Pipeline:
                                           config.reply_max_tokens, config.decoding("persona"))
                     for i in alive
                 ],
-                _parse_rewrite if config.check_drafts else persona.parse,
+                parse_rewrite if config.check_drafts else persona.parse,
                 failures,
                 usage,
                 stage_seconds,
@@ -345,7 +355,7 @@ class Pipeline:
         # A stage run twice (a reply's second try) adds to its time and tokens.
         stage_seconds[task] = stage_seconds.get(task, 0.0) + self._clock() - started
         texts: dict[int, str] = {}
-        spent = _total(results)
+        spent = total(results)
         before = usage_by_task.get(task, [0, 0])
         usage_by_task[task] = [before[0] + spent[0], before[1] + spent[1]]
         for i, result in zip(rows, results, strict=True):
@@ -384,7 +394,7 @@ class Pipeline:
         started = self._clock()
         results = await self._generate(requests, self._reply_engine)
         stage_seconds["reply"] = stage_seconds.get("reply", 0.0) + self._clock() - started
-        spent = _total(results)
+        spent = total(results)
         before = usage_by_task.get("reply", [0, 0])
         usage_by_task["reply"] = [before[0] + spent[0], before[1] + spent[1]]
         chosen: dict[int, tuple[tuple[str, ...], str]] = {}
@@ -397,7 +407,7 @@ class Pipeline:
             else:
                 usage[i][0] += result.prompt_tokens
                 usage[i][1] += result.completion_tokens
-                failed, text = check(i, _parse_reply(result))
+                failed, text = check(i, parse_reply(result))
             if i not in chosen or not failed:
                 chosen[i] = (failed, text)
         return chosen
@@ -472,29 +482,3 @@ class Pipeline:
         half = len(requests) // 2
         return (await self._generate(requests[:half], engine)
                 + await self._generate(requests[half:], engine))
-
-
-def _kept_empty(parse: Callable[[GenerateResult], str]) -> Callable[[GenerateResult], str]:
-    """``parse`` (a reply's or a rewrite's), but an empty text is kept (as "") for the checks
-    to fail, not dropped: a draft is written again, a rewrite leaves the plain draft."""
-    def parse_kept(result: GenerateResult) -> str:
-        try:
-            return parse(result)
-        except OutputError:
-            return ""
-    return parse_kept
-
-
-_parse_reply, _parse_rewrite = _kept_empty(reply.parse), _kept_empty(persona.parse)
-
-
-@dataclass(frozen=True, slots=True)
-class Refused:
-    """The engine refused this one request; its email becomes an ``engine_request`` failure."""
-
-    error: str
-
-
-def _total(results: Sequence[GenerateResult | Refused]) -> list[int]:
-    done = [r for r in results if not isinstance(r, Refused)]
-    return [sum(r.prompt_tokens for r in done), sum(r.completion_tokens for r in done)]

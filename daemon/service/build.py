@@ -251,4 +251,18 @@ def build_pipeline_config(settings: Settings) -> PipelineConfig:
         analysis_email_tokens=settings.analysis_email_tokens,
         reply_languages=settings.reply_languages,
         allowed_domains=settings.allowed_domains,
+        check_wording=check_wording(settings, adapters.get("reply")),
     )
+
+
+def check_wording(settings: Settings, reply_adapter: str | None) -> bool:
+    """Whether drafts are checked for sentences the reply writer never learned (the setting;
+    "auto": when ``reply_adapter`` was trained on the generator's replies, by its manifest).
+    A remote writer (``reply_engine_url``) has no adapter here, so "auto" leaves it unchecked."""
+    if settings.check_wording != "auto":
+        return settings.check_wording == "on"
+    if reply_adapter is None:
+        return False
+    generator = registry_for(settings).get(reply_adapter).data.get("generator") or {}
+    return isinstance(generator, dict) and generator.get("generator") == "models.synth.emails"
+

@@ -221,7 +221,8 @@ class Metrics:
         for reason in SKIP_REASONS:
             self.skipped.labels(reason)
         for reason in (*CHECKS, "empty", "engine_request", "steering", "language",
-                       "no_request", "answer_removed", "no_answer", "off_request"):
+                       "no_request", "answer_removed", "no_answer", "off_request",
+                       "unfamiliar_wording"):
             self.review_reasons.labels(reason)
         for outcome in DRAFT_OUTCOMES:
             self.draft_outcomes.labels(outcome)

@@ -21,11 +21,12 @@ from daemon.tools.injection_eval import INJECTION, run_injection_eval
 from daemon.tools.jsonl import read_jsonl, write_predictions
 from handlers import entities, persona, reply, scoring, sentiment
 from handlers.checks import CHECKS, FACTS_LOST, check_draft, check_rewrite
+from handlers.checks_wording import unfamiliar_sentences
 from handlers.repair import repair
 from handlers.types import ENTITY_FIELDS, SENTIMENTS, EmailText, Entities
 from models.engines.base import Engine, GenerateRequest, GenerateResult
 from models.errors import ConfigurationError, OutputError
-from models.synth.answers import answer_report
+from models.synth.answers import answer_report, answered_request, reference_request
 from models.vocabulary import TASKS
 
 # Reference baselines that need no engine: the task each one scores.
@@ -191,7 +192,8 @@ def _task_functions(
             ])
             # Content: whether each draft answers what its email asks (rows from replyd synth).
             answers = answer_report([e.get("reply", "") for e in ex], pr)
-            return {**report, **draft_check_report(ex, pr), "answers": answers}
+            return {**report, **draft_check_report(ex, pr), "answers": answers,
+                    "unfamiliar_wording": wording_report(ex, pr)}
 
         return (build_reply, guarded(lambda e, r: reply.parse(r)), score_replies)
     return (
@@ -240,6 +242,30 @@ def draft_check_report(examples: Sequence[dict[str, Any]], drafts: Sequence[str 
     report = _check_report(results, (*CHECKS, "empty"))
     share = (sum(not failed for failed in results) + mended) / max(1, len(results))
     return {**report, "usable_mended": round(share, 4)}
+
+
+def wording_report(examples: Sequence[dict[str, Any]], drafts: Sequence[str | None]
+                   ) -> dict[str, Any]:
+    """How often :mod:`handlers.checks_wording` flags a draft (``unfamiliar_wording``): the
+    share of drafts and of the reference replies, and per answer kind (the draft carries the
+    reference's request's answer, another's or none) how many of how many are flagged."""
+    kinds = {kind: {"flagged": 0, "of": 0} for kind in ("right", "other", "none")}
+    flagged = references = 0
+    for example, draft in zip(examples, drafts, strict=True):
+        found = example.get("entities", {})
+        known = Entities(**{f: tuple(found.get(f, [])) for f in ENTITY_FIELDS})
+        hit = bool(draft) and bool(unfamiliar_sentences(draft or "", known))
+        flagged += hit
+        reference = example.get("reply", "")
+        references += bool(reference) and bool(unfamiliar_sentences(reference, known))
+        wanted = reference_request(reference) if reference else None
+        if wanted is not None:
+            got = answered_request(draft) if draft else None
+            kind = kinds["none" if got is None else "right" if got == wanted else "other"]
+            kind["flagged"] += hit
+            kind["of"] += 1
+    n = max(1, len(drafts))
+    return {"share": round(flagged / n, 4), "references": round(references / n, 4), **kinds}
 
 
 def _check_report(results: Iterable[tuple[str, ...]], names: Sequence[str]) -> dict[str, Any]:

@@ -377,3 +377,32 @@ async def test_a_draft_that_answers_another_request_goes_out_for_review() -> Non
     assert isinstance(draft, DraftText) and draft.body == courier  # flagged, not rewritten
     assert batch.draft_outcomes == {"passed": 1}
     assert draft.needs_review and draft.review_reasons == ("off_request",)
+
+
+LEARNED = ("Hi Ana,\n\nI'm really sorry that you're still waiting for your Nimbus X2. We've asked "
+           "the courier for the latest tracking details and will update you as soon as we hear "
+           "back.\n\nBest regards,\nThe replyd support team")
+
+
+async def test_with_check_wording_a_sentence_the_adapter_never_learned_goes_for_review() -> None:
+    email = EmailText("<l@x>", "Late", "I'm Ana Lopez. My Nimbus X2 still hasn't arrived, "
+                      "very annoyed.")
+    wording = PipelineConfig(check_wording=True)
+    # GOOD's sentences are not the generator's: fine for a person, a guess for the adapter.
+    batch = await Pipeline(_replies(GOOD, GOOD), wording).run([email])
+    (draft,) = batch.outcomes
+    assert isinstance(draft, DraftText) and draft.body == GOOD  # flagged, not rewritten
+    assert batch.draft_outcomes == {"passed": 1}
+    assert draft.needs_review and draft.review_reasons == ("unfamiliar_wording",)
+    batch = await Pipeline(_replies(LEARNED, GOOD), wording).run([email])
+    assert batch.outcomes[0].review_reasons == ()  # type: ignore[union-attr]
+    batch = await Pipeline(_replies(GOOD, GOOD), PipelineConfig()).run([email])
+    assert batch.outcomes[0].review_reasons == ()  # type: ignore[union-attr]
+
+
+async def test_the_fallback_is_not_checked_for_wording_replyd_wrote_it() -> None:
+    engine = _replies(LOOPING, "Customer name: Ana Lopez\nReply: " + LOOPING)
+    batch = await Pipeline(engine, PipelineConfig(check_wording=True)).run(EMAILS[:1])
+    (draft,) = batch.outcomes
+    assert isinstance(draft, DraftText) and batch.draft_outcomes == {"passed": 0, "fallback": 1}
+    assert "unfamiliar_wording" not in draft.review_reasons
