@@ -10,7 +10,11 @@ code, a complaint about a driver), in which case the model reads the email alone
 
 Each case has a few patterns, strong (weight 3: a phrase that names the case) or weak (1: a word
 that leans towards it); a pattern counts once, a match in the subject counts again. The case with
-the highest score wins when it has at least :data:`MIN_SCORE` and no other case ties it.
+the highest score wins when it has at least :data:`MIN_SCORE` and no other case ties it. A fault
+with the warranty named is a warranty claim. An email that asks as much for something no case
+answers (a discount code, a price match, a quote, gift wrapping, personal data, stock, a
+complaint about packaging or rudeness) reads as "unclear": the adapter's answer to the case
+words it also carries ("without the code") would be another request's.
 
 Pure, linear and bounded: at most :data:`WINDOW_CHARS` of the body; alternations of literal
 words with bounded gaps, no nested unbounded repetition.
@@ -61,12 +65,17 @@ _CASES: dict[str, tuple[tuple[re.Pattern[str], int], ...]] = {
         (_p(r"\bstill waiting\b|\bnot (?:been )?delivered\b|\b(?:late|delayed) (?:delivery|order|"
             r"parcel|package)|\bdelivery (?:status|estimate)|\bwas (?:due|supposed to arrive)"),
          _STRONG),
+        (_p(r"\b(?:could|can) ?not be delivered|\bunable to (?:\w+ )?deliver|"
+            r"\b(?:tried|attempted) to deliver|\bnobody (?:knocked|rang)|\bmissed (?:the )?"
+            r"delivery|\bredeliver"), _STRONG),
         (_p(r"\btrack(?:ing)?\b|\bcourier\b|\bin transit\b|out for delivery|\bdue\b|"
             r"\bestimated\b"), _WEAK),
     ),
     "broken_item": (
         (_p(r"\barrived\s+(?:\w+\s+){0,3}?(?:broken|damaged|cracked|smashed|dented|shattered)|"
-            r"\b(?:cracked|smashed|shattered)\b|\bdamaged\b|\bbroke(?:n)?\b"), _STRONG),
+            r"\b(?:cracked|smashed|shattered)\b|\bdamaged\b|\bbroke(?:n)?\b|\bcracks?\b|"
+            r"\bsnapped\b|\bin (?:bits|pieces)\b|\bleak(?:s|ing|ed)?\b|\b(?:just )?died\b"),
+         _STRONG),
         (_p(r"\bstopped working|won't (?:turn|switch) on|doesn't (?:turn|switch) on|\bdefective\b|"
             r"\bfaulty\b|\bclicking noise"), _STRONG),
         (_p(r"\bnot working\b"), _WEAK),
@@ -91,7 +100,8 @@ _CASES: dict[str, tuple[tuple[re.Pattern[str], int], ...]] = {
     ),
     "return_request": (
         (_p(r"\b(?:want|like|need|wish|hoping)\s+to\s+(?:return|send back)\b|\bsend (?:it|this|"
-            r"them) back\b|\bgoing back\b(?! and forth)|\breturn (?:label|policy|it|this|them)\b|"
+            r"them) back\b|\bgoing back\b(?! and forth| to (?:you|the sender|sender))|"
+            r"\breturn (?:label|policy|it|this|them)\b|"
             r"\bhow do I (?:return|send back)|\bpossible to return\b"), _STRONG),
         (_p(r"\breturn(?:ing)?\b"), _WEAK),
     ),
@@ -100,9 +110,10 @@ _CASES: dict[str, tuple[tuple[re.Pattern[str], int], ...]] = {
         (_p(r"\bsubscription\b|\bmembership\b|\bunsubscribe"), _WEAK),
     ),
     "feature_question": (
-        (_p(r"\bbefore I (?:buy|order|purchase)|\b(?:one|a|quick) question\b"), _STRONG),
-        (_p(r"\bis there (?:a|an|any)\b[^.?!\n]{0,60}\?|\bis it (?:compatible|possible)\b"),
+        (_p(r"\bbefore (?:I|we) (?:buy|order|purchase|place)|\b(?:one|a|quick) question\b"),
          _STRONG),
+        (_p(r"\bis there (?:a|an|any)\b[^.?!\n]{0,60}\?|\bis it (?:compatible|possible)\b|"
+            r"\bcompatible with\b"), _STRONG),
         (_p(r"\b(?:can|does|do|will)\b[^.?!\n]{0,60}?\b(?:be used|work with|run (?:off|from|on)|"
             r"turn (?:off|on) the|support|come with|have a)\b[^.?!\n]{0,60}\?"), _STRONG),
         (_p(r"\bcompatible\b|\bsupport(?:s|ed)?\b|\bfirmware\b|\bfeature"), _WEAK),
@@ -110,7 +121,9 @@ _CASES: dict[str, tuple[tuple[re.Pattern[str], int], ...]] = {
     "setup_help": (
         (_p(r"\bset(?:ting)?[- ]?up\b(?! took| was)|\bwon't connect\b|"
             r"can't (?:connect|find it|pair)|\bpair(?:ing|ed)\b|\bpair (?:it|them|with)\b|"
-            r"\bcalibrat"), _STRONG),
+            r"\bcalibrat|\bconnection failed\b|\b(?:getting|get) (?:it|them) to "
+            r"(?:work|connect)\b"),
+         _STRONG),
         (_p(r"\bdrop(?:s|ping)? (?:off|out)\b|\bdisconnect|\b(?:unable|fails?) to connect|"
             r"\bconnect to (?:the |my )?(?:wi-?fi|network|app)"), _STRONG),
         (_p(r"\bwi-?fi\b|\bnetwork\b|\brouter\b|\bapp\b|\binstall|\bmanual\b|\breset\b|"
@@ -135,7 +148,9 @@ _CASES: dict[str, tuple[tuple[re.Pattern[str], int], ...]] = {
     ),
     "missing_part": (
         (_p(r"\bmissing\b|\bwas(?:n't| not) in the (?:box|bag|package)|\bweren't in\b|\bno "
-            r"(?:\w+ ){0,2}(?:in the box|included)|\bwithout the\b"), _STRONG),
+            r"(?:\w+ ){0,2}(?:in the box|included)|\b(?:arrived|came|delivered|sent)\b"
+            r"(?:\W+\w+){0,4}?\W+without the\b|\bonly half\b|\bhalf (?:of )?(?:my|the) order\b"),
+         _STRONG),
         (_p(r"\bin the box\b|\bpacking (?:list|slip)\b|\baccessor(?:y|ies)\b"), _WEAK),
     ),
     "refund_status": (
@@ -144,7 +159,10 @@ _CASES: dict[str, tuple[tuple[re.Pattern[str], int], ...]] = {
             r"(?:seen|received|got|had)\s+(?:\w+\s+)?refund|\bwhere is my (?:refund|money)|"
             r"\brefund status\b|\bstill no refund\b|\bhow long does a refund|\brefund for\b"),
          _STRONG),
-        (_p(r"\b(?:I|we) (?:returned|sent (?:it |them )?back)\b|\bRMA\b"), _STRONG),
+        (_p(r"\b(?:I|we) (?:returned|sent (?:it |them )?back)\b|\bRMA\b|\b(?:I|we) sent\b"
+            r"(?:\W+\w+){1,4}?\W+back\b"), _STRONG),
+        (_p(r"\bmoney (?:still )?(?:hasn't|has not|hasnt) (?:yet )?(?:come back|arrived|been "
+            r"(?:returned|refunded))|\bmoney back yet\b"), _STRONG),
         (_p(r"\brefund"), _WEAK),
     ),
     "warranty": (
@@ -159,12 +177,27 @@ _CASES: dict[str, tuple[tuple[re.Pattern[str], int], ...]] = {
         (_p(r"\badd?ress\b" + _W + r"(?:chang|correct|updat)"), _STRONG),
     ),
     "login_problem": (
-        (_p(r"\blog(?:ged)? ?in\b|\bsign(?:ing)? ?in\b|\blocked out\b|\bpassword\b"), _STRONG),
+        (_p(r"\blog(?:ged)? ?in\b|\bsign(?:ing)? ?in\b|\blocked out\b|"
+            r"(?<!wifi )(?<!wi-fi )(?<!network )(?<!router )\bpassword\b"), _STRONG),
         (_p(r"\breset (?:email|link)\b|\baccount\b"), _WEAK),
     ),
 }
 
-
+# What support is asked for beyond the cases (a discount code, a price match, a quote, gift
+# wrapping, a complaint about packaging or staff, personal data, stock): an email that asks
+# for one of these as much as for any case reads as no case, since the adapter has no answer
+# for it and would answer the case instead ("the missing part" for a code that fails).
+_ELSEWHERE: tuple[tuple[re.Pattern[str], int], ...] = (
+    (_p(r"\b(?:discount|promo(?:tion(?:al)?)?|voucher|coupon) ?codes?\b|\bcode\b[^.?!\n]{0,40}"
+        r"\bnot valid\b|\bprice[- ]?match|\bcheaper (?:elsewhere|at|on)\b|\bbeat (?:the|their) "
+        r"price"), _STRONG),
+    (_p(r"\bgift[- ]?wrap|\bgift (?:message|note|receipt)|\b(?:a|the|your) quote\b|\bquotation\b|"
+        r"\b(?:bulk|trade|wholesale) (?:order|discount|price|pricing)"), _STRONG),
+    (_p(r"\b(?:minimal|less|excessive|too much|plastic|unnecessary) packaging\b|\blayers of "
+        r"packaging|\bGDPR\b|\bpersonal data\b|\b(?:delete|erase|close) (?:my|the) (?:customer )?"
+        r"(?:account|data)|\b(?:back in|out of) stock\b|\brestock|\brude\b|\bswearing\b"), _STRONG),
+    (_p(r"\bpackaging\b"), _WEAK),
+)
 # The cases that win over praise when an email raises both.
 _BEFORE_PRAISE = ("feature_question", "support_thanks")
 
@@ -172,13 +205,12 @@ _BEFORE_PRAISE = ("feature_question", "support_thanks")
 def scores(subject: str, body: str) -> dict[str, int]:
     """Every case's score for an email (see the module doc); the quoted thread is not read."""
     body = split_thread(body[:WINDOW_CHARS]).new_text
-    out: dict[str, int] = {}
-    for case, patterns in _CASES.items():
-        total = 0
-        for pattern, weight in patterns:
-            total += weight * (bool(pattern.search(body)) + bool(pattern.search(subject)))
-        out[case] = total
-    return out
+    return {case: _score(patterns, subject, body) for case, patterns in _CASES.items()}
+
+
+def _score(patterns: tuple[tuple[re.Pattern[str], int], ...], subject: str, body: str) -> int:
+    return sum(weight * (bool(pattern.search(body)) + bool(pattern.search(subject)))
+               for pattern, weight in patterns)
 
 
 def classify(subject: str, body: str) -> str | None:
@@ -189,8 +221,13 @@ def classify(subject: str, body: str) -> str | None:
             # Praise is what any happy email carries; a question in it ("brilliant so far. Can
             # I turn off the beep?") or thanks for someone's help is what it asks a reply for.
             found["praise"] = found[specific] - 1
+    if found["warranty"] >= MIN_SCORE and found["broken_item"] >= found["warranty"]:
+        found["broken_item"] = found["warranty"] - 1  # a fault and the warranty: a claim
     ranked = sorted(found.items(), key=lambda item: -item[1])
     (best, top), (_, second) = ranked[0], ranked[1]
+    elsewhere = _score(_ELSEWHERE, subject, split_thread(body[:WINDOW_CHARS]).new_text)
+    if elsewhere >= max(top, MIN_SCORE):
+        return None
     return best if top >= MIN_SCORE and top > second else None
 
 

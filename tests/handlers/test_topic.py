@@ -51,6 +51,27 @@ def test_the_generators_mail_is_read_as_the_case_it_raises() -> None:
     # nothing the adapter knows: the model reads the email alone
     ("Discount", "The code WELCOME10 gives an error at checkout.", None),
     ("Hello", "Can you call me tomorrow?", None),
+    # Wording of real mail (the second customer set, read to write these; own words here).
+    ("", "The coffee jug leaks all over the worktop every time I use it.", "broken_item"),
+    ("Mixer", "It turned up in pieces, the bowl has a crack down one side.", "broken_item"),
+    ("", "The courier says the parcel could not be delivered and is going back to the sender, "
+     "but nobody knocked.", "late_delivery"),
+    ("", "I sent the toaster back a month ago and my money still hasn't come back.",
+     "refund_status"),
+    ("", "The speaker just died. I bought it in May, so surely it's under warranty?",
+     "warranty"),
+    ("", "The app finds the plug but says connection failed after I type the wifi password.",
+     "setup_help"),
+    ("", "Before we place an order: is the hub compatible with our older radiators? Each "
+     "office has its own login.", "feature_question"),
+    ("", "Only half my order came: the lamp is there, the bulbs are not.", "missing_part"),
+    # a request no case answers wins over the case words it carries
+    ("Voucher", "The voucher code says it is not valid, so I ordered without the discount.",
+     None),
+    ("", "Could you send a quote for 30 kettles? We would pay by invoice.", None),
+    ("", "Please delete my account and all personal data; I still get invoices by email.",
+     None),
+    ("", "Do you offer gift wrapping, with a message and without the price on the note?", None),
 ])
 def test_what_an_email_asks_for(subject: str, body: str, case: str | None) -> None:
     assert topic.classify(subject, body) == case

@@ -190,7 +190,7 @@ def test_a_dead_letter_remembers_the_content_type_replay_must_send_again() -> No
 
 
 @pytest.mark.parametrize(("name", "count", "read"), [("customer_mail", 24, True),
-                                                     ("customer_mail_heldout", 30, False)])
+                                                     ("customer_mail_2", 30, False)])
 def test_the_customer_mail_sets_decode_to_emails_that_want_a_reply(name: str, count: int,
                                                                    read: bool) -> None:
     """tests/data/customer_mail and its held-out sibling: every message decodes as a customer's,
