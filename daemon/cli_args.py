@@ -267,6 +267,10 @@ def add_customize_commands(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--more-cases-added", action="store_true", help="reply only: every email "
                    "of the first ten cases stays, and the emails --more-cases would put in their "
                    "place come after them (about 20 %% more rows)")
+    p.add_argument("--paraphrased", action="store_true", help="reply only: a share of the "
+                   "emails tell their problem in other words, without the case's usual words "
+                   "(models.synth.emails.PARAPHRASE_SHARE), half of them under a subject that "
+                   "names no case; the other emails are the same (default: off)")
     p.add_argument("--teacher-url", help="OpenAI-compatible server (e.g. vLLM) whose model "
                    "rewrites each example in its own words; labels are kept and checked "
                    "(sentiment, entities and reply only) (default: templates only)")

@@ -57,17 +57,21 @@ def cmd_synth(args: argparse.Namespace) -> int:
         raise ConfigurationError("--teacher-fraction must be within [0, 1]")
     more_cases = getattr(args, "more_cases", False)
     added = getattr(args, "more_cases_added", False)
-    if (more_cases or added) and args.task != "reply":
-        raise ConfigurationError("--more-cases writes reply rows; use it with --task reply")
+    paraphrased = getattr(args, "paraphrased", False)
+    if (more_cases or added or paraphrased) and args.task != "reply":
+        raise ConfigurationError("--more-cases and --paraphrased write reply rows; use them with "
+                                 "--task reply")
     try:
         count = write_dataset(args.task, args.n, args.seed, args.split, args.out,
-                              more_cases=more_cases, added=added)
+                              more_cases=more_cases, added=added, paraphrased=paraphrased)
     except ValueError as error:
         raise ConfigurationError(str(error)) from error
     meta: dict[str, Any] = {"generator": "models.synth.emails", "task": args.task, "n": args.n,
                             "seed": args.seed, "split": args.split}
     if more_cases or added:
         meta["more_cases"] = "added" if added else True
+    if paraphrased:
+        meta["paraphrased"] = True
     if args.teacher_url:
         meta["teacher"] = asyncio.run(_teach(args))
     meta["sha256"] = sha256_file(args.out)
@@ -142,7 +146,7 @@ def _provenance(data: Path) -> dict[str, Any] | None:
             f"{data} changed since {meta_path} was written; regenerate it or delete the .meta.json"
         )
     return {key: meta[key] for key in ("generator", "seed", "split", "n", "more_cases",
-                                        "teacher") if key in meta}
+                                        "paraphrased", "teacher") if key in meta}
 
 
 # -- rendering training rows --------------------------------------------------------------------

@@ -28,9 +28,11 @@ from datetime import date, datetime, timedelta
 from typing import Any
 
 from models.synth import email_lists as L
+from models.synth import paraphrase_lists as P
 from models.synth import reply_lists as R
 from models.synth import short as synth_short
 from models.synth.splits import Split, check_split, vocabulary
+from models.synth.typos import inject_typos
 from models.vocabulary import PERSONAS, SENTIMENTS, Sentiment, Task
 
 SUPPORT_ADDRESS = "support@replyd.example"
@@ -38,6 +40,7 @@ SIGN_OFF = "The replyd support team"
 # About 90 SmolLM2 tokens (~4 characters each): the pipeline's reply bound is 96 tokens.
 REPLY_MAX_CHARS = 360
 MORE_CASES_SHARE = 0.3  # with more_cases: negative and neutral emails raising an added case
+PARAPHRASE_SHARE = 0.35  # with paraphrased: emails telling their problem in other words
 
 _DOMAINS = ("example.com", "example.org", "example.net")  # RFC 2606: never a real mailbox
 _DAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
@@ -85,19 +88,22 @@ class SyntheticEmail:
 # --- composing one email -----------------------------------------------------------------------
 
 
-def generate_emails(n: int, seed: int = 0, split: Split = "train",
-                    more_cases: bool = False) -> list[SyntheticEmail]:
-    """``n`` labelled emails; the same ``(n, seed, split, more_cases)`` always gives the same list.
+def generate_emails(n: int, seed: int = 0, split: Split = "train", more_cases: bool = False,
+                    paraphrased: bool = False) -> list[SyntheticEmail]:
+    """``n`` labelled emails; the same arguments always give the same list.
 
     Sentiments come in shuffled blocks of three, so any prefix is balanced to within one. With
     ``more_cases``, :data:`MORE_CASES_SHARE` of the negative and neutral emails raise one of
     ``email_lists.MORE_ISSUES`` instead (a missing part, a refund, a warranty, an address, a
     login), drawn from a stream of their own: every other email is the same, byte for byte.
+    With ``paraphrased``, :data:`PARAPHRASE_SHARE` of the emails state their problem in other
+    words (:mod:`models.synth.paraphrase_lists`), half of those under a subject that names no
+    case, from a stream of their own too.
     """
     if n < 0:
         raise ValueError(f"n must be >= 0, got {n}")
     vocab = vocabulary(split)
-    return [_compose(i, seed, split, vocab, more_cases) for i in range(n)]
+    return [_compose(i, seed, split, vocab, more_cases, paraphrased) for i in range(n)]
 
 
 def _sentiment_for(i: int, seed: int, split: str) -> Sentiment:
@@ -107,7 +113,7 @@ def _sentiment_for(i: int, seed: int, split: str) -> Sentiment:
 
 
 def _compose(i: int, seed: int, split: str, vocab: dict[str, tuple[str, ...]],
-             more_cases: bool) -> SyntheticEmail:
+             more_cases: bool, paraphrased: bool = False) -> SyntheticEmail:
     rng = random.Random(f"replyd-synth/{seed}/{split}/{i}")
     sentiment = _sentiment_for(i, seed, split)
     issue = rng.choice([name for name, by_sentiment in L.CORE.items()
@@ -133,6 +139,12 @@ def _compose(i: int, seed: int, split: str, vocab: dict[str, tuple[str, ...]],
     else:
         item = rng.choice(generic)
     template = rng.choice(L.CORE[issue][sentiment])
+    request = R.CORE_REQUESTS.get(template, issue)
+    other = random.Random(f"replyd-synth-para/{seed}/{split}/{i}") if paraphrased else None
+    told = other is not None and other.random() < PARAPHRASE_SHARE
+    if other is not None and told:
+        template = other.choice(P.PARAPHRASES[issue][sentiment])
+        request = P.PARAPHRASE_REQUESTS.get(template, issue)
     core = template.format(item=item, Item=item[0].upper() + item[1:], when=rng.choice(L.WHEN))
 
     opening: list[str] = []
@@ -176,9 +188,11 @@ def _compose(i: int, seed: int, split: str, vocab: dict[str, tuple[str, ...]],
 
     shown = ([name] if show_name else []) + products + locations
     if rng.random() < (0.5 if angry else 0.3):
-        body = _inject_typos(body, shown, rng, k=rng.randint(1, 3))
+        body = inject_typos(body, shown, rng, k=rng.randint(1, 3))
 
     subject = rng.choice(L.SUBJECTS[issue])
+    if other is not None and told and other.random() < 0.5:
+        subject = other.choice(P.VAGUE_SUBJECTS)
     return SyntheticEmail(
         message_id=f"<synth-{seed}-{split}-{i}@replyd.example>",
         from_addr=_address(first, last, rng),
@@ -192,7 +206,7 @@ def _compose(i: int, seed: int, split: str, vocab: dict[str, tuple[str, ...]],
             "location": _in_body_order(body, locations),
         },
         issue=issue,
-        request=R.CORE_REQUESTS.get(template, issue),
+        request=request,
     )
 
 
@@ -243,34 +257,6 @@ def _address(first: str, last: str, rng: random.Random) -> str:
     local = rng.choice((f"{f}.{s}", f"{f[0]}{s}", f"{f}_{s}", f"{f}{s}{rng.randint(1, 99)}",
                         f"{s}.{f}"))
     return f"{local}@{rng.choice(_DOMAINS)}"
-
-
-def _inject_typos(body: str, protected: Sequence[str], rng: random.Random, k: int) -> str:
-    """Misspell up to ``k`` lowercase words outside entity strings and quoted lines."""
-    shielded: list[tuple[int, int]] = []
-    for value in protected:
-        shielded += [(m.start(), m.end()) for m in re.finditer(re.escape(value), body)]
-    # Quoted mail was written by support, not by this customer.
-    for line in re.finditer(r"^(?:>|On ).*$", body, flags=re.MULTILINE):
-        shielded.append((line.start(), line.end()))
-    words = [m for m in re.finditer(r"\b[a-z]{4,}\b", body)
-             if not any(s < m.end() and m.start() < e for s, e in shielded)]
-    chosen = sorted(rng.sample(words, k=min(k, len(words))), key=lambda m: m.start(), reverse=True)
-    for match in chosen:  # right to left, so earlier offsets stay valid
-        body = body[:match.start()] + _misspell(match.group(), rng) + body[match.end():]
-    return body
-
-
-def _misspell(word: str, rng: random.Random) -> str:
-    if word in L.MISSPELLINGS:
-        return L.MISSPELLINGS[word]
-    j = rng.randrange(1, len(word) - 1)
-    slip = rng.randrange(3)
-    if slip == 0:
-        return word[:j] + word[j + 1] + word[j] + word[j + 2:]  # swapped neighbours
-    if slip == 1:
-        return word[:j] + word[j + 1:]  # dropped letter
-    return word[:j] + word[j] + word[j:]  # doubled letter
 
 
 # --- reply drafts ------------------------------------------------------------------------------
@@ -452,13 +438,14 @@ def _alternate(*lists: list[dict[str, Any]]) -> list[dict[str, Any]]:
 
 
 def reply_examples(n: int, seed: int = 0, split: Split = "train", more_cases: bool = False,
-                   added: bool = False) -> list[dict[str, Any]]:
-    """Reply drafting rows: the body, its labels and a good plain reply draft; ``more_cases`` as
-    in :func:`generate_emails`. ``added``: the ``n`` plain emails, then those ``more_cases`` puts
-    in their place (about ``0.2 * n`` more rows, raising the added cases)."""
-    emails = generate_emails(n, seed, split, more_cases=more_cases or added)
+                   added: bool = False, paraphrased: bool = False) -> list[dict[str, Any]]:
+    """Reply drafting rows: the body, its labels and a good plain reply draft; ``more_cases`` and
+    ``paraphrased`` as in :func:`generate_emails`. ``added``: the ``n`` plain emails, then those
+    ``more_cases`` puts in their place (about ``0.2 * n`` more rows, raising the added cases)."""
+    emails = generate_emails(n, seed, split, more_cases=more_cases or added,
+                             paraphrased=paraphrased)
     if added:
-        plain = generate_emails(n, seed, split)
+        plain = generate_emails(n, seed, split, paraphrased=paraphrased)
         emails = plain + [e for e, p in zip(emails, plain, strict=True) if e != p]
     return [{"text": e.body, "sentiment": e.sentiment, "entities": e.entities,
              "reply": draft_reply(e)} for e in emails]
@@ -480,14 +467,15 @@ _BUILDERS: dict[str, Callable[[int, int, Split], list[dict[str, Any]]]] = {
 
 
 def write_dataset(task: Task, n: int, seed: int, split: str, out: pathlib.Path,
-                  more_cases: bool = False, added: bool = False) -> int:
-    """Write ``task``'s rows as JSONL (``more_cases``, ``added``: reply only); returns the count."""
+                  more_cases: bool = False, added: bool = False, paraphrased: bool = False) -> int:
+    """Write ``task``'s rows as JSONL (``more_cases``, ``added``, ``paraphrased``: reply only);
+    returns the count."""
     if task not in _BUILDERS:
         raise ValueError(f"unknown task {task!r}; expected one of {sorted(_BUILDERS)}")
-    if (more_cases or added) and task != "reply":
-        raise ValueError("more_cases applies to reply rows only")
+    if (more_cases or added or paraphrased) and task != "reply":
+        raise ValueError("more_cases and paraphrased apply to reply rows only")
     check_split(split)
-    rows = (reply_examples(n, seed, split, more_cases, added)  # type: ignore[arg-type]
+    rows = (reply_examples(n, seed, split, more_cases, added, paraphrased)  # type: ignore[arg-type]
             if task == "reply" else _BUILDERS[task](n, seed, split))  # type: ignore[arg-type]
     (out := pathlib.Path(out)).parent.mkdir(parents=True, exist_ok=True)
     out.write_text("".join(json.dumps(row, ensure_ascii=False) + "\n" for row in rows), "utf-8")

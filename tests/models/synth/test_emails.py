@@ -25,6 +25,7 @@ from models.synth.emails import (
     vocabulary,
     write_dataset,
 )
+from models.synth.typos import inject_typos
 
 N = 300
 ALL_PRODUCTS = synth_lists.DEVICES + synth_lists.PLANS
@@ -212,7 +213,7 @@ def test_typos_are_injected_but_never_touch_entities() -> None:
     protected = ["Nimbus X2 headphones", "Maria Gonzalez"]
     changed = 0
     for k in range(40):
-        out = synth._inject_typos(body, protected, random.Random(k), k=3)
+        out = inject_typos(body, protected, random.Random(k), k=3)
         changed += out != body
         assert all(p in out for p in protected)
         assert out.endswith("> quoted lines stay exactly as written")
@@ -430,5 +431,34 @@ def test_generator_reproduces_the_shipped_adapters_training_data(task: str, tmp_
     out = tmp_path / "train.jsonl"
     more = made.get("more_cases", False)  # True: in place of some rows; "added": after them
     synth.write_dataset(task, made["n"], made["seed"], made["split"], out,  # type: ignore[arg-type]
-                        more_cases=more is True, added=more == "added")
+                        more_cases=more is True, added=more == "added",
+                        paraphrased=made.get("paraphrased", False))
     assert sha256_file(out) == manifest.data_sha256
+
+
+def test_paraphrased_emails_tell_the_case_in_other_words_and_leave_the_rest_as_they_were() -> None:
+    from handlers import topic
+    from models.synth import paraphrase_lists as P
+
+    plain = generate_emails(N, seed=3, more_cases=True)
+    told = generate_emails(N, seed=3, more_cases=True, paraphrased=True)
+    changed = [(p, t) for p, t in zip(plain, told, strict=True) if p != t]
+    # Its own stream: the others are byte for byte the same, labels and all.
+    assert 0.2 * N <= len(changed) <= 0.5 * N
+    fragments = {issue: [max(re.split(r"\{\w+\}", line), key=len).strip()
+                         for lines in by_mood.values() for line in lines]
+                 for issue, by_mood in P.PARAPHRASES.items()}
+    found = 0
+    for p, t in changed:
+        assert (t.issue, t.sentiment, t.entities) == (p.issue, p.sentiment, p.entities) or (
+            t.entities["name"] == p.entities["name"])
+        assert t.request in {t.issue, *P.PARAPHRASE_REQUESTS.values()}
+        found += any(fragment in t.body for fragment in fragments[t.issue])
+    assert found >= 0.8 * len(changed)  # the rest carry a typo inside the fragment
+    # Many no longer carry the reader's words for their case: what the adapter must learn to read.
+    unread = sum(topic.classify(t.subject, t.body) != t.issue for _, t in changed)
+    assert unread >= 0.2 * len(changed)
+    rows = reply_examples(N, seed=3, more_cases=True, paraphrased=True)
+    assert [r["text"] for r in rows] == [t.body for t in told]
+    with pytest.raises(ValueError, match="reply rows only"):
+        write_dataset("sentiment", 5, 3, "train", Path("unused.jsonl"), paraphrased=True)
