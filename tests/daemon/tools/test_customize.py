@@ -128,6 +128,20 @@ def test_synth_more_cases_writes_reply_rows_over_every_case(tmp_path: Path) -> N
     assert (meta["n"], meta["more_cases"]) == (40, "added")
 
 
+def test_synth_paraphrased_writes_reply_rows_and_records_it(tmp_path: Path) -> None:
+    from models.synth.emails import reply_examples
+
+    out = tmp_path / "told.jsonl"
+    assert run("synth", "--task", "reply", "--n", "40", "--more-cases-added", "--paraphrased",
+               "--out", str(out)) == 0
+    assert load_rows(out) == reply_examples(40, 0, "train", added=True, paraphrased=True)
+    assert load_rows(out) != reply_examples(40, 0, "train", added=True)
+    meta = json.loads(out.with_name("told.jsonl.meta.json").read_text("utf-8"))
+    assert (meta["more_cases"], meta["paraphrased"]) == ("added", True)
+    with pytest.raises(ConfigurationError, match="--task reply"):
+        run("synth", "--task", "entities", "--n", "4", "--paraphrased", "--out", str(out))
+
+
 def test_synth_teacher_refuses_tasks_without_a_message_and_bad_servers(tmp_path: Path) -> None:
     out = tmp_path / "rows.jsonl"
     with pytest.raises(ConfigurationError, match="none to rewrite"):
