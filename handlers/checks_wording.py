@@ -97,10 +97,10 @@ def known_grams() -> frozenset[tuple[str, ...]]:
     return frozenset(known)
 
 
-def _slotted(sentence: str, values: Iterable[str]) -> str:
-    for value in sorted({v for v in values if v.strip()}, key=len, reverse=True):
-        sentence = re.sub(re.escape(value), SLOT, sentence, flags=re.IGNORECASE)
-    return sentence
+def _slots(values: Iterable[str]) -> re.Pattern[str] | None:
+    """One pattern for every value, longest first (a product before the name inside it)."""
+    kept = sorted({v for v in values if v.strip()}, key=len, reverse=True)
+    return re.compile("|".join(map(re.escape, kept)), re.IGNORECASE) if kept else None
 
 
 def body_sentences(draft: str) -> list[str]:
@@ -121,10 +121,10 @@ def unfamiliar_sentences(draft: str, entities: Entities) -> list[str]:
     names (and first names), products and locations in ``entities`` are slots."""
     values = [*entities.name, *(name.split()[0] for name in entities.name if name.split()),
               *entities.product, *entities.location]
-    known = known_grams()
+    known, slots = known_grams(), _slots(values)
     unfamiliar = []
     for sentence in body_sentences(draft):
-        slotted = _slotted(sentence, values)
+        slotted = slots.sub(SLOT, sentence) if slots else sentence
         if len(_words(slotted)) < MIN_WORDS:
             continue
         if any(gram not in known for gram in _grams(slotted)):

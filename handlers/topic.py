@@ -204,8 +204,16 @@ _BEFORE_PRAISE = ("feature_question", "support_thanks")
 
 def scores(subject: str, body: str) -> dict[str, int]:
     """Every case's score for an email (see the module doc); the quoted thread is not read."""
-    body = split_thread(body[:WINDOW_CHARS]).new_text
-    return {case: _score(patterns, subject, body) for case, patterns in _CASES.items()}
+    return _scores(subject, _read(body))
+
+
+def _read(body: str) -> str:
+    """The part of ``body`` the reader reads: its new text within :data:`WINDOW_CHARS`."""
+    return split_thread(body[:WINDOW_CHARS]).new_text
+
+
+def _scores(subject: str, read: str) -> dict[str, int]:
+    return {case: _score(patterns, subject, read) for case, patterns in _CASES.items()}
 
 
 def _score(patterns: tuple[tuple[re.Pattern[str], int], ...], subject: str, body: str) -> int:
@@ -215,7 +223,8 @@ def _score(patterns: tuple[tuple[re.Pattern[str], int], ...], subject: str, body
 
 def classify(subject: str, body: str) -> str | None:
     """The case an email raises, or None when none clearly wins."""
-    found = scores(subject, body)
+    read = _read(body)
+    found = _scores(subject, read)
     for specific in _BEFORE_PRAISE:
         if found[specific] >= MIN_SCORE and found["praise"] >= found[specific]:
             # Praise is what any happy email carries; a question in it ("brilliant so far. Can
@@ -225,8 +234,7 @@ def classify(subject: str, body: str) -> str | None:
         found["broken_item"] = found["warranty"] - 1  # a fault and the warranty: a claim
     ranked = sorted(found.items(), key=lambda item: -item[1])
     (best, top), (_, second) = ranked[0], ranked[1]
-    elsewhere = _score(_ELSEWHERE, subject, split_thread(body[:WINDOW_CHARS]).new_text)
-    if elsewhere >= max(top, MIN_SCORE):
+    if _score(_ELSEWHERE, subject, read) >= max(top, MIN_SCORE):
         return None
     return best if top >= MIN_SCORE and top > second else None
 

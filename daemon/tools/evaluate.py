@@ -26,7 +26,7 @@ from handlers.repair import repair
 from handlers.types import ENTITY_FIELDS, SENTIMENTS, EmailText, Entities
 from models.engines.base import Engine, GenerateRequest, GenerateResult
 from models.errors import ConfigurationError, OutputError
-from models.synth.answers import answer_report, answered_request, reference_request
+from models.synth.answers import answer_kind, answer_report
 from models.vocabulary import TASKS
 
 # Reference baselines that need no engine: the task each one scores.
@@ -258,12 +258,10 @@ def wording_report(examples: Sequence[dict[str, Any]], drafts: Sequence[str | No
         flagged += hit
         reference = example.get("reply", "")
         references += bool(reference) and bool(unfamiliar_sentences(reference, known))
-        wanted = reference_request(reference) if reference else None
-        if wanted is not None:
-            got = answered_request(draft) if draft else None
-            kind = kinds["none" if got is None else "right" if got == wanted else "other"]
-            kind["flagged"] += hit
-            kind["of"] += 1
+        answered = answer_kind(reference, draft)
+        if answered is not None:
+            kinds[answered]["flagged"] += hit
+            kinds[answered]["of"] += 1
     n = max(1, len(drafts))
     return {"share": round(flagged / n, 4), "references": round(references / n, 4), **kinds}
 

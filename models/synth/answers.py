@@ -71,10 +71,19 @@ def answer_report(references: Sequence[str], drafts: Iterable[str | None]) -> di
     (``none``; an unusable draft counts here)."""
     counts = {"right": 0, "other": 0, "none": 0}
     for reference, draft in zip(references, drafts, strict=True):
-        wanted = reference_request(reference)
-        if wanted is None:
-            continue
-        got = answered_request(draft) if draft else None
-        counts["none" if got is None else "right" if got == wanted else "other"] += 1
+        kind = answer_kind(reference, draft)
+        if kind is not None:
+            counts[kind] += 1
     n = sum(counts.values())
     return {"n": n, **{key: round(count / n, 4) if n else 0.0 for key, count in counts.items()}}
+
+
+def answer_kind(reference: str, draft: str | None) -> str | None:
+    """Whether ``draft`` carries the answer of ``reference``'s request ("right"), another's
+    ("other") or none ("none"; also an unusable draft); None when ``reference`` carries no
+    generator answer."""
+    wanted = reference_request(reference)
+    if wanted is None:
+        return None
+    got = answered_request(draft) if draft else None
+    return "none" if got is None else "right" if got == wanted else "other"
