@@ -118,8 +118,10 @@ class Draft(_Wire):
         "(acknowledgement, empathy, closing) and the email is not a thank-you; off_request "
         "when the email reads as one request (a refund, a warranty...) and the draft's "
         "answer is another's, or as none and the draft answers only requests it has no "
-        "word of; unfamiliar_wording when the draft holds a sentence the reply adapter never "
-        "learned (a guess: garbled, or an answer of its own), with check_wording on.",
+        "word of; unfamiliar_wording when the draft held a sentence the reply adapter never "
+        "learned (a guess: garbled, or an answer of its own), with check_wording on; with "
+        "check_wording cut (the default for the shipped adapter) such sentences are cut, and a "
+        "line saying support will get back to the customer stands for an answer cut.",
     )
     language: str | None = Field(
         None, description="ISO 639-1 code of the newly written text, 'und' when too short to "

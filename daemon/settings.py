@@ -358,10 +358,11 @@ class Settings(BaseSettings):
     repair_drafts: bool = Field(True, description="Mend a draft that failed a check (delete the "
                                 "sentences at fault, respell names, set greeting and signature) "
                                 "before writing it again; a mended draft must pass every check.")
-    check_wording: Literal["auto", "on", "off"] = Field(
-        "auto", description="Flag a draft holding a sentence the reply adapter never learned "
-        "(needs_review, unfamiliar_wording). auto: on when the reply adapter was trained on "
-        "replyd's generated replies (its manifest); off for a remote writer or other adapters.")
+    check_wording: Literal["auto", "cut", "flag", "on", "off"] = Field(
+        "auto", description="A draft with a sentence the reply adapter never learned gets "
+        "needs_review (unfamiliar_wording). cut: such sentences are cut too (a holding line if "
+        "no answer is left); flag (or on): left as written. auto: cut when the reply adapter "
+        "was trained on replyd's generated replies (its manifest); else off.")
     company_name: str = Field("replyd", description="Signs fallback drafts (The X support team).")
     max_email_tokens: int = Field(
         1024, ge=32,

@@ -32,17 +32,8 @@ from __future__ import annotations
 from handlers import topic
 from handlers.checks_answer import answers_nothing, sentences
 from handlers.types import EmailText
-from models.synth import email_lists as L
-from models.synth import reply_lists as R
-from models.synth.answers import closest_answer
+from models.synth.answers import CASE_OF_REQUEST, closest_answer
 
-# request (an answer's key in REPLY_ANSWERS) -> the case it answers
-CASE_OF_REQUEST: dict[str, str] = {
-    **{case: case for case in L.ISSUES},
-    **{R.CORE_REQUESTS[template]: case for case, by_mood in L.CORE.items()
-       for templates in by_mood.values() for template in templates
-       if template in R.CORE_REQUESTS},
-}
 _THANKS = frozenset({"praise", "support_thanks"})
 
 

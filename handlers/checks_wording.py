@@ -18,13 +18,21 @@ and the sign-off are not read (other checks own them). On 200 held-out generator
 24 that give another request's answer and 34 of the 39 that give none; in none of 12,000 of
 the generator's own replies (docs/DRAFTS.md has the figures and the commands).
 
-It sets ``needs_review`` (reason ``unfamiliar_wording``) and changes no text: a new sentence can
-be a good one ("Could you tell us which step you've reached?"), so a person decides. It applies
-only to drafts written by an adapter trained on the generator's replies (the pipeline's
-``check_wording``, set from the adapter's manifest): any other writer's sentences are all new.
+It sets ``needs_review`` (reason ``unfamiliar_wording``). With ``check_wording`` "flag" it
+changes no text. With "cut" (the default for the shipped adapter), :func:`cut` deletes those
+sentences: on mail unlike the generator's they are mostly garbled, and a support agent can send,
+or build on, what is left. A cut opening gives way to a fixed one by sentiment
+(:data:`OPENINGS`), and a cut answer, when no answer is left, to a holding line
+(:data:`HOLDING`: support will come back to the customer; :data:`PASSED_ON` for praise). The
+draft still goes for review: a sentence cut can have been a good new one ("Could you tell us
+which step you've reached?"), and a holding line answers nothing (``no_answer``).
+:func:`cut_answers` does the same to the answer of another request than the email's
+(``off_request``). It applies only to drafts written by an adapter trained on the generator's
+replies (``check_wording``, set from the adapter's manifest): any other writer's sentences are
+all new.
 
 Pure and bounded: at most 40 sentences of the draft, a set lookup per word; the table is built
-once, from the fixed phrase lists.
+once, from the fixed phrase lists; a cut is linear in the draft.
 """
 
 from __future__ import annotations
@@ -33,8 +41,9 @@ import functools
 import re
 from collections.abc import Iterable, Iterator
 
-from handlers.types import Entities
+from handlers.types import Entities, Sentiment
 from models.synth import reply_lists as R
+from models.synth.answers import CASE_OF_REQUEST, closest_answer
 
 SLOT = "<slot>"
 N = 3
@@ -44,7 +53,18 @@ MIN_WORDS = 3  # "Thanks again!" is too short to say anything about
 # to a draft itself (handlers.repair's apology).
 _LISTS = ("REPLY_ACKS", "REPLY_EMPATHY", "REPLY_CHASED", "REPLY_ANSWERS", "REPLY_ID_ASKS",
           "REPLY_EXTRAS", "REPLY_EXTRAS_SHORT", "REPLY_LOCATIONS", "REPLY_CLOSINGS")
-_OWN = ("I'm sorry for the trouble you've had.",)
+# What a cut puts in place of the adapter's guesses (:func:`cut`): a first sentence by the
+# email's sentiment, and a line saying a person will come back, when no answer is left.
+OPENINGS: dict[str, str] = {
+    "negative": "I'm sorry for the trouble you've had, and thank you for letting us know.",
+    "neutral": "Thank you for getting in touch.",
+    "positive": "Thank you for your message!",
+}
+HOLDING = "We're looking into this for you and will get back to you as soon as we can."
+PASSED_ON = "We'll pass your message on to the team."
+_THANKS = frozenset({"praise", "support_thanks"})
+_CLOSINGS = frozenset(closing for closings in R.REPLY_CLOSINGS.values() for closing in closings)
+_OWN = ("I'm sorry for the trouble you've had.", *OPENINGS.values(), HOLDING, PASSED_ON)
 _EXTRAS = (f"the {SLOT}", f"the {SLOT} and the {SLOT}", f"the {SLOT}, the {SLOT} and the {SLOT}")
 _WORD = re.compile(r"<slot>|[a-z0-9]+(?:'[a-z]+)?")
 _SENTENCE_END = re.compile(r"(?<=[.!?])\s+")
@@ -100,7 +120,9 @@ def known_grams() -> frozenset[tuple[str, ...]]:
 def _slots(values: Iterable[str]) -> re.Pattern[str] | None:
     """One pattern for every value, longest first (a product before the name inside it)."""
     kept = sorted({v for v in values if v.strip()}, key=len, reverse=True)
-    return re.compile("|".join(map(re.escape, kept)), re.IGNORECASE) if kept else None
+    # Whole words only: a one-letter initial ("K Doyle") must not turn "keep" into a slot.
+    return (re.compile(rf"(?<!\w)(?:{'|'.join(map(re.escape, kept))})(?!\w)", re.IGNORECASE)
+            if kept else None)
 
 
 def body_sentences(draft: str) -> list[str]:
@@ -132,7 +154,91 @@ def unfamiliar_sentences(draft: str, entities: Entities) -> list[str]:
     return unfamiliar
 
 
-def review(draft: str, entities: Entities) -> tuple[str, ...]:
-    """``("unfamiliar_wording",)`` when ``draft`` has a sentence :func:`unfamiliar_sentences`
-    finds, else ``()``: the review reason, never the sentence (no email text leaves here)."""
-    return ("unfamiliar_wording",) if unfamiliar_sentences(draft, entities) else ()
+def review(draft: str, entities: Entities, sentiment: Sentiment = "neutral",
+           request: str | None = None, mode: str = "flag") -> tuple[str, tuple[str, ...]]:
+    """The draft to send and its review reasons: ``("unfamiliar_wording",)`` when ``draft`` has
+    a sentence :func:`unfamiliar_sentences` finds, else ``()`` (the reason, never the sentence:
+    no email text leaves here). ``mode`` "cut" sends :func:`cut`'s text, "flag" the draft as
+    written."""
+    found = unfamiliar_sentences(draft, entities)
+    if not found:
+        return draft, ()
+    # Flagged even when nothing is cut: an answer of the email's case in new words is kept.
+    mended = _cut(draft, found, sentiment, request) if mode == "cut" else None
+    return mended or draft, ("unfamiliar_wording",)
+
+
+def cut(draft: str, entities: Entities, sentiment: Sentiment, request: str | None) -> str | None:
+    """``draft`` less the sentences :func:`unfamiliar_sentences` finds, or None when it has
+    none. What replaces them is fixed text: :data:`OPENINGS` for a cut first sentence (unless
+    what is left opens with thanks or an apology), and, when no sentence left answers anything
+    (:func:`models.synth.answers.closest_answer`), :data:`HOLDING` (:data:`PASSED_ON` for praise
+    or thanks) where the first cut sentence after the opening stood. Greeting and sign-off are
+    kept as written."""
+    return _cut(draft, unfamiliar_sentences(draft, entities), sentiment, request)
+
+
+def _cut(draft: str, found: list[str], sentiment: Sentiment, request: str | None) -> str | None:
+    bad = {s for s in found if not _answers(s, request)}
+    return _without(draft, bad, sentiment, request) if bad else None
+
+
+def _answers(sentence: str, request: str | None) -> bool:
+    """Whether ``sentence`` words an answer of the email's case in its own way ("We'll check
+    the payments on your account now" to a double charge): such a sentence is kept."""
+    closest = closest_answer(sentence)
+    return closest is not None and CASE_OF_REQUEST.get(closest[0]) == request
+
+
+def cut_answers(draft: str, sentiment: Sentiment, request: str | None) -> str | None:
+    """``draft`` less its answer sentences (:func:`models.synth.answers.closest_answer`), the
+    first giving way to :data:`HOLDING` as in :func:`cut`; None when it has none. For a draft
+    whose answer belongs to another request than the email's (``off_request``)."""
+    answers = {s for s in body_sentences(draft) if closest_answer(s) is not None}
+    return _without(draft, answers, sentiment, request) if answers else None
+
+
+def _without(draft: str, bad: set[str], sentiment: Sentiment, request: str | None) -> str:
+    lines = draft.splitlines()
+    filled = [k for k, line in enumerate(lines) if line.strip()]
+    start = filled[0] + 1 if _SIGN_WORDS.match(lines[filled[0]].strip()) else filled[0]
+    end = filled[-1]  # the team's signature
+    if len(filled) > 1 and filled[-2] >= start and _SIGN_WORDS.match(lines[filled[-2]].strip()):
+        end = filled[-2]
+    groups: list[list[str]] = [[]]
+    for line in lines[start:end]:
+        if line.strip():
+            groups[-1].extend(s for s in _SENTENCE_END.split(line.strip()) if s.strip())
+        elif groups[-1]:
+            groups.append([])
+    kept = [s for group in groups for s in group if s not in bad]
+    answered = any(closest_answer(s) is not None for s in kept)
+    hold = None if answered else PASSED_ON if request in _THANKS else HOLDING
+    # What is left opens with thanks or an apology of its own (not a closing's "Thanks for
+    # bearing with us" moved up).
+    opens_itself = bool(kept) and kept[0] not in _CLOSINGS and _words(kept[0])[:1] in (
+        ["sorry"], ["i'm"], ["thanks"], ["thank"])
+    written: list[list[str]] = []
+    first = True
+    for group in groups:
+        out: list[str] = []
+        for sentence in group:
+            if sentence not in bad:
+                out.append(sentence)
+            elif first and not opens_itself:
+                out.append(OPENINGS.get(sentiment, OPENINGS["neutral"]))
+            elif not first and hold:
+                out.append(hold)
+                hold = None
+            first = False
+        written.append(out)
+    if hold:  # only the opening was cut: the holding line follows what stands first
+        target = next((out for out in written if out), None)
+        if target is None:
+            written.append([hold])
+        else:
+            target.insert(1, hold)
+    head = "\n".join(lines[:start]).strip()
+    body = "\n\n".join(" ".join(out) for out in written if out)
+    tail = "\n".join(lines[end:]).strip()
+    return "\n\n".join(part for part in (head, body, tail) if part)

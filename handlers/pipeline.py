@@ -27,12 +27,14 @@ import time
 from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import Literal
 
 from handlers import analysis, checks_request, entities, persona, reply, sentiment
 from handlers.budget import PromptBudget
 from handlers.checks import check_draft, check_rewrite
 from handlers.checks_answer import leaves_unanswered
-from handlers.checks_wording import review as unfamiliar
+from handlers.checks_wording import cut_answers
+from handlers.checks_wording import review as wording
 from handlers.prepare import Prepared, email_budget, prepare
 from handlers.repair import repair
 from handlers.request import review_reasons
@@ -76,8 +78,9 @@ class PipelineConfig:
     # The company's own domains: links and addresses on them are not invented facts.
     allowed_domains: tuple[str, ...] = ()
     # The reply adapter learned the generator's replies: a sentence of none is its guess, and
-    # the draft is flagged (handlers.checks_wording). Any other writer's sentences are all new.
-    check_wording: bool = False
+    # the draft is flagged ("flag"), or flagged with the guesses cut ("cut"; see
+    # handlers.checks_wording). Any other writer's sentences are all new: "off".
+    check_wording: Literal["off", "flag", "cut"] = "off"
 
     def __post_init__(self) -> None:
         unknown = set(self.tasks) - set(STAGE_TASKS)
@@ -270,11 +273,23 @@ class Pipeline:
                     reasons[i] = failed
                     draft_outcomes["fallback"] += 1
                     fallen.add(i)
-            wording = config.check_wording  # not the fallback's: replyd wrote those words
-            unread = await asyncio.to_thread(lambda: {i: checks_request.unanswered(
-                bodies[i], emails[i], prepared[i].source, sentiments[i]) + (unfamiliar(
-                    bodies[i], found[i]) if wording and i not in fallen else ()) for i in alive})
-            reasons.update({i: (*reasons.get(i, ()), *why) for i, why in unread.items() if why})
+            def reread(i: int) -> tuple[str, tuple[str, ...]]:
+                # Not the fallback's words: replyd wrote those. A cut draft is read again, and
+                # under "cut" an answer to another request gives way to the holding line too.
+                mode = "off" if i in fallen else config.check_wording
+                text, why = (bodies[i], ()) if mode == "off" else wording(
+                    bodies[i], found[i], sentiments[i], prepared[i].request, mode)
+                left = checks_request.unanswered(text, emails[i], prepared[i].source,
+                                                 sentiments[i])
+                if left == ("off_request",) and mode == "cut":
+                    text = cut_answers(text, sentiments[i], prepared[i].request) or text
+                return text, left + why
+
+            reread_all = await asyncio.to_thread(lambda: {i: reread(i) for i in alive})
+            for i, (text, why) in reread_all.items():
+                bodies[i] = text
+                if why:
+                    reasons[i] = (*reasons.get(i, ()), *why)
 
         # Stage 3: the persona rewrite, optional, checked like the draft it rewrites.
         persona_name = None

@@ -4,7 +4,7 @@ and the echo engine needs neither."""
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import SecretStr
 
@@ -255,14 +255,16 @@ def build_pipeline_config(settings: Settings) -> PipelineConfig:
     )
 
 
-def check_wording(settings: Settings, reply_adapter: str | None) -> bool:
-    """Whether drafts are checked for sentences the reply writer never learned (the setting;
-    "auto": when ``reply_adapter`` was trained on the generator's replies, by its manifest).
-    A remote writer (``reply_engine_url``) has no adapter here, so "auto" leaves it unchecked."""
+def check_wording(settings: Settings, reply_adapter: str | None) -> Literal["off", "flag", "cut"]:
+    """How drafts are checked for sentences the reply writer never learned (the setting; "on"
+    is the older name of "flag"; "auto": "cut" when ``reply_adapter`` was trained on the
+    generator's replies, by its manifest, else "off"). A remote writer (``reply_engine_url``)
+    has no adapter here, so "auto" leaves it unchecked."""
     if settings.check_wording != "auto":
-        return settings.check_wording == "on"
+        return "flag" if settings.check_wording == "on" else settings.check_wording
     if reply_adapter is None:
-        return False
+        return "off"
     generator = registry_for(settings).get(reply_adapter).data.get("generator") or {}
-    return isinstance(generator, dict) and generator.get("generator") == "models.synth.emails"
+    ours = isinstance(generator, dict) and generator.get("generator") == "models.synth.emails"
+    return "cut" if ours else "off"
 

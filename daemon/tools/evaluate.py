@@ -19,9 +19,9 @@ from daemon.tools import analysis_eval
 from daemon.tools.injection_drafts import run_injection_drafts
 from daemon.tools.injection_eval import INJECTION, run_injection_eval
 from daemon.tools.jsonl import read_jsonl, write_predictions
-from handlers import entities, persona, reply, scoring, sentiment
+from handlers import entities, persona, reply, scoring, sentiment, topic
 from handlers.checks import CHECKS, FACTS_LOST, check_draft, check_rewrite
-from handlers.checks_wording import unfamiliar_sentences
+from handlers.checks_wording import cut, unfamiliar_sentences
 from handlers.repair import repair
 from handlers.types import ENTITY_FIELDS, SENTIMENTS, EmailText, Entities
 from models.engines.base import Engine, GenerateRequest, GenerateResult
@@ -248,8 +248,11 @@ def wording_report(examples: Sequence[dict[str, Any]], drafts: Sequence[str | No
                    ) -> dict[str, Any]:
     """How often :mod:`handlers.checks_wording` flags a draft (``unfamiliar_wording``): the
     share of drafts and of the reference replies, and per answer kind (the draft carries the
-    reference's request's answer, another's or none) how many of how many are flagged."""
+    reference's request's answer, another's or none) how many of how many are flagged, and
+    ``after_cut``: what the flagged drafts of each kind carry once cut
+    (:func:`handlers.checks_wording.cut`, as ``check_wording`` "cut" sends them)."""
     kinds = {kind: {"flagged": 0, "of": 0} for kind in ("right", "other", "none")}
+    after_cut = {kind: dict.fromkeys(("right", "other", "none"), 0) for kind in kinds}
     flagged = references = 0
     for example, draft in zip(examples, drafts, strict=True):
         found = example.get("entities", {})
@@ -262,8 +265,14 @@ def wording_report(examples: Sequence[dict[str, Any]], drafts: Sequence[str | No
         if answered is not None:
             kinds[answered]["flagged"] += hit
             kinds[answered]["of"] += 1
+        if hit and answered is not None:
+            text = example.get("text", "")
+            mended = cut(draft or "", known, example.get("sentiment", "neutral"),
+                         topic.classify("", text))
+            after_cut[answered][answer_kind(reference, mended) or "none"] += 1
     n = max(1, len(drafts))
-    return {"share": round(flagged / n, 4), "references": round(references / n, 4), **kinds}
+    return {"share": round(flagged / n, 4), "references": round(references / n, 4), **kinds,
+            "after_cut": after_cut}
 
 
 def _check_report(results: Iterable[tuple[str, ...]], names: Sequence[str]) -> dict[str, Any]:

@@ -21,13 +21,21 @@ import re
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-from models.synth.reply_lists import REPLY_ANSWERS
+from models.synth import email_lists as L
+from models.synth.reply_lists import CORE_REQUESTS, REPLY_ANSWERS
 
 ANSWER_SIMILARITY = 0.5
 MIN_WORDS = 3  # shorter sentences ("Thanks again!") answer nothing
 _MAX_SENTENCES = 40  # a bound on the work per draft
 _WORD = re.compile(r"[a-z']{3,}")
 _SENTENCE_END = re.compile(r"(?<=[.!?])\s+")
+# request (an answer's key in REPLY_ANSWERS) -> the case it answers (a key of L.ISSUES)
+CASE_OF_REQUEST: dict[str, str] = {
+    **{case: case for case in L.ISSUES},
+    **{CORE_REQUESTS[template]: case for case, by_mood in L.CORE.items()
+       for templates in by_mood.values() for template in templates
+       if template in CORE_REQUESTS},
+}
 _ANSWERS: tuple[tuple[str, str, frozenset[str]], ...] = tuple(
     (request, sentence, frozenset(_WORD.findall(sentence.lower())))
     for request, sentences in REPLY_ANSWERS.items() for sentence in sentences

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from handlers import topic
-from handlers.checks_request import CASE_OF_REQUEST, answers_another, unanswered
+from handlers.checks_request import answers_another, unanswered
 from handlers.types import EmailText
 from models.synth import reply_lists as R
+from models.synth.answers import CASE_OF_REQUEST
 from models.synth.emails import draft_reply, generate_emails
 
 COURIER = "We've asked the courier for the latest tracking details and will update you soon."

@@ -4,7 +4,17 @@ from __future__ import annotations
 
 import pytest
 
-from handlers.checks_wording import MAX_SENTENCES, body_sentences, review, unfamiliar_sentences
+from handlers.checks_wording import (
+    HOLDING,
+    MAX_SENTENCES,
+    OPENINGS,
+    PASSED_ON,
+    body_sentences,
+    cut,
+    cut_answers,
+    review,
+    unfamiliar_sentences,
+)
 from handlers.types import Entities
 from models.synth.emails import draft_reply, generate_emails
 
@@ -33,7 +43,9 @@ def test_a_learned_sentence_with_the_customers_product_in_its_slot_passes() -> N
                    "you as soon as we hear back.",
                    "We'll also check for any courier delays around Flagstaff.")
     assert unfamiliar_sentences(draft, KNOWN) == []
-    assert review(draft, KNOWN) == ()
+    assert review(draft, KNOWN) == (draft, ())
+    assert review(draft, KNOWN, mode="cut") == (draft, ())
+    assert cut(draft, KNOWN, "negative", "late_delivery") is None
 
 
 @pytest.mark.parametrize("garbled", [
@@ -47,7 +59,7 @@ def test_a_sentence_strung_together_by_the_model_is_flagged(garbled: str) -> Non
     draft = _draft("Thanks for checking in about your Corvo 2 smart speaker.", garbled,
                    "We'll keep you updated until this is resolved.")
     assert unfamiliar_sentences(draft, KNOWN) == [garbled]
-    assert review(draft, KNOWN) == ("unfamiliar_wording",)
+    assert review(draft, KNOWN) == (draft, ("unfamiliar_wording",))  # flagged, as written
 
 
 def test_a_product_the_analysis_did_not_find_is_not_a_slot() -> None:
@@ -76,3 +88,75 @@ def test_at_most_max_sentences_are_read() -> None:
     draft = _draft(*[filler] * MAX_SENTENCES, "Our warehouse cat ate your parcel.")
     assert len(body_sentences(draft)) == MAX_SENTENCES
     assert unfamiliar_sentences(draft, KNOWN) == []
+
+
+ACK = "Thanks for checking in about your Corvo 2 smart speaker."
+ANSWER = ("We've asked the courier for the latest tracking details and will update you as soon "
+          "as we hear back.")
+GARBLED = "We'll ask the courier about deliveries to your address will be kept."
+
+
+def test_cut_drops_a_guess_beside_a_learned_answer_and_keeps_the_layout() -> None:
+    draft = (f"Hi Dana,\n\n{ACK} {ANSWER} {GARBLED}\n\nWe'll keep you updated until this is "
+             "resolved.\n\nBest regards,\nThe replyd support team")
+    mended = cut(draft, KNOWN, "neutral", "late_delivery")
+    assert mended == (f"Hi Dana,\n\n{ACK} {ANSWER}\n\nWe'll keep you updated until this is "
+                      "resolved.\n\nBest regards,\nThe replyd support team")
+    assert review(draft, KNOWN, "neutral", "late_delivery", "cut") == (
+        mended, ("unfamiliar_wording",))  # still read by a person: the adapter guessed
+
+
+def test_a_guessed_answer_gives_way_to_the_holding_line_where_it_stood() -> None:
+    draft = _draft(ACK, GARBLED, "We'll keep you updated until this is resolved.")
+    assert cut(draft, KNOWN, "negative", "late_delivery") == _draft(
+        ACK, HOLDING, "We'll keep you updated until this is resolved.")
+    # A thank-you gets its thanks passed on, not a promise to look into something.
+    assert cut(draft, KNOWN, "positive", "praise") == _draft(
+        ACK, PASSED_ON, "We'll keep you updated until this is resolved.")
+
+
+def test_a_guessed_opening_gives_way_to_one_by_sentiment_unless_an_apology_follows() -> None:
+    opening = "I'm sorry your order this mistake on the payment system still works out for you."
+    assert cut(_draft(opening, ANSWER), KNOWN, "negative", None) == _draft(
+        OPENINGS["negative"], ANSWER)
+    assert cut(_draft(opening), KNOWN, "neutral", None) == _draft(OPENINGS["neutral"], HOLDING)
+    sorry = "I'm really sorry that you're still waiting for your Corvo 2 smart speaker."
+    assert cut(_draft(opening, sorry, ANSWER), KNOWN, "negative", None) == _draft(sorry, ANSWER)
+    bearing = "Thanks for bearing with us; we'll be in touch as soon as we know more."
+    assert cut(_draft(opening, bearing), KNOWN, "negative", None) == _draft(
+        OPENINGS["negative"], HOLDING, bearing)  # a closing opens nothing
+
+
+@pytest.mark.parametrize("mood", ["negative", "neutral", "positive"])
+def test_what_a_cut_writes_is_learned_wording_and_fills_no_answer(mood: str) -> None:
+    draft = _draft(GARBLED, "Our warehouse cat ate your parcel.")
+    mended = cut(draft, KNOWN, mood, None)  # type: ignore[arg-type]
+    assert mended is not None and unfamiliar_sentences(mended, KNOWN) == []
+    assert GARBLED not in mended and "cat" not in mended
+
+
+def test_a_one_letter_initial_is_a_slot_only_as_a_whole_word() -> None:
+    initial = Entities(name=("Kevin Doyle", "K Doyle"), product=("Echora Max speaker",))
+    draft = _draft("Sorry that the refund for your Echora Max speaker is taking so long.",
+                   "We'll keep you updated until this is resolved.")
+    assert "We'll keep you updated until this is resolved." not in unfamiliar_sentences(
+        draft, initial)
+
+
+def test_cut_answers_puts_the_holding_line_in_place_of_every_answer() -> None:
+    other = "We'll send you the return instructions in a separate email."
+    draft = _draft(ACK, ANSWER, other, "We'll keep you updated until this is resolved.")
+    assert cut_answers(draft, "negative", "refund_status") == _draft(
+        ACK, HOLDING, "We'll keep you updated until this is resolved.")
+    assert cut_answers(_draft(ACK), "negative", None) is None  # no answer to cut
+
+
+def test_a_new_wording_of_an_answer_to_the_emails_own_case_is_kept() -> None:
+    own = ("We'll check the payments on your account now, and any duplicate charge will be put "
+           "right.")
+    draft = _draft("Thanks for your question about the billing for your order.", own)
+    assert unfamiliar_sentences(draft, KNOWN) == [own]  # flagged, for a person to read
+    assert cut(draft, KNOWN, "neutral", "billing") is None  # the email's case: kept
+    assert review(draft, KNOWN, "neutral", "billing", "cut") == (draft, ("unfamiliar_wording",))
+    assert cut(draft, KNOWN, "neutral", "late_delivery") == _draft(
+        "Thanks for your question about the billing for your order.", HOLDING)

@@ -6,6 +6,7 @@ from collections.abc import Sequence
 import pytest
 
 from handlers import reply
+from handlers.checks_wording import HOLDING, OPENINGS
 from handlers.pipeline import Pipeline, PipelineConfig
 from handlers.types import DraftText, EmailText, TaskFailure
 from models.engines.base import GenerateRequest, GenerateResult
@@ -377,6 +378,14 @@ async def test_a_draft_that_answers_another_request_goes_out_for_review() -> Non
     assert isinstance(draft, DraftText) and draft.body == courier  # flagged, not rewritten
     assert batch.draft_outcomes == {"passed": 1}
     assert draft.needs_review and draft.review_reasons == ("off_request",)
+    # Under check_wording "cut", the other request's answer gives way to the holding line.
+    batch = await Pipeline(_replies(courier, GOOD), PipelineConfig(check_wording="cut")).run(
+        [email])
+    (draft,) = batch.outcomes
+    assert isinstance(draft, DraftText) and draft.review_reasons == ("off_request",)
+    assert draft.body == courier.replace(
+        "We've asked the courier for the latest tracking details and will update you as soon as "
+        "we hear back.", HOLDING)
 
 
 LEARNED = ("Hi Ana,\n\nI'm really sorry that you're still waiting for your Nimbus X2. We've asked "
@@ -387,7 +396,7 @@ LEARNED = ("Hi Ana,\n\nI'm really sorry that you're still waiting for your Nimbu
 async def test_with_check_wording_a_sentence_the_adapter_never_learned_goes_for_review() -> None:
     email = EmailText("<l@x>", "Late", "I'm Ana Lopez. My Nimbus X2 still hasn't arrived, "
                       "very annoyed.")
-    wording = PipelineConfig(check_wording=True)
+    wording = PipelineConfig(check_wording="flag")
     # GOOD's sentences are not the generator's: fine for a person, a guess for the adapter.
     batch = await Pipeline(_replies(GOOD, GOOD), wording).run([email])
     (draft,) = batch.outcomes
@@ -400,9 +409,25 @@ async def test_with_check_wording_a_sentence_the_adapter_never_learned_goes_for_
     assert batch.outcomes[0].review_reasons == ()  # type: ignore[union-attr]
 
 
+async def test_with_check_wording_cut_the_guesses_give_way_to_fixed_text() -> None:
+    email = EmailText("<l@x>", "Late", "I'm Ana Lopez. My Nimbus X2 still hasn't arrived, "
+                      "very annoyed.")
+    cut = PipelineConfig(check_wording="cut")
+    batch = await Pipeline(_replies(GOOD, GOOD), cut).run([email])
+    (draft,) = batch.outcomes
+    assert isinstance(draft, DraftText) and batch.draft_outcomes == {"passed": 1}
+    assert draft.body == (f"Hi Ana,\n\n{OPENINGS['negative']} {HOLDING}\n\n"
+                          "Best regards,\nThe replyd support team")
+    # Read again once cut: the holding line answers nothing, and says so.
+    assert draft.review_reasons == ("no_answer", "unfamiliar_wording")
+    batch = await Pipeline(_replies(LEARNED, GOOD), cut).run([email])
+    assert batch.outcomes[0].body == LEARNED  # type: ignore[union-attr]
+    assert batch.outcomes[0].review_reasons == ()  # type: ignore[union-attr]
+
+
 async def test_the_fallback_is_not_checked_for_wording_replyd_wrote_it() -> None:
     engine = _replies(LOOPING, "Customer name: Ana Lopez\nReply: " + LOOPING)
-    batch = await Pipeline(engine, PipelineConfig(check_wording=True)).run(EMAILS[:1])
+    batch = await Pipeline(engine, PipelineConfig(check_wording="cut")).run(EMAILS[:1])
     (draft,) = batch.outcomes
     assert isinstance(draft, DraftText) and batch.draft_outcomes == {"passed": 0, "fallback": 1}
     assert "unfamiliar_wording" not in draft.review_reasons

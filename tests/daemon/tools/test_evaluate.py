@@ -10,7 +10,9 @@ from pathlib import Path
 
 import pytest
 
+from models.synth.answers import reference_request
 from models.synth.emails import write_dataset
+from models.synth.reply_lists import REPLY_ANSWERS
 from tests.conftest import REPO
 
 
@@ -60,6 +62,26 @@ def test_draft_check_report_counts_usable_drafts() -> None:
     invented = good.replace("replacement.", "replacement. Your order is 48213.")
     report = draft_check_report([example] * 2, [good, invented])
     assert report["usable"] == 0.5 and report["usable_mended"] == 1.0
+
+
+def test_wording_report_counts_flags_per_answer_kind_and_what_a_cut_leaves() -> None:
+    from daemon.tools.evaluate import wording_report
+    from models.synth.emails import reply_examples
+
+    rows = reply_examples(40, seed=3, split="eval")
+    # A generator reply whose answer is the right one; a garbled sentence beside it; the same
+    # reply with its answer garbled instead.
+    row = next(r for r in rows if reference_request(r["reply"]) == "late_delivery")
+    answer = next(a for a in REPLY_ANSWERS["late_delivery"] if a in row["reply"])
+    garbled = "We'll ask the courier about deliveries to your address will be kept."
+    beside = row["reply"].replace(answer, f"{answer} {garbled}")
+    instead = row["reply"].replace(answer, garbled)
+    report = wording_report([row] * 3, [row["reply"], beside, instead])
+    assert report["references"] == 0.0 and report["share"] == round(2 / 3, 4)
+    assert report["right"] == {"flagged": 1, "of": 2} and report["none"] == {"flagged": 1, "of": 1}
+    # Cut, the right draft keeps its answer; the one with none still has none (a holding line).
+    assert report["after_cut"]["right"] == {"right": 1, "other": 0, "none": 0}
+    assert report["after_cut"]["none"] == {"right": 0, "other": 0, "none": 1}
 
 
 def test_rewrite_check_report_counts_usable_rewrites() -> None:
