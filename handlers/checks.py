@@ -281,13 +281,14 @@ def lost_facts(rewrite: str, draft: str, entities: Entities) -> list[str]:
 
 
 def address_name(full_name: str) -> str | None:
-    """How to address a customer: the first name, or "Dr Okafor" for a titled name."""
+    """How to address a customer: the first name, or "Dr Okafor" for a titled name; None for
+    an initial ("T. Haverford": no one is greeted "Hi T.")."""
     parts = full_name.split()
     if not parts:
         return None
     if parts[0].rstrip(".").casefold() in HONORIFICS:
         return f"{parts[0]} {parts[-1]}" if len(parts) > 1 else None
-    return parts[0]
+    return None if len(parts[0].rstrip(".")) < 2 else parts[0]
 
 
 def has_repetition(draft: str) -> bool:

@@ -18,6 +18,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from handlers.budget import without_cut_markers
+from handlers.checks import HONORIFICS, address_name
 from handlers.prompting import quote_email
 from handlers.types import ENTITY_FIELDS, EmailText, Entities
 from models.engines.base import Constraint, GenerateRequest, GenerateResult, Message, SamplingParams
@@ -315,7 +316,10 @@ def with_display_name(found: Entities, from_name: str, text: str = "") -> Entiti
     Ross") are dropped. When the display name is an organisation's or a feed's ("Great Offers",
     "ZDNet Tech Update"), names that share a word with it are dropped instead: they name the
     sender, no one to greet. Names also given as a product or a place are dropped too, and so
-    are the names ``text`` (the email's new text) gives its reader (:func:`addressed_names`)."""
+    are the names ``text`` (the email's new text) gives its reader (:func:`addressed_names`).
+    A found name that signs ``text`` (a line of its own at its end) and is not the display
+    name's person (:func:`same_person`), or gives the first name the display name has only as
+    an initial, comes first instead: a husband writing from his wife's account is answered."""
     # Only names that read as a person's are kept: the model also returns "CNET", "D" or an
     # address as a name, and a draft must not greet them.
     # A value the model also gave as a product or a place is not a person either.
@@ -334,5 +338,44 @@ def with_display_name(found: Entities, from_name: str, text: str = "") -> Entiti
         return Entities(name=people, product=found.product, location=found.location)
     within = _words(normalise(name))
     others = tuple(n for n in found.name if _words(normalise(n)) not in within)
+    # One who signs the email under another name than the account's ("Mike" from his wife's
+    # address, a grandmother from her grandson's) is the one to answer; so is one who signs
+    # with the first name an initial stood for ("Tomás" from "T. Haverford").
+    signer = _signer(others, text)
+    if signer is not None and (not same_person(signer, name) or (
+            address_name(name) is None and address_name(signer) is not None)):
+        others = (signer, name, *(n for n in others if n != signer))
+        return Entities(name=others[:MAX_ITEMS], product=found.product, location=found.location)
     return Entities(name=(name, *others)[:MAX_ITEMS], product=found.product,
                     location=found.location)
+
+
+# The signature is read in the last lines of the new text, at most this many characters.
+SIGNER_LINES, SIGNER_CHARS = 4, 400
+_SIGN_LINE_STRIP = "-\u2013\u2014~ \t,."
+
+
+def _signer(names: Sequence[str], text: str) -> str | None:
+    """The one of ``names`` that a line of its own, among the last :data:`SIGNER_LINES` lines
+    of ``text``, consists of ("Mike", "-- Mrs M. Ellison"): the signature's name."""
+    lines = [line.strip(_SIGN_LINE_STRIP) for line in text[-SIGNER_CHARS:].splitlines()]
+    last = [normalise(line) for line in lines if line][-SIGNER_LINES:]
+    return next((n for n in names if normalise(n) in last), None)
+
+
+def same_person(a: str, b: str) -> bool:
+    """Whether two names can be one person's: "K Doyle" and "Kevin Doyle", "Sam Achterberg"
+    and "Samuel Achterberg", "Dana" and "Dana Ross" (first names, or their initials, agree, and
+    so do surnames where both have one; titles are left out)."""
+    first = [w for w in normalise(a).replace(".", " ").split() if w not in HONORIFICS]
+    second = [w for w in normalise(b).replace(".", " ").split() if w not in HONORIFICS]
+    if not first or not second:
+        return True  # a title alone says nothing against it
+    if len(first) > 1 and len(second) > 1 and first[-1] != second[-1]:
+        return False
+    x, y = first[0], second[0]
+    if len(first) == 1 and len(second) > 1 and x == second[-1]:
+        return True  # "Ellison" signs for "Daniel Ellison": a surname alone
+    if len(second) == 1 and len(first) > 1 and y == first[-1]:
+        return True
+    return x[0] == y[0] and (len(x) == 1 or len(y) == 1 or x.startswith(y) or y.startswith(x))

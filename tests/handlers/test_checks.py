@@ -441,6 +441,9 @@ def test_greeting_uses_the_first_name_when_known() -> None:
     assert checks.address_name("Dr. Ada Okafor") == "Dr. Okafor"
     assert checks.address_name("Kenji Duarte") == "Kenji"
     assert checks.address_name("  ") is None
+    assert checks.address_name("T. Haverford") is None  # no one is greeted "Hi T.,"
+    assert checks.address_name("J Whitfield") is None
+    assert checks.address_name("Mrs M. Ellison") == "Mrs Ellison"
 
 
 # --- the generator's replies, and cost -----------------------------------------------------------

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from handlers.entities import display_name, with_display_name
+from handlers.entities import display_name, same_person, with_display_name
 from handlers.types import Entities
 
 
@@ -124,3 +124,34 @@ def test_a_name_the_email_gives_its_reader_is_not_the_customers() -> None:
     merged = with_display_name(Entities(name=("Kelly", "Babygirl")), "Kelly Moss", attack)
     assert merged.name == ("Kelly Moss",)
     assert with_display_name(Entities(name=("Babygirl",)), "", attack).name == ()
+
+
+@pytest.mark.parametrize(("sender", "names", "body", "first"), [
+    # Signed by another than the account's owner: the signer comes first, the sender next.
+    ("Helen Carter", ("Mike",), "The thermostat won't pair.\n\nCheers,\nMike", "Mike"),
+    ("Daniel Ellison", ("Mrs M. Ellison",),
+     "My kettle arrived cracked.\n\nYours faithfully,\n\n-- Mrs M. Ellison\n", "Mrs M. Ellison"),
+    ("T. Haverford", ("Tomás",), "Left earbud is silent.\n\nThanks\nTomás", "Tomás"),
+    # The same person signing shorter, or a name that is not the signature: the sender.
+    ("Kevin Doyle", ("K Doyle",), "Still no refund.\n\nK Doyle", "Kevin Doyle"),
+    ("Samuel Achterberg", ("Sam Achterberg",), "It broke.\n\nSam Achterberg", "Samuel Achterberg"),
+    ("Dana Ross", ("Mike",), "Mike in your warehouse was great.\n\nThanks,\nDana", "Dana Ross"),
+    ("Dana Ross", ("Mike",), "Mike said it ships today.\n\nDana Ross", "Dana Ross"),
+])
+def test_the_one_who_signs_under_another_name_is_answered(
+    sender: str, names: tuple[str, ...], body: str, first: str
+) -> None:
+    found = with_display_name(Entities(name=names), sender, body)
+    assert found.name[0] == first
+    assert sender in found.name
+
+
+@pytest.mark.parametrize(("a", "b", "same"), [
+    ("K Doyle", "Kevin Doyle", True), ("Sam Achterberg", "Samuel Achterberg", True),
+    ("Dana", "Dana Ross", True), ("Ross", "Dana Ross", True), ("Dr Ross", "Dana Ross", True),
+    ("R. Fletcher", "Rowan Fletcher", True),
+    ("Mike", "Helen Carter", False), ("Mrs M. Ellison", "Daniel Ellison", False),
+    ("Tomás", "T. Haverford", True), ("Dana Ross", "Dana Smith", False),
+])
+def test_same_person(a: str, b: str, same: bool) -> None:
+    assert same_person(a, b) is same and same_person(b, a) is same
