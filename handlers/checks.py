@@ -251,7 +251,9 @@ def check_draft(body: str, email: EmailText, sentiment: Sentiment, entities: Ent
                              or invented_case(_FACTS.sub(" ", draft), source)
                              or misread_answers(draft, source)
                              or invented_notes(draft, source)),
-        GREETING_NAME: bool(entities.name) and not greets_by_name(lines, entities.name),
+        # Only a name there is a way to greet by ("J Whitfield" has none: "Hello," is right).
+        GREETING_NAME: any(map(address_name, entities.name))
+                       and not greets_by_name(lines, entities.name),
         MISSPELT_FACT: bool(misspelt_facts(draft, entities)),
         # The team's signature closes every draft support sends ("The replyd support team").
         UNSIGNED: not lines or not _TEAM_SIGNATURE.match(lines[-1]),

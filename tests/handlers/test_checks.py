@@ -442,6 +442,9 @@ def test_greeting_uses_the_first_name_when_known() -> None:
     assert checks.address_name("Kenji Duarte") == "Kenji"
     assert checks.address_name("  ") is None
     assert checks.address_name("T. Haverford") is None  # no one is greeted "Hi T.,"
+    initial = Entities(name=("J Whitfield",))  # no name to greet by: "Hello," is right
+    assert "greeting_name" not in failed(GOOD_KENJI.replace("Hi Kenji,", "Hello,"),
+                                         entities=initial)
     assert checks.address_name("J Whitfield") is None
     assert checks.address_name("Mrs M. Ellison") == "Mrs Ellison"
 
