@@ -393,9 +393,11 @@ LEARNED = ("Hi Ana,\n\nI'm really sorry that you're still waiting for your Nimbu
            "back.\n\nBest regards,\nThe replyd support team")
 
 
+LATE = EmailText("<l@x>", "Late", "I'm Ana Lopez. My Nimbus X2 still hasn't arrived, very annoyed.")
+
+
 async def test_with_check_wording_a_sentence_the_adapter_never_learned_goes_for_review() -> None:
-    email = EmailText("<l@x>", "Late", "I'm Ana Lopez. My Nimbus X2 still hasn't arrived, "
-                      "very annoyed.")
+    email = LATE
     wording = PipelineConfig(check_wording="flag")
     # GOOD's sentences are not the generator's: fine for a person, a guess for the adapter.
     batch = await Pipeline(_replies(GOOD, GOOD), wording).run([email])
@@ -410,8 +412,7 @@ async def test_with_check_wording_a_sentence_the_adapter_never_learned_goes_for_
 
 
 async def test_with_check_wording_cut_the_guesses_give_way_to_fixed_text() -> None:
-    email = EmailText("<l@x>", "Late", "I'm Ana Lopez. My Nimbus X2 still hasn't arrived, "
-                      "very annoyed.")
+    email = LATE
     cut = PipelineConfig(check_wording="cut")
     batch = await Pipeline(_replies(GOOD, GOOD), cut).run([email])
     (draft,) = batch.outcomes
