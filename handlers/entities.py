@@ -14,11 +14,12 @@ from __future__ import annotations
 import json
 import re
 import string
+import unicodedata
 from collections.abc import Mapping, Sequence
 from typing import Any
 
 from handlers.budget import without_cut_markers
-from handlers.checks import HONORIFICS, address_name
+from handlers.checks import _SIGN_OFF, HONORIFICS, address_name
 from handlers.prompting import quote_email
 from handlers.types import ENTITY_FIELDS, EmailText, Entities
 from models.engines.base import Constraint, GenerateRequest, GenerateResult, Message, SamplingParams
@@ -356,19 +357,23 @@ _SIGN_LINE_STRIP = "-\u2013\u2014~ \t,."
 
 
 def _signer(names: Sequence[str], text: str) -> str | None:
-    """The one of ``names`` that a line of its own, among the last :data:`SIGNER_LINES` lines
-    of ``text``, consists of ("Mike", "-- Mrs M. Ellison"): the signature's name."""
+    """The one of ``names`` that signs ``text``: a line of its own among its last
+    :data:`SIGNER_LINES`, which is the last line or follows a sign-off ("Cheers,\nMike",
+    "Yours faithfully,\n-- Mrs M. Ellison"); a name alone on a line elsewhere (a quoted
+    author, a list) signs nothing."""
     lines = [line.strip(_SIGN_LINE_STRIP) for line in text[-SIGNER_CHARS:].splitlines()]
-    last = [normalise(line) for line in lines if line][-SIGNER_LINES:]
-    return next((n for n in names if normalise(n) in last), None)
+    last = [line for line in lines if line][-SIGNER_LINES:]
+    signs = {normalise(line) for k, line in enumerate(last)
+             if k == len(last) - 1 or (k and _SIGN_OFF.match(last[k - 1]))}
+    return next((n for n in names if normalise(n) in signs), None)
 
 
 def same_person(a: str, b: str) -> bool:
     """Whether two names can be one person's: "K Doyle" and "Kevin Doyle", "Sam Achterberg"
-    and "Samuel Achterberg", "Dana" and "Dana Ross" (first names, or their initials, agree, and
-    so do surnames where both have one; titles are left out)."""
-    first = [w for w in normalise(a).replace(".", " ").split() if w not in HONORIFICS]
-    second = [w for w in normalise(b).replace(".", " ").split() if w not in HONORIFICS]
+    and "Samuel Achterberg", "Dana" and "Dana Ross", "Hélène" and "Helene" (first names, or
+    their initials, agree, and so do surnames where both have one; titles, accents and a
+    trailing letter, "Priyanka x", are left out)."""
+    first, second = _name_words(a), _name_words(b)
     if not first or not second:
         return True  # a title alone says nothing against it
     if len(first) > 1 and len(second) > 1 and first[-1] != second[-1]:
@@ -379,3 +384,10 @@ def same_person(a: str, b: str) -> bool:
     if len(second) == 1 and len(first) > 1 and y == first[-1]:
         return True
     return x[0] == y[0] and (len(x) == 1 or len(y) == 1 or x.startswith(y) or y.startswith(x))
+
+
+def _name_words(name: str) -> list[str]:
+    bare = "".join(ch for ch in unicodedata.normalize("NFKD", normalise(name).replace(".", " "))
+                   if not unicodedata.combining(ch))
+    words = [w for w in bare.split() if w not in HONORIFICS]
+    return words[:-1] if len(words) > 1 and len(words[-1]) == 1 else words

@@ -137,6 +137,10 @@ def test_a_name_the_email_gives_its_reader_is_not_the_customers() -> None:
     ("Samuel Achterberg", ("Sam Achterberg",), "It broke.\n\nSam Achterberg", "Samuel Achterberg"),
     ("Dana Ross", ("Mike",), "Mike in your warehouse was great.\n\nThanks,\nDana", "Dana Ross"),
     ("Dana Ross", ("Mike",), "Mike said it ships today.\n\nDana Ross", "Dana Ross"),
+    # A name alone on a line that neither ends the text nor follows a sign-off signs nothing.
+    ("Dana Ross", ("Gary",), "As Gary wrote:\nGary\nI agree, it's late.\nDana", "Dana Ross"),
+    ("Helene Marchand", ("Hélène Marchand",), "Bonjour.\n\nCordialement\nHélène Marchand",
+     "Helene Marchand"),
 ])
 def test_the_one_who_signs_under_another_name_is_answered(
     sender: str, names: tuple[str, ...], body: str, first: str
@@ -152,6 +156,7 @@ def test_the_one_who_signs_under_another_name_is_answered(
     ("R. Fletcher", "Rowan Fletcher", True),
     ("Mike", "Helen Carter", False), ("Mrs M. Ellison", "Daniel Ellison", False),
     ("Tomás", "T. Haverford", True), ("Dana Ross", "Dana Smith", False),
+    ("Hélène Marchand", "Helene Marchand", True), ("Priyanka x", "Priyanka Shah", True),
 ])
 def test_same_person(a: str, b: str, same: bool) -> None:
     assert same_person(a, b) is same and same_person(b, a) is same
