@@ -341,10 +341,12 @@ def with_display_name(found: Entities, from_name: str, text: str = "") -> Entiti
     others = tuple(n for n in found.name if _words(normalise(n)) not in within)
     # One who signs the email under another name than the account's ("Mike" from his wife's
     # address, a grandmother from her grandson's) is the one to answer; so is one who signs
-    # with the first name an initial stood for ("Tomás" from "T. Haverford").
+    # with the first name an initial stood for ("Tomás" from "T. Haverford"), or spells the
+    # display name with its accents.
     signer = _signer(others, text)
     if signer is not None and (not same_person(signer, name) or (
-            address_name(name) is None and address_name(signer) is not None)):
+            address_name(name) is None and address_name(signer) is not None)
+            or _name_words(signer) == _name_words(name)):  # "Hélène" for "Helene": as signed
         others = (signer, name, *(n for n in others if n != signer))
         return Entities(name=others[:MAX_ITEMS], product=found.product, location=found.location)
     return Entities(name=(name, *others)[:MAX_ITEMS], product=found.product,

@@ -139,8 +139,9 @@ def test_a_name_the_email_gives_its_reader_is_not_the_customers() -> None:
     ("Dana Ross", ("Mike",), "Mike said it ships today.\n\nDana Ross", "Dana Ross"),
     # A name alone on a line that neither ends the text nor follows a sign-off signs nothing.
     ("Dana Ross", ("Gary",), "As Gary wrote:\nGary\nI agree, it's late.\nDana", "Dana Ross"),
+    # The display name as signed, accents and all.
     ("Helene Marchand", ("Hélène Marchand",), "Bonjour.\n\nCordialement\nHélène Marchand",
-     "Helene Marchand"),
+     "Hélène Marchand"),
 ])
 def test_the_one_who_signs_under_another_name_is_answered(
     sender: str, names: tuple[str, ...], body: str, first: str
