@@ -17,11 +17,13 @@ another request when every answer sentence in it belongs to a case the email giv
 word of (a score of 0; "We'll send you the return instructions" to a discount code that did
 not work, or to a newsletter).
 
-It sets ``needs_review`` (reason ``off_request``) and changes no text: the case comes from
-keywords, and a person should see the draft rather than have an answer deleted on their
-strength. On 12,000 of the generator's own replies it flags 33: 10 emails the keywords read
-as another case, and 23 of the 297 unclear ones, each with a typo in its only case word
-("sroting out my account"); see docs/DRAFTS.md.
+It sets ``needs_review`` (reason ``off_request``) and changes no text itself: the case comes
+from keywords, so a person sees the draft. With ``check_wording`` "cut" the pipeline puts the
+holding line in place of that answer (:func:`handlers.checks_wording.cut_answers`): the draft
+still goes for review, and a holding line states no answer, so no wrong one. On 12,000 of the
+generator's own replies it flags 33: 10 emails the keywords read as another case, and 23 of the
+297 unclear ones, each with a typo in its only case word ("sroting out my account"); see
+docs/DRAFTS.md.
 
 Pure and bounded: at most 40 sentences of the draft, each compared with the fixed answer
 sentences, and the case's patterns over each answer sentence.
