@@ -9,11 +9,11 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 import logging
 import textwrap
 import time
 import uuid
+from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -46,11 +46,13 @@ class DemoSummary:
     def line(self) -> str:
         checked = [d for d in self.drafts if not d.review_reasons]
         usable = len(checked) / len(self.drafts) if self.drafts else 0.0
+        reasons = Counter(r for d in self.drafts for r in d.review_reasons)
+        why = ", ".join(f"{reason} {count}" for reason, count in reasons.most_common())
         return (
             f"demo: {self.sent} emails in, {len(self.drafts)} drafts out, "
-            f"{len(self.dead_letters)} dead letters; usable {usable:.2f} (drafts the model wrote "
-            f"that passed every check), {len(self.drafts) - len(checked)} grounded fallback(s) "
-            "marked needs_review"
+            f"{len(self.dead_letters)} dead letters; usable {usable:.2f} (drafts with nothing for "
+            f"a person to check), {len(self.drafts) - len(checked)} marked needs_review"
+            + (f" ({why})" if why else "")
         )
 
 
@@ -159,19 +161,3 @@ def render_table(summary: DemoSummary, width: int = 100) -> str:
     for letter in summary.dead_letters:
         lines.append(f"{'DEAD':<9}  offset {letter.source.offset:<15} {letter.reason:<30} {letter.error[:40]}")
     return "\n".join(lines)
-
-
-def write_json(summary: DemoSummary) -> str:
-    return json.dumps(
-        {
-            "emails": summary.sent,
-            "drafts": len(summary.drafts),
-            "dead_letters": len(summary.dead_letters),
-            # Drafts the model wrote that passed every check (first or second try); the rest
-            # are grounded fallbacks marked needs_review.
-            "usable": round(sum(not d.review_reasons for d in summary.drafts)
-                            / max(1, len(summary.drafts)), 3),
-            "fallbacks": sum(bool(d.review_reasons) for d in summary.drafts),
-            "seconds": round(summary.seconds, 2),
-        }
-    )

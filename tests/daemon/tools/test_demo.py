@@ -19,6 +19,10 @@ async def test_demo_drafts_every_email_with_vllm(tmp_path: Path, model_cache_dir
     settings = Settings(engine="vllm", model_cache_dir=model_cache_dir, metrics_port=0)
     summary = await run_demo(settings, n=6, seed=11, out_dir=tmp_path)
     assert summary.line().startswith("demo: 6 emails in, 6 drafts out, 0 dead letters; usable ")
+    # Marked drafts are counted as marked, with their reasons (most need no fallback).
+    marked = [d for d in summary.drafts if d.review_reasons]
+    assert f", {len(marked)} marked needs_review" in summary.line()
+    assert all(reason in summary.line() for d in marked for reason in d.review_reasons)
     lines = (tmp_path / "drafts.jsonl").read_text(encoding="utf-8").splitlines()
     assert len(lines) == 6
     for line in lines:
