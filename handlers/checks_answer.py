@@ -42,7 +42,7 @@ from __future__ import annotations
 import re
 
 from handlers.checks_case import near, words_by_prefix
-from handlers.checks_wording import HOLDING, OPENINGS
+from handlers.checks_wording import APOLOGY, HOLDING, OPENINGS
 from handlers.types import EmailText
 from models.synth import reply_lists as R
 from models.synth.answers import closest_answer
@@ -236,8 +236,8 @@ _FILLERS: tuple[tuple[frozenset[str], frozenset[str]], ...] = tuple(
         *(ack for by_mood in R.REPLY_ACKS.values() for acks in by_mood.values() for ack in acks),
         *R.REPLY_EMPATHY, *R.REPLY_CHASED, *R.REPLY_EXTRAS, R.REPLY_EXTRAS_SHORT,
         *(closing for closings in R.REPLY_CLOSINGS.values() for closing in closings),
-        # what the wording check's cut puts in place of guesses: an opening, a holding line
-        *OPENINGS.values(), HOLDING)))
+        # what replyd writes itself: the mend's apology; a cut's opening and holding line
+        APOLOGY, *OPENINGS.values(), HOLDING)))
 
 
 def answers_nothing(draft: str, email: EmailText, sentiment: str) -> bool:

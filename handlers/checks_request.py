@@ -33,7 +33,8 @@ from __future__ import annotations
 
 from handlers import topic
 from handlers.checks_answer import answers_nothing, sentences
-from handlers.types import EmailText
+from handlers.checks_wording import cut_answers
+from handlers.types import EmailText, Sentiment
 from models.synth.answers import CASE_OF_REQUEST, closest_answer
 
 _THANKS = frozenset({"praise", "support_thanks"})
@@ -70,9 +71,26 @@ def unanswered(draft: str, email: EmailText, source: EmailText, sentiment: str) 
     email as received, ``source``) or ``off_request`` (:func:`answers_another`)."""
     if answers_nothing(draft, source, sentiment):
         return ("no_answer",)
-    case = (topic.case_of(email.request) if email.request
-            else topic.classify(email.subject, email.body))
+    case = _case(email)
     found = None if case else topic.scores(email.subject, email.body)
     if answers_another(draft, case, found):
         return ("off_request",)
     return ()
+
+
+def hold_off_request(draft: str, email: EmailText, source: EmailText, sentiment: Sentiment
+                     ) -> tuple[str, tuple[str, ...]]:
+    """:func:`unanswered`'s reasons, and the draft with an answer to another request replaced
+    by the holding line (:func:`handlers.checks_wording.cut_answers`; ``check_wording`` "cut"):
+    such a draft answers nothing now, so it also gets ``no_answer``."""
+    why = unanswered(draft, email, source, sentiment)
+    held = cut_answers(draft, sentiment, _case(email)) if why == ("off_request",) else None
+    if held is None:
+        return draft, why
+    return held, (*why, *(r for r in unanswered(held, email, source, sentiment) if r not in why))
+
+
+def _case(email: EmailText) -> str | None:
+    """The email's case: its request line's (as the reply prompt states it), else read anew."""
+    return (topic.case_of(email.request) if email.request
+            else topic.classify(email.subject, email.body))

@@ -64,7 +64,9 @@ HOLDING = "We're looking into this for you and will get back to you as soon as w
 PASSED_ON = "We'll pass your message on to the team."
 _THANKS = frozenset({"praise", "support_thanks"})
 _CLOSINGS = frozenset(closing for closings in R.REPLY_CLOSINGS.values() for closing in closings)
-_OWN = ("I'm sorry for the trouble you've had.", *OPENINGS.values(), HOLDING, PASSED_ON)
+# The apology handlers.repair adds to a negative email's draft that has none.
+APOLOGY = "I'm sorry for the trouble you've had."
+_OWN = (APOLOGY, *OPENINGS.values(), HOLDING, PASSED_ON)
 _EXTRAS = (f"the {SLOT}", f"the {SLOT} and the {SLOT}", f"the {SLOT}, the {SLOT} and the {SLOT}")
 _WORD = re.compile(r"<slot>|[a-z0-9]+(?:'[a-z]+)?")
 _SENTENCE_END = re.compile(r"(?<=[.!?])\s+")

@@ -33,7 +33,6 @@ from handlers import analysis, checks_request, entities, persona, reply, sentime
 from handlers.budget import PromptBudget
 from handlers.checks import check_draft, check_rewrite
 from handlers.checks_answer import leaves_unanswered
-from handlers.checks_wording import cut_answers
 from handlers.checks_wording import review as wording
 from handlers.prepare import Prepared, email_budget, prepare
 from handlers.repair import repair
@@ -279,10 +278,12 @@ class Pipeline:
                 mode = "off" if i in fallen else config.check_wording
                 text, why = (bodies[i], ()) if mode == "off" else wording(
                     bodies[i], found[i], sentiments[i], prepared[i].request, mode)
-                left = checks_request.unanswered(text, emails[i], prepared[i].source,
-                                                 sentiments[i])
-                if left == ("off_request",) and mode == "cut":
-                    text = cut_answers(text, sentiments[i], prepared[i].request) or text
+                if mode == "cut":
+                    text, left = checks_request.hold_off_request(
+                        text, emails[i], prepared[i].source, sentiments[i])
+                else:
+                    left = checks_request.unanswered(text, emails[i], prepared[i].source,
+                                                     sentiments[i])
                 return text, left + why
 
             reread_all = await asyncio.to_thread(lambda: {i: reread(i) for i in alive})

@@ -69,12 +69,12 @@ from handlers.checks_needless import (
 from handlers.checks_note import invented_note
 from handlers.checks_spelling import spelling_fixes
 from handlers.checks_tone import cut_brush_offs
+from handlers.checks_wording import APOLOGY
 from handlers.reply import DEFAULT_COMPANY, greeting, team_signature
 from handlers.types import EmailText, Entities, Sentiment
 
 # Failures of the whole draft: no deletion makes a draft written as the customer usable.
 UNMENDABLE = frozenset({checks.PROMPT_ECHO, checks.CUSTOMER_VOICE, "empty", "engine_request"})
-APOLOGY = "I'm sorry for the trouble you've had."
 _BLANK_LINE = re.compile(r"\n[ \t]*\n")
 _WORD = re.compile(r"[^\W\d_]+(?:'[^\W\d_]+)?")
 _SMALL_WORDS = frozenset({"a", "an", "the", "that", "this", "to", "of", "for", "and", "or", "in",

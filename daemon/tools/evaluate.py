@@ -250,7 +250,8 @@ def wording_report(examples: Sequence[dict[str, Any]], drafts: Sequence[str | No
     share of drafts and of the reference replies, and per answer kind (the draft carries the
     reference's request's answer, another's or none) how many of how many are flagged, and
     ``after_cut``: what the flagged drafts of each kind carry once cut
-    (:func:`handlers.checks_wording.cut`, as ``check_wording`` "cut" sends them)."""
+    (:func:`handlers.checks_wording.cut`, as ``check_wording`` "cut" sends them; the case is
+    read from the email's text, the rows having no subject)."""
     kinds = {kind: {"flagged": 0, "of": 0} for kind in ("right", "other", "none")}
     after_cut = {kind: dict.fromkeys(("right", "other", "none"), 0) for kind in kinds}
     flagged = references = 0

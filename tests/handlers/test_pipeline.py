@@ -386,6 +386,12 @@ async def test_a_draft_that_answers_another_request_goes_out_for_review() -> Non
     assert draft.body == courier.replace(
         "We've asked the courier for the latest tracking details and will update you as soon as "
         "we hear back.", HOLDING)
+    # Held around nothing but an acknowledgement, the draft answers nothing now, and says so.
+    acked = courier.replace("Sorry about the trouble with your Nimbus X2.",
+                            "I'm sorry for the trouble you've had.")
+    batch = await Pipeline(_replies(acked, GOOD), PipelineConfig(check_wording="cut")).run(
+        [email])
+    assert batch.outcomes[0].review_reasons == ("off_request", "no_answer")  # type: ignore[union-attr]
 
 
 LEARNED = ("Hi Ana,\n\nI'm really sorry that you're still waiting for your Nimbus X2. We've asked "
