@@ -308,9 +308,7 @@ class Settings(BaseSettings):
     )
 
     # --- pipeline ----------------------------------------------------------------------------
-    tasks: tuple[Stage, ...] = Field(
-        DEFAULT_TASKS, description="Stages the pipeline runs, in order."
-    )
+    tasks: tuple[Stage, ...] = Field(DEFAULT_TASKS, description="Stages the pipeline runs.")
     analysis: Literal["auto", "split", "joint"] = Field(
         "auto",
         description="The first stage: joint = one request per email on the analysis adapter "
@@ -324,9 +322,7 @@ class Settings(BaseSettings):
     reply_max_tokens: int = Field(96, ge=8, description="Token bound of a reply draft.")
     # Decoding of the free-text stages. Every request also stops at the prompts' own delimiters
     # and labels (handlers.reply.STOP).
-    reply_temperature: float = Field(
-        0.0, ge=0, description="Reply sampling temperature; 0 = greedy."
-    )
+    reply_temperature: float = Field(0.0, ge=0, description="Reply temperature; 0 = greedy.")
     reply_top_p: float = Field(1.0, gt=0, le=1, description="Reply nucleus sampling mass.")
     reply_top_k: int = Field(0, ge=0, description="Reply top-k; 0 = off.")
     reply_repetition_penalty: float = Field(
@@ -346,9 +342,8 @@ class Settings(BaseSettings):
         "check pay for them.",
     )
     persona_temperature: float = Field(0.0, ge=0, description="Persona rewrite temperature.")
-    persona_repetition_penalty: float = Field(
-        1.0, gt=0, description="Persona rewrite repetition penalty; 1 = off."
-    )
+    persona_repetition_penalty: float = Field(1.0, gt=0, description="Persona rewrite "
+                                              "repetition penalty; 1 = off.")
     check_drafts: bool = Field(
         True,
         description="Check every reply draft (repetition, prompt echo, voice, invented facts, "
@@ -363,6 +358,10 @@ class Settings(BaseSettings):
         "needs_review (unfamiliar_wording). cut: such sentences are cut too (a holding line if "
         "no answer is left); flag (or on): left as written. auto: cut when the reply adapter "
         "was trained on replyd's generated replies (its manifest); else off.")
+    request_adapter: bool = Field(True, description="Ask the request adapter (the registry's "
+        "topic default, or one named in adapters) what each email asks for, beside the word "
+        "reader: where the words name one request and the adapter another, the draft gets "
+        "needs_review (request_disputed). One more short request per email in the first stage.")
     company_name: str = Field("replyd", description="Signs fallback drafts (The X support team).")
     max_email_tokens: int = Field(
         1024, ge=32,

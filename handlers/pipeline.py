@@ -2,22 +2,19 @@
 
 Stages run for the whole batch at once, because the stage boundary is where batching happens:
 sentiment and entities go to the engine as one mixed-adapter call (2 requests per email, or 1
-on the joint analysis adapter with ``analysis="joint"``), then replies, then the optional persona
+on the joint analysis adapter with ``analysis="joint"``; one more each on the request adapter,
+:mod:`handlers.topic_model`, where there is one), then replies, then the optional persona
 rewrite. An email whose output is unusable drops out of the later stages as a ``TaskFailure``;
 the others carry on. The analysis quotes a shorter cut of a long email than the reply does
-(``analysis_email_tokens``): on the 2-core CPU the engine is busy all the time and a batch's
-cost is its tokens, so each token an email is quoted with counts.
+(``analysis_email_tokens``): on the 2-core CPU a batch's cost is its tokens.
 
-Every reply draft is checked (:func:`handlers.checks.check_draft`) before it leaves. A draft
-that fails is mended if it can be (:func:`handlers.repair.repair`: the sentences at fault
-deleted, names spelt as found, greeting and signature set). The rest are written once more,
-together, with other sampling: ``retry_candidates`` samples each, the first that passes every
-check (or is mended) kept. A draft whose candidates all fail is replaced by a grounded fallback
-(:func:`handlers.reply.fallback`), ``needs_review`` with the checks its first one failed. Also
-for review: ``answer_removed`` when a misread answer went, ``no_answer`` when nothing but the
-sentences around an answer is left, ``off_request`` for another request's answer
-(:mod:`handlers.checks_request`), ``unfamiliar_wording`` for a sentence the adapter never
-learned (:mod:`handlers.checks_wording`)."""
+Every reply draft is checked (:func:`handlers.checks.check_draft`); one that fails is mended if
+it can be (:func:`handlers.repair.repair`), the rest written once more, together, with other
+sampling (``retry_candidates`` samples each; the first that passes or is mended is kept). A
+draft whose candidates all fail is replaced by a grounded fallback (:func:`handlers.reply.
+fallback`), ``needs_review`` with the checks its first one failed. Also for review:
+``answer_removed``, ``no_answer`` and ``off_request`` (:mod:`handlers.checks_request`),
+``unfamiliar_wording`` (:mod:`handlers.checks_wording`)."""
 
 from __future__ import annotations
 
@@ -29,7 +26,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Literal
 
-from handlers import analysis, checks_request, entities, persona, reply, sentiment
+from handlers import analysis, checks_request, entities, persona, reply, sentiment, topic_model
 from handlers.budget import PromptBudget
 from handlers.checks import check_draft, check_rewrite
 from handlers.checks_answer import leaves_unanswered
@@ -180,10 +177,14 @@ class Pipeline:
             requests.append(sentiment.build_request(email, config.adapter("sentiment")))
             if "entities" in tasks:
                 requests.append(entities.build_request(email, config.adapter("entities")))
+        per_email, reader = len(tasks), config.adapter("topic")
+        # The request adapter's read (handlers.topic_model), one more request per email.
+        requests += [topic_model.build_request(e, reader) for e in emails] if reader else []
         started = self._clock()
         results = await self._generate(requests)
         stage_seconds["+".join(tasks)] = self._clock() - started
-        per_email = len(tasks)
+        results, reads = results[: n * per_email], results[n * per_email :]
+        usage_by_task.update({"topic": total(reads)} if reads else {})
         sentiments: dict[int, Sentiment] = {}
         found: dict[int, Entities] = {}
         for offset, task in enumerate(tasks):
@@ -219,6 +220,10 @@ class Pipeline:
                 # entities, but the email still gets its draft.
                 found[i] = Entities()
             found[i] = entities.with_display_name(found[i], email.from_name, email.body)
+        for i, read in enumerate(reads):
+            if i not in failures and not isinstance(read, Refused):
+                usage[i] = [usage[i][0] + read.prompt_tokens, usage[i][1] + read.completion_tokens]
+                prepared[i] = topic_model.reread(prepared[i], read)
 
         # Stage 2: replies for every email still standing, checked; failures written again once.
         alive = [i for i in range(n) if i not in failures]
@@ -300,19 +305,12 @@ class Pipeline:
             persona_name = config.persona
             alive = [i for i in bodies if i not in failures]
             rewritten = await self._text_stage(
-                "persona",
-                alive,
-                [
-                    persona.build_request(bodies[i], persona_name, config.adapter("persona"),
-                                          config.reply_max_tokens, config.decoding("persona"))
-                    for i in alive
-                ],
+                "persona", alive,
+                [persona.build_request(bodies[i], persona_name, config.adapter("persona"),
+                                       config.reply_max_tokens, config.decoding("persona"))
+                 for i in alive],
                 parse_rewrite if config.check_drafts else persona.parse,
-                failures,
-                usage,
-                stage_seconds,
-                usage_by_task,
-            )
+                failures, usage, stage_seconds, usage_by_task)
             for i, text in rewritten.items():
                 # A rewrite that fails a check is dropped: the checked plain draft goes out.
                 failed = self._check_rewrite(text, bodies[i], prepared[i].source,
@@ -327,6 +325,7 @@ class Pipeline:
 
         timings_ms = {stage: round(seconds * 1000, 3) for stage, seconds in stage_seconds.items()}
         adapters = {task: config.adapter(task) for task in config.tasks}
+        adapters.update({"topic": reader} if reader else {})
         outcomes: list[DraftText | TaskFailure] = []
         for i in range(n):
             if i in failures:

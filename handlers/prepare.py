@@ -56,6 +56,8 @@ class Prepared:
     # What the analysis prompts quote: ``text`` cut to the analysis budget (``text`` itself
     # when it fits, or when no analysis budget was given).
     analysis: EmailText | None = None
+    # The request adapter named another case than the word reader (handlers.topic_model).
+    request_disputed: bool = False
 
     @property
     def request(self) -> str:

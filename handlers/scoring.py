@@ -29,12 +29,16 @@ _INVENTED = re.compile(
 _APOLOGY = re.compile(r"\b(sorry|apolog)", re.IGNORECASE)
 
 
-def sentiment_report(gold: Sequence[str], predicted: Sequence[str | None]) -> dict[str, Any]:
+def sentiment_report(gold: Sequence[str], predicted: Sequence[str | None],
+                     classes: Sequence[str] = SENTIMENTS, task: str = "sentiment"
+                     ) -> dict[str, Any]:
     """Accuracy, per-class precision/recall and the confusion matrix (rows gold, cols predicted;
-    a ``None`` prediction, i.e. unusable output, counts as wrong and shows under ``invalid``)."""
-    labels = list(SENTIMENTS)
+    a ``None`` prediction, i.e. unusable output, counts as wrong and shows under ``invalid``)
+    of a label task: sentiment, or another's ``classes`` (the request adapter's cases)."""
+    labels = list(classes)
     confusion = {g: dict.fromkeys([*labels, "invalid"], 0) for g in labels}
-    for g, p in zip(gold, predicted, strict=True):
+    for g, p in zip(gold, predicted, strict=True):  # a gold label outside them is always missed
+        confusion.setdefault(g, dict.fromkeys([*labels, "invalid"], 0))
         confusion[g][p if p in labels else "invalid"] += 1
     per_class = {}
     for label in labels:
@@ -48,7 +52,7 @@ def sentiment_report(gold: Sequence[str], predicted: Sequence[str | None]) -> di
         }
     correct = sum(confusion[label][label] for label in labels)
     return {
-        "task": "sentiment",
+        "task": task,
         "n": len(gold),
         "accuracy": _ratio(correct, len(gold)),
         "per_class": per_class,

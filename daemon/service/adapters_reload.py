@@ -106,8 +106,10 @@ class AdapterReloader:
         Returns task → (old, new) for the tasks switched. Never raises for a bad registry or
         an unreachable server: the daemon keeps its adapters and says why in the log."""
         current = self._pipeline.config
-        # The joint first stage asks the "analysis" adapter, which is no task of its own.
-        followed = {*current.tasks, *(("analysis",) if current.analysis == "joint" else ())}
+        # The joint first stage asks the "analysis" adapter, which is no task of its own; the
+        # request adapter ("topic") is followed too (the request_adapter setting).
+        followed = {*current.tasks, *(("analysis",) if current.analysis == "joint" else ()),
+                    *(("topic",) if self._settings.request_adapter else ())}
         try:
             wanted_config = build_pipeline_config(self._settings)
             if wanted_config.analysis != current.analysis:

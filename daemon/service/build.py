@@ -22,7 +22,9 @@ def task_adapters(settings: Settings) -> dict[str, str]:
     defaults). Unknown IDs fail here, at start, not on the first email."""
     registry = registry_for(settings)
     mapping = settings.adapters if settings.adapters is not None else registry.defaults()
-    chosen = {task: cid for task, cid in mapping.items() if task in settings.tasks}
+    # The request adapter reads beside the analysis wherever replies are drafted.
+    chosen = {task: cid for task, cid in mapping.items()
+              if task in settings.tasks or (task == "topic" and settings.request_adapter)}
     if analysis_mode(settings, mapping) == "joint":
         chosen = _joint_analysis(chosen, mapping, registry, explicit=settings.adapters is not None)
     for cid in chosen.values():

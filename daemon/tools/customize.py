@@ -26,7 +26,7 @@ from handlers import analysis as analysis_handler
 from handlers import entities as entities_handler
 from handlers import persona as persona_handler
 from handlers import reply as reply_handler
-from handlers import scoring
+from handlers import scoring, topic_model
 from handlers import sentiment as sentiment_handler
 from handlers.types import ENTITY_FIELDS, SENTIMENTS, EmailText, Entities
 from models.customize.registry import DEFAULT_ROOT, WEIGHTS_FILE, Manifest, Registry
@@ -179,6 +179,8 @@ def render_row(task: str, row: Mapping[str, Any]) -> tuple[Any, str]:
     if task == "analysis":
         completion = analysis_handler.answer(row["label"], row["entities"])
         return analysis_handler.messages(_email(row["text"])), completion
+    if task == "topic":
+        return topic_model.render(row)
     raise ValueError(f"unknown task {task!r}")
 
 
@@ -215,6 +217,8 @@ def _requests(task: str, rows: Sequence[Mapping[str, Any]], adapter: str) -> lis
         return [entities_handler.build_request(_email(r["text"]), adapter) for r in rows]
     if task == "analysis":
         return [analysis_handler.build_request(_email(r["text"]), adapter) for r in rows]
+    if task == "topic":
+        return [topic_model.build_request(topic_model.row_email(r), adapter) for r in rows]
     if task == "persona":
         return [persona_handler.build_request(r["text"], r["persona"], adapter,
                                               _REWRITE_MAX_TOKENS) for r in rows]
@@ -227,7 +231,7 @@ def score(task: str, rows: Sequence[Mapping[str, Any]],
           results: Sequence[GenerateResult]) -> dict[str, Any]:
     """Task figures of generated outputs against the rows' labels, via the handlers' parsers.
 
-    sentiment: accuracy (an unparseable output counts as wrong); entities: micro-F1 over
+    sentiment and topic: accuracy (an unparseable output counts as wrong); entities: micro-F1 over
     (field, normalised value) pairs and whole-answer exact match; persona/reply: exact match and
     mean character similarity (difflib ratio) to the reference text.
     """
@@ -236,11 +240,12 @@ def score(task: str, rows: Sequence[Mapping[str, Any]],
         from daemon.tools import analysis_eval
 
         return analysis_eval.score(rows, results)
-    if task == "sentiment":
+    if task in ("sentiment", "topic"):
+        parse_label = sentiment_handler.parse if task == "sentiment" else topic_model.parse
         correct = 0
         for row, result in zip(rows, results, strict=True):
             try:
-                correct += sentiment_handler.parse(result) == row["label"]
+                correct += parse_label(result) == row["label"]
             except OutputError:
                 continue  # counted as wrong: that is the figure's meaning
         return {"accuracy": round(correct / n, 4), "accuracy_examples": n}

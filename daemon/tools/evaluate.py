@@ -19,7 +19,7 @@ from daemon.tools import analysis_eval
 from daemon.tools.injection_drafts import run_injection_drafts
 from daemon.tools.injection_eval import INJECTION, run_injection_eval
 from daemon.tools.jsonl import read_jsonl, write_predictions
-from handlers import entities, persona, reply, scoring, sentiment, topic
+from handlers import entities, persona, reply, scoring, sentiment, topic, topic_model
 from handlers.checks import CHECKS, FACTS_LOST, check_draft, check_rewrite
 from handlers.checks_wording import cut, unfamiliar_sentences
 from handlers.repair import repair
@@ -57,6 +57,7 @@ def load_examples(task: str, path: Path) -> list[dict[str, Any]]:
         "entities": ("text", "entities"),
         "reply": ("text",),
         "persona": ("text",),
+        "topic": ("body", "label"),
     }[task]
     examples = []
     for number, example in read_jsonl(path):
@@ -169,6 +170,11 @@ def _task_functions(
             guarded(lambda e, r: sentiment.parse(r)),
             lambda ex, pr: scoring.sentiment_report([e["label"] for e in ex], pr),
         )
+    if task == "topic":  # accuracy against the rows' case, and which cases it confuses
+        return (lambda e: topic_model.build_request(topic_model.row_email(e), adapter),
+                guarded(lambda e, r: topic_model.parse(r)),
+                lambda ex, pr: scoring.sentiment_report([e["label"] for e in ex], pr,
+                                                        list(topic.LABELS), "topic"))
     if task == "analysis":
         return (lambda e: analysis_eval.build_one(e, adapter, shots),
                 guarded(analysis_eval.parse_one), analysis_eval.report)

@@ -421,6 +421,13 @@ def analysis_examples(n: int, seed: int = 0, split: Split = "train") -> list[dic
     return _alternate(emails, reviews, posts)[:n]
 
 
+def topic_examples(n: int, seed: int = 0, split: Split = "train") -> list[dict[str, Any]]:
+    """Request rows ``{"subject", "body", "label"}`` (the label a case of the fifteen): the
+    emails of every case, a share of them telling the problem in other words."""
+    return [{"subject": e.subject, "body": e.body, "label": e.issue}
+            for e in generate_emails(n, seed, split, more_cases=True, paraphrased=True)]
+
+
 def _labelled_posts(n: int, seed: int, split: Split) -> list[synth_short.ShortText]:
     """The first ``n`` generated posts that carry a sentiment (a prefix for a smaller ``n``)."""
     generated = max(n, 1)
@@ -462,7 +469,7 @@ def persona_examples(n: int, seed: int = 0, split: Split = "train",
 
 _BUILDERS: dict[str, Callable[[int, int, Split], list[dict[str, Any]]]] = {
     "sentiment": sentiment_examples, "entities": entity_examples, "reply": reply_examples,
-    "persona": persona_examples, "analysis": analysis_examples,
+    "persona": persona_examples, "analysis": analysis_examples, "topic": topic_examples,
 }
 
 
