@@ -191,10 +191,10 @@ def test_a_dead_letter_remembers_the_content_type_replay_must_send_again() -> No
 
 @pytest.mark.parametrize(("name", "count", "read"), [
     ("customer_mail", 24, True), ("customer_mail_2", 30, False), ("customer_mail_3", 30, False),
-    ("customer_mail_4", 30, False)])
+    ("customer_mail_4", 30, False), ("customer_mail_5", 40, False)])
 def test_the_customer_mail_sets_decode_to_emails_that_want_a_reply(name: str, count: int,
                                                                    read: bool) -> None:
-    """tests/data/customer_mail and the three sets written after it: every message decodes as a
+    """tests/data/customer_mail and the four sets written after it: every message decodes as a
     customer's, none is skipped or rejected. The first set was read to write the request reader,
     so each of its emails reads as a request; the others measure the reader (docs/DRAFTS.md)."""
     from pathlib import Path
