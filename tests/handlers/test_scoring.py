@@ -41,3 +41,13 @@ def test_rubric_checks_what_a_reviewer_checks() -> None:
     assert not rubric(pirate, "Hello Ana.")["persona_markers"]
     report = rubric_report("reply", [good, bad])
     assert 0 < report["score"] < 1 and report["checks"]["name_used"] == 0.5
+
+
+def test_a_label_report_takes_other_classes_and_misses_a_gold_label_outside_them() -> None:
+    report = sentiment_report(["refund_status", "other", "warranty"],
+                              ["refund_status", "warranty", None],
+                              classes=["refund_status", "warranty"], task="topic")
+    assert report["task"] == "topic" and report["n"] == 3
+    assert report["accuracy"] == 0.3333  # one of three, rounded as every ratio here
+    assert report["confusion"]["other"]["warranty"] == 1
+    assert report["per_class"]["warranty"] == {"precision": 0.0, "recall": 0.0, "support": 1}

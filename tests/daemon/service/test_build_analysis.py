@@ -103,3 +103,14 @@ def test_the_setting_takes_only_split_or_joint(
     # "analysis" is no stage: the settings refuse it as one (the pipeline config would too).
     with pytest.raises(ValueError, match="tasks"):
         settings_for(registry, monkeypatch, tasks=("sentiment", "analysis", "reply"))
+
+
+def test_the_request_adapter_reads_beside_the_analysis_unless_switched_off(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    on = settings_without_env(monkeypatch, engine="echo")
+    assert task_adapters(on)["topic"] == DEFAULTS["topic"]
+    assert build_pipeline_config(on).adapter("topic") == DEFAULTS["topic"]
+    off = settings_without_env(monkeypatch, engine="echo", request_adapter=False)
+    assert "topic" not in task_adapters(off)
+    assert build_pipeline_config(off).adapter("topic") is None

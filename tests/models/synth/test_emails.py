@@ -462,3 +462,15 @@ def test_paraphrased_emails_tell_the_case_in_other_words_and_leave_the_rest_as_t
     assert [r["text"] for r in rows] == [t.body for t in told]
     with pytest.raises(ValueError, match="reply rows only"):
         write_dataset("sentiment", 5, 3, "train", Path("unused.jsonl"), paraphrased=True)
+
+
+def test_topic_rows_label_every_case_and_train_on_the_handlers_prompt() -> None:
+    from daemon.tools.customize import render_row
+    from handlers.topic import LABELS
+
+    rows = synth.topic_examples(600, seed=5)
+    assert {row["label"] for row in rows} == set(LABELS)
+    messages, completion = render_row("topic", rows[0])
+    assert completion == LABELS[rows[0]["label"]]
+    assert messages[-1].content.endswith("\nRequest:")
+    assert synth.topic_examples(600, seed=5) == rows  # reproducible from its seed
