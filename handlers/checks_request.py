@@ -33,7 +33,7 @@ from __future__ import annotations
 
 from handlers import topic
 from handlers.checks_answer import answers_nothing, sentences
-from handlers.checks_wording import cut_answers
+from handlers.checks_wording import cut_answers, hold
 from handlers.types import EmailText, Sentiment
 from models.synth.answers import CASE_OF_REQUEST, closest_answer
 
@@ -82,11 +82,13 @@ def hold_off_request(draft: str, email: EmailText, source: EmailText, sentiment:
                      ) -> tuple[str, tuple[str, ...]]:
     """:func:`unanswered`'s reasons, and the draft with an answer to another request replaced
     by the holding line (:func:`handlers.checks_wording.cut_answers`; ``check_wording`` "cut"):
-    such a draft answers nothing now, so it also gets ``no_answer``."""
+    such a draft answers nothing now, so it also gets ``no_answer``. A draft that answers
+    nothing (``no_answer``) and says no holding line gets one (:func:`handlers.checks_wording.
+    hold`)."""
     why = unanswered(draft, email, source, sentiment)
     held = cut_answers(draft, sentiment, _case(email)) if why == ("off_request",) else None
-    if held is None:
-        return draft, why
+    if held is None:  # a draft that answers nothing says, at least, that support will be back
+        return (hold(draft, sentiment, _case(email)) if "no_answer" in why else draft), why
     return held, (*why, *(r for r in unanswered(held, email, source, sentiment) if r not in why))
 
 

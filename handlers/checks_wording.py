@@ -67,6 +67,10 @@ _CLOSINGS = frozenset(closing for closings in R.REPLY_CLOSINGS.values() for clos
 # The apology handlers.repair adds to a negative email's draft that has none.
 APOLOGY = "I'm sorry for the trouble you've had."
 _OWN = (APOLOGY, *OPENINGS.values(), HOLDING, PASSED_ON)
+# A sentence that tells the customer support will come back: the two lines above, and the
+# closings of the generator's negative replies that promise it.
+_COMING_BACK = re.compile(r"\b(?:get back to you|pass your message on|keep you updated|be in "
+                          r"touch)\b", re.IGNORECASE)
 _EXTRAS = (f"the {SLOT}", f"the {SLOT} and the {SLOT}", f"the {SLOT}, the {SLOT} and the {SLOT}")
 _WORD = re.compile(r"<slot>|[a-z0-9]+(?:'[a-z]+)?")
 _SENTENCE_END = re.compile(r"(?<=[.!?])\s+")
@@ -198,6 +202,16 @@ def cut_answers(draft: str, sentiment: Sentiment, request: str | None) -> str | 
     whose answer belongs to another request than the email's (``off_request``)."""
     answers = {s for s in body_sentences(draft) if closest_answer(s) is not None}
     return _without(draft, answers, sentiment, request) if answers else None
+
+
+def hold(draft: str, sentiment: Sentiment, request: str | None) -> str:
+    """``draft`` with :data:`HOLDING` (:data:`PASSED_ON` for praise or thanks) after its first
+    body sentence when no sentence of it answers anything and it says neither line yet: a draft
+    whose answer a mend deleted (``no_answer``) still tells the customer support will be back.
+    A draft that says so already (a closing's "we'll be in touch") is left as it is."""
+    if _COMING_BACK.search(draft):
+        return draft
+    return _without(draft, set(), sentiment, request)
 
 
 def _without(draft: str, bad: set[str], sentiment: Sentiment, request: str | None) -> str:

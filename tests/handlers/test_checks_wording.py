@@ -12,6 +12,7 @@ from handlers.checks_wording import (
     body_sentences,
     cut,
     cut_answers,
+    hold,
     review,
     unfamiliar_sentences,
 )
@@ -149,6 +150,19 @@ def test_cut_answers_puts_the_holding_line_in_place_of_every_answer() -> None:
     assert cut_answers(draft, "negative", "refund_status") == _draft(
         ACK, HOLDING, "We'll keep you updated until this is resolved.")
     assert cut_answers(_draft(ACK), "negative", None) is None  # no answer to cut
+
+
+def test_a_draft_that_answers_nothing_gets_the_holding_line_once() -> None:
+    closing = "We're happy to help with anything else you need."
+    empty = _draft(ACK, closing)
+    assert hold(empty, "negative", None) == _draft(f"{ACK} {HOLDING}", closing)
+    assert hold(empty, "positive", "praise") == _draft(f"{ACK} {PASSED_ON}", closing)
+    held = hold(empty, "negative", None)
+    assert hold(held, "negative", None) == held  # said once
+    answered = _draft(ACK, ANSWER)
+    assert hold(answered, "negative", "refund_status") == answered
+    promised = _draft(ACK, "Thanks for bearing with us; we'll be in touch as soon as we know more.")
+    assert hold(promised, "negative", None) == promised  # it says so already
 
 
 def test_a_new_wording_of_an_answer_to_the_emails_own_case_is_kept() -> None:

@@ -362,6 +362,17 @@ async def test_a_draft_that_answers_nothing_goes_out_for_review() -> None:
     assert draft.needs_review and draft.review_reasons == ("no_answer",)
     batch = await Pipeline(_replies(GOOD, GOOD), PipelineConfig()).run([email])
     assert batch.outcomes[0].review_reasons == ()  # type: ignore[union-attr]
+    # Under check_wording "cut" it also says that support will come back to the customer,
+    # unless a closing says so already.
+    cut = PipelineConfig(check_wording="cut")
+    batch = await Pipeline(_replies(holding, GOOD), cut).run([email])
+    assert batch.outcomes[0].body == holding  # type: ignore[union-attr]
+    bare = holding.replace("We'll keep you updated until this is resolved.",
+                           "Let us know if you have any other questions.")
+    batch = await Pipeline(_replies(bare, GOOD), cut).run([email])
+    (draft,) = batch.outcomes
+    assert isinstance(draft, DraftText) and draft.review_reasons == ("no_answer",)
+    assert draft.body == bare.replace("causing.", f"causing. {HOLDING}")
 
 
 async def test_a_draft_that_answers_another_request_goes_out_for_review() -> None:
