@@ -179,8 +179,9 @@ def cut(draft: str, entities: Entities, sentiment: Sentiment, request: str | Non
     none. What replaces them is fixed text: :data:`OPENINGS` for a cut first sentence (unless
     what is left opens with thanks or an apology), and, when no sentence left answers anything
     (:func:`models.synth.answers.closest_answer`), :data:`HOLDING` (:data:`PASSED_ON` for praise
-    or thanks) where the first cut sentence after the opening stood. Greeting and sign-off are
-    kept as written."""
+    or thanks) where the first cut sentence after the opening stood; a kept sentence that
+    promises the same ("we'll keep you updated") then goes, so the draft says it once. Greeting
+    and sign-off are kept as written."""
     return _cut(draft, unfamiliar_sentences(draft, entities), sentiment, request)
 
 
@@ -230,6 +231,9 @@ def _without(draft: str, bad: set[str], sentiment: Sentiment, request: str | Non
     kept = [s for group in groups for s in group if s not in bad]
     answered = any(closest_answer(s) is not None for s in kept)
     hold = None if answered else PASSED_ON if request in _THANKS else HOLDING
+    if hold:  # the holding line is the one promise to come back: a closing's goes
+        bad = bad | {s for s in kept if _COMING_BACK.search(s)}
+        kept = [s for s in kept if s not in bad]
     # What is left opens with thanks or an apology of its own (not a closing's "Thanks for
     # bearing with us" moved up).
     opens_itself = bool(kept) and kept[0] not in _CLOSINGS and _words(kept[0])[:1] in (

@@ -66,8 +66,13 @@ _CASES: dict[str, tuple[tuple[re.Pattern[str], int], ...]] = {
             r"parcel|package)|\bdelivery (?:status|estimate)|\bwas (?:due|supposed to arrive)"),
          _STRONG),
         (_p(r"\b(?:could|can) ?not be delivered|\bunable to (?:\w+ )?deliver|"
-            r"\b(?:tried|attempted) to deliver|\bnobody (?:knocked|rang)|\bmissed (?:the )?"
-            r"delivery|\bredeliver"), _STRONG),
+            r"\b(?:tried|attempted) to deliver|\bnobody (?:knocked|rang|came|come)\b|\bmissed "
+            r"(?:the )?delivery|\bredeliver"), _STRONG),
+        # "Tracking hasn't moved for six days", "where is it?", "says delivered but ...".
+        (_p(r"\b(?:tracking|status|parcel|package|order|link|courier)\b[^.?!\n]{0,80}?\b(?:has(?:n't"
+            r"| not)|hasnt|not)\s+(?:moved|changed|updated|been updated)\b|\bwhere(?:'s| is) it\b|\bwhere it is\b|\bis it (?:actually |even |still )?"
+            r"coming\b|\b(?:says|said|shows?|showing|marked)(?: as)?\W+(?:\w+\W+){0,2}?"
+            r"(?:delivered|handed to)"), _STRONG),
         (_p(r"\btrack(?:ing)?\b|\bcourier\b|\bin transit\b|out for delivery|\bdue\b|"
             r"\bestimated\b"), _WEAK),
     ),
@@ -77,7 +82,10 @@ _CASES: dict[str, tuple[tuple[re.Pattern[str], int], ...]] = {
             r"\bsnapped\b|\bin (?:bits|pieces)\b|\bleak(?:s|ing|ed)?\b|\b(?:just )?died\b"),
          _STRONG),
         (_p(r"\bstopped working|won't (?:turn|switch) on|doesn't (?:turn|switch) on|\bdefective\b|"
-            r"\bfaulty\b|\bclicking noise"), _STRONG),
+            r"\bfaulty\b|\bclicking noise|\bburning (?:\w+ )?smell|\bsmell of (?:burning|hot)|"
+            r"\btrip(?:s|ped)? (?:the|our|my) (?:electrics|fuse|power|switch)|\bgone (?:completely )?"
+            r"(?:silent|dead)\b|\bno sound\b|\bstill (?:stops|cuts out|won't work|doesn't work)"),
+         _STRONG),
         (_p(r"\bnot working\b"), _WEAK),
     ),
     "wrong_item": (
@@ -85,13 +93,19 @@ _CASES: dict[str, tuple[tuple[re.Pattern[str], int], ...]] = {
             r"order)\b|\binstead of\b|not what I ordered|\bmix-?up\b|someone else's|"
             r"doesn't (?:match|contain)|sent (?:me )?the wrong|something (?:completely|totally) "
             r"different"), _STRONG),
+        # "what turned up is the 500", "inside is a sandwich toaster", "the ones I paid for".
+        (_p(r"\bwhat (?:turned up|arrived|came|I got|I received) (?:is|was)\b|\binside (?:is|was) "
+            r"(?:a|an)\b|\bthe box says\b|\bthe (?:one|ones|thing|model) I (?:actually )?"
+            r"(?:paid for|ordered|bought)\b|\b(?:I|we) (?:paid for|ordered) the\b[^.?!\n]{0,60}?"
+            r"\b(?:but|and) (?:got|received)\b"), _STRONG),
     ),
     "billing": (
         (_p(r"\bcharged (?:me )?twice\b|\bdouble[- ]charged?\b|\btwo (?:separate |different )?"
             r"(?:charges|payments)\b|\bduplicate (?:charge|payment)|\bovercharged\b"), _STRONG),
         (_p(r"\bafter I(?: had)?(?: already)? cancell?ed\b"), _STRONG),
         (_p(r"\b(?:took|taken|take) (?:the )?money\b|\bcharged\b" + _W + r"after\b|"
-            r"\ba charge (?:on|for|from)\b|\bdon't recogni[sz]e"), _STRONG),
+            r"\ba charge (?:on|for|from)\b|\bdon't recogni[sz]e|\b(?:went|gone|taken|came|come) "
+            r"(?:out )?(?:of|from) my (?:\w+ )?(?:account|card)\b"), _STRONG),
         # Not "billing period": a cancellation at the end of one is no billing question.
         (_p(r"\binvoices?\b|\bbilling\b(?! period| cycle)|\bbilled\b|\b(?:my|the|this) bill\b|"
             r"\breceipts (?:for|from)|\bcop(?:y|ies) of (?:the |my )?receipts?"), _STRONG),
@@ -99,30 +113,36 @@ _CASES: dict[str, tuple[tuple[re.Pattern[str], int], ...]] = {
          _WEAK),
     ),
     "return_request": (
-        (_p(r"\b(?:want|like|need|wish|hoping)\s+to\s+(?:return|send back)\b|\bsend (?:it|this|"
-            r"them) back\b|\bgoing back\b(?! and forth| to (?:you|the sender|sender))|"
+        (_p(r"\b(?:want|like|need|wish|hoping)\s+to\s+(?:return|send back)\b|\bsend(?:ing)? (?:it|this|"
+            r"them|these) back\b|\bgoing back\b(?! and forth| to (?:you|the sender|sender))|"
             r"\breturn (?:label|policy|it|this|them)\b|"
             r"\bhow do I (?:return|send back)|\bpossible to return\b"), _STRONG),
         (_p(r"\breturn(?:ing)?\b"), _WEAK),
     ),
     "cancellation": (
-        (_p(r"\bcancel(?:l?ed|l?ing|lation)?\b"), _STRONG),
+        (_p(r"(?<!noise )(?<!noise-)\bcancel(?:l?ed|l?ing|lation)?\b|\bstop\b(?:\W+\w+){0,3}?\W+"
+            r"before it (?:ships|is (?:sent|shipped|dispatched))|\b(?:same order|ordered it) twice "
+            r"by mistake"), _STRONG),
         (_p(r"\bsubscription\b|\bmembership\b|\bunsubscribe"), _WEAK),
     ),
     "feature_question": (
-        (_p(r"\bbefore (?:I|we) (?:buy|order|purchase|place)|\b(?:one|a|quick) question\b"),
-         _STRONG),
+        (_p(r"\bbefore (?:I|we) (?:buy|order|purchase|place)|\b(?:one|a|quick) question\b|"
+            r"\bquestions? (?:\w+ ){0,4}?before (?:I |we )?(?:buy|order|purchas)|\b(?:thinking|"
+            r"planning) (?:of|about|to) (?:buy|order|get)(?:ing)?\b|\bconsidering (?:buying|"
+            r"ordering)\b"), _STRONG),
         (_p(r"\bis there (?:a|an|any)\b[^.?!\n]{0,60}\?|\bis it (?:compatible|possible)\b|"
             r"\bcompatible with\b"), _STRONG),
         (_p(r"\b(?:can|does|do|will)\b[^.?!\n]{0,60}?\b(?:be used|work with|run (?:off|from|on)|"
             r"turn (?:off|on) the|support|come with|have a)\b[^.?!\n]{0,60}\?"), _STRONG),
-        (_p(r"\bcompatible\b|\bsupport(?:s|ed)?\b|\bfirmware\b|\bfeature"), _WEAK),
+        (_p(r"\bcompatible\b|\bsupport(?:s|ed)?\b|\bfirmware\b|\bfeature|\b(?:want|looking) to "
+            r"(?:buy|order)\b"), _WEAK),
     ),
     "setup_help": (
         (_p(r"\bset(?:ting)?[- ]?up\b(?! took| was)|\bwon't connect\b|"
             r"can't (?:connect|find it|pair)|\bpair(?:ing|ed)\b|\bpair (?:it|them|with)\b|"
             r"\bcalibrat|\bconnection failed\b|\b(?:getting|get) (?:it|them) to "
-            r"(?:work|connect)\b"),
+            r"(?:work|connect|show up|appear)\b|\b(?:show|shows|showing) up in the app\b|"
+            r"\bjoin (?:it |them )?to (?:the |my )?(?:home )?wi-?fi\b"),
          _STRONG),
         (_p(r"\bdrop(?:s|ping)? (?:off|out)\b|\bdisconnect|\b(?:unable|fails?) to connect|"
             r"\bconnect to (?:the |my )?(?:wi-?fi|network|app)"), _STRONG),
@@ -132,14 +152,16 @@ _CASES: dict[str, tuple[tuple[re.Pattern[str], int], ...]] = {
     "praise": (
         (_p(r"\b(?:love|loving|adore)\b|\b(?:so|very|really) happy with\b|\bbest thing\b|"
             r"\bfantastic\b|\bbrilliant\b|\bamazing\b|\bimpressed\b|\bjust wanted to say\b|"
-            r"\bwent out of (?:their|his|her) way|\bhow happy\b"), _STRONG),
+            r"\bwent out of (?:their|his|her) way|\bhow happy\b|\bgame[- ]?changer\b|"
+            r"\bobsessed with\b"), _STRONG),
         (_p(r"\bthank(?:s| you)\b|\bgreat\b|\bhappy\b|\bdelighted\b|\brecommend"), _WEAK),
     ),
     "support_thanks": (
         (_p(r"\bthank(?:s| you)(?: so much| again)? for (?:the help|all (?:the|your) help|helping|"
             r"sorting|fixing|resolving|your patience with me)|"
             r"\b(?:sorting|sorted) (?:it |this |that )?out\b|\bworking again\b|"
-            r"\bproblem solved\b"), _STRONG),
+            r"\bproblem solved\b|\bwalk(?:ing|ed)? me through\b|\bdid the trick\b|\b(?:the|your) "
+            r"(?:update|fix|tip|steps|instructions|advice) (?:did it|worked|fixed)"), _STRONG),
         (_p(r"\byour colleague\b|\b(?:agent|representative|rep)\b|\b(?:so|incredibly|very) "
             r"(?:helpful|patient)\b|\bpass (?:on )?my thanks|"
             r"\b(?:she|he) (?:was|were) (?:so |very |incredibly |really )?"
@@ -149,8 +171,8 @@ _CASES: dict[str, tuple[tuple[re.Pattern[str], int], ...]] = {
     "missing_part": (
         (_p(r"\bmissing\b|\bwas(?:n't| not) in the (?:box|bag|package)|\bweren't in\b|\bno "
             r"(?:\w+ ){0,2}(?:in the box|included)|\b(?:arrived|came|delivered|sent)\b"
-            r"(?:\W+\w+){0,4}?\W+without the\b|\bonly half\b|\bhalf (?:of )?(?:my|the) order\b"),
-         _STRONG),
+            r"(?:\W+\w+){0,4}?\W+without the\b|\bonly half\b|\bhalf (?:of )?(?:my|the) order\b|"
+            r"\bempty (?:\w+ )?(?:slot|hole|space|compartment)\b|\bshould be two\b"), _STRONG),
         (_p(r"\bin the box\b|\bpacking (?:list|slip)\b|\baccessor(?:y|ies)\b"), _WEAK),
     ),
     "refund_status": (
@@ -163,17 +185,27 @@ _CASES: dict[str, tuple[tuple[re.Pattern[str], int], ...]] = {
             r"(?:\W+\w+){1,4}?\W+back\b"), _STRONG),
         (_p(r"\bmoney (?:still )?(?:hasn't|has not|hasnt) (?:yet )?(?:come back|arrived|been "
             r"(?:returned|refunded))|\bmoney back yet\b"), _STRONG),
+        # "REFUND STILL NOT RECEIVED", "still hasn't appeared on my card".
+        (_p(r"\brefund\W+(?:still\W+)?(?:not|never|hasn't|has not)\W+(?:been\W+)?(?:received|"
+            r"arrived|come|appeared|paid)|\b(?:hasn't|has not|hasnt|nothing has|not) (?:yet )?"
+            r"(?:come back|appeared|shown up|arrived|gone back)\W+(?:\w+\W+){0,2}?(?:on|to|in) my "
+            r"(?:\w+ )?(?:card|account|bank)"), _STRONG),
         (_p(r"\brefund"), _WEAK),
     ),
     "warranty": (
-        (_p(r"\bwarrant(?:y|ies)\b|\bguarantee\b"), _STRONG),
+        (_p(r"\bwarrant(?:y|ies)\b|\bguarantee\b|\bstill (?:be )?covered\b|\bcover(?:s|ed)? (?:it|"
+            r"this|them) for\b|\bcovered for (?:\w+ )?(?:years?|months)\b"), _STRONG),
         (_p(r"\bcovered\b|\bclaim\b|\bmanufacturer\b"), _WEAK),
     ),
     "address_change": (
         # Not an email address: changing the one an account signs in with is a login case.
         (_p(r"\b(?:change|update|correct|edit)\b" + _W + r"(?<!email )(?<!e-mail )add?ress|"
             r"\bnew add?ress\b|\bold (?:flat|house|"
-            r"add?ress|apartment)|\bmoved (?:house|flat)?"), _STRONG),
+            r"add?ress|apartment)|\bmoved (?:house|flat|home)\b|\b(?:I|we)(?:'ve| have)? (?:just |"
+            r"recently )?moved\b(?! (?:the|it|my|our|them)\b)"), _STRONG),
+        # "could it come to my office instead?", "redirect it".
+        (_p(r"\b(?:come|go|send|sent|deliver|delivered)\b(?:\W+\w+){0,3}?\W+to my (?:office|work|"
+            r"workplace)\b|\bredirect"), _STRONG),
         (_p(r"\badd?ress\b" + _W + r"(?:chang|correct|updat)"), _STRONG),
     ),
     "login_problem": (

@@ -108,12 +108,21 @@ def test_cut_drops_a_guess_beside_a_learned_answer_and_keeps_the_layout() -> Non
 
 
 def test_a_guessed_answer_gives_way_to_the_holding_line_where_it_stood() -> None:
-    draft = _draft(ACK, GARBLED, "We'll keep you updated until this is resolved.")
-    assert cut(draft, KNOWN, "negative", "late_delivery") == _draft(
-        ACK, HOLDING, "We'll keep you updated until this is resolved.")
+    thanks = "Thanks for your patience while we sort this out."
+    draft = _draft(ACK, GARBLED, thanks)
+    assert cut(draft, KNOWN, "negative", "late_delivery") == _draft(ACK, HOLDING, thanks)
     # A thank-you gets its thanks passed on, not a promise to look into something.
-    assert cut(draft, KNOWN, "positive", "praise") == _draft(
-        ACK, PASSED_ON, "We'll keep you updated until this is resolved.")
+    assert cut(draft, KNOWN, "positive", "praise") == _draft(ACK, PASSED_ON, thanks)
+
+
+def test_the_holding_line_is_the_drafts_one_promise_to_come_back() -> None:
+    updated = "We'll keep you updated until this is resolved."
+    bearing = "Thanks for bearing with us; we'll be in touch as soon as we know more."
+    draft = _draft(ACK, GARBLED, updated, bearing)
+    assert cut(draft, KNOWN, "negative", "late_delivery") == _draft(ACK, HOLDING)
+    # Where an answer is kept, no holding line comes in and the closing's promise stays.
+    assert cut(_draft(ACK, ANSWER, GARBLED, updated), KNOWN, "negative", "late_delivery") == (
+        _draft(ACK, ANSWER, updated))
 
 
 def test_a_guessed_opening_gives_way_to_one_by_sentiment_unless_an_apology_follows() -> None:
@@ -125,7 +134,7 @@ def test_a_guessed_opening_gives_way_to_one_by_sentiment_unless_an_apology_follo
     assert cut(_draft(opening, sorry, ANSWER), KNOWN, "negative", None) == _draft(sorry, ANSWER)
     bearing = "Thanks for bearing with us; we'll be in touch as soon as we know more."
     assert cut(_draft(opening, bearing), KNOWN, "negative", None) == _draft(
-        OPENINGS["negative"], HOLDING, bearing)  # a closing opens nothing
+        OPENINGS["negative"], HOLDING)  # a closing opens nothing, and its promise gives way
 
 
 @pytest.mark.parametrize("mood", ["negative", "neutral", "positive"])
@@ -147,8 +156,7 @@ def test_a_one_letter_initial_is_a_slot_only_as_a_whole_word() -> None:
 def test_cut_answers_puts_the_holding_line_in_place_of_every_answer() -> None:
     other = "We'll send you the return instructions in a separate email."
     draft = _draft(ACK, ANSWER, other, "We'll keep you updated until this is resolved.")
-    assert cut_answers(draft, "negative", "refund_status") == _draft(
-        ACK, HOLDING, "We'll keep you updated until this is resolved.")
+    assert cut_answers(draft, "negative", "refund_status") == _draft(ACK, HOLDING)
     assert cut_answers(_draft(ACK), "negative", None) is None  # no answer to cut
 
 
