@@ -70,7 +70,8 @@ _CASES: dict[str, tuple[tuple[re.Pattern[str], int], ...]] = {
             r"(?:the )?delivery|\bredeliver"), _STRONG),
         # "Tracking hasn't moved for six days", "where is it?", "says delivered but ...".
         (_p(r"\b(?:tracking|status|parcel|package|order|link|courier)\b[^.?!\n]{0,80}?\b(?:has(?:n't"
-            r"| not)|hasnt|not)\s+(?:moved|changed|updated|been updated)\b|\bwhere(?:'s| is) it\b|\bwhere it is\b|\bis it (?:actually |even |still )?"
+            r"| not)|hasnt|not)\s+(?:moved|changed|updated|been updated)\b|\bwhere(?:'s| is) it\b|"
+            r"\bwhere it is\b|\bis it (?:actually |even |still )?"
             r"coming\b|\b(?:says|said|shows?|showing|marked)(?: as)?\W+(?:\w+\W+){0,2}?"
             r"(?:delivered|handed to)"), _STRONG),
         (_p(r"\btrack(?:ing)?\b|\bcourier\b|\bin transit\b|out for delivery|\bdue\b|"
@@ -83,7 +84,8 @@ _CASES: dict[str, tuple[tuple[re.Pattern[str], int], ...]] = {
          _STRONG),
         (_p(r"\bstopped working|won't (?:turn|switch) on|doesn't (?:turn|switch) on|\bdefective\b|"
             r"\bfaulty\b|\bclicking noise|\bburning (?:\w+ )?smell|\bsmell of (?:burning|hot)|"
-            r"\btrip(?:s|ped)? (?:the|our|my) (?:electrics|fuse|power|switch)|\bgone (?:completely )?"
+            r"\btrip(?:s|ped)? (?:the|our|my) (?:electrics|fuse|power|switch)|"
+            r"\bgone (?:completely )?"
             r"(?:silent|dead)\b|\bno sound\b|\bstill (?:stops|cuts out|won't work|doesn't work)"),
          _STRONG),
         (_p(r"\bnot working\b"), _WEAK),
@@ -113,8 +115,8 @@ _CASES: dict[str, tuple[tuple[re.Pattern[str], int], ...]] = {
          _WEAK),
     ),
     "return_request": (
-        (_p(r"\b(?:want|like|need|wish|hoping)\s+to\s+(?:return|send back)\b|\bsend(?:ing)? (?:it|this|"
-            r"them|these) back\b|\bgoing back\b(?! and forth| to (?:you|the sender|sender))|"
+        (_p(r"\b(?:want|like|need|wish|hoping)\s+to\s+(?:return|send back)\b|"
+            r"\bsend(?:ing)? (?:it|this|them|these) back\b|\bgoing back\b(?! and forth| to (?:you|the sender|sender))|"
             r"\breturn (?:label|policy|it|this|them)\b|"
             r"\bhow do I (?:return|send back)|\bpossible to return\b"), _STRONG),
         (_p(r"\breturn(?:ing)?\b"), _WEAK),
