@@ -116,7 +116,8 @@ _CASES: dict[str, tuple[tuple[re.Pattern[str], int], ...]] = {
     ),
     "return_request": (
         (_p(r"\b(?:want|like|need|wish|hoping)\s+to\s+(?:return|send back)\b|"
-            r"\bsend(?:ing)? (?:it|this|them|these) back\b|\bgoing back\b(?! and forth| to (?:you|the sender|sender))|"
+            r"\bsend(?:ing)? (?:it|this|them|these) back\b|"
+            r"\bgoing back\b(?! and forth| to (?:you|the sender|sender))|"
             r"\breturn (?:label|policy|it|this|them)\b|"
             r"\bhow do I (?:return|send back)|\bpossible to return\b"), _STRONG),
         (_p(r"\breturn(?:ing)?\b"), _WEAK),
