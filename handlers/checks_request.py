@@ -33,7 +33,7 @@ from __future__ import annotations
 
 from handlers import topic
 from handlers.checks_answer import answers_nothing, sentences
-from handlers.checks_wording import cut_answers, hold
+from handlers.checks_wording import answer_held, cut_answers, hold
 from handlers.types import EmailText, Sentiment
 from models.synth.answers import CASE_OF_REQUEST, closest_answer
 
@@ -78,18 +78,23 @@ def unanswered(draft: str, email: EmailText, source: EmailText, sentiment: str) 
     return ()
 
 
-def hold_off_request(draft: str, email: EmailText, source: EmailText, sentiment: Sentiment
-                     ) -> tuple[str, tuple[str, ...]]:
+def hold_off_request(draft: str, email: EmailText, source: EmailText, sentiment: Sentiment,
+                     disputed: bool = False) -> tuple[str, tuple[str, ...]]:
     """:func:`unanswered`'s reasons, and the draft with an answer to another request replaced
     by the holding line (:func:`handlers.checks_wording.cut_answers`; ``check_wording`` "cut"):
     such a draft answers nothing now, so it also gets ``no_answer``. A draft that answers
     nothing (``no_answer``) and says no holding line gets one (:func:`handlers.checks_wording.
-    hold`)."""
+    hold`). Unless the request is ``disputed`` (``request_disputed``), the holding line then
+    gives way to the email's case's line (:func:`handlers.checks_wording.answer_held`); the
+    reasons stay those of the draft as the adapter wrote it."""
     why = unanswered(draft, email, source, sentiment)
-    held = cut_answers(draft, sentiment, _case(email)) if why == ("off_request",) else None
+    case = _case(email)
+    held = cut_answers(draft, sentiment, case) if why == ("off_request",) else None
     if held is None:  # a draft that answers nothing says, at least, that support will be back
-        return (hold(draft, sentiment, _case(email)) if "no_answer" in why else draft), why
-    return held, (*why, *(r for r in unanswered(held, email, source, sentiment) if r not in why))
+        held = hold(draft, sentiment, case) if "no_answer" in why else draft
+    else:
+        why = (*why, *(r for r in unanswered(held, email, source, sentiment) if r not in why))
+    return (held if disputed else answer_held(held, case)), why
 
 
 def _case(email: EmailText) -> str | None:

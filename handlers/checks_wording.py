@@ -25,7 +25,9 @@ or build on, what is left. A cut opening gives way to a fixed one by sentiment
 (:data:`OPENINGS`), and a cut answer, when no answer is left, to a holding line
 (:data:`HOLDING`: support will come back to the customer; :data:`PASSED_ON` for praise). The
 draft still goes for review: a sentence cut can have been a good new one ("Could you tell us
-which step you've reached?"), and a holding line answers nothing (``no_answer``).
+which step you've reached?"), and a holding line answers nothing (``no_answer``). Where both
+readers of the request agree on the email's case, the holding line gives way to that case's
+line (:func:`answer_held`: "We're going through the charges on your account ..." for billing).
 :func:`cut_answers` does the same to the answer of another request than the email's
 (``off_request``). It applies only to drafts written by an adapter trained on the generator's
 replies (``check_wording``, set from the adapter's manifest): any other writer's sentences are
@@ -63,6 +65,19 @@ OPENINGS: dict[str, str] = {
 HOLDING = "We're looking into this for you and will get back to you as soon as we can."
 PASSED_ON = "We'll pass your message on to the team."
 _THANKS = frozenset({"praise", "support_thanks"})
+# case -> the answer of the generator's replies (key and index into R.REPLY_ANSWERS) that a held
+# draft of that case says instead of HOLDING (:func:`answer_held`): each promises the next step
+# of its case and asks for nothing a customer of that case has most likely said already (not
+# "which part is missing?"). Praise and thanks keep PASSED_ON.
+_CASE_LINES: dict[str, tuple[str, int]] = {
+    "late_delivery": ("late_delivery", 0), "broken_item": ("broken_item", 0),
+    "wrong_item": ("wrong_item", 0), "billing": ("billing", 1),
+    "return_request": ("return_request", 0), "cancellation": ("cancellation", 0),
+    "feature_question": ("feature_question", 1), "setup_help": ("setup_help", 0),
+    "missing_part": ("missing_part", 2), "refund_status": ("refund_status", 1),
+    "warranty": ("warranty", 0), "address_change": ("address_change", 0),
+    "login_problem": ("login_problem", 1),
+}
 _CLOSINGS = frozenset(closing for closings in R.REPLY_CLOSINGS.values() for closing in closings)
 # The apology handlers.repair adds to a negative email's draft that has none.
 APOLOGY = "I'm sorry for the trouble you've had."
@@ -213,6 +228,22 @@ def hold(draft: str, sentiment: Sentiment, request: str | None) -> str:
     if _COMING_BACK.search(draft):
         return draft
     return _without(draft, set(), sentiment, request)
+
+
+def case_line(case: str | None) -> str | None:
+    """The line a held draft of ``case`` says instead of :data:`HOLDING`; None for praise,
+    thanks, an unclear email or an unknown case."""
+    key = _CASE_LINES.get(case or "")
+    return R.REPLY_ANSWERS[key[0]][key[1]] if key else None
+
+
+def answer_held(draft: str, case: str | None) -> str:
+    """``draft`` with its :data:`HOLDING` line, if any, replaced by :func:`case_line` of
+    ``case``: for an email whose case two readers agree on (the word reader's request line, not
+    disputed by the request adapter), the next step of that case says more than "we'll get back
+    to you", and it is the reply adapter's own learned answer for it."""
+    line = case_line(case)
+    return draft.replace(HOLDING, line, 1) if line and HOLDING in draft else draft
 
 
 def _without(draft: str, bad: set[str], sentiment: Sentiment, request: str | None) -> str:

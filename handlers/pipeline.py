@@ -285,7 +285,8 @@ class Pipeline:
                     bodies[i], found[i], sentiments[i], prepared[i].request, mode)
                 if mode == "cut":
                     text, left = checks_request.hold_off_request(
-                        text, emails[i], prepared[i].source, sentiments[i])
+                        text, emails[i], prepared[i].source, sentiments[i],
+                        prepared[i].request_disputed)
                 else:
                     left = checks_request.unanswered(text, emails[i], prepared[i].source,
                                                      sentiments[i])

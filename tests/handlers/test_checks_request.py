@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 from handlers import topic
-from handlers.checks_request import answers_another, unanswered
+from handlers.checks_request import answers_another, hold_off_request, unanswered
+from handlers.checks_wording import HOLDING, answer_held, case_line
 from handlers.types import EmailText
 from models.synth import reply_lists as R
-from models.synth.answers import CASE_OF_REQUEST
+from models.synth.answers import CASE_OF_REQUEST, answered_request
 from models.synth.emails import draft_reply, generate_emails
 
 COURIER = "We've asked the courier for the latest tracking details and will update you soon."
@@ -73,3 +74,34 @@ def test_no_answer_comes_before_off_request() -> None:
     assert unanswered(courier, unread, unread, "negative") == ("off_request",)
     unclear = EmailText("<3@x>", "Code", "The code SAVE10 says invalid.", request=topic.UNCLEAR)
     assert unanswered(courier, unclear, unclear, "neutral") == ("off_request",)
+
+
+def test_a_held_draft_says_its_cases_line_unless_the_request_is_disputed() -> None:
+    email = EmailText("<4@x>", "Refund", "I returned it and still no refund.",
+                      request=topic.LABELS["refund_status"])
+    courier = f"Hi Ana,\n\n{COURIER}\n\nBest regards,\nThe team"
+    held, why = hold_off_request(courier, email, email, "negative")
+    assert why == ("off_request", "no_answer")  # the reasons of what the adapter wrote
+    line = case_line("refund_status")
+    assert line is not None and line in held and HOLDING not in held and COURIER not in held
+    held, _ = hold_off_request(courier, email, email, "negative", disputed=True)
+    assert HOLDING in held and str(line) not in held
+    # an email read as no case keeps the holding line
+    unclear = EmailText("<5@x>", "Code", "The code SAVE10 says invalid.", request=topic.UNCLEAR)
+    assert HOLDING in hold_off_request(courier, unclear, unclear, "neutral")[0]
+
+
+def test_every_cases_line_is_an_answer_of_that_case_that_asks_nothing() -> None:
+    for case in topic.LABELS:
+        line = case_line(case)
+        if case in ("praise", "support_thanks"):
+            assert line is None  # thanks are passed on
+            continue
+        assert line is not None and CASE_OF_REQUEST[answered_request(line) or ""] == case
+        if case not in ("broken_item", "wrong_item", "setup_help", "address_change",
+                        "login_problem"):  # these ask for a photo, a step, the address
+            assert "?" not in line
+    assert case_line(None) is None and case_line(topic.UNCLEAR) is None
+    draft = f"Hi Ana,\n\nThanks. {HOLDING}\n\nBest,\nThe team"
+    assert answer_held(draft, "billing") == draft.replace(HOLDING, str(case_line("billing")))
+    assert answer_held(draft, None) == draft

@@ -6,7 +6,7 @@ from collections.abc import Sequence
 import pytest
 
 from handlers import reply
-from handlers.checks_wording import HOLDING, OPENINGS
+from handlers.checks_wording import HOLDING, OPENINGS, case_line
 from handlers.pipeline import Pipeline, PipelineConfig
 from handlers.types import DraftText, EmailText, TaskFailure
 from models.engines.base import GenerateRequest, GenerateResult
@@ -389,14 +389,15 @@ async def test_a_draft_that_answers_another_request_goes_out_for_review() -> Non
     assert isinstance(draft, DraftText) and draft.body == courier  # flagged, not rewritten
     assert batch.draft_outcomes == {"passed": 1}
     assert draft.needs_review and draft.review_reasons == ("off_request",)
-    # Under check_wording "cut", the other request's answer gives way to the holding line.
+    # Under check_wording "cut", the other request's answer gives way to the holding line, and
+    # that to the line of the email's own case (no request adapter here disputes it).
     batch = await Pipeline(_replies(courier, GOOD), PipelineConfig(check_wording="cut")).run(
         [email])
     (draft,) = batch.outcomes
     assert isinstance(draft, DraftText) and draft.review_reasons == ("off_request",)
     assert draft.body == courier.replace(
         "We've asked the courier for the latest tracking details and will update you as soon as "
-        "we hear back.", HOLDING)
+        "we hear back.", str(case_line("refund_status")))
     # Held around nothing but an acknowledgement, the draft answers nothing now, and says so.
     acked = courier.replace("Sorry about the trouble with your Nimbus X2.",
                             "I'm sorry for the trouble you've had.")
@@ -434,9 +435,10 @@ async def test_with_check_wording_cut_the_guesses_give_way_to_fixed_text() -> No
     batch = await Pipeline(_replies(GOOD, GOOD), cut).run([email])
     (draft,) = batch.outcomes
     assert isinstance(draft, DraftText) and batch.draft_outcomes == {"passed": 1}
-    assert draft.body == (f"Hi Ana,\n\n{OPENINGS['negative']} {HOLDING}\n\n"
+    assert draft.body == (f"Hi Ana,\n\n{OPENINGS['negative']} {case_line('late_delivery')}\n\n"
                           "Best regards,\nThe replyd support team")
-    # Read again once cut: the holding line answers nothing, and says so.
+    # Read again once cut: the adapter's draft answered nothing, and says so; the case's line
+    # stands in for the holding line (the request is not disputed).
     assert draft.review_reasons == ("no_answer", "unfamiliar_wording")
     batch = await Pipeline(_replies(LEARNED, GOOD), cut).run([email])
     assert batch.outcomes[0].body == LEARNED  # type: ignore[union-attr]
