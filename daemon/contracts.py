@@ -121,9 +121,11 @@ class Draft(_Wire):
         "word of; unfamiliar_wording when the draft held a sentence the reply adapter never "
         "learned (a guess: garbled, or an answer of its own), with check_wording on; with "
         "check_wording cut (the default for the shipped adapter) such sentences are cut, and a "
-        "line saying support will get back to the customer stands for an answer cut; "
-        "request_disputed when the word reader and the request adapter read the email as "
-        "two different requests (the draft answers the word reader's).",
+        "line saying support will get back to the customer (or, where both readers agree on "
+        "the request, that request's next step) stands for an answer cut; request_disputed "
+        "when the word reader and the request adapter read the email as two different "
+        "requests (the draft answers the word reader's); request_inferred when the words "
+        "named no request and the draft answers the one the request adapter read.",
     )
     language: str | None = Field(
         None, description="ISO 639-1 code of the newly written text, 'und' when too short to "

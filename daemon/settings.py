@@ -359,9 +359,9 @@ class Settings(BaseSettings):
         "no answer is left); flag (or on): left as written. auto: cut when the reply adapter "
         "was trained on replyd's generated replies (its manifest); else off.")
     request_adapter: bool = Field(True, description="Ask the request adapter (the registry's "
-        "topic default, or one named in adapters) what each email asks for, beside the word "
-        "reader: where the words name one request and the adapter another, the draft gets "
-        "needs_review (request_disputed). One more short request per email in the first stage.")
+        "topic default, or one in adapters) what each email asks, beside the word reader: if "
+        "they differ, needs_review (request_disputed); where the words name none but lean to "
+        "the adapter's, that is answered (request_inferred). One more short request per email.")
     company_name: str = Field("replyd", description="Signs fallback drafts (The X support team).")
     max_email_tokens: int = Field(
         1024, ge=32,

@@ -177,8 +177,7 @@ class Pipeline:
             requests.append(sentiment.build_request(email, config.adapter("sentiment")))
             if "entities" in tasks:
                 requests.append(entities.build_request(email, config.adapter("entities")))
-        per_email, reader = len(tasks), config.adapter("topic")
-        # The request adapter's read (handlers.topic_model), one more request per email.
+        per_email, reader = len(tasks), config.adapter("topic")  # handlers.topic_model's read
         requests += [topic_model.build_request(e, reader) for e in emails] if reader else []
         started = self._clock()
         results = await self._generate(requests)
@@ -224,6 +223,7 @@ class Pipeline:
             if i not in failures and not isinstance(read, Refused):
                 usage[i] = [usage[i][0] + read.prompt_tokens, usage[i][1] + read.completion_tokens]
                 prepared[i] = topic_model.reread(prepared[i], read)
+                emails[i] = prepared[i].text  # with the request line the adapter inferred, if any
 
         # Stage 2: replies for every email still standing, checked; failures written again once.
         alive = [i for i in range(n) if i not in failures]

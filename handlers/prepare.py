@@ -58,6 +58,10 @@ class Prepared:
     analysis: EmailText | None = None
     # The request adapter named another case than the word reader (handlers.topic_model).
     request_disputed: bool = False
+    # Where the words name no case: those they lean towards (handlers.topic.leaning), and
+    # whether the request line is the adapter's case, one of them (handlers.topic_model).
+    leaning: frozenset[str] = frozenset()
+    request_inferred: bool = False
 
     @property
     def request(self) -> str:
@@ -123,6 +127,8 @@ def prepare(email: EmailText, budget: PromptBudget, analysis_tokens: int | None 
         language_score=score,
         steering=looks_like_steering(window),
         non_latin=_mostly_non_latin(parts.new_text[:LANGUAGE_SAMPLE_CHARS]),
+        leaning=(topic.leaning(subject, new_text) if text.request == topic.UNCLEAR
+                 else frozenset()),
     )
 
 

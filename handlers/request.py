@@ -52,11 +52,13 @@ def review_reasons(email: Prepared, found: Entities, reply_languages: Sequence[s
     """Why a person must read a draft whatever its text: the email tried to steer the model
     (``steering``), is in a language the reply model does not write well (``language``: not
     one of ``reply_languages``, told with at least ``language_min_score`` or by its script),
-    asks support nothing (``no_request``), or reads as another case to each of the two request
-    readers (``request_disputed``: :mod:`handlers.topic_model`)."""
+    asks support nothing (``no_request``), reads as another case to each of the two request
+    readers (``request_disputed``: :mod:`handlers.topic_model`), or has its request line from
+    the request adapter alone (``request_inferred``)."""
     foreign = (email.language not in reply_languages and email.language != "und"
                and (email.language_score >= language_min_score or email.non_latin))
     reasons = {"steering": email.steering, "language": foreign,
                "no_request": not reads_as_request(email.text, found),
-               "request_disputed": email.request_disputed}
+               "request_disputed": email.request_disputed,
+               "request_inferred": email.request_inferred}
     return tuple(reason for reason, holds in reasons.items() if holds)

@@ -274,6 +274,19 @@ def classify(subject: str, body: str) -> str | None:
     return best if top >= MIN_SCORE and top > second else None
 
 
+def leaning(subject: str, body: str) -> frozenset[str]:
+    """The cases an email's words lean towards without naming one: those of the highest score
+    above 0 (a weak word each, or a tie), none when it asks for something no case answers (a
+    discount code). For an email :func:`classify` leaves unclear, the request adapter's case is
+    taken only when it is one of these (:mod:`handlers.topic_model`)."""
+    read = _read(body)
+    found = _scores(subject, read)
+    top = max(found.values())
+    if top == 0 or _score(_ELSEWHERE, subject, read) >= MIN_SCORE:
+        return frozenset()
+    return frozenset(case for case, score in found.items() if score == top)
+
+
 def label(subject: str, body: str) -> str:
     """The request line's words: a case's label, or :data:`UNCLEAR`."""
     case = classify(subject, body)

@@ -222,7 +222,7 @@ class Metrics:
             self.skipped.labels(reason)
         for reason in (*CHECKS, "empty", "engine_request", "steering", "language",
                        "no_request", "answer_removed", "no_answer", "off_request",
-                       "unfamiliar_wording", "request_disputed"):
+                       "unfamiliar_wording", "request_disputed", "request_inferred"):
             self.review_reasons.labels(reason)
         for outcome in DRAFT_OUTCOMES:
             self.draft_outcomes.labels(outcome)

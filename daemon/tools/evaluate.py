@@ -174,7 +174,7 @@ def _task_functions(
         return (lambda e: topic_model.build_request(topic_model.row_email(e), adapter),
                 guarded(lambda e, r: topic_model.parse(r)),
                 lambda ex, pr: scoring.sentiment_report([e["label"] for e in ex], pr,
-                                                        list(topic.LABELS), "topic"))
+                                                        list(topic_model.CASES), "topic"))
     if task == "analysis":
         return (lambda e: analysis_eval.build_one(e, adapter, shots),
                 guarded(analysis_eval.parse_one), analysis_eval.report)

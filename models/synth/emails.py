@@ -31,6 +31,7 @@ from models.synth import email_lists as L
 from models.synth import paraphrase_lists as P
 from models.synth import reply_lists as R
 from models.synth import short as synth_short
+from models.synth import teacher_mail
 from models.synth.splits import Split, check_split, vocabulary
 from models.synth.typos import inject_typos
 from models.vocabulary import PERSONAS, SENTIMENTS, Sentiment, Task
@@ -422,10 +423,12 @@ def analysis_examples(n: int, seed: int = 0, split: Split = "train") -> list[dic
 
 
 def topic_examples(n: int, seed: int = 0, split: Split = "train") -> list[dict[str, Any]]:
-    """Request rows ``{"subject", "body", "label"}`` (the label a case of the fifteen): the
-    emails of every case, a share of them telling the problem in other words."""
-    return [{"subject": e.subject, "body": e.body, "label": e.issue}
-            for e in generate_emails(n, seed, split, more_cases=True, paraphrased=True)]
+    """Request rows ``{"subject", "body", "label"}`` (a case of the fifteen, or "other"): ``n``
+    emails of every case, a share told in other words, and the teacher's mail of ``split``
+    (:func:`models.synth.teacher_mail.mixed`)."""
+    return teacher_mail.mixed([{"subject": e.subject, "body": e.body, "label": e.issue} for e in
+                               generate_emails(n, seed, split, more_cases=True,
+                                               paraphrased=True)], split, seed)
 
 
 def _labelled_posts(n: int, seed: int, split: Split) -> list[synth_short.ShortText]:

@@ -466,10 +466,10 @@ def test_paraphrased_emails_tell_the_case_in_other_words_and_leave_the_rest_as_t
 
 def test_topic_rows_label_every_case_and_train_on_the_handlers_prompt() -> None:
     from daemon.tools.customize import render_row
-    from handlers.topic import LABELS
+    from handlers.topic_model import LABELS
 
     rows = synth.topic_examples(600, seed=5)
-    assert {row["label"] for row in rows} == set(LABELS)
+    assert {row["label"] for row in rows} == set(LABELS)  # the 15 cases and "other"
     messages, completion = render_row("topic", rows[0])
     assert completion == LABELS[rows[0]["label"]]
     assert messages[-1].content.endswith("\nRequest:")
