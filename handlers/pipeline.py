@@ -222,7 +222,7 @@ class Pipeline:
         for i, read in enumerate(reads):
             if i not in failures and not isinstance(read, Refused):
                 usage[i] = [usage[i][0] + read.prompt_tokens, usage[i][1] + read.completion_tokens]
-                prepared[i] = topic_model.reread(prepared[i], read)
+                prepared[i] = topic_model.reread(prepared[i], read, sentiments.get(i))
                 emails[i] = prepared[i].text  # with the request line the adapter inferred, if any
 
         # Stage 2: replies for every email still standing, checked; failures written again once.

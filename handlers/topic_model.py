@@ -13,8 +13,9 @@ It decides little on its own. When the word reader names a case and the adapter 
 "something else"), the draft keeps the word reader's request and is marked for review
 (``request_disputed``): one of the two misread the email. Where the words name no case, the
 adapter's case becomes the request line only when it is one the words lean towards
-(:func:`handlers.topic.leaning`: a weak word of it, and no request outside the cases), and the
-draft is marked (``request_inferred``). Its case alone, where the words leave an email unclear,
+(:func:`handlers.topic.leaning`: a weak word of it, and no request outside the cases), or is
+praise or thanks in an email of positive sentiment, and the draft is marked
+(``request_inferred``). Its case alone, where the words leave an email unclear,
 was right about as often as wrong on customer mail written blind; with a word of it in the
 email, right 18 times and wrong 3 (docs/DRAFTS.md, "A reader that learned from a teacher").
 
@@ -52,6 +53,7 @@ _SYSTEM_MESSAGE = Message("system", SYSTEM)
 # The labels are plain words and spaces: literal in the pattern (grammar libraries warn on "\ ").
 assert all(re.fullmatch(r"[a-z ]+", label) for label in LABELS.values())
 CONSTRAINT = Constraint(regex="(" + "|".join(LABELS.values()) + ")")
+_THANKS = frozenset({"praise", "support_thanks"})
 _CASE_OF = {label: case for case, label in LABELS.items()}
 SAMPLING = SamplingParams(max_tokens=12, temperature=0.0)
 
@@ -90,15 +92,20 @@ def render(row: Mapping[str, Any]) -> tuple[tuple[Message, ...], str]:
     return messages(row_email(row)), answer(str(row["label"]))
 
 
-def reread(prepared: Prepared, result: GenerateResult) -> Prepared:
+def reread(prepared: Prepared, result: GenerateResult, sentiment: str | None = None
+           ) -> Prepared:
     """``prepared`` after the adapter's answer ``result``: its request line the adapter's case
-    when the words name none but lean towards it (``request_inferred``), else with
-    ``request_disputed`` set (an answer that names nothing disputes nothing)."""
+    when the words name none but lean towards it, or when the adapter reads praise or thanks
+    in a positive email the words leave unclear ("the washing machine is so quiet");
+    ``request_inferred`` then. Else with ``request_disputed`` set (an answer that names nothing
+    disputes nothing)."""
     try:
         read: str | None = parse(result)
     except OutputError:
         read = None
-    if read is not None and read in prepared.leaning:
+    unclear = topic.case_of(prepared.text.request) is None
+    thanks = unclear and read in _THANKS and sentiment == "positive"
+    if read is not None and (read in prepared.leaning or thanks):
         text = dataclasses.replace(prepared.text, request=topic.LABELS[read])
         return dataclasses.replace(prepared, text=text, request_inferred=True)
     return dataclasses.replace(prepared, request_disputed=disputes(prepared.text, read))

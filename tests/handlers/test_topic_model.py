@@ -144,3 +144,15 @@ async def test_without_a_request_adapter_the_first_stage_is_unchanged() -> None:
     assert len(engine.calls[0]) == 2
     outcome = batch.outcomes[0]
     assert isinstance(outcome, DraftText) and outcome.request == topic.UNCLEAR
+
+
+def test_praise_or_thanks_is_inferred_only_from_a_positive_email_the_words_leave_unclear() -> None:
+    quiet = _prepared("Washing machine", "Just had to say, it is so quiet we forget it is on.")
+    assert quiet.request == topic.UNCLEAR and quiet.leaning == frozenset()
+    read = result("praise")
+    assert topic_model.reread(quiet, read, "positive").request == "praise"
+    assert topic_model.reread(quiet, read, "positive").request_inferred
+    assert topic_model.reread(quiet, read, "neutral").request == topic.UNCLEAR
+    assert topic_model.reread(quiet, result("cancellation"), "positive").request == topic.UNCLEAR
+    refund = _prepared("Refund", "I returned it and still no refund.")
+    assert topic_model.reread(refund, read, "positive").request == "refund_status"  # disputed
