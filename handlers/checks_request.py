@@ -31,13 +31,32 @@ sentences, and the case's patterns over each answer sentence.
 
 from __future__ import annotations
 
+import re
+
 from handlers import topic
 from handlers.checks_answer import answers_nothing, sentences
-from handlers.checks_wording import answer_held, cut_answers, hold
+from handlers.checks_wording import OPENINGS, answer_held, body_sentences, cut_answers, hold
 from handlers.types import EmailText, Sentiment
+from models.synth import reply_lists as R
 from models.synth.answers import CASE_OF_REQUEST, closest_answer
 
 _THANKS = frozenset({"praise", "support_thanks"})
+# The acknowledgements the reply adapter learned for each case, as patterns of a whole
+# sentence (the item any short text), with the length of their fixed words: the longest fit
+# names the case ("Thanks for your question about the warranty on {item}." over "Thanks for
+# your question about {item}."). A thank-you ("kind words", any case's positive one) is of
+# the thanks kind; those that fit any case ("Thank you for getting in touch about {item}.")
+# are left out.
+_ANY_CASE = frozenset({"Thank you for getting in touch about {item}.",
+                       "Thanks for checking in about {item}."})
+_ACKS: tuple[tuple[str, int, re.Pattern[str]], ...] = tuple(
+    ("praise" if mood == "positive" else case, len(ack),
+     re.compile(".{1,120}?".join(map(re.escape, ack.split("{item}")))))
+    for case, by_mood in R.REPLY_ACKS.items() for mood, acks in by_mood.items() for ack in acks
+    if ack not in _ANY_CASE)
+# case -> the kinds of acknowledgement that suit it: a question may come with thanks
+_SUITS = {"praise": _THANKS, "support_thanks": _THANKS,
+          "feature_question": frozenset({"feature_question", "praise"})}
 
 
 def answers_another(draft: str, case: str | None, found: dict[str, int] | None = None) -> bool:
@@ -85,8 +104,9 @@ def hold_off_request(draft: str, email: EmailText, source: EmailText, sentiment:
     such a draft answers nothing now, so it also gets ``no_answer``. A draft that answers
     nothing (``no_answer``) and says no holding line gets one (:func:`handlers.checks_wording.
     hold`). Unless the request is ``disputed`` (``request_disputed``), the holding line then
-    gives way to the email's case's line (:func:`handlers.checks_wording.answer_held`); the
-    reasons stay those of the draft as the adapter wrote it."""
+    gives way to the email's case's line (:func:`handlers.checks_wording.answer_held`), and an
+    opening that acknowledges another case to the plain one (:func:`own_opening`); the reasons
+    stay those of the draft as the adapter wrote it."""
     why = unanswered(draft, email, source, sentiment)
     case = _case(email)
     held = cut_answers(draft, sentiment, case) if why == ("off_request",) else None
@@ -94,7 +114,24 @@ def hold_off_request(draft: str, email: EmailText, source: EmailText, sentiment:
         held = hold(draft, sentiment, case) if "no_answer" in why else draft
     else:
         why = (*why, *(r for r in unanswered(held, email, source, sentiment) if r not in why))
-    return (held if disputed else answer_held(held, case)), why
+    return (held if disputed else own_opening(answer_held(held, case), case, sentiment)), why
+
+
+def own_opening(draft: str, case: str | None, sentiment: Sentiment) -> str:
+    """``draft`` with its first sentence, when that is the acknowledgement of another case than
+    ``case`` (the email's), replaced by the opening for ``sentiment``
+    (:data:`handlers.checks_wording.OPENINGS`): "Thanks so much for the kind words about your
+    order!" to a change of address whose sentiment read positive, "Thanks for your question
+    about the warranty" to a question about a recall. Thanks for praise and for help are one
+    kind. Unchanged for an unclear email (``case`` None)."""
+    first = next(iter(body_sentences(draft)), None)
+    if case is None or first is None:
+        return draft
+    fits = [(size, kind) for kind, size, pattern in _ACKS if pattern.fullmatch(first)]
+    if not fits or any(kind in _SUITS.get(case, {case}) for size, kind in fits
+                       if size == max(fits)[0]):
+        return draft
+    return draft.replace(first, OPENINGS.get(sentiment, OPENINGS["neutral"]), 1)
 
 
 def _case(email: EmailText) -> str | None:

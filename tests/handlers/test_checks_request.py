@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from handlers import topic
-from handlers.checks_request import answers_another, hold_off_request, unanswered
-from handlers.checks_wording import HOLDING, answer_held, case_line
+from handlers.checks_request import answers_another, hold_off_request, own_opening, unanswered
+from handlers.checks_wording import HOLDING, OPENINGS, answer_held, case_line
 from handlers.types import EmailText
 from models.synth import reply_lists as R
 from models.synth.answers import CASE_OF_REQUEST, answered_request
@@ -105,3 +105,26 @@ def test_every_cases_line_is_an_answer_of_that_case_that_asks_nothing() -> None:
     draft = f"Hi Ana,\n\nThanks. {HOLDING}\n\nBest,\nThe team"
     assert answer_held(draft, "billing") == draft.replace(HOLDING, str(case_line("billing")))
     assert answer_held(draft, None) == draft
+
+
+def test_an_opening_that_acknowledges_another_case_gives_way_to_the_plain_one() -> None:
+    kind = ("Hi Ana,\n\nThanks so much for the kind words about your order! We'll ask the "
+            "warehouse to hold the parcel.\n\nBest regards,\nThe team")
+    moved = own_opening(kind, "address_change", "positive")
+    assert moved == kind.replace("Thanks so much for the kind words about your order!",
+                                 OPENINGS["positive"])
+    for thanked in ("praise", "support_thanks", "feature_question"):  # thanks suit these
+        assert own_opening(kind, thanked, "positive") == kind
+    assert own_opening(kind, None, "positive") == kind  # an unclear email: nothing to compare
+    # The longest acknowledgement that fits names the case: a warranty, not any question.
+    warranty = "Hi,\n\nThanks for your question about the warranty on your fan.\n\nBest,\nThe team"
+    assert OPENINGS["neutral"] in own_opening(warranty, "feature_question", "neutral")
+    assert own_opening(warranty, "warranty", "neutral") == warranty
+    plain = "Hi,\n\nThank you for getting in touch about your fan.\n\nBest,\nThe team"
+    assert own_opening(plain, "warranty", "neutral") == plain  # fits any case
+
+
+def test_no_reply_the_generator_writes_has_its_opening_changed() -> None:
+    for email in generate_emails(600, seed=8, split="eval", more_cases=True):
+        draft = draft_reply(email)
+        assert own_opening(draft, email.issue, email.sentiment) == draft
