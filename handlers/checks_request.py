@@ -104,9 +104,10 @@ def hold_off_request(draft: str, email: EmailText, source: EmailText, sentiment:
     such a draft answers nothing now, so it also gets ``no_answer``. A draft that answers
     nothing (``no_answer``) and says no holding line gets one (:func:`handlers.checks_wording.
     hold`). Unless the request is ``disputed`` (``request_disputed``), the holding line then
-    gives way to the email's case's line (:func:`handlers.checks_wording.answer_held`), and an
-    opening that acknowledges another case to the plain one (:func:`own_opening`); the reasons
-    stay those of the draft as the adapter wrote it."""
+    gives way to the email's case's line (:func:`handlers.checks_wording.answer_held`). An
+    opening that acknowledges another case gives way to the plain one (:func:`own_opening`,
+    disputed or not: the plain opening is right for any case). The reasons stay those of the
+    draft as the adapter wrote it."""
     why = unanswered(draft, email, source, sentiment)
     case = _case(email)
     held = cut_answers(draft, sentiment, case) if why == ("off_request",) else None
@@ -114,7 +115,7 @@ def hold_off_request(draft: str, email: EmailText, source: EmailText, sentiment:
         held = hold(draft, sentiment, case) if "no_answer" in why else draft
     else:
         why = (*why, *(r for r in unanswered(held, email, source, sentiment) if r not in why))
-    return (held if disputed else own_opening(answer_held(held, case), case, sentiment)), why
+    return own_opening(held if disputed else answer_held(held, case), case, sentiment), why
 
 
 def own_opening(draft: str, case: str | None, sentiment: Sentiment) -> str:
