@@ -17,7 +17,8 @@ adapter's case becomes the request line only when it is one the words lean towar
 praise or thanks in an email of positive sentiment, and the draft is marked
 (``request_inferred``). Its case alone, where the words leave an email unclear,
 was right about as often as wrong on customer mail written blind; with a word of it in the
-email, right 18 times and wrong 3 (docs/DRAFTS.md, "A reader that learned from a teacher").
+email, right 17 times and wrong 4 on the customer sets and the teacher's held-out mail
+(docs/DRAFTS.md, "A reader that learned from a teacher").
 
 The prompt quotes the newly written text, at most :data:`WINDOW_CHARS` of it: the request is
 stated early in an email.
