@@ -106,9 +106,10 @@ def prepare(email: EmailText, budget: PromptBudget, analysis_tokens: int | None 
             parts.quoted[:THREAD_CHARS])
     language, score = detect_language(parts.new_text)
     window = f"{email.subject}\n{email.body[:STEERING_WINDOW_CHARS]}"
+    case, leaning = topic.read_request(subject, new_text)  # one pass over the words
     text = EmailText(email.message_id, subject, body_budget.fit(new_text),
                      from_name=email.from_name, thread=thread,
-                     request=topic.label(subject, new_text))
+                     request=topic.LABELS[case] if case else topic.UNCLEAR)
     analysis = None
     if analysis_tokens is not None and analysis_tokens < budget.email_tokens:
         # The same shares as above: the subject at most a quarter, the body the rest.
@@ -127,8 +128,7 @@ def prepare(email: EmailText, budget: PromptBudget, analysis_tokens: int | None 
         language_score=score,
         steering=looks_like_steering(window),
         non_latin=_mostly_non_latin(parts.new_text[:LANGUAGE_SAMPLE_CHARS]),
-        leaning=(topic.leaning(subject, new_text) if text.request == topic.UNCLEAR
-                 else frozenset()),
+        leaning=leaning,
     )
 
 

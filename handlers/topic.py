@@ -258,8 +258,24 @@ def _score(patterns: tuple[tuple[re.Pattern[str], int], ...], subject: str, body
 
 def classify(subject: str, body: str) -> str | None:
     """The case an email raises, or None when none clearly wins."""
+    return read_request(subject, body)[0]
+
+
+def leaning(subject: str, body: str) -> frozenset[str]:
+    """The cases an email's words lean towards (see :func:`read_request`)."""
+    return read_request(subject, body)[1]
+
+
+def read_request(subject: str, body: str) -> tuple[str | None, frozenset[str]]:
+    """The case an email raises (None when none clearly wins), and, when none does, the cases
+    its words lean towards without naming one: those of the highest score above 0 (a weak word
+    each, or a tie), none when it asks for something no case answers (a discount code). For an
+    email left unclear, the request adapter's case is taken only when it is one of these
+    (:mod:`handlers.topic_model`). One pass over the words for both."""
     read = _read(body)
-    found = _scores(subject, read)
+    raw = _scores(subject, read)
+    elsewhere = _score(_ELSEWHERE, subject, read)
+    found = dict(raw)
     for specific in _BEFORE_PRAISE:
         if found[specific] >= MIN_SCORE and found["praise"] >= found[specific]:
             # Praise is what any happy email carries; a question in it ("brilliant so far. Can
@@ -269,22 +285,12 @@ def classify(subject: str, body: str) -> str | None:
         found["broken_item"] = found["warranty"] - 1  # a fault and the warranty: a claim
     ranked = sorted(found.items(), key=lambda item: -item[1])
     (best, top), (_, second) = ranked[0], ranked[1]
-    if _score(_ELSEWHERE, subject, read) >= max(top, MIN_SCORE):
-        return None
-    return best if top >= MIN_SCORE and top > second else None
-
-
-def leaning(subject: str, body: str) -> frozenset[str]:
-    """The cases an email's words lean towards without naming one: those of the highest score
-    above 0 (a weak word each, or a tie), none when it asks for something no case answers (a
-    discount code). For an email :func:`classify` leaves unclear, the request adapter's case is
-    taken only when it is one of these (:mod:`handlers.topic_model`)."""
-    read = _read(body)
-    found = _scores(subject, read)
-    top = max(found.values())
-    if top == 0 or _score(_ELSEWHERE, subject, read) >= MIN_SCORE:
-        return frozenset()
-    return frozenset(case for case, score in found.items() if score == top)
+    if elsewhere < max(top, MIN_SCORE) and top >= MIN_SCORE and top > second:
+        return best, frozenset()
+    most = max(raw.values())
+    if most == 0 or elsewhere >= MIN_SCORE:
+        return None, frozenset()
+    return None, frozenset(case for case, score in raw.items() if score == most)
 
 
 def label(subject: str, body: str) -> str:
