@@ -98,11 +98,12 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("eval", help="Score a task on labelled JSONL data (last line: JSON).")
     p.add_argument("--task", required=True, choices=(*TASKS, "injection"),
-                   help="injection: the steering guard, no engine unless --drafts "
+                   help="injection: the steering guard's rules, no engine unless --drafts; "
+                   "steering: the rules and the steering adapter on the same data "
                    "(docs/INJECTION.md).")
-    p.add_argument("--data", required=True, type=Path, help="JSONL examples; for injection also "
-                   "synth[:SEED], other[:SEED] (benign non-customer mail) and/or "
-                   "public[:dev|:test], comma-separated.")
+    p.add_argument("--data", required=True, type=Path, help="JSONL examples; for injection and "
+                   "steering also synth[:SEED], other[:SEED] (benign non-customer mail), "
+                   "public[:dev|:test] and/or teacher[:train|:dev|:test], comma-separated.")
     mode = p.add_mutually_exclusive_group()
     mode.add_argument("--adapter", help="Customization ID (default: the registry's default)")
     mode.add_argument("--zero-shot", action="store_true", help="The bare base model.")

@@ -362,13 +362,13 @@ class Settings(BaseSettings):
         "topic default, or one in adapters) what each email asks, beside the word reader: if "
         "they differ, needs_review (request_disputed); where the words name none but lean to "
         "the adapter's, that is answered (request_inferred). One more short request per email.")
+    steering_adapter: bool = Field(True, description="Ask the steering adapter (the registry's "
+        "steering default, or one in adapters) whether each email tries to steer the model, "
+        "beside the rules: a yes marks the draft steering too. One more short request per email.")
     company_name: str = Field("replyd", description="Signs fallback drafts (The X support team).")
-    max_email_tokens: int = Field(
-        1024, ge=32,
-        description="Tokens the quoted email may take in each prompt (the new text; less when "
-        "the model's context leaves less). A longer email is cut in the middle, its start and "
-        "end kept, and still gets a draft.",
-    )
+    max_email_tokens: int = Field(1024, ge=32, description="Tokens the quoted email may take "
+        "in each prompt (the new text; less when the model's context leaves less). A longer "
+        "email is cut in the middle, its start and end kept, and still gets a draft.")
     analysis_email_tokens: int = Field(
         384, ge=32,
         description="Tokens the quoted email may take in each analysis prompt (sentiment, "
@@ -376,11 +376,9 @@ class Settings(BaseSettings):
         "start and end kept: the mood and the names show there, and the two analysis prompts "
         "would otherwise prefill the whole text twice more.",
     )
-    reply_languages: tuple[str, ...] = Field(
-        ("en",),
-        description="ISO 639-1 codes the reply model writes well; a draft for an email in "
-        "another language carries needs_review with the reason 'language'.",
-    )
+    reply_languages: tuple[str, ...] = Field(("en",), description="ISO 639-1 codes the reply "
+        "model writes well; a draft for an email in another language carries needs_review with "
+        "the reason 'language'.")
     allowed_domains: tuple[str, ...] = Field(
         (),
         description="The company's own domains: links and addresses on them (and subdomains) "

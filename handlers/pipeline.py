@@ -2,8 +2,8 @@
 
 Stages run for the whole batch at once, because the stage boundary is where batching happens:
 sentiment and entities go to the engine as one mixed-adapter call (2 requests per email, or 1
-on the joint analysis adapter with ``analysis="joint"``; one more each on the request adapter,
-:mod:`handlers.topic_model`, where there is one), then replies, then the optional persona
+on the joint analysis adapter with ``analysis="joint"``; one more each per second reader,
+:mod:`handlers.second_reads`, where there is one), then replies, then the optional persona
 rewrite. An email whose output is unusable drops out of the later stages as a ``TaskFailure``;
 the others carry on. The analysis quotes a shorter cut of a long email than the reply does
 (``analysis_email_tokens``): on the 2-core CPU a batch's cost is its tokens.
@@ -26,7 +26,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Literal
 
-from handlers import analysis, checks_request, entities, persona, reply, sentiment, topic_model
+from handlers import analysis, checks_request, entities, persona, reply, second_reads, sentiment
 from handlers.budget import PromptBudget
 from handlers.checks import check_draft, check_rewrite
 from handlers.checks_answer import leaves_unanswered
@@ -128,13 +128,9 @@ class BatchResult:
 class Pipeline:
     """Runs the configured stages over batches of emails on one engine."""
 
-    def __init__(
-        self,
-        engine: Engine,
-        config: PipelineConfig,
-        clock: Callable[[], float] = time.perf_counter,
-        reply_engine: Engine | None = None,
-    ) -> None:
+    def __init__(self, engine: Engine, config: PipelineConfig,
+                 clock: Callable[[], float] = time.perf_counter,
+                 reply_engine: Engine | None = None) -> None:
         """``reply_engine``: where the reply stage runs when not on ``engine`` (a larger model)."""
         self._engine = engine
         self._reply_engine = reply_engine or engine
@@ -177,13 +173,12 @@ class Pipeline:
             requests.append(sentiment.build_request(email, config.adapter("sentiment")))
             if "entities" in tasks:
                 requests.append(entities.build_request(email, config.adapter("entities")))
-        per_email, reader = len(tasks), config.adapter("topic")  # handlers.topic_model's read
-        requests += [topic_model.build_request(e, reader) for e in emails] if reader else []
+        per_email, asked = len(tasks), [t for t in second_reads.READERS if config.adapter(t)]
+        requests += second_reads.requests(asked, config.adapter, prepared)
         started = self._clock()
         results = await self._generate(requests)
         stage_seconds["+".join(tasks)] = self._clock() - started
         results, reads = results[: n * per_email], results[n * per_email :]
-        usage_by_task.update({"topic": total(reads)} if reads else {})
         sentiments: dict[int, Sentiment] = {}
         found: dict[int, Entities] = {}
         for offset, task in enumerate(tasks):
@@ -219,11 +214,13 @@ class Pipeline:
                 # entities, but the email still gets its draft.
                 found[i] = Entities()
             found[i] = entities.with_display_name(found[i], email.from_name, email.body)
-        for i, read in enumerate(reads):
-            if i not in failures and not isinstance(read, Refused):
-                usage[i] = [usage[i][0] + read.prompt_tokens, usage[i][1] + read.completion_tokens]
-                prepared[i] = topic_model.reread(prepared[i], read, sentiments.get(i))
-                emails[i] = prepared[i].text  # with the request line the adapter inferred, if any
+        for k, task in enumerate(asked):  # the second readers' answers, reader by reader
+            usage_by_task[task] = total(part := reads[k * n : (k + 1) * n])
+            for i, read in enumerate(part):
+                if i not in failures and not isinstance(read, Refused):
+                    usage[i] = [was + now for was, now in zip(usage[i], total([read]), strict=True)]
+                    prepared[i] = second_reads.apply(task, prepared[i], read, sentiments.get(i))
+                    emails[i] = prepared[i].text  # with the request line inferred, if any
 
         # Stage 2: replies for every email still standing, checked; failures written again once.
         alive = [i for i in range(n) if i not in failures]
@@ -326,7 +323,7 @@ class Pipeline:
 
         timings_ms = {stage: round(seconds * 1000, 3) for stage, seconds in stage_seconds.items()}
         adapters = {task: config.adapter(task) for task in config.tasks}
-        adapters.update({"topic": reader} if reader else {})
+        adapters.update({task: config.adapter(task) for task in asked})
         outcomes: list[DraftText | TaskFailure] = []
         for i in range(n):
             if i in failures:

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from handlers import entities, reply, topic
+from handlers import entities, guard_model, reply, topic
 from handlers.budget import PromptBudget, TokenCounter
 from handlers.guard import looks_like_steering
 from handlers.language import detect_language
@@ -38,6 +38,9 @@ TEMPLATE_TOKENS = 64
 # What the fact checks compare against, at most (bounded work per draft).
 SOURCE_CHARS = 20_000
 STEERING_WINDOW_CHARS = 6000
+# Tokens the steering adapter's window may take: its characters are few, but emoji or CJK can
+# make them many more tokens than the model's context holds.
+STEERING_READ_TOKENS = 384
 LANGUAGE_SAMPLE_CHARS = 2000
 
 
@@ -62,6 +65,9 @@ class Prepared:
     # whether the request line is the adapter's case, one of them (handlers.topic_model).
     leaning: frozenset[str] = frozenset()
     request_inferred: bool = False
+    # The subject and the start of the body as they arrived (quoted history included), fitted
+    # to the steering adapter's window (handlers.guard_model); None when not prepared.
+    arrived: EmailText | None = None
 
     @property
     def request(self) -> str:
@@ -129,6 +135,9 @@ def prepare(email: EmailText, budget: PromptBudget, analysis_tokens: int | None 
         steering=looks_like_steering(window),
         non_latin=_mostly_non_latin(parts.new_text[:LANGUAGE_SAMPLE_CHARS]),
         leaning=leaning,
+        arrived=EmailText(email.message_id, subject, PromptBudget(
+            budget.count, STEERING_READ_TOKENS, guard_model.WINDOW_CHARS).fit(
+                email.body[: guard_model.WINDOW_CHARS])),
     )
 
 

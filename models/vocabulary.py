@@ -11,8 +11,9 @@ from typing import Literal, get_args
 
 # "analysis" is sentiment and entities in one request (one adapter, one prompt): an adapter task
 # and the joint form of the first stage, never a stage name of its own (``STAGE_TASKS``); so is
-# "topic", the request adapter's read, asked beside it when the pipeline has that adapter.
-Task = Literal["sentiment", "entities", "reply", "persona", "analysis", "topic"]
+# "topic", the request adapter's read, asked beside it when the pipeline has that adapter, and
+# "steering", the steering adapter's read (handlers.guard_model), asked the same way.
+Task = Literal["sentiment", "entities", "reply", "persona", "analysis", "topic", "steering"]
 TASKS: tuple[Task, ...] = get_args(Task)
 # The names the ``tasks`` setting may list: the pipeline's stages.
 Stage = Literal["sentiment", "entities", "reply", "persona"]

@@ -107,9 +107,10 @@ class AdapterReloader:
         an unreachable server: the daemon keeps its adapters and says why in the log."""
         current = self._pipeline.config
         # The joint first stage asks the "analysis" adapter, which is no task of its own; the
-        # request adapter ("topic") is followed too (the request_adapter setting).
+        # request and steering adapters ("topic", "steering") are followed too (their settings).
         followed = {*current.tasks, *(("analysis",) if current.analysis == "joint" else ()),
-                    *(("topic",) if self._settings.request_adapter else ())}
+                    *(("topic",) if self._settings.request_adapter else ()),
+                    *(("steering",) if self._settings.steering_adapter else ())}
         try:
             wanted_config = build_pipeline_config(self._settings)
             if wanted_config.analysis != current.analysis:

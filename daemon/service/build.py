@@ -22,9 +22,10 @@ def task_adapters(settings: Settings) -> dict[str, str]:
     defaults). Unknown IDs fail here, at start, not on the first email."""
     registry = registry_for(settings)
     mapping = settings.adapters if settings.adapters is not None else registry.defaults()
-    # The request adapter reads beside the analysis wherever replies are drafted.
+    # The request and steering adapters read beside the analysis wherever replies are drafted.
+    readers = {"topic": settings.request_adapter, "steering": settings.steering_adapter}
     chosen = {task: cid for task, cid in mapping.items()
-              if task in settings.tasks or (task == "topic" and settings.request_adapter)}
+              if task in settings.tasks or readers.get(task, False)}
     if analysis_mode(settings, mapping) == "joint":
         chosen = _joint_analysis(chosen, mapping, registry, explicit=settings.adapters is not None)
     for cid in chosen.values():

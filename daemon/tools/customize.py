@@ -24,9 +24,9 @@ from typing import Any
 from daemon.tools.jsonl import read_jsonl, write_jsonl
 from handlers import analysis as analysis_handler
 from handlers import entities as entities_handler
+from handlers import guard_model, scoring, topic_model
 from handlers import persona as persona_handler
 from handlers import reply as reply_handler
-from handlers import scoring, topic_model
 from handlers import sentiment as sentiment_handler
 from handlers.types import ENTITY_FIELDS, SENTIMENTS, EmailText, Entities
 from models.customize.registry import DEFAULT_ROOT, WEIGHTS_FILE, Manifest, Registry
@@ -45,7 +45,7 @@ _REWRITE_MAX_TOKENS = 192
 
 def cmd_synth(args: argparse.Namespace) -> int:
     """Write the dataset and a ``.meta.json`` recording how it was generated."""
-    from models.synth.emails import write_dataset
+    from models.synth.datasets import write_dataset
 
     if args.n < 1:
         raise ConfigurationError("--emails must be at least 1")
@@ -181,6 +181,8 @@ def render_row(task: str, row: Mapping[str, Any]) -> tuple[Any, str]:
         return analysis_handler.messages(_email(row["text"])), completion
     if task == "topic":
         return topic_model.render(row)
+    if task == "steering":
+        return guard_model.render(row)
     raise ValueError(f"unknown task {task!r}")
 
 
@@ -219,6 +221,8 @@ def _requests(task: str, rows: Sequence[Mapping[str, Any]], adapter: str) -> lis
         return [analysis_handler.build_request(_email(r["text"]), adapter) for r in rows]
     if task == "topic":
         return [topic_model.build_request(topic_model.row_email(r), adapter) for r in rows]
+    if task == "steering":
+        return [guard_model.build_request(guard_model.row_email(r), adapter) for r in rows]
     if task == "persona":
         return [persona_handler.build_request(r["text"], r["persona"], adapter,
                                               _REWRITE_MAX_TOKENS) for r in rows]
@@ -231,7 +235,8 @@ def score(task: str, rows: Sequence[Mapping[str, Any]],
           results: Sequence[GenerateResult]) -> dict[str, Any]:
     """Task figures of generated outputs against the rows' labels, via the handlers' parsers.
 
-    sentiment and topic: accuracy (an unparseable output counts as wrong); entities: micro-F1 over
+    sentiment and topic: accuracy (an unparseable output counts as wrong); steering: accuracy,
+    recall on attacks and the false-positive rate on benign rows; entities: micro-F1 over
     (field, normalised value) pairs and whole-answer exact match; persona/reply: exact match and
     mean character similarity (difflib ratio) to the reference text.
     """
@@ -249,6 +254,15 @@ def score(task: str, rows: Sequence[Mapping[str, Any]],
             except OutputError:
                 continue  # counted as wrong: that is the figure's meaning
         return {"accuracy": round(correct / n, 4), "accuracy_examples": n}
+    if task == "steering":
+        said = [guard_model.steers(result) for result in results]
+        attacks = [s for s, row in zip(said, rows, strict=True) if row["label"] == "attack"]
+        benign = [s for s, row in zip(said, rows, strict=True) if row["label"] != "attack"]
+        return {"accuracy": round(sum(s == (row["label"] == "attack")
+                                      for s, row in zip(said, rows, strict=True)) / n, 4),
+                "recall": round(sum(attacks) / len(attacks), 4) if attacks else None,
+                "false_positive_rate": round(sum(benign) / len(benign), 4) if benign else None,
+                "accuracy_examples": n}
     if task == "entities":
         gold = [row["entities"] for row in rows]
         found: list[Mapping[str, Sequence[str]] | None] = []

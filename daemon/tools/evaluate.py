@@ -19,7 +19,8 @@ from daemon.tools import analysis_eval
 from daemon.tools.injection_drafts import run_injection_drafts
 from daemon.tools.injection_eval import INJECTION, run_injection_eval
 from daemon.tools.jsonl import read_jsonl, write_predictions
-from handlers import entities, persona, reply, scoring, sentiment, topic, topic_model
+from daemon.tools.steering_eval import run_steering_eval
+from handlers import entities, guard_model, persona, reply, scoring, sentiment, topic, topic_model
 from handlers.checks import CHECKS, FACTS_LOST, check_draft, check_rewrite
 from handlers.checks_wording import cut, unfamiliar_sentences
 from handlers.repair import repair
@@ -101,6 +102,10 @@ async def run_eval(settings: Settings, options: EvalOptions) -> dict[str, Any]:
         return run_injection_eval(options.data, options.predictions)
     if options.drafts:
         raise ConfigurationError("--drafts goes with --task injection only")
+    if task == guard_model.TASK:  # the rules and the adapter, on the injection data
+        return await run_steering_eval(settings, str(options.data), options.adapter,
+                                       options.zero_shot, options.batch_size,
+                                       options.predictions, options.progress)
     if task not in TASKS:
         raise ConfigurationError(f"--task must be one of {TASKS}")
     if options.baseline is not None:

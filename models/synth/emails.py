@@ -17,8 +17,6 @@ prefix of a longer one.
 
 from __future__ import annotations
 
-import json
-import pathlib
 import random
 import re
 import unicodedata
@@ -32,9 +30,9 @@ from models.synth import paraphrase_lists as P
 from models.synth import reply_lists as R
 from models.synth import short as synth_short
 from models.synth import teacher_mail
-from models.synth.splits import Split, check_split, vocabulary
+from models.synth.splits import Split, vocabulary
 from models.synth.typos import inject_typos
-from models.vocabulary import PERSONAS, SENTIMENTS, Sentiment, Task
+from models.vocabulary import PERSONAS, SENTIMENTS, Sentiment
 
 SUPPORT_ADDRESS = "support@replyd.example"
 SIGN_OFF = "The replyd support team"
@@ -468,28 +466,6 @@ def persona_examples(n: int, seed: int = 0, split: Split = "train",
     _check_persona(persona)
     return [{"text": _plain_reply(e), "persona": persona, "rewrite": draft_reply(e, persona)}
             for e in generate_emails(n, seed, split)]
-
-
-_BUILDERS: dict[str, Callable[[int, int, Split], list[dict[str, Any]]]] = {
-    "sentiment": sentiment_examples, "entities": entity_examples, "reply": reply_examples,
-    "persona": persona_examples, "analysis": analysis_examples, "topic": topic_examples,
-}
-
-
-def write_dataset(task: Task, n: int, seed: int, split: str, out: pathlib.Path,
-                  more_cases: bool = False, added: bool = False, paraphrased: bool = False) -> int:
-    """Write ``task``'s rows as JSONL (``more_cases``, ``added``, ``paraphrased``: reply only);
-    returns the count."""
-    if task not in _BUILDERS:
-        raise ValueError(f"unknown task {task!r}; expected one of {sorted(_BUILDERS)}")
-    if (more_cases or added or paraphrased) and task != "reply":
-        raise ValueError("more_cases and paraphrased apply to reply rows only")
-    check_split(split)
-    rows = (reply_examples(n, seed, split, more_cases, added, paraphrased)  # type: ignore[arg-type]
-            if task == "reply" else _BUILDERS[task](n, seed, split))  # type: ignore[arg-type]
-    (out := pathlib.Path(out)).parent.mkdir(parents=True, exist_ok=True)
-    out.write_text("".join(json.dumps(row, ensure_ascii=False) + "\n" for row in rows), "utf-8")
-    return len(rows)
 
 
 def _check_persona(persona: str) -> None:

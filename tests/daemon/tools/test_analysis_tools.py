@@ -16,7 +16,8 @@ from handlers import analysis
 from handlers.types import EmailText
 from models.engines.base import GenerateResult
 from models.errors import ConfigurationError
-from models.synth.emails import analysis_examples, write_dataset
+from models.synth.datasets import write_dataset
+from models.synth.emails import analysis_examples
 from tests.conftest import REPO
 
 

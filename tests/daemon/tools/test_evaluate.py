@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from models.synth.answers import reference_request
-from models.synth.emails import write_dataset
+from models.synth.datasets import write_dataset
 from models.synth.reply_lists import REPLY_ANSWERS
 from tests.conftest import REPO
 

@@ -15,6 +15,7 @@ import pytest
 from models.synth import email_lists as synth_lists
 from models.synth import emails as synth
 from models.synth import reply_lists
+from models.synth.datasets import write_dataset
 from models.synth.emails import (
     SyntheticEmail,
     draft_reply,
@@ -23,7 +24,6 @@ from models.synth.emails import (
     persona_examples,
     reply_examples,
     vocabulary,
-    write_dataset,
 )
 from models.synth.typos import inject_typos
 
@@ -430,9 +430,9 @@ def test_generator_reproduces_the_shipped_adapters_training_data(task: str, tmp_
     made = manifest.data["generator"]
     out = tmp_path / "train.jsonl"
     more = made.get("more_cases", False)  # True: in place of some rows; "added": after them
-    synth.write_dataset(task, made["n"], made["seed"], made["split"], out,  # type: ignore[arg-type]
-                        more_cases=more is True, added=more == "added",
-                        paraphrased=made.get("paraphrased", False))
+    write_dataset(task, made["n"], made["seed"], made["split"], out,  # type: ignore[arg-type]
+                  more_cases=more is True, added=more == "added",
+                  paraphrased=made.get("paraphrased", False))
     assert sha256_file(out) == manifest.data_sha256
 
 

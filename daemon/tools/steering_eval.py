@@ -1,0 +1,81 @@
+"""`replyd eval --task steering`: the guard as the pipeline runs it, the rules (handlers.guard)
+and the steering adapter (handlers.guard_model) together, on the injection evaluation's data.
+
+An example counts as flagged when either flags it, as in the pipeline. The report holds the
+figures of :func:`daemon.tools.injection_eval.injection_report` for that verdict, plus each
+reader's own recall and false-positive rate, and how many attacks only the adapter found and
+how many benign emails only it flagged (docs/INJECTION.md).
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Any
+
+from tqdm import tqdm
+
+from daemon.service.build import build_engine, registry_for
+from daemon.settings import Settings
+from daemon.tools.injection_eval import guard_verdicts, injection_report, load_injections
+from daemon.tools.jsonl import write_predictions
+from handlers import guard_model
+from models.engines.base import Engine
+from models.errors import ConfigurationError
+from models.synth.injections import ATTACK, BENIGN
+
+
+async def run_steering_eval(settings: Settings, data: str, adapter: str | None,
+                            zero_shot: bool = False, batch_size: int = 32,
+                            predictions: Path | None = None, progress: bool = True
+                            ) -> dict[str, Any]:
+    """The rules and the steering adapter (``adapter``, else the registry's default; the bare
+    base model with ``zero_shot``) on every example ``data`` names."""
+    if batch_size < 1:
+        raise ConfigurationError("--batch must be at least 1")
+    examples = load_injections(data)
+    if not zero_shot and adapter is None:
+        adapter = registry_for(settings).defaults().get(guard_model.TASK)
+        if adapter is None:
+            raise ConfigurationError("the registry has no steering adapter; name one with "
+                                     "--adapter or use --zero-shot")
+    scoped = settings.model_copy(update={
+        "adapters": {guard_model.TASK: adapter} if adapter else {},
+        "tasks": ("sentiment", "reply", guard_model.TASK), "steering_adapter": True})
+    rules = guard_verdicts(examples)
+    said: list[bool] = []
+    started = time.perf_counter()
+    engine: Engine = build_engine(scoped)
+    async with engine:
+        bar = tqdm(total=len(examples), desc="eval steering", disable=not progress, unit="ex")
+        for start in range(0, len(examples), batch_size):
+            chunk = examples[start : start + batch_size]
+            results = await engine.generate([
+                guard_model.build_request(guard_model.row_email(e), adapter) for e in chunk])
+            said += [guard_model.steers(result) for result in results]
+            bar.update(len(chunk))
+        bar.close()
+    flagged = [r or s for r, s in zip(rules, said, strict=True)]
+    report = injection_report(examples, flagged)
+    labels = [e["label"] for e in examples]
+    report.update(
+        task=guard_model.TASK, engine=engine.name, adapter=adapter,
+        mode="zero-shot" if zero_shot else "rules+adapter",
+        rules=_figures(labels, rules), adapter_alone=_figures(labels, said),
+        found_only_by_adapter=sum(s and not r and lab == ATTACK
+                                  for r, s, lab in zip(rules, said, labels, strict=True)),
+        flagged_only_by_adapter=sum(s and not r and lab == BENIGN
+                                    for r, s, lab in zip(rules, said, labels, strict=True)),
+        seconds=round(time.perf_counter() - started, 2))
+    if predictions is not None:
+        write_predictions(predictions, examples, [
+            {"flagged": f, "rules": r, "adapter": s}
+            for f, r, s in zip(flagged, rules, said, strict=True)])
+    return report
+
+
+def _figures(labels: list[str], verdicts: list[bool]) -> dict[str, float | None]:
+    attacks = [v for v, lab in zip(verdicts, labels, strict=True) if lab == ATTACK]
+    benign = [v for v, lab in zip(verdicts, labels, strict=True) if lab == BENIGN]
+    return {"recall": round(sum(attacks) / len(attacks), 4) if attacks else None,
+            "false_positive_rate": round(sum(benign) / len(benign), 4) if benign else None}
