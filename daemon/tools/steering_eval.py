@@ -62,6 +62,10 @@ async def run_steering_eval(settings: Settings, data: str, adapter: str | None,
         task=guard_model.TASK, engine=engine.name, adapter=adapter,
         mode="zero-shot" if zero_shot else "rules+adapter",
         rules=_figures(labels, rules), adapter_alone=_figures(labels, said),
+        per_source_readers={source: {"rules": _figures(labels, rules, part),
+                                     "adapter": _figures(labels, said, part)}
+                            for source in dict.fromkeys(e.get("source") for e in examples)
+                            for part in [[e.get("source") == source for e in examples]]},
         found_only_by_adapter=sum(s and not r and lab == ATTACK
                                   for r, s, lab in zip(rules, said, labels, strict=True)),
         flagged_only_by_adapter=sum(s and not r and lab == BENIGN
@@ -74,8 +78,12 @@ async def run_steering_eval(settings: Settings, data: str, adapter: str | None,
     return report
 
 
-def _figures(labels: list[str], verdicts: list[bool]) -> dict[str, float | None]:
-    attacks = [v for v, lab in zip(verdicts, labels, strict=True) if lab == ATTACK]
-    benign = [v for v, lab in zip(verdicts, labels, strict=True) if lab == BENIGN]
+def _figures(labels: list[str], verdicts: list[bool], part: list[bool] | None = None
+             ) -> dict[str, float | None]:
+    """Recall and false-positive rate of ``verdicts`` (on the examples ``part`` keeps)."""
+    rows = [(v, lab) for k, (v, lab) in enumerate(zip(verdicts, labels, strict=True))
+            if part is None or part[k]]
+    attacks = [v for v, lab in rows if lab == ATTACK]
+    benign = [v for v, lab in rows if lab == BENIGN]
     return {"recall": round(sum(attacks) / len(attacks), 4) if attacks else None,
             "false_positive_rate": round(sum(benign) / len(benign), 4) if benign else None}

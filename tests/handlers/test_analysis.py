@@ -18,9 +18,9 @@ from tests.handlers.fakes import ScriptedEngine, result
 EMAIL = EmailText("<a@x>", "Late", "I'm Ana Lopez in Porto. My Nimbus X2 is late, very annoyed.")
 
 
-def test_analysis_and_topic_are_adapter_tasks_but_not_stages() -> None:
+def test_analysis_topic_and_steering_are_adapter_tasks_but_not_stages() -> None:
     assert "analysis" in TASKS and "analysis" not in STAGE_TASKS
-    assert set(STAGE_TASKS) == set(TASKS) - {"analysis", "topic"}
+    assert set(STAGE_TASKS) == set(TASKS) - {"analysis", "topic", "steering"}
 
 
 def test_the_prompt_quotes_the_email_once_and_asks_for_both() -> None:

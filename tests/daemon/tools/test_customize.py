@@ -26,7 +26,7 @@ from models.synth.emails import (
     sentiment_examples,
 )
 
-SHIPPED_TASKS = {"sentiment", "entities", "reply", "persona", "analysis", "topic"}
+SHIPPED_TASKS = {"sentiment", "entities", "reply", "persona", "analysis", "topic", "steering"}
 
 
 def parse(*argv: str) -> argparse.Namespace:
@@ -40,7 +40,7 @@ def run(*argv: str) -> int:
 
 def test_adapters_verify_passes_on_the_shipped_registry(capsys: pytest.CaptureFixture[str]) -> None:
     assert run("adapters", "verify") == 0
-    assert "ok: 6 adapter(s)" in capsys.readouterr().out
+    assert "ok: 7 adapter(s)" in capsys.readouterr().out
 
 
 def test_adapters_list_json_shows_the_shipped_adapters(capsys: pytest.CaptureFixture[str]) -> None:
@@ -57,7 +57,7 @@ def test_adapters_list_json_shows_the_shipped_adapters(capsys: pytest.CaptureFix
         assert row["sha256"] == hashlib.sha256(weights.read_bytes()).hexdigest()
         assert row["size_bytes"] == weights.stat().st_size
         assert row["default"] == (defaults[row["task"]] == row["id"])
-    assert sum(row["default"] for row in rows) == 6
+    assert sum(row["default"] for row in rows) == 7
 
 
 def test_adapters_list_table_and_show(capsys: pytest.CaptureFixture[str]) -> None:

@@ -257,7 +257,8 @@ def test_shipped_registry_is_intact() -> None:
     assert shipped.root == DEFAULT_ROOT
     assert shipped.verify() == []
     defaults = shipped.defaults()
-    assert set(defaults) == {"sentiment", "entities", "reply", "persona", "analysis", "topic"}
+    assert set(defaults) == {"sentiment", "entities", "reply", "persona", "analysis", "topic",
+                             "steering"}
     for task, cid in defaults.items():
         manifest = shipped.get(cid)
         assert manifest.task == task

@@ -417,7 +417,8 @@ def test_empty_and_negative_sizes() -> None:
         generate_emails(-1)
 
 
-@pytest.mark.parametrize("task", ["sentiment", "entities", "reply", "persona", "analysis"])
+@pytest.mark.parametrize("task", ["sentiment", "entities", "reply", "persona", "analysis",
+                                  "steering"])
 def test_generator_reproduces_the_shipped_adapters_training_data(task: str, tmp_path: Path) -> None:
     """Every default adapter records its data's generator arguments and sha256: the generator
     in this tree must write those bytes again, or the shipped adapter cannot be retrained from
