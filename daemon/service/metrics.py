@@ -26,7 +26,7 @@ from prometheus_client import (
 )
 
 from daemon import __version__
-from handlers import topic
+from handlers import second_reads, topic
 from handlers.checks import CHECKS
 from handlers.pipeline import BatchResult, PipelineConfig
 from handlers.types import DraftText
@@ -340,6 +340,8 @@ class Metrics:
         joint = config.analysis == "joint"
         requested = (["analysis"] if joint else []) + [
             task for task in config.tasks if not (joint and task in ("sentiment", "entities"))]
+        # The second readers (handlers.second_reads): one request per email where there is one.
+        requested += [task for task in second_reads.READERS if config.adapter(task)]
         for task in requested:
             self.adapter_requests.labels(config.adapter(task) or "base").inc(emails)
         for outcome, count in result.draft_outcomes.items():

@@ -177,6 +177,7 @@ def _gc_collections(metrics: Metrics, generation: str) -> float:
 @pytest.mark.parametrize(("analysis", "expected"), [
     ("split", {"sent-1": 5, "ent-1": 5, "reply-1": 5}),
     ("joint", {"an-1": 5, "reply-1": 5}),  # one analysis request per email, not two
+    ("readers", {"sent-1": 5, "ent-1": 5, "reply-1": 5, "topic-1": 5, "steer-1": 5}),
 ])
 def test_adapter_requests_count_what_the_pipeline_sent(
         analysis: str, expected: dict[str, int]) -> None:
@@ -186,7 +187,10 @@ def test_adapter_requests_count_what_the_pipeline_sent(
     if analysis == "joint":  # build.py: the analysis adapter answers for both analysis tasks
         adapters = {"sentiment": "an-1", "entities": "an-1", "analysis": "an-1",
                     "reply": "reply-1"}
-    config = PipelineConfig(adapters=adapters, analysis=analysis)
+    if analysis == "readers":  # the request and steering adapters read each email too
+        adapters |= {"topic": "topic-1", "steering": "steer-1"}
+    config = PipelineConfig(adapters=adapters,
+                            analysis="split" if analysis == "readers" else analysis)
     metrics = Metrics()
     metrics.record_batch(BatchResult([], {}, {}), config, emails=5)
     counted = {adapter: metrics.registry.get_sample_value(
