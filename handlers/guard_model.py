@@ -19,6 +19,7 @@ first stage.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from typing import Any
 
@@ -39,7 +40,11 @@ SYSTEM = (
 )
 _SYSTEM_MESSAGE = Message("system", SYSTEM)
 CONSTRAINT = Constraint(choices=(YES, NO))
-SAMPLING = SamplingParams(max_tokens=2, temperature=0.0)
+# The answer's first-token log-probabilities make a score (:func:`score`) a threshold can cut.
+SAMPLING = SamplingParams(max_tokens=2, temperature=0.0, logprobs=5)
+# P(yes) at or above which an email reads as steering (settings.steering_threshold). Chosen on
+# the dev data (docs/INJECTION.md): at 0.5 the adapter flagged one generator look-alike in seven.
+THRESHOLD = 0.9
 
 
 def messages(email: EmailText) -> tuple[Message, ...]:
@@ -60,9 +65,29 @@ def parse(result: GenerateResult) -> bool:
     return answer == YES
 
 
-def steers(result: GenerateResult) -> bool:
-    """:func:`parse`, with an answer that is neither yes nor no read as no: the rules' verdict
-    then stands alone."""
+def score(result: GenerateResult) -> float | None:
+    """P(yes) against P(no) at the answer's first token, from the engine's ``top_logprobs``:
+    the adapter's confidence that the email steers. None where the engine reported neither
+    answer (no logprobs asked or returned)."""
+    yes = no = 0.0
+    for token, logprob in result.top_logprobs:
+        word = token.strip().lower()
+        if word and YES.startswith(word):
+            yes += math.exp(logprob)
+        elif word and NO.startswith(word):
+            no += math.exp(logprob)
+    if yes + no <= 0.0:
+        return None
+    return yes / (yes + no)
+
+
+def steers(result: GenerateResult, threshold: float = THRESHOLD) -> bool:
+    """Whether the adapter reads the email as steering: its :func:`score` at or above
+    ``threshold`` where the engine scored the answer, else :func:`parse` of the answer, with an
+    answer that is neither yes nor no read as no (the rules' verdict then stands alone)."""
+    p = score(result)
+    if p is not None:
+        return p >= threshold
     try:
         return parse(result)
     except OutputError:

@@ -77,6 +77,7 @@ class PipelineConfig:
     # the draft is flagged ("flag"), or flagged with the guesses cut ("cut"; see
     # handlers.checks_wording). Any other writer's sentences are all new: "off".
     check_wording: Literal["off", "flag", "cut"] = "off"
+    steering_threshold: float = 0.9  # the steering adapter's P(yes) that marks an email
 
     def __post_init__(self) -> None:
         unknown = set(self.tasks) - set(STAGE_TASKS)
@@ -219,7 +220,8 @@ class Pipeline:
             for i, read in enumerate(part):
                 if i not in failures and not isinstance(read, Refused):
                     usage[i] = [was + now for was, now in zip(usage[i], total([read]), strict=True)]
-                    prepared[i] = second_reads.apply(task, prepared[i], read, sentiments.get(i))
+                    prepared[i] = second_reads.apply(task, prepared[i], read, sentiments.get(i),
+                                                     config.steering_threshold)
                     emails[i] = prepared[i].text  # with the request line inferred, if any
 
         # Stage 2: replies for every email still standing, checked; failures written again once.

@@ -34,11 +34,13 @@ def requests(asked: Sequence[str], adapter: Callable[[str], str | None],
     return out
 
 
-def apply(task: str, prepared: Prepared, result: GenerateResult, mood: Sentiment | None
-          ) -> Prepared:
+def apply(task: str, prepared: Prepared, result: GenerateResult, mood: Sentiment | None,
+          threshold: float = guard_model.THRESHOLD) -> Prepared:
     """``prepared`` after reader ``task``'s answer: the request read again
-    (:func:`handlers.topic_model.reread`), or ``steering`` set when the steering adapter says
-    yes (it never clears what the rules found)."""
+    (:func:`handlers.topic_model.reread`), or ``steering`` set when the steering adapter's
+    P(yes) reaches ``threshold`` (:func:`handlers.guard_model.steers`); it never clears what the
+    rules found."""
     if task == topic_model.TASK:
         return topic_model.reread(prepared, result, mood)
-    return dataclasses.replace(prepared, steering=True) if guard_model.steers(result) else prepared
+    steers = guard_model.steers(result, threshold)
+    return dataclasses.replace(prepared, steering=True) if steers else prepared

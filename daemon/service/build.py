@@ -255,6 +255,7 @@ def build_pipeline_config(settings: Settings) -> PipelineConfig:
         reply_languages=settings.reply_languages,
         allowed_domains=settings.allowed_domains,
         check_wording=check_wording(settings, adapters.get("reply")),
+        steering_threshold=settings.steering_threshold,
     )
 
 

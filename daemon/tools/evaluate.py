@@ -105,7 +105,8 @@ async def run_eval(settings: Settings, options: EvalOptions) -> dict[str, Any]:
     if task == guard_model.TASK:  # the rules and the adapter, on the injection data
         return await run_steering_eval(settings, str(options.data), options.adapter,
                                        options.zero_shot, options.batch_size,
-                                       options.predictions, options.progress)
+                                       settings.steering_threshold, options.predictions,
+                                       options.progress)
     if task not in TASKS:
         raise ConfigurationError(f"--task must be one of {TASKS}")
     if options.baseline is not None:

@@ -34,6 +34,8 @@ class Message:
 
 # OpenAI-compatible servers refuse more stop strings than this; every engine keeps the same limit.
 MAX_STOP_STRINGS = 4
+# The OpenAI API's top_logprobs limit; every engine keeps it.
+MAX_LOGPROBS = 20
 
 
 @dataclass(frozen=True, slots=True)
@@ -43,7 +45,9 @@ class SamplingParams:
     ``repetition_penalty`` (1.0 = off) divides the positive logits and multiplies the negative
     ones of every token already in the prompt or the output, as vLLM and transformers both
     define it, so the engines behave alike. ``stop`` strings end generation and are not part of
-    the text."""
+    the text. ``logprobs`` > 0 asks for that many of the likeliest tokens at the first generated
+    position, with their log-probabilities (``GenerateResult.top_logprobs``): a yes/no answer's
+    confidence, which a threshold can then trade."""
 
     max_tokens: int = 64
     temperature: float = 0.0
@@ -52,6 +56,7 @@ class SamplingParams:
     stop: tuple[str, ...] = ()
     seed: int | None = None
     repetition_penalty: float = 1.0
+    logprobs: int = 0
 
     def __post_init__(self) -> None:
         if self.max_tokens < 1:
@@ -70,6 +75,10 @@ class SamplingParams:
         if self.repetition_penalty <= 0:
             raise ConfigurationError(
                 f"repetition_penalty must be > 0, got {self.repetition_penalty}"
+            )
+        if not 0 <= self.logprobs <= MAX_LOGPROBS:
+            raise ConfigurationError(
+                f"logprobs must be in [0, {MAX_LOGPROBS}], got {self.logprobs}"
             )
 
 
@@ -133,7 +142,11 @@ class RequestTiming:
 class GenerateResult:
     """What one request produced.
 
-    ``timing`` is left out of comparisons: two runs of the same request give equal results.
+    ``top_logprobs``: where the request asked for ``logprobs``, the likeliest tokens at the first
+    generated position as (token text, log-probability), likeliest first, as the model scored
+    them under the request's constraint (tokens it rules out are not among them); empty
+    otherwise. Engines compute them in their own numerics, so ``timing`` and ``top_logprobs``
+    are left out of comparisons: two runs of the same request give equal results.
     """
 
     text: str
@@ -141,6 +154,7 @@ class GenerateResult:
     prompt_tokens: int
     completion_tokens: int
     timing: RequestTiming | None = field(default=None, compare=False)
+    top_logprobs: tuple[tuple[str, float], ...] = field(default=(), compare=False)
 
 
 @dataclass(frozen=True, slots=True)

@@ -54,6 +54,7 @@ from models.engines.base import (
     RequestTiming,
     estimate_tokens,
 )
+from models.engines.openai_wire import first_logprobs, request_body
 from models.errors import (
     AdapterError,
     ConfigurationError,
@@ -70,7 +71,6 @@ _NO_ADAPTERS: Mapping[str, AdapterInfo] = MappingProxyType({})
 # after which healthy() turns false; any 2xx answer restores it.
 _UNHEALTHY_AFTER = 3
 _MAX_BACKOFF_S = 10.0
-_SCHEMA_NAME = "replyd"
 
 
 class EngineResponseError(EngineError):
@@ -292,7 +292,7 @@ class OpenAIEngine(Engine):
     async def _generate_one(
         self, client: httpx.AsyncClient, request: GenerateRequest, submitted: float
     ) -> GenerateResult:
-        path, body = _request_body(request, request.adapter or self._base_model)
+        path, body = request_body(request, request.adapter or self._base_model)
         slots: list[float] = []
         data = await self._call(client, "POST", path, body, slots=slots)
         try:
@@ -309,6 +309,8 @@ class OpenAIEngine(Engine):
                     ttft_s=None,  # not streamed: the servers' own /metrics have it
                     total_s=time.perf_counter() - submitted,
                 ),
+                top_logprobs=first_logprobs(choice, request.messages is not None)
+                if request.sampling.logprobs else (),
             )
         except (KeyError, IndexError, TypeError, ValueError) as exc:
             raise EngineResponseError(
@@ -432,40 +434,6 @@ def _normalise_url(url: str) -> str:
     if not url.startswith(("http://", "https://")):
         raise ConfigurationError(f"engine URL {url!r} must start with http:// or https://")
     return url.removesuffix("/v1")
-
-
-def _request_body(request: GenerateRequest, model: str) -> tuple[str, dict[str, Any]]:
-    """The endpoint and JSON body for one request, with vLLM's extra sampling fields."""
-    s = request.sampling
-    body: dict[str, Any] = {"model": model, "temperature": s.temperature, "top_p": s.top_p}
-    if request.messages is not None:
-        path = "/v1/chat/completions"
-        body["messages"] = [{"role": m.role, "content": m.content} for m in request.messages]
-        # vLLM's chat endpoint marks max_tokens deprecated in favour of this one.
-        body["max_completion_tokens"] = s.max_tokens
-    else:
-        path = "/v1/completions"
-        body["prompt"] = request.prompt
-        body["max_tokens"] = s.max_tokens
-    if s.top_k > 0:  # a vLLM extension; left out when disabled so other servers accept it
-        body["top_k"] = s.top_k
-    if s.stop:
-        body["stop"] = list(s.stop)
-    if s.repetition_penalty != 1.0:  # a vLLM extension, like top_k
-        body["repetition_penalty"] = s.repetition_penalty
-    if s.seed is not None:
-        body["seed"] = s.seed
-    constraint = request.constraint
-    if constraint is not None and constraint.choices is not None:
-        body["structured_outputs"] = {"choice": list(constraint.choices)}
-    elif constraint is not None and constraint.regex is not None:
-        body["structured_outputs"] = {"regex": constraint.regex}
-    elif constraint is not None:
-        body["response_format"] = {
-            "type": "json_schema",
-            "json_schema": {"name": _SCHEMA_NAME, "schema": dict(constraint.json_schema or {})},
-        }
-    return path, body
 
 
 def _error_message(response: httpx.Response) -> str:

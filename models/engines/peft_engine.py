@@ -34,6 +34,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import gc
+import math
 import threading
 import time
 import warnings
@@ -363,7 +364,10 @@ class PeftEngine(Engine):
             eos_token_id=sorted(self._eos_ids),
             **config_args,
         )
-        kwargs: dict[str, Any] = {}
+        scored = any(row.sampling.logprobs for row in batch)
+        kwargs: dict[str, Any] = (
+            {"return_dict_in_generate": True, "output_scores": True} if scored else {}
+        )
         switch: Any = contextlib.nullcontext()
         if self._adapters and self._mixed_batches:
             kwargs["adapter_names"] = [row.adapter for row in batch]
@@ -387,6 +391,8 @@ class PeftEngine(Engine):
                 **kwargs,
             )
         ended = time.perf_counter()
+        tops = _top_logprobs(output.scores[0], batch, self._tokenizer) if scored else None
+        output = output.sequences if scored else output
         first = stops.first_step_at
         timing = RequestTiming(
             queue_s=started - submitted,
@@ -401,7 +407,8 @@ class PeftEngine(Engine):
             cut = _first_stop(text, row.stops)
             if cut is not None:
                 text, reason = text[:cut], "stop"
-            results.append(GenerateResult(text, reason, len(row.ids), count, timing))
+            results.append(GenerateResult(text, reason, len(row.ids), count, timing,
+                                          tops[i] if tops else ()))
         return results
 
 
@@ -458,6 +465,20 @@ def _check_adapter_dir(info: AdapterInfo) -> None:
             f"adapter {info.customization_id!r} at {folder} has no {ADAPTER_WEIGHTS_FILE} "
             "(only safetensors adapters are served)"
         )
+
+
+def _top_logprobs(scores: torch.Tensor, batch: list[_Row], tokenizer: Any
+                  ) -> list[tuple[tuple[str, float], ...]]:
+    """Each row's likeliest first tokens (as many as it asked), from the first step's scores
+    after the logits processors, so the grammar's mask is applied, as vLLM reports them."""
+    logprobs = torch.log_softmax(scores.float(), dim=-1)
+    out: list[tuple[tuple[str, float], ...]] = []
+    for i, row in enumerate(batch):
+        k = row.sampling.logprobs
+        values, ids = logprobs[i].topk(k) if k else (torch.empty(0), torch.empty(0))
+        out.append(tuple((tokenizer.decode([t]), v) for v, t in
+                         zip(values.tolist(), ids.tolist(), strict=True) if math.isfinite(v)))
+    return out
 
 
 def _sampling_key(sampling: SamplingParams) -> tuple[Any, ...]:

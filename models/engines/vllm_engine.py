@@ -38,7 +38,7 @@ from models.engines.base import (
     estimate_tokens,
 )
 from models.engines.dtype import DTYPES, vllm_dtype
-from models.engines.vllm_sampling import sampling_params
+from models.engines.vllm_sampling import first_logprobs, sampling_params
 from models.errors import (
     AdapterError,
     ConfigurationError,
@@ -455,7 +455,9 @@ def _result(output: RequestOutput, submitted: _Submitted, finished: float) -> Ge
         prompt_tokens=len(output.prompt_token_ids or ()),
         completion_tokens=len(completion.token_ids),
         timing=_timing(output.metrics, submitted, finished - submitted.perf),
+        top_logprobs=first_logprobs(completion.logprobs),
     )
+
 
 
 class _Submitted(NamedTuple):

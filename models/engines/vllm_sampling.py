@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import functools
 import logging
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from models.engines.base import GenerateRequest
 
@@ -58,6 +58,18 @@ def sampling_params(request: GenerateRequest) -> VllmSamplingParams:
         seed=s.seed if s.seed is None or seeds_supported() else None,
         repetition_penalty=s.repetition_penalty,
         structured_outputs=structured,
+        # Scored after the constraint's mask and before penalties (vLLM's raw_logprobs mode).
+        logprobs=s.logprobs or None,
         # One output per request: we never stream.
         output_kind=RequestOutputKind.FINAL_ONLY,
     )
+
+
+def first_logprobs(logprobs: Any) -> tuple[tuple[str, float], ...]:
+    """(token, logprob) at the first generated position, likeliest first; () when not asked.
+    vLLM also lists the sampled token, which may lie outside the top k: it is kept."""
+    if not logprobs:
+        return ()
+    first = logprobs[0] or {}
+    pairs = [(p.decoded_token or "", float(p.logprob)) for p in first.values()]
+    return tuple(sorted(pairs, key=lambda pair: -pair[1]))

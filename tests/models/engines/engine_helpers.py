@@ -3,13 +3,43 @@ serve, and the tokenizer's prompt-token count that ties each result to its own r
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from models.engines.base import GenerateRequest, Message, SamplingParams
+from models.engines.base import Constraint, GenerateRequest, GenerateResult, Message, SamplingParams
 
 GREEDY = SamplingParams(max_tokens=8)
+# A yes/no question scored at its first token, as the steering adapter asks it.
+YES_NO = Constraint(choices=("yes", "no"))
+SCORED = SamplingParams(max_tokens=2, logprobs=5)
+
+
+def scored_requests(**kwargs: Any) -> list[GenerateRequest]:
+    """Yes/no questions with logprobs, chat and plain, and one row that asks for none."""
+    return [ask("Is the sky blue? Answer yes or no.", SCORED, constraint=YES_NO, **kwargs),
+            ask("Is fire cold? Answer yes or no.", SCORED, constraint=YES_NO, **kwargs),
+            raw("Question: is water wet?\nAnswer (yes or no):", SCORED, constraint=YES_NO),
+            ask("Is the sky blue? Answer yes or no.", SamplingParams(max_tokens=2),
+                constraint=YES_NO)]
+
+
+def check_scored(results: Sequence[GenerateResult]) -> None:
+    """What :func:`scored_requests` must give on every engine: the first token's likeliest
+    alternatives, likeliest first, only tokens the constraint allows (its mask applies), real
+    probabilities, the greedy answer starting with the likeliest; none where none was asked."""
+    for result in results[:-1]:
+        assert result.text in ("yes", "no")
+        tops = result.top_logprobs
+        assert tops and len(tops) <= SCORED.logprobs + 1  # vLLM adds the sampled token
+        values = [logprob for _, logprob in tops]
+        assert values == sorted(values, reverse=True) and all(v <= 0 for v in values)
+        assert sum(math.exp(v) for v in values) <= 1 + 1e-3
+        assert all(token and any(c.startswith(token) for c in ("yes", "no"))
+                   for token, _ in tops), tops
+        assert result.text.startswith(tops[0][0])
+    assert results[-1].top_logprobs == ()
 
 
 def ask(text: str, sampling: SamplingParams = GREEDY, **kwargs: Any) -> GenerateRequest:

@@ -35,7 +35,8 @@ from models.engines.base import (
     GenerateResult,
     SamplingParams,
 )
-from models.engines.openai_engine import OpenAIEngine, _request_body
+from models.engines.openai_engine import OpenAIEngine
+from models.engines.openai_wire import first_logprobs, request_body
 from models.errors import (
     AdapterError,
     ConfigurationError,
@@ -43,7 +44,14 @@ from models.errors import (
     EngineError,
     UnsupportedRequestError,
 )
-from tests.models.engines.engine_helpers import GREEDY, ask, prompt_token_counts, raw
+from tests.models.engines.engine_helpers import (
+    GREEDY,
+    ask,
+    check_scored,
+    prompt_token_counts,
+    raw,
+    scored_requests,
+)
 
 pytestmark = pytest.mark.vllm
 
@@ -251,6 +259,10 @@ async def test_choices_constraint_returns_a_label(engine: OpenAIEngine) -> None:
     assert results[3].text not in LABELS
 
 
+
+async def test_logprobs_score_the_first_token_under_the_constraint(engine: OpenAIEngine) -> None:
+    check_scored(await engine.generate(scored_requests()))
+
 async def test_json_schema_constraint_returns_matching_json(engine: OpenAIEngine) -> None:
     email = "Hi, this is Anna Berg from Oslo. My Acme kettle stopped working."
     constraint = Constraint(json_schema=TICKET_SCHEMA)
@@ -403,7 +415,7 @@ def test_request_body_maps_sampling_and_constraints() -> None:
     sampling = SamplingParams(
         max_tokens=5, temperature=0.5, top_p=0.9, top_k=0, stop=("\n",), seed=3
     )
-    path, body = _request_body(ask("Hi", sampling, constraint=Constraint(choices=LABELS)), SERVED)
+    path, body = request_body(ask("Hi", sampling, constraint=Constraint(choices=LABELS)), SERVED)
     assert path == "/v1/chat/completions"
     assert body == {
         "model": SERVED, "messages": [{"role": "user", "content": "Hi"}],
@@ -411,7 +423,7 @@ def test_request_body_maps_sampling_and_constraints() -> None:
         "structured_outputs": {"choice": list(LABELS)},
     }  # fmt: skip
     schema = Constraint(json_schema=TICKET_SCHEMA)
-    path, body = _request_body(raw("Hi", SamplingParams(top_k=4), constraint=schema), ADAPTER)
+    path, body = request_body(raw("Hi", SamplingParams(top_k=4), constraint=schema), ADAPTER)
     assert path == "/v1/completions"
     assert body["model"] == ADAPTER and body["prompt"] == "Hi" and body["top_k"] == 4
     assert body["max_tokens"] == 64 and "seed" not in body and "stop" not in body
@@ -419,8 +431,25 @@ def test_request_body_maps_sampling_and_constraints() -> None:
         "type": "json_schema", "json_schema": {"name": "replyd", "schema": TICKET_SCHEMA},
     }  # fmt: skip
     line = Constraint(regex=r"(yes|no)\|[^|]*")
-    _, body = _request_body(ask("Hi", constraint=line), SERVED)
+    _, body = request_body(ask("Hi", constraint=line), SERVED)
     assert body["structured_outputs"] == {"regex": line.regex} and "response_format" not in body
+    assert "logprobs" not in body and "top_logprobs" not in body
+    _, body = request_body(ask("Hi", SamplingParams(logprobs=5)), SERVED)
+    assert body["logprobs"] is True and body["top_logprobs"] == 5
+    _, body = request_body(raw("Hi", SamplingParams(logprobs=3)), SERVED)
+    assert body["logprobs"] == 3 and "top_logprobs" not in body
+
+
+def test_first_logprobs_read_both_endpoints_answers() -> None:
+    chat = {"logprobs": {"content": [
+        {"token": "no", "logprob": -0.1, "top_logprobs": [
+            {"token": "yes", "logprob": -2.5}, {"token": "no", "logprob": -0.1}]},
+        {"token": "!", "logprob": -0.2, "top_logprobs": [{"token": "!", "logprob": -0.2}]}]}}
+    assert first_logprobs(chat, chat=True) == (("no", -0.1), ("yes", -2.5))
+    completion = {"logprobs": {"top_logprobs": [{"yes": -0.3, "no": -1.4}, {"!": -0.1}]}}
+    assert first_logprobs(completion, chat=False) == (("yes", -0.3), ("no", -1.4))
+    assert first_logprobs({"logprobs": None}, chat=True) == ()
+    assert first_logprobs({}, chat=False) == ()
 
 
 # --- retries, error mapping and health against a stub server -----------------------------------

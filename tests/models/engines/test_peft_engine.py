@@ -16,7 +16,13 @@ import pytest
 from models.engines.base import AdapterInfo, Constraint, GenerateResult, SamplingParams
 from models.engines.peft_engine import PeftEngine
 from models.errors import AdapterError, ConfigurationError, EngineDeadError
-from tests.models.engines.engine_helpers import GREEDY, ask, save_random_lora
+from tests.models.engines.engine_helpers import (
+    GREEDY,
+    ask,
+    check_scored,
+    save_random_lora,
+    scored_requests,
+)
 
 pytestmark = [pytest.mark.peft, pytest.mark.usefixtures("restore_torch_threads")]
 
@@ -179,6 +185,10 @@ async def test_seeded_sampling_is_reproducible(engine: PeftEngine) -> None:
     assert first == second
     assert first[0].text
 
+
+
+async def test_logprobs_score_the_first_token_under_the_constraint(engine: PeftEngine) -> None:
+    check_scored(await engine.generate(scored_requests()))
 
 async def test_json_schema_constraint_returns_matching_json(
     engine: PeftEngine, singles: list[GenerateResult]

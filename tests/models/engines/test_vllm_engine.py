@@ -27,7 +27,14 @@ from models.errors import (
     EngineError,
     UnsupportedRequestError,
 )
-from tests.models.engines.engine_helpers import GREEDY, ask, prompt_token_counts, raw
+from tests.models.engines.engine_helpers import (
+    GREEDY,
+    ask,
+    check_scored,
+    prompt_token_counts,
+    raw,
+    scored_requests,
+)
 
 pytestmark = [
     pytest.mark.vllm,
@@ -204,6 +211,10 @@ async def test_choices_constraint_returns_a_label(engine: VllmEngine) -> None:
         assert result.finish_reason == "stop"
     assert results[3].text not in LABELS
 
+
+
+async def test_logprobs_score_the_first_token_under_the_constraint(engine: VllmEngine) -> None:
+    check_scored(await engine.generate(scored_requests()))
 
 async def test_json_schema_constraint_returns_matching_json(engine: VllmEngine) -> None:
     email = "Hi, this is Anna Berg from Oslo. My Acme kettle stopped working."
