@@ -357,17 +357,17 @@ class PeftEngine(Engine):
         config_args: dict[str, Any] = (
             {"temperature": 1.0, "top_k": 0, "top_p": 1.0} if do_sample else {}
         )
+        scored = any(row.sampling.logprobs for row in batch)  # the first step's scores too
         config = GenerationConfig(
             max_new_tokens=max(row.max_new for row in batch),
             do_sample=do_sample,
             pad_token_id=self._pad_id,
             eos_token_id=sorted(self._eos_ids),
+            return_dict_in_generate=scored,
+            output_scores=scored,
             **config_args,
         )
-        scored = any(row.sampling.logprobs for row in batch)
-        kwargs: dict[str, Any] = (
-            {"return_dict_in_generate": True, "output_scores": True} if scored else {}
-        )
+        kwargs: dict[str, Any] = {}
         switch: Any = contextlib.nullcontext()
         if self._adapters and self._mixed_batches:
             kwargs["adapter_names"] = [row.adapter for row in batch]
