@@ -12,7 +12,7 @@ from models.engines.base import (
     Message,
     SamplingParams,
 )
-from models.engines.openai_engine import _request_body
+from models.engines.openai_wire import request_body
 from models.errors import ConfigurationError
 
 
@@ -29,10 +29,10 @@ def test_sampling_refuses_what_an_openai_server_would_refuse() -> None:
 def test_reply_decoding_maps_onto_the_openai_request() -> None:
     request = GenerateRequest(messages=(Message("user", "hi"),),
                               sampling=reply.sampling(96, repetition_penalty=1.15))
-    _, body = _request_body(request, "m")
+    _, body = request_body(request, "m")
     assert body["stop"] == list(reply.STOP) and len(body["stop"]) <= MAX_STOP_STRINGS
     assert body["repetition_penalty"] == 1.15
-    _, plain = _request_body(GenerateRequest(messages=(Message("user", "hi"),)), "m")
+    _, plain = request_body(GenerateRequest(messages=(Message("user", "hi"),)), "m")
     assert "repetition_penalty" not in plain  # off: left out, so any server accepts it
 
 
