@@ -47,7 +47,7 @@ async def run_steering_eval(settings: Settings, data: str, adapter: str | None,
         "adapters": {guard_model.TASK: adapter} if adapter else {},
         "tasks": ("sentiment", "reply", guard_model.TASK), "steering_adapter": True})
     rules = guard_verdicts(examples)
-    scores: list[float | None] = []
+    scores: list[float] = []
     started = time.perf_counter()
     engine: Engine = build_engine(scoped)
     async with engine:

@@ -54,13 +54,18 @@ def request_body(request: GenerateRequest, model: str) -> tuple[str, dict[str, A
 def first_logprobs(choice: Mapping[str, Any], chat: bool) -> tuple[tuple[str, float], ...]:
     """(token, logprob) at the first generated position, likeliest first, from a choice's
     ``logprobs`` (chat: ``content[0].top_logprobs``, a list; completions: ``top_logprobs[0]``, a
-    mapping); () where the server sent none."""
-    logprobs = choice.get("logprobs") or {}
-    if chat:
-        content = logprobs.get("content") or []
-        pairs = [(t["token"], float(t["logprob"]))
-                 for t in (content[0].get("top_logprobs") or [] if content else [])]
-    else:
-        firsts = logprobs.get("top_logprobs") or []
-        pairs = [(token, float(lp)) for token, lp in (firsts[0] or {}).items()] if firsts else []
+    mapping); () where the server sent none or sent them in another shape: they only refine an
+    answer the text already gives, so their absence must not fail the request."""
+    try:
+        logprobs = choice.get("logprobs") or {}
+        if chat:
+            content = logprobs.get("content") or []
+            pairs = [(str(t["token"]), float(t["logprob"]))
+                     for t in (content[0].get("top_logprobs") or [] if content else [])]
+        else:
+            firsts = logprobs.get("top_logprobs") or []
+            pairs = [(str(token), float(lp)) for token, lp in (firsts[0] or {}).items()
+                     ] if firsts else []
+    except (AttributeError, IndexError, KeyError, TypeError, ValueError):
+        return ()
     return tuple(sorted(pairs, key=lambda pair: -pair[1]))

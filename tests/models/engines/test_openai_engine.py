@@ -450,6 +450,9 @@ def test_first_logprobs_read_both_endpoints_answers() -> None:
     assert first_logprobs(completion, chat=False) == (("yes", -0.3), ("no", -1.4))
     assert first_logprobs({"logprobs": None}, chat=True) == ()
     assert first_logprobs({}, chat=False) == ()
+    # Another shape is no logprobs, not a failed request (the text still answers).
+    assert first_logprobs({"logprobs": {"content": [{"token": "no"}]}}, chat=True) == ()
+    assert first_logprobs({"logprobs": {"top_logprobs": ["yes"]}}, chat=False) == ()
 
 
 # --- retries, error mapping and health against a stub server -----------------------------------
