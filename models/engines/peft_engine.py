@@ -34,7 +34,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import gc
-import math
 import threading
 import time
 import warnings
@@ -71,6 +70,7 @@ from models.engines.base import (
     estimate_tokens,
 )
 from models.engines.peft_grammar import Grammars
+from models.engines.peft_scores import FirstScores, top_logprobs
 from models.errors import (
     AdapterError,
     ConfigurationError,
@@ -357,14 +357,16 @@ class PeftEngine(Engine):
         config_args: dict[str, Any] = (
             {"temperature": 1.0, "top_k": 0, "top_p": 1.0} if do_sample else {}
         )
-        scored = any(row.sampling.logprobs for row in batch)  # the first step's scores too
+        # The first step's scores, after every processor (the grammar's mask included), only:
+        # output_scores would keep every step of every row of a batch shared with long rows.
+        first_scores = FirstScores() if any(row.sampling.logprobs for row in batch) else None
+        if first_scores is not None:
+            processors.append(first_scores)
         config = GenerationConfig(
             max_new_tokens=max(row.max_new for row in batch),
             do_sample=do_sample,
             pad_token_id=self._pad_id,
             eos_token_id=sorted(self._eos_ids),
-            return_dict_in_generate=scored,
-            output_scores=scored,
             **config_args,
         )
         kwargs: dict[str, Any] = {}
@@ -391,8 +393,8 @@ class PeftEngine(Engine):
                 **kwargs,
             )
         ended = time.perf_counter()
-        tops = _top_logprobs(output.scores[0], batch, self._tokenizer) if scored else None
-        output = output.sequences if scored else output
+        tops = (top_logprobs(first_scores.scores, batch, self._tokenizer)
+                if first_scores is not None and first_scores.scores is not None else None)
         first = stops.first_step_at
         timing = RequestTiming(
             queue_s=started - submitted,
@@ -465,20 +467,6 @@ def _check_adapter_dir(info: AdapterInfo) -> None:
             f"adapter {info.customization_id!r} at {folder} has no {ADAPTER_WEIGHTS_FILE} "
             "(only safetensors adapters are served)"
         )
-
-
-def _top_logprobs(scores: torch.Tensor, batch: list[_Row], tokenizer: Any
-                  ) -> list[tuple[tuple[str, float], ...]]:
-    """Each row's likeliest first tokens (as many as it asked), from the first step's scores
-    after the logits processors, so the grammar's mask is applied, as vLLM reports them."""
-    logprobs = torch.log_softmax(scores.float(), dim=-1)
-    out: list[tuple[tuple[str, float], ...]] = []
-    for i, row in enumerate(batch):
-        k = row.sampling.logprobs
-        values, ids = logprobs[i].topk(k) if k else (torch.empty(0), torch.empty(0))
-        out.append(tuple((tokenizer.decode([t]), v) for v, t in
-                         zip(values.tolist(), ids.tolist(), strict=True) if math.isfinite(v)))
-    return out
 
 
 def _sampling_key(sampling: SamplingParams) -> tuple[Any, ...]:
