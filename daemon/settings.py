@@ -365,7 +365,7 @@ class Settings(BaseSettings):
     steering_adapter: bool = Field(True, description="Ask the steering adapter (the registry's "
         "steering default, or one in adapters) whether each email tries to steer the model, "
         "beside the rules: a yes marks the draft steering too. One more short request per email.")
-    steering_threshold: float = Field(0.9, gt=0, le=1, description="The steering adapter's "
+    steering_threshold: float = Field(0.7, gt=0, le=1, description="The steering adapter's "
         "P(yes) at or above which it marks an email (its answer where an engine gives no score).")
     company_name: str = Field("replyd", description="Signs fallback drafts (The X support team).")
     max_email_tokens: int = Field(1024, ge=32, description="Tokens the quoted email may take "

@@ -145,7 +145,7 @@ def _table() -> dict[int, str | None]:
     # Regional indicator symbols (the letters of flag emoji) spell words: "\U0001F1ED\U0001F1F4"
     # reads "ho" to a model.
     table.update({0x1F1E6 + i: chr(ord("a") + i) for i in range(26)})
-    table.update({ord(k): v for k, v in _CONFUSABLES.items()})
+    table.update({ord(k): v for k, v in CONFUSABLES.items()})
     for kept in "\t\n\r\x0b\x0c":
         table.pop(ord(kept), None)
     table[ord("_")] = "-"
@@ -188,7 +188,7 @@ _CONFUSABLE_POINTS: dict[str, tuple[int, ...]] = {
     "y": (0x0443, 0x04AF, 0x028F, 0x03B3, 0x0423, 0x04AE, 0x03A5),
     "z": (0x1D22, 0x0396),
 }
-_CONFUSABLES: dict[str, str] = {
+CONFUSABLES: dict[str, str] = {
     chr(cp): letter for letter, points in _CONFUSABLE_POINTS.items() for cp in points
 }
 # Digits and signs read as letters, only inside a word that also has a letter ("1gn0re"), and

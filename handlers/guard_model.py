@@ -9,12 +9,12 @@ on the base model, yes or no, whether any part of the email tries to instruct, s
 over the model that drafts the reply. It learned from the teacher's attacks and look-alikes
 (:mod:`models.synth.teacher_injections`), the generator's, and plain customer mail.
 
-A yes marks the draft ``steering``, as the rules do: the draft still goes out as a draft, for a
-person to read first. The adapter never clears what a rule found.
+A P(yes) at the threshold marks the draft ``steering``, as the rules do: the draft still goes
+out as a draft, for a person to read first. The adapter never clears what a rule found.
 
 It reads what the rules read, from the start: the subject and the first :data:`WINDOW_CHARS`
-of the body as it arrived (quoted history included), one short request per email beside the
-first stage.
+of the body as it arrived (quoted history included), with the attacker's disguises undone
+(:func:`handlers.guard_unmask.unmask`), one short request per email beside the first stage.
 """
 
 from __future__ import annotations
@@ -23,6 +23,7 @@ import math
 from collections.abc import Mapping
 from typing import Any
 
+from handlers.guard_unmask import unmask
 from handlers.prompting import quote_email
 from handlers.types import EmailText
 from models.engines.base import Constraint, GenerateRequest, GenerateResult, Message, SamplingParams
@@ -43,13 +44,19 @@ CONSTRAINT = Constraint(choices=(YES, NO))
 # The answer's first-token log-probabilities make a score (:func:`score`) a threshold can cut.
 SAMPLING = SamplingParams(max_tokens=2, temperature=0.0, logprobs=5)
 # P(yes) at or above which an email reads as steering (settings.steering_threshold). Chosen on
-# the dev data (docs/INJECTION.md): at 0.5 the adapter flagged one generator look-alike in seven.
-THRESHOLD = 0.9
+# the dev data (docs/INJECTION.md): the lowest at which no benign dev source but the teacher's
+# is flagged above 2 %.
+THRESHOLD = 0.7
 
 
 def messages(email: EmailText) -> tuple[Message, ...]:
-    """The chat prompt for one email (shared by serving and training)."""
-    return (_SYSTEM_MESSAGE, Message("user", f"{quote_email(email, WINDOW_CHARS)}\nAnswer:"))
+    """The chat prompt for one email (shared by serving and training): its subject and body
+    with disguises undone (:func:`handlers.guard_unmask.unmask`), cut to the window."""
+    # Three windows leave room for dropped invisibles; no longer than it came, so the tokens the
+    # pipeline fitted to the window still bound it (compatibility forms may expand).
+    body = unmask(email.body[:WINDOW_CHARS * 3])[:len(email.body)]
+    shown = EmailText(email.message_id, unmask(email.subject)[:len(email.subject)], body)
+    return (_SYSTEM_MESSAGE, Message("user", f"{quote_email(shown, WINDOW_CHARS)}\nAnswer:"))
 
 
 def build_request(email: EmailText, adapter: str | None) -> GenerateRequest:

@@ -77,7 +77,7 @@ class PipelineConfig:
     # the draft is flagged ("flag"), or flagged with the guesses cut ("cut"; see
     # handlers.checks_wording). Any other writer's sentences are all new: "off".
     check_wording: Literal["off", "flag", "cut"] = "off"
-    steering_threshold: float = 0.9  # the steering adapter's P(yes) that marks an email
+    steering_threshold: float = 0.7  # the steering adapter's P(yes) that marks an email
 
     def __post_init__(self) -> None:
         unknown = set(self.tasks) - set(STAGE_TASKS)

@@ -1,0 +1,97 @@
+"""What the steering adapter reads: the email with the attacker's disguises taken off.
+
+The rules (:mod:`handlers.guard`) search a folded copy of the text: lower case, no accents,
+every look-alike letter turned Latin. That copy suits a pattern, not a model: a Russian or
+Greek email would come out as Latin gibberish. The adapter reads this lighter copy instead,
+still in the writer's case, accents and script, with only what disguises the text undone:
+
+- compatibility forms (NFKC): mathematical bold and italic letters, full-width letters and
+  spaces, circled letters and ligatures become the plain letters;
+- Unicode tag characters ("ASCII smuggling") become the ASCII they encode; every other
+  invisible format character (zero-width spaces and joiners, bidirectional controls, soft
+  hyphens) and control character but tab and line breaks is dropped;
+- regional indicator symbols (the halves of flag emoji) become the letters they stand for, and
+  small capitals and other phonetic look-alikes of Latin letters the letter;
+- a Cyrillic or Greek look-alike inside a word that also has Latin letters becomes the Latin
+  letter ("ignore" with a Cyrillic o in it); a word wholly in another script is left alone;
+- letters spelled out one by one ("i g n o r e", "i.g.n.o.r.e") are joined, runs of spaces
+  become one, and a word in random case ("IgNoRe", not "PayPal") is lower-cased;
+- a pile of three or more combining marks ("zalgo") is dropped.
+
+Measured on the dev data (docs/INJECTION.md, "What the adapter reads"): without it, the adapter
+flagged the generator's disguised look-alikes far more often than the same look-alikes in
+plain text. Every step is a translation table or a linear expression over at most
+:data:`MAX_CHARS` characters.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+
+from handlers.guard import CONFUSABLES
+
+MAX_CHARS = 8_000  # read at most this much; the adapter's window is far smaller
+
+_REGIONAL = {0x1F1E6 + i: chr(ord("a") + i) for i in range(26)}
+_TAGS = {cp: chr(cp - 0xE0000) for cp in range(0xE0020, 0xE007F)}
+# Letters no language writes words in: small capitals and phonetic forms of Latin letters.
+_PHONETIC = {ord(c): letter for c, letter in CONFUSABLES.items()
+             if 0x0250 <= ord(c) <= 0x02AF or 0x1D00 <= ord(c) <= 0x1D7F
+             or 0xA720 <= ord(c) <= 0xA7FF}
+_CYRILLIC_GREEK = {ord(c): letter.upper() if c.isupper() else letter
+                   for c, letter in CONFUSABLES.items()
+                   if 0x0370 <= ord(c) <= 0x052F or 0x0530 <= ord(c) <= 0x05FF}
+_LOOK_ALIKES = "".join(sorted(chr(cp) for cp in _CYRILLIC_GREEK))
+_KEPT_CONTROLS = frozenset("\t\n\r")
+
+_LOOK_ALIKE_SET = frozenset(_LOOK_ALIKES)
+_WORD = re.compile(r"\w+")
+_LATIN_WORD = re.compile(r"[A-Za-z]{4,}")
+# Three or more single letters joined by the same space or mark: each letter stands alone, so a
+# failed run is never rescanned (linear).
+_SPELLED = re.compile(r"(?<![^\W\d_])[^\W\d_]([ .\-_*\u00b7])[^\W\d_](?![^\W\d_])"
+                      r"(?:\1[^\W\d_](?![^\W\d_]))+")
+_SPACES = re.compile(r"[^\S\n]{2,}")
+_CASE_CHANGE = re.compile(r"[a-z](?=[A-Z])|[A-Z](?=[a-z])")
+_ZALGO = re.compile(r"[\u0300-\u036f\u1ab0-\u1aff\u1dc0-\u1dff\u20d0-\u20ff\ufe20-\ufe2f]{3,}")
+
+
+def _latin_look_alikes(match: re.Match[str]) -> str:
+    """A word with a Latin letter and a Cyrillic or Greek look-alike of one, in Latin letters."""
+    word = match.group(0)
+    if any("a" <= c.lower() <= "z" for c in word) and not _LOOK_ALIKE_SET.isdisjoint(word):
+        return word.translate(_CYRILLIC_GREEK)
+    return word
+
+
+def _random_case(match: re.Match[str]) -> str:
+    """A word in random case ("IgNoRe", four case changes or more) lower-cased; "iPhone",
+    "McDonald", "PayPal" and "HELLO" stay."""
+    word = match.group(0)
+    return word.lower() if len(_CASE_CHANGE.findall(word)) >= 4 else word
+
+
+def _drop_invisible(text: str) -> str:
+    if text.isascii():
+        return "".join(c for c in text if c >= " " or c in _KEPT_CONTROLS) \
+            if any(c < " " and c not in _KEPT_CONTROLS for c in text) else text
+    text = text.translate(_TAGS).translate(_REGIONAL)
+    return "".join(c for c in text if c in _KEPT_CONTROLS
+                   or unicodedata.category(c) not in ("Cf", "Cc"))
+
+
+def unmask(text: str) -> str:
+    """``text`` (its first :data:`MAX_CHARS` characters) with disguises undone (module
+    docstring); plain text comes back unchanged but for runs of spaces."""
+    text = text[:MAX_CHARS]
+    if not text.isascii():
+        text = unicodedata.normalize("NFKC", _drop_invisible(text)).translate(_PHONETIC)
+        if not _LOOK_ALIKE_SET.isdisjoint(text):
+            text = _WORD.sub(_latin_look_alikes, text)
+        text = _ZALGO.sub("", text)
+    else:
+        text = _drop_invisible(text)
+    text = _SPELLED.sub(lambda m: m.group(0).replace(m.group(1), ""), text)
+    text = _LATIN_WORD.sub(_random_case, text)
+    return _SPACES.sub(" ", text)
