@@ -12,8 +12,9 @@ still in the writer's case, accents and script, with only what disguises the tex
   hyphens) and control character but tab and line breaks is dropped;
 - regional indicator symbols (the halves of flag emoji) become the letters they stand for, and
   small capitals and other phonetic look-alikes of Latin letters the letter;
-- a Cyrillic or Greek look-alike inside a word that also has Latin letters becomes the Latin
-  letter ("ignore" with a Cyrillic o in it); a word wholly in another script is left alone;
+- a Cyrillic, Greek, Armenian or Hebrew look-alike inside a word that also has Latin letters
+  becomes the Latin letter ("ignore" with a Cyrillic o in it); a word wholly in another script
+  is left alone;
 - letters spelled out one by one ("i g n o r e", "i.g.n.o.r.e") are joined, runs of spaces
   become one, and a word in random case ("IgNoRe", not "PayPal") is lower-cased;
 - a pile of three or more combining marks ("zalgo") is dropped.
@@ -39,13 +40,11 @@ _TAGS = {cp: chr(cp - 0xE0000) for cp in range(0xE0020, 0xE007F)}
 _PHONETIC = {ord(c): letter for c, letter in CONFUSABLES.items()
              if 0x0250 <= ord(c) <= 0x02AF or 0x1D00 <= ord(c) <= 0x1D7F
              or 0xA720 <= ord(c) <= 0xA7FF}
-_CYRILLIC_GREEK = {ord(c): letter.upper() if c.isupper() else letter
-                   for c, letter in CONFUSABLES.items()
-                   if 0x0370 <= ord(c) <= 0x052F or 0x0530 <= ord(c) <= 0x05FF}
-_LOOK_ALIKES = "".join(sorted(chr(cp) for cp in _CYRILLIC_GREEK))
+# Letters of Greek, Cyrillic, Armenian and Hebrew that look Latin, in the look-alike's case.
+_SCRIPT_LOOK_ALIKES = {ord(c): letter.upper() if c.isupper() else letter
+                       for c, letter in CONFUSABLES.items() if 0x0370 <= ord(c) <= 0x05FF}
+_LOOK_ALIKE_SET = frozenset(map(chr, _SCRIPT_LOOK_ALIKES))
 _KEPT_CONTROLS = frozenset("\t\n\r")
-
-_LOOK_ALIKE_SET = frozenset(_LOOK_ALIKES)
 _WORD = re.compile(r"\w+")
 _LATIN_WORD = re.compile(r"[A-Za-z]{4,}")
 # Three or more single letters joined by the same space or mark: each letter stands alone, so a
@@ -58,10 +57,10 @@ _ZALGO = re.compile(r"[\u0300-\u036f\u1ab0-\u1aff\u1dc0-\u1dff\u20d0-\u20ff\ufe2
 
 
 def _latin_look_alikes(match: re.Match[str]) -> str:
-    """A word with a Latin letter and a Cyrillic or Greek look-alike of one, in Latin letters."""
+    """A word with a Latin letter and a look-alike of one from another script, in Latin."""
     word = match.group(0)
     if any("a" <= c.lower() <= "z" for c in word) and not _LOOK_ALIKE_SET.isdisjoint(word):
-        return word.translate(_CYRILLIC_GREEK)
+        return word.translate(_SCRIPT_LOOK_ALIKES)
     return word
 
 
