@@ -22,7 +22,9 @@ still in the writer's case, accents and script, with only what disguises the tex
 Measured on the dev data (docs/INJECTION.md, "What the adapter reads"): without it, the adapter
 flagged the generator's disguised look-alikes far more often than the same look-alikes in
 plain text. Every step is a translation table or a linear expression over at most
-:data:`MAX_CHARS` characters.
+:data:`MAX_CHARS` characters: about 3 ms for the steering window of the worst text measured
+(look-alike letters throughout), and the pipeline builds the steering requests off the event
+loop.
 """
 
 from __future__ import annotations
@@ -34,8 +36,22 @@ from handlers.guard import CONFUSABLES
 
 MAX_CHARS = 8_000  # read at most this much; the adapter's window is far smaller
 
-_REGIONAL = {0x1F1E6 + i: chr(ord("a") + i) for i in range(26)}
-_TAGS = {cp: chr(cp - 0xE0000) for cp in range(0xE0020, 0xE007F)}
+
+def _invisible_table() -> dict[int, str | None]:
+    """Tag characters to the ASCII they encode, regional indicators to their letters, every
+    other format or control character (but tab and line breaks) to nothing."""
+    ranges = (range(0x30000), range(0xE0000, 0xE1000))
+    table: dict[int, str | None] = {cp: None for r in ranges for cp in r
+                                    if unicodedata.category(chr(cp)) in ("Cf", "Cc")}
+    for kept in "\t\n\r":
+        del table[ord(kept)]
+    table.update({cp: chr(cp - 0xE0000) for cp in range(0xE0020, 0xE007F)})
+    table.update({0x1F1E6 + i: chr(ord("a") + i) for i in range(26)})
+    return table
+
+
+_INVISIBLE = _invisible_table()  # ~20 ms, paid at import
+_ASCII_CONTROLS = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 # Letters no language writes words in: small capitals and phonetic forms of Latin letters.
 _PHONETIC = {ord(c): letter for c, letter in CONFUSABLES.items()
              if 0x0250 <= ord(c) <= 0x02AF or 0x1D00 <= ord(c) <= 0x1D7F
@@ -44,7 +60,6 @@ _PHONETIC = {ord(c): letter for c, letter in CONFUSABLES.items()
 _SCRIPT_LOOK_ALIKES = {ord(c): letter.upper() if c.isupper() else letter
                        for c, letter in CONFUSABLES.items() if 0x0370 <= ord(c) <= 0x05FF}
 _LOOK_ALIKE_SET = frozenset(map(chr, _SCRIPT_LOOK_ALIKES))
-_KEPT_CONTROLS = frozenset("\t\n\r")
 _WORD = re.compile(r"\w+")
 _LATIN_WORD = re.compile(r"[A-Za-z]{4,}")
 # Three or more single letters joined by the same space or mark: each letter stands alone, so a
@@ -52,6 +67,7 @@ _LATIN_WORD = re.compile(r"[A-Za-z]{4,}")
 _SPELLED = re.compile(r"(?<![^\W\d_])[^\W\d_]([ .\-_*\u00b7])[^\W\d_](?![^\W\d_])"
                       r"(?:\1[^\W\d_](?![^\W\d_]))+")
 _SPACES = re.compile(r"[^\S\n]{2,}")
+_CASE_HINT = re.compile(r"[a-z][A-Z]")
 _CASE_CHANGE = re.compile(r"[a-z](?=[A-Z])|[A-Z](?=[a-z])")
 _ZALGO = re.compile(r"[\u0300-\u036f\u1ab0-\u1aff\u1dc0-\u1dff\u20d0-\u20ff\ufe20-\ufe2f]{3,}")
 
@@ -71,26 +87,17 @@ def _random_case(match: re.Match[str]) -> str:
     return word.lower() if len(_CASE_CHANGE.findall(word)) >= 4 else word
 
 
-def _drop_invisible(text: str) -> str:
-    if text.isascii():
-        return "".join(c for c in text if c >= " " or c in _KEPT_CONTROLS) \
-            if any(c < " " and c not in _KEPT_CONTROLS for c in text) else text
-    text = text.translate(_TAGS).translate(_REGIONAL)
-    return "".join(c for c in text if c in _KEPT_CONTROLS
-                   or unicodedata.category(c) not in ("Cf", "Cc"))
-
-
 def unmask(text: str) -> str:
     """``text`` (its first :data:`MAX_CHARS` characters) with disguises undone (module
     docstring); plain text comes back unchanged but for runs of spaces."""
     text = text[:MAX_CHARS]
     if not text.isascii():
-        text = unicodedata.normalize("NFKC", _drop_invisible(text)).translate(_PHONETIC)
+        text = unicodedata.normalize("NFKC", text.translate(_INVISIBLE)).translate(_PHONETIC)
         if not _LOOK_ALIKE_SET.isdisjoint(text):
             text = _WORD.sub(_latin_look_alikes, text)
         text = _ZALGO.sub("", text)
-    else:
-        text = _drop_invisible(text)
+    text = _ASCII_CONTROLS.sub("", text)
     text = _SPELLED.sub(lambda m: m.group(0).replace(m.group(1), ""), text)
-    text = _LATIN_WORD.sub(_random_case, text)
+    if _CASE_HINT.search(text):
+        text = _LATIN_WORD.sub(_random_case, text)
     return _SPACES.sub(" ", text)

@@ -175,7 +175,7 @@ class Pipeline:
             if "entities" in tasks:
                 requests.append(entities.build_request(email, config.adapter("entities")))
         per_email, asked = len(tasks), [t for t in second_reads.READERS if config.adapter(t)]
-        requests += second_reads.requests(asked, config.adapter, prepared)
+        requests += await asyncio.to_thread(second_reads.requests, asked, config.adapter, prepared)
         started = self._clock()
         results = await self._generate(requests)
         stage_seconds["+".join(tasks)] = self._clock() - started
