@@ -225,7 +225,7 @@ _ASCII_NON_LETTERS = dict.fromkeys(i for i in range(128) if not chr(i).islower()
 _ASCII = {**dict.fromkeys([*range(0x00, 0x09), *range(0x0E, 0x20), 0x7F]), ord("_"): "-"}
 
 
-_FOLD_TABLE = _table()  # ~15 ms, paid at import rather than on the first foreign email
+FOLD_TABLE = _table()  # ~15 ms, paid at import rather than on the first foreign email
 
 
 def _fold(text: str) -> str:
@@ -240,10 +240,10 @@ def _fold_marks(text: str) -> str:
         text = text.translate(_ASCII).lower()
     else:
         text = unicodedata.normalize("NFKD", text)[:MAX_SCAN_CHARS * 2]
-        text = text.translate(_FOLD_TABLE).casefold()
+        text = text.translate(FOLD_TABLE).casefold()
         # Folding may reveal new compatibility forms (a decoded tag, "ß" to "ss"): once more.
         if not text.isascii():
-            text = unicodedata.normalize("NFKD", text).translate(_FOLD_TABLE)
+            text = unicodedata.normalize("NFKD", text).translate(FOLD_TABLE)
     text = _APOSTROPHE.sub("", text)
     if _DOTTED_HINT.search(text):
         text = _DOTTED.sub(lambda m: _NOT_ALNUM.sub("", m.group(0)), text)
